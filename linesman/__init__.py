@@ -1,0 +1,13 @@
+"""linesman: WSGI profiling middleware with pluggable storage and a web UI.
+
+Wrap a WSGI app with :class:`linesman.middleware.ProfilingMiddleware` (or the
+PasteDeploy filter ``egg:linesman#profiler``); each request is profiled with
+cProfile, stored as a :class:`ProfilingSession` through a backend, and shown
+under ``/__profiler__``.
+"""
+
+from linesman.session import ProfilingSession
+
+__all__ = ["ProfilingSession", "__version__"]
+
+__version__ = "0.9.0"

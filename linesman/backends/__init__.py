@@ -1,0 +1,55 @@
+"""Finding and building the backend named in the configuration.
+
+``backend = module.path:ClassName`` is imported here, and the options that
+are not linesman's own are checked against the class's constructor, so an
+option the backend does not take is a start-up error that names it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
+
+from linesman.backends.base import Backend, BackendError
+from linesman.config import ConfigError
+
+__all__ = ["Backend", "BackendError", "load_backend_class", "create_backend"]
+
+
+def load_backend_class(spec: str) -> type:
+    module_name, _, class_name = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"linesman option backend = {spec!r}: cannot import "
+                          f"{module_name}: {exc}") from None
+    backend_class = getattr(module, class_name, None)
+    if not isinstance(backend_class, type):
+        raise ConfigError(f"linesman option backend = {spec!r}: {module_name} has no "
+                          f"class {class_name}")
+    return backend_class
+
+
+def _check_options(backend_class: type, options: dict[str, Any]) -> None:
+    parameters = inspect.signature(backend_class).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return
+    accepted = {p.name for p in parameters
+                if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                              inspect.Parameter.KEYWORD_ONLY)}
+    for name in sorted(options):
+        if name not in accepted:
+            raise ConfigError(f"unknown linesman option {name!r}: it is not one of "
+                              f"linesman's and {backend_class.__name__} does not take it "
+                              f"(it takes: {', '.join(sorted(accepted)) or 'nothing'})")
+
+
+def create_backend(spec: str, options: dict[str, Any]) -> Backend:
+    """The backend instance, not yet set up (setup may touch a broken store)."""
+    backend_class = load_backend_class(spec)
+    _check_options(backend_class, options)
+    try:
+        return backend_class(**options)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"linesman backend {backend_class.__name__}: {exc}") from None

@@ -1,0 +1,33 @@
+"""Session <-> stored bytes, shared by the backends that keep documents.
+
+Documents are JSON (never pickle: a store must not be able to run code),
+compressed with zlib since profiles repeat file names heavily. JSON writes
+floats with their shortest exact repr, so figures come back unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+
+from linesman.session import ProfilingSession, SessionFormatError
+
+__all__ = ["encode_session", "decode_session"]
+
+_ZLIB_LEVEL = 6
+
+
+def encode_session(session: ProfilingSession) -> bytes:
+    text = json.dumps(session.to_dict(), separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
+    return zlib.compress(text.encode("utf-8"), _ZLIB_LEVEL)
+
+
+def decode_session(data: bytes) -> ProfilingSession:
+    try:
+        document = json.loads(zlib.decompress(data).decode("utf-8"))
+    except (zlib.error, UnicodeDecodeError, ValueError, TypeError) as exc:
+        raise SessionFormatError(f"undecodable session document: {exc}") from None
+    if not isinstance(document, dict):
+        raise SessionFormatError("session document is not an object")
+    return ProfilingSession.from_dict(document)

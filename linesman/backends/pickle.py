@@ -1,0 +1,187 @@
+"""The compatibility store: the whole history in one pickle file.
+
+As the original documented, every change rewrites the file. Here the rewrite
+goes to a temporary file that atomically replaces the old one, so a crash
+never leaves it torn; processes sharing the file take a lock around each
+read-modify-write and reload what another wrote, so none loses another's
+sessions. The pickle holds only plain dicts, lists, strings and numbers, and
+is read with an unpickler that refuses every class, so a crafted or damaged
+file is a clear error naming the file, never code that runs.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import os
+import pickle
+import tempfile
+import threading
+from collections import OrderedDict
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
+
+from linesman.backends.base import Backend, BackendError
+from linesman.session import ProfilingSession
+
+__all__ = ["PickleBackend"]
+
+FORMAT = "linesman-pickle"
+FORMAT_VERSION = 1
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Builds dicts, lists and scalars only; any class or callable is refused."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+def _load_plain(data: bytes) -> Any:
+    return _PlainUnpickler(io.BytesIO(data)).load()
+
+
+class PickleBackend(Backend):
+    """Sessions in one pickle file (``filename``), rewritten on each change."""
+
+    def __init__(self, filename: str = "sessions.dat") -> None:
+        self.filename = os.path.abspath(os.fspath(filename))
+        self._documents: dict[str, dict] = {}
+        self._loaded_stamp: tuple | None = None
+        self._lock = threading.RLock()
+
+    def describe(self) -> str:
+        return f"pickle file {self.filename}"
+
+    # -- file handling ---------------------------------------------------------
+    def _stamp(self) -> tuple | None:
+        try:
+            info = os.stat(self.filename)
+        except FileNotFoundError:
+            return None
+        return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+    def _read_file(self) -> dict[str, dict]:
+        try:
+            with open(self.filename, "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise BackendError(f"cannot read {self.filename}: {exc}") from exc
+        try:
+            content = _load_plain(data)
+        except Exception as exc:  # any damage: truncation, garbage, a refused class
+            raise BackendError(f"{self.filename} is not a readable linesman pickle "
+                               f"store ({type(exc).__name__}: {exc}); it was left as it is")
+        if (not isinstance(content, dict) or content.get("format") != FORMAT
+                or not isinstance(content.get("sessions"), dict)):
+            raise BackendError(f"{self.filename} is not a linesman pickle store")
+        if content.get("version", 0) > FORMAT_VERSION:
+            raise BackendError(f"{self.filename} was written by a newer linesman")
+        return content["sessions"]
+
+    def _refresh(self) -> None:
+        stamp = self._stamp()
+        if stamp != self._loaded_stamp:
+            self._documents = self._read_file()
+            self._loaded_stamp = stamp
+
+    def _write_file(self) -> None:
+        content = {"format": FORMAT, "version": FORMAT_VERSION, "sessions": self._documents}
+        folder = os.path.dirname(self.filename)
+        try:
+            handle, temporary = tempfile.mkstemp(prefix=".linesman-", dir=folder)
+            try:
+                with os.fdopen(handle, "wb") as stream:
+                    pickle.dump(content, stream, protocol=pickle.HIGHEST_PROTOCOL)
+                    stream.flush()
+                    os.fsync(stream.fileno())
+                os.replace(temporary, self.filename)
+            except BaseException:
+                os.unlink(temporary)
+                raise
+        except OSError as exc:
+            raise BackendError(f"cannot write {self.filename}: {exc}") from exc
+        self._loaded_stamp = self._stamp()
+
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        """Lock against threads and processes, reload, change, write back."""
+        with self._lock:
+            try:
+                lock_file = open(self.filename + ".lock", "a")
+            except OSError as exc:
+                raise BackendError(f"cannot lock {self.filename}: {exc}") from exc
+            with lock_file:
+                fcntl.flock(lock_file, fcntl.LOCK_EX)
+                self._refresh()
+                yield
+                self._write_file()
+
+    def _reading(self) -> dict[str, dict]:
+        with self._lock:
+            self._refresh()
+            return self._documents
+
+    @staticmethod
+    def _session(document: dict) -> ProfilingSession:
+        return ProfilingSession.from_dict(document)
+
+    # -- the documented seven ------------------------------------------------
+    def setup(self) -> None:
+        folder = os.path.dirname(self.filename)
+        if not os.path.isdir(folder):
+            raise BackendError(f"cannot use {self.filename}: folder {folder} does not exist")
+        self._reading()
+
+    def add(self, session: ProfilingSession) -> None:
+        document = session.to_dict()
+        with self._changing():
+            self._documents.pop(session.uuid, None)
+            self._documents[session.uuid] = document
+
+    def get(self, session_uuid: str) -> ProfilingSession | None:
+        document = self._reading().get(str(session_uuid))
+        return None if document is None else self._session(document)
+
+    def get_all(self) -> "OrderedDict[str, ProfilingSession]":
+        documents = list(self._reading().values())
+        documents.sort(key=lambda document: document.get("timestamp", 0.0))  # stable
+        return OrderedDict((document["uuid"], self._session(document))
+                           for document in documents)
+
+    def delete(self, session_uuid: str) -> int:
+        return self.delete_many([session_uuid])
+
+    def delete_many(self, session_uuids: Iterable[str]) -> int:
+        wanted = {str(uuid) for uuid in session_uuids}
+        if not wanted & set(self._reading()):
+            return 0
+        with self._changing():
+            removed = [uuid for uuid in wanted if self._documents.pop(uuid, None) is not None]
+        return len(removed)
+
+    def delete_all(self) -> int:
+        if not self._reading():
+            return 0
+        with self._changing():
+            removed = len(self._documents)
+            self._documents = {}
+        return removed
+
+    # -- richer calls ---------------------------------------------------------
+    def count(self) -> int:
+        return len(self._reading())
+
+    def list_summaries(self, offset: int = 0, limit: int = 50,
+                       newest_first: bool = True) -> list[dict]:
+        documents = sorted(self._reading().values(),
+                           key=lambda document: document.get("timestamp", 0.0))
+        if newest_first:
+            documents.reverse()
+        keys = ("uuid", "timestamp", "method", "path", "query", "status", "duration",
+                "cpu_time", "failed")
+        return [{key: document.get(key) for key in keys}
+                for document in documents[offset:offset + limit]]
+

@@ -1,0 +1,183 @@
+"""The default store: one SQLite file, shared by threads and processes.
+
+Each session is a row of summary columns (what the list page sorts and
+filters on, indexed) beside its compressed JSON document, so listing never
+decodes a profile. WAL mode and a busy timeout let several threads and worker
+processes write one file without losing a session; every thread gets its own
+connection, as sqlite3 wants.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections import OrderedDict
+from typing import Iterable
+
+from linesman.backends.base import Backend, BackendError, SessionSummary
+from linesman.backends.codec import decode_session, encode_session
+from linesman.session import ProfilingSession
+
+__all__ = ["SqliteBackend"]
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    uuid TEXT PRIMARY KEY,
+    timestamp REAL NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    query TEXT NOT NULL,
+    status INTEGER,
+    duration REAL NOT NULL,
+    cpu_time REAL NOT NULL,
+    failed INTEGER NOT NULL,
+    document BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_timestamp ON sessions (timestamp);
+CREATE INDEX IF NOT EXISTS sessions_duration ON sessions (duration);
+CREATE INDEX IF NOT EXISTS sessions_path ON sessions (path);
+CREATE INDEX IF NOT EXISTS sessions_status ON sessions (status);
+CREATE TABLE IF NOT EXISTS settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+_SUMMARY_COLUMNS = "uuid, timestamp, method, path, query, status, duration, cpu_time, failed"
+_ORDER = "timestamp, rowid"
+
+
+class SqliteBackend(Backend):
+    """Sessions in a SQLite file (``filename``), created on first use."""
+
+    def __init__(self, filename: str = "sessions.db", timeout: float = 5.0) -> None:
+        self.filename = os.fspath(filename)
+        self.timeout = float(timeout)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+
+    def describe(self) -> str:
+        return f"SQLite file {self.filename}"
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection (sqlite3 connections are not shared)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._connect()
+            self._local.connection = connection
+        return connection
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            connection = sqlite3.connect(self.filename, timeout=self.timeout,
+                                         isolation_level=None, check_same_thread=False)
+            connection.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        except sqlite3.Error as exc:
+            raise BackendError(f"cannot open {self.filename}: {exc}") from exc
+        with self._connections_lock:
+            self._connections.append(connection)
+        return connection
+
+    def _run(self, sql: str, parameters: Iterable = ()) -> sqlite3.Cursor:
+        try:
+            return self.conn.execute(sql, tuple(parameters))
+        except sqlite3.Error as exc:
+            raise BackendError(f"{self.filename}: {exc}") from exc
+
+    # -- the documented seven ------------------------------------------------
+    def setup(self) -> None:
+        try:
+            connection = self.conn
+            mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                connection.execute("PRAGMA journal_mode = DELETE")
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise BackendError(f"{self.filename} was written by a newer linesman "
+                                   f"(schema {version}, this one reads {SCHEMA_VERSION})")
+            connection.executescript(_SCHEMA)
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except sqlite3.Error as exc:
+            raise BackendError(f"cannot set up {self.filename}: {exc}") from exc
+
+    def add(self, session: ProfilingSession) -> None:
+        self._run(
+            "INSERT OR REPLACE INTO sessions (uuid, timestamp, method, path, query, status, "
+            "duration, cpu_time, failed, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (session.uuid, session.timestamp, session.method, session.path, session.query,
+             session.status, session.duration, session.cpu_time, int(session.failed),
+             encode_session(session)),
+        )
+
+    def get(self, session_uuid: str) -> ProfilingSession | None:
+        row = self._run("SELECT document FROM sessions WHERE uuid = ?",
+                        (str(session_uuid),)).fetchone()
+        return decode_session(row[0]) if row else None
+
+    def get_all(self) -> "OrderedDict[str, ProfilingSession]":
+        rows = self._run(f"SELECT uuid, document FROM sessions ORDER BY {_ORDER}")
+        return OrderedDict((uuid, decode_session(document)) for uuid, document in rows)
+
+    def delete(self, session_uuid: str) -> int:
+        return self._run("DELETE FROM sessions WHERE uuid = ?", (str(session_uuid),)).rowcount
+
+    def delete_many(self, session_uuids: Iterable[str]) -> int:
+        uuids = [(str(uuid),) for uuid in session_uuids]
+        try:
+            with self.conn:
+                self.conn.execute("BEGIN IMMEDIATE")
+                cursor = self.conn.executemany("DELETE FROM sessions WHERE uuid = ?", uuids)
+                return max(cursor.rowcount, 0)
+        except sqlite3.Error as exc:
+            raise BackendError(f"{self.filename}: {exc}") from exc
+
+    def delete_all(self) -> int:
+        return self._run("DELETE FROM sessions").rowcount
+
+    # -- richer calls ---------------------------------------------------------
+    def count(self) -> int:
+        return self._run("SELECT COUNT(*) FROM sessions").fetchone()[0]
+
+    def list_summaries(self, offset: int = 0, limit: int = 50,
+                       newest_first: bool = True) -> list[SessionSummary]:
+        direction = "DESC" if newest_first else "ASC"
+        rows = self._run(
+            f"SELECT {_SUMMARY_COLUMNS} FROM sessions "
+            f"ORDER BY timestamp {direction}, rowid {direction} LIMIT ? OFFSET ?",
+            (int(limit), int(offset)),
+        )
+        names = _SUMMARY_COLUMNS.split(", ")
+        summaries = [dict(zip(names, row)) for row in rows]
+        for summary in summaries:
+            summary["failed"] = bool(summary["failed"])
+        return summaries
+
+    def prune(self, keep: int) -> int:
+        cutoff = self._run(
+            f"SELECT timestamp, rowid FROM sessions ORDER BY timestamp DESC, rowid DESC "
+            f"LIMIT 1 OFFSET ?", (int(keep) - 1,)).fetchone() if keep > 0 else None
+        if keep > 0 and cutoff is None:
+            return 0
+        if cutoff is None:
+            return self.delete_all()
+        return self._run(
+            "DELETE FROM sessions WHERE timestamp < ? OR (timestamp = ? AND rowid < ?)",
+            (cutoff[0], cutoff[0], cutoff[1])).rowcount
+
+    def get_enabled(self) -> bool | None:
+        row = self._run("SELECT value FROM settings WHERE name = 'enabled'").fetchone()
+        return None if row is None else row[0] == "1"
+
+    def set_enabled(self, enabled: bool) -> None:
+        self._run("INSERT OR REPLACE INTO settings (name, value) VALUES ('enabled', ?)",
+                  ("1" if enabled else "0",))
+
+    def close(self) -> None:
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            connection.close()
+        self._local = threading.local()

@@ -1,0 +1,177 @@
+"""Start-up configuration: every option the middleware takes, parsed once.
+
+PasteDeploy hands every option over as a string; this module turns them into a
+frozen :class:`Settings` before the first request, so a typo is an error at
+start-up that names the option, never a surprise at request time. Options that
+are not linesman's own are left for the backend's constructor, which the
+backends package checks against its signature.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+__all__ = ["ConfigError", "Settings", "parse_settings", "OPTIONS"]
+
+
+class ConfigError(ValueError):
+    """A start-up option has a value linesman cannot use."""
+
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+def to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError("expected one of true/false, yes/no, on/off, 1/0")
+
+
+def to_words(value: Any) -> tuple[str, ...]:
+    """A list given as a string, separated by commas or white space."""
+    if isinstance(value, (list, tuple)):
+        return tuple(str(item) for item in value if str(item))
+    return tuple(word for word in re.split(r"[\s,]+", str(value)) if word)
+
+
+def to_patterns(value: Any) -> tuple[re.Pattern[str], ...]:
+    """Regular expressions, one per line or separated by white space."""
+    words = value if isinstance(value, (list, tuple)) else str(value).split()
+    patterns = []
+    for word in words:
+        try:
+            patterns.append(re.compile(word))
+        except re.error as exc:
+            raise ValueError(f"{word!r} is not a regular expression: {exc}") from None
+    return tuple(patterns)
+
+
+def _finite(value: Any) -> float:
+    number = float(str(value).strip()) if not isinstance(value, (int, float)) else float(value)
+    if not math.isfinite(number):
+        raise ValueError("expected a finite number")
+    return number
+
+
+def to_fraction(value: Any) -> float:
+    number = _finite(value)
+    if not 0.0 <= number <= 1.0:
+        raise ValueError("expected a number from 0 to 1")
+    return number
+
+
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s)?\s*$")
+
+
+def to_seconds(value: Any) -> float:
+    """A duration in seconds; ``250ms`` and ``0.25s`` are accepted too."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number, unit = float(value), "s"
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError("expected seconds, such as 0.25, 0.25s or 250ms")
+        number, unit = float(match.group(1)), match.group(2) or "s"
+    if not math.isfinite(number) or number < 0:
+        raise ValueError("expected a finite duration of 0 or more")
+    return number / 1000.0 if unit == "ms" else number
+
+
+def _to_int(value: Any, minimum: int) -> int:
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number")
+    text = str(value).strip()
+    if not re.fullmatch(r"[0-9]+", text):
+        raise ValueError(f"expected a whole number of at least {minimum}")
+    number = int(text)
+    if number < minimum:
+        raise ValueError(f"expected a whole number of at least {minimum}")
+    return number
+
+
+def to_optional_count(value: Any) -> int | None:
+    """A positive limit; empty or 0 means no limit."""
+    if value is None or str(value).strip() in ("", "0"):
+        return None
+    return _to_int(value, 1)
+
+
+def to_positive_int(value: Any) -> int:
+    return _to_int(value, 1)
+
+
+def to_profiler_path(value: Any) -> str:
+    path = "/" + str(value).strip().strip("/")
+    if path == "/" or not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", path):
+        raise ValueError("expected a URL path such as /__profiler__")
+    return path
+
+
+def to_backend_spec(value: Any) -> str:
+    text = str(value).strip()
+    if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", text):
+        raise ValueError("expected module.path:ClassName")
+    return text
+
+
+@dataclass(frozen=True)
+class Settings:
+    """linesman's own options, typed; see README.rst for each one."""
+
+    profiler_path: str = "/__profiler__"
+    backend: str = "linesman.backends.sqlite:SqliteBackend"
+    chart_packages: tuple[str, ...] = ()
+    enabled: bool = True
+    sample_rate: float = 1.0
+    include_paths: tuple[re.Pattern[str], ...] = ()
+    exclude_paths: tuple[re.Pattern[str], ...] = ()
+    min_duration: float = 0.0
+    max_sessions: int | None = None
+    response_header: bool = True
+    queue_size: int = 1000
+    flush_timeout: float = 5.0
+    allowed_ips: tuple[str, ...] = ("127.0.0.1", "::1")
+    backend_options: dict[str, Any] = field(default_factory=dict)
+
+
+# (name, converter): defaults live on Settings, converters here.
+OPTIONS: dict[str, Callable[[Any], Any]] = {
+    "profiler_path": to_profiler_path,
+    "backend": to_backend_spec,
+    "chart_packages": to_words,
+    "enabled": to_bool,
+    "sample_rate": to_fraction,
+    "include_paths": to_patterns,
+    "exclude_paths": to_patterns,
+    "min_duration": to_seconds,
+    "max_sessions": to_optional_count,
+    "response_header": to_bool,
+    "queue_size": to_positive_int,
+    "flush_timeout": to_seconds,
+    "allowed_ips": to_words,
+}
+
+
+def parse_settings(options: dict[str, Any]) -> Settings:
+    """Options as given (strings or values) -> Settings; the rest is the backend's."""
+    values: dict[str, Any] = {}
+    backend_options: dict[str, Any] = {}
+    for name, raw in options.items():
+        converter = OPTIONS.get(name)
+        if converter is None:
+            backend_options[name] = raw
+            continue
+        try:
+            values[name] = converter(raw)
+        except ValueError as exc:
+            raise ConfigError(f"linesman option {name} = {raw!r}: {exc}") from None
+    return Settings(backend_options=backend_options, **values)

@@ -1,0 +1,1 @@
+"""The bundled sample app that ``linesman demo`` serves."""

@@ -1,0 +1,58 @@
+"""What linesman did and what went wrong, for its log, its UI and the tests.
+
+Failures inside linesman never reach the app; they are counted here and
+logged on the ``linesman`` logger, at most once per key and interval so a
+broken store cannot flood the app's log.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+
+__all__ = ["Health"]
+
+log = logging.getLogger("linesman")
+
+
+class Health:
+    """Thread-safe counters plus the last store error, with rate-limited logging."""
+
+    def __init__(self, log_interval: float = 60.0) -> None:
+        self.log_interval = log_interval
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+        self._last_logged: dict[str, float] = {}
+        self._suppressed: Counter[str] = Counter()
+        self.store_error: str | None = None
+
+    def count(self, name: str, amount: int = 1) -> None:
+        with self._lock:
+            self._counts[name] += amount
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def problem(self, key: str, message: str, *args: object, exc_info: bool = False) -> None:
+        """Count a swallowed failure and log it, unless logged lately."""
+        now = time.monotonic()
+        with self._lock:
+            self._counts[f"error.{key}"] += 1
+            last = self._last_logged.get(key)
+            if last is not None and now - last < self.log_interval:
+                self._suppressed[key] += 1
+                return
+            self._last_logged[key] = now
+            suppressed, self._suppressed[key] = self._suppressed[key], 0
+        if suppressed:
+            message += f" ({suppressed} more like it since the last report)"
+        log.error(message, *args, exc_info=exc_info)
+
+    def store_failed(self, message: str) -> None:
+        self.store_error = message
+
+    def store_ok(self) -> None:
+        self.store_error = None

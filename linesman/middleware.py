@@ -1,0 +1,355 @@
+"""The WSGI entry point: route, pass through, or profile each request.
+
+A request under ``profiler_path`` goes to the UI app, the prefix moved into
+``SCRIPT_NAME``. With profiling off, any other request costs one attribute
+check and goes straight to the app. A profiled request runs under its own
+cProfile (see :mod:`linesman.profiler`) from the app call to ``close()``,
+chunk by chunk and without buffering; once it is closed its raw profile goes
+to the writer thread. Nothing here may change what the app answers: the app's
+own exceptions pass through untouched and linesman's own failures are only
+logged and counted. The PasteDeploy factories live at the bottom.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid as uuid_module
+from typing import Any, Callable, Iterable
+
+from linesman.backends import create_backend
+from linesman.backends.base import Backend
+from linesman.config import Settings, parse_settings
+from linesman.health import Health
+from linesman.profiler import ProfilerGate, RequestProfile
+from linesman.writer import ProfileRecord, SessionWriter
+
+__all__ = [
+    "ProfilingMiddleware",
+    "make_linesman_middleware",
+    "profiler_filter_factory",
+    "profiler_filter_app_factory",
+    "SESSION_HEADER",
+]
+
+log = logging.getLogger("linesman")
+
+SESSION_HEADER = "X-Linesman-Session"
+_KEPT_ENVIRON = ("REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "HTTP_HOST",
+                 "HTTP_USER_AGENT", "CONTENT_TYPE", "CONTENT_LENGTH")
+
+
+class ProfilingMiddleware:
+    """Profiles the requests of ``app`` and serves the profiler UI."""
+
+    def __init__(self, app: Callable, profiler_path: str = "/__profiler__",
+                 backend: str = "linesman.backends.sqlite:SqliteBackend",
+                 chart_packages: str = "", **options: Any) -> None:
+        self.app = app
+        self.settings: Settings = parse_settings(
+            {"profiler_path": profiler_path, "backend": backend,
+             "chart_packages": chart_packages, **options})
+        self.profiler_path = self.settings.profiler_path
+        self.backend: Backend = create_backend(self.settings.backend,
+                                               self.settings.backend_options)
+        self.health = Health()
+        self.gate = ProfilerGate()
+        self.enabled = self.settings.enabled
+        ready = self._set_up_store()
+        self.writer = SessionWriter(
+            self.backend, self.health, queue_size=self.settings.queue_size,
+            flush_timeout=self.settings.flush_timeout, max_sessions=self.settings.max_sessions,
+            on_switch=self._apply_switch, ready=ready)
+        self._ui_app: Callable | None = None
+
+    # -- start-up and the switch ---------------------------------------------
+    def _set_up_store(self) -> bool:
+        """Prepare the store; trouble is reported, never a start-up failure."""
+        try:
+            self.backend.setup()
+            self._apply_switch(self.backend.get_enabled())
+        except Exception as exc:
+            message = f"{self.backend.describe()}: {exc}"
+            self.health.store_failed(message)
+            self.health.problem("store", "linesman: store unavailable at start-up, "
+                                "the app serves and storage will retry: %s", message)
+            return False
+        return True
+
+    def _apply_switch(self, stored: bool | None) -> None:
+        if stored is not None:
+            self.enabled = stored
+
+    def set_enabled(self, enabled: bool) -> None:
+        """Turn profiling on or off for every process that shares the store."""
+        self.backend.set_enabled(enabled)
+        self.enabled = bool(enabled)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until the sessions of finished requests are stored."""
+        return self.writer.flush(timeout)
+
+    def close(self) -> None:
+        self.writer.close()
+        self.backend.close()
+
+    @property
+    def ui(self) -> Callable:
+        if self._ui_app is None:
+            from linesman.ui import ProfilerUI
+
+            self._ui_app = ProfilerUI(self)
+        return self._ui_app
+
+    # -- the request path -----------------------------------------------------
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(self.profiler_path):
+            if path == self.profiler_path or path[len(self.profiler_path)] == "/":
+                return self._serve_ui(environ, start_response, path)
+        if not self.enabled:
+            return self.app(environ, start_response)
+        return self._observe(environ, start_response)
+
+    def _serve_ui(self, environ: dict, start_response: Callable, path: str) -> Iterable[bytes]:
+        self.writer.ensure_started()
+        ui_environ = dict(environ)
+        ui_environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + self.profiler_path
+        ui_environ["PATH_INFO"] = path[len(self.profiler_path):]
+        # The UI's own code must not land in a request's profile (3.12+).
+        tracked = self.enabled and environ.get("wsgi.multithread", True)
+        if tracked:
+            self.gate.enter(False)
+        try:
+            return list(self.ui(ui_environ, start_response))
+        finally:
+            if tracked:
+                self.gate.leave(None)
+
+    def _selected(self, environ: dict) -> bool:
+        settings = self.settings
+        if settings.include_paths or settings.exclude_paths:
+            path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+            if settings.include_paths and not any(p.search(path) for p in settings.include_paths):
+                return False
+            if any(p.search(path) for p in settings.exclude_paths):
+                return False
+        return settings.sample_rate >= 1.0 or random.random() < settings.sample_rate
+
+    def _observe(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        self.writer.ensure_started()
+        wanted = self._selected(environ)
+        if not wanted and not environ.get("wsgi.multithread", True):
+            return self.app(environ, start_response)
+        profile, skipped = self.gate.enter(wanted)
+        if skipped:
+            self.health.count(f"skipped.{skipped}")
+        if profile is None:
+            return self._serve_tracked(environ, start_response)
+        return self._serve_profiled(environ, start_response, profile)
+
+    def _serve_tracked(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        """Serve unprofiled, but stay counted in flight until the body is closed."""
+        try:
+            result = self.app(environ, start_response)
+        except BaseException:
+            self.gate.leave(None)
+            raise
+        if _finished_when_returned(result, environ):
+            self.gate.leave(None)
+            return result
+        return TrackedResponse(result, self.gate)
+
+    def _serve_profiled(self, environ: dict, start_response: Callable,
+                        profile: RequestProfile) -> Iterable[bytes]:
+        request = ProfiledRequest(self, environ, start_response, profile)
+        try:
+            result = profile.call(self.app, environ, request.start_response)
+        except BaseException as exc:
+            request.finish(error=exc)
+            raise
+        if _finished_when_returned(result, environ):
+            if isinstance(result, (list, tuple)):
+                request.response_size = sum(len(chunk) for chunk in result)
+            request.finish()
+            return result
+        return ProfiledResponse(result, request)
+
+
+def _finished_when_returned(result: Any, environ: dict) -> bool:
+    """A list, or the server's file wrapper: no app code runs after the call."""
+    if type(result) in (list, tuple):
+        return True
+    wrapper = environ.get("wsgi.file_wrapper")
+    return isinstance(wrapper, type) and isinstance(result, wrapper)
+
+
+def _error_text(exc: BaseException) -> str:
+    kind = type(exc)
+    name = kind.__qualname__ if kind.__module__ == "builtins" else (
+        f"{kind.__module__}.{kind.__qualname__}")
+    text = str(exc)
+    return f"{name}: {text}"[:500] if text else name
+
+
+class ProfiledRequest:
+    """What one profiled request gathers until its body is closed."""
+
+    __slots__ = ("middleware", "profile", "server_start_response", "environ", "uuid",
+                 "timestamp", "started", "status", "response_size", "header", "finished")
+
+    def __init__(self, middleware: ProfilingMiddleware, environ: dict,
+                 start_response: Callable, profile: RequestProfile) -> None:
+        self.middleware = middleware
+        self.profile = profile
+        self.server_start_response = start_response
+        self.environ = {key: environ[key] for key in _KEPT_ENVIRON if key in environ}
+        self.uuid = str(uuid_module.uuid4())
+        self.timestamp = time.time()
+        self.started = time.perf_counter()
+        self.status: int | None = None
+        self.response_size = 0
+        self.finished = False
+        self.header = None
+        if middleware.settings.response_header:
+            url = f"{environ.get('SCRIPT_NAME', '')}{middleware.profiler_path}/profiles/{self.uuid}"
+            self.header = (SESSION_HEADER, f"{self.uuid}; url={url}")
+
+    def start_response(self, status: str, headers: list, *exc_info: Any) -> Callable:
+        try:
+            self.status = int(str(status)[:3])
+        except ValueError:
+            self.status = None
+        if self.header is not None:
+            headers = [*headers, self.header]
+        return self.server_start_response(status, headers, *exc_info)
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """Hand the profile to the writer, or count why not; never raises."""
+        if self.finished:
+            return
+        self.finished = True
+        middleware = self.middleware
+        try:
+            duration = time.perf_counter() - self.started
+            gate = middleware.gate
+            gate.leave(self.profile)
+            reason = gate.verdict(self.profile)
+            if reason is None and duration < middleware.settings.min_duration:
+                reason = "too_fast"
+            if reason is not None:
+                middleware.health.count(f"skipped.{reason}")
+                return
+            middleware.health.count("profiled")
+            middleware.writer.submit(ProfileRecord(
+                self.profile.profile, self.environ, self.uuid, self.timestamp, duration,
+                self.profile.cpu_time, self.status, self.response_size,
+                None if error is None else _error_text(error), self.profile.concurrent))
+        except Exception:
+            middleware.health.problem("finish", "linesman: could not finish a profile",
+                                      exc_info=True)
+
+
+class ProfiledResponse:
+    """The app's body, passed on chunk by chunk with the profiler on for each."""
+
+    __slots__ = ("_app_iter", "_next", "_request", "_closed")
+
+    def __init__(self, app_iter: Iterable[bytes], request: ProfiledRequest) -> None:
+        self._app_iter = app_iter
+        self._next: Callable[[], bytes] | None = None
+        self._request = request
+        self._closed = False
+
+    def __iter__(self) -> "ProfiledResponse":
+        return self
+
+    def __next__(self) -> bytes:
+        request = self._request
+        try:
+            if self._next is None:
+                self._next = request.profile.call(iter, self._app_iter).__next__
+            chunk = request.profile.call(self._next)
+        except StopIteration:
+            raise
+        except BaseException as exc:
+            request.finish(error=exc)
+            raise
+        request.response_size += len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        request = self._request
+        close = getattr(self._app_iter, "close", None)
+        try:
+            if close is not None:
+                request.profile.call(close)
+        except BaseException as exc:
+            request.finish(error=exc)
+            raise
+        request.finish()
+
+    def __del__(self) -> None:
+        # A server that never calls close() must not keep the profiler taken.
+        if not self._closed:
+            self._request.finish()
+
+
+class TrackedResponse:
+    """An unprofiled body that leaves the gate when it is closed."""
+
+    __slots__ = ("_app_iter", "_gate", "_left", "_closed")
+
+    def __init__(self, app_iter: Iterable[bytes], gate: ProfilerGate) -> None:
+        self._app_iter = app_iter
+        self._gate = gate
+        self._left = False
+        self._closed = False
+
+    def __iter__(self):
+        return iter(self._app_iter)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            close = getattr(self._app_iter, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._leave()
+
+    def _leave(self) -> None:
+        if not self._left:
+            self._left = True
+            self._gate.leave(None)
+
+    def __del__(self) -> None:
+        self._leave()
+
+
+# -- factories ------------------------------------------------------------------
+def make_linesman_middleware(app: Callable, **options: Any) -> ProfilingMiddleware:
+    """Wrap ``app``; the options are those of the ini file, as strings or values."""
+    return ProfilingMiddleware(app, **options)
+
+
+def profiler_filter_factory(global_conf: dict, **options: Any) -> Callable:
+    """PasteDeploy ``paste.filter_factory`` for ``egg:linesman#profiler``."""
+    parse_settings(options)  # a wrong option fails here, before any app is built
+
+    def linesman_filter(app: Callable) -> ProfilingMiddleware:
+        return ProfilingMiddleware(app, **options)
+
+    return linesman_filter
+
+
+def profiler_filter_app_factory(app: Callable, global_conf: dict,
+                                **options: Any) -> ProfilingMiddleware:
+    """PasteDeploy ``paste.filter_app_factory`` for ``egg:linesman#profiler``."""
+    return ProfilingMiddleware(app, **options)

@@ -1,0 +1,119 @@
+"""Running one WSGI request under cProfile, and deciding when that is possible.
+
+A request's profile is switched on only while the app's own code runs: the
+app call, each step of the body's iteration and ``close()``; the server's
+work between chunks is not charged to the app.
+
+The concurrency rule lives here. Up to Python 3.11 cProfile is per thread, so
+every thread may profile its own request. From 3.12 cProfile is built on
+``sys.monitoring``: one profiler per process, and it records every thread.
+There the :class:`ProfilerGate` lets one request at a time be profiled, serves
+the others unprofiled, and marks a profile during which another request was
+in flight so that it is dropped instead of stored with calls not its own.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import logging
+import sys
+import threading
+import time
+from typing import Any, Callable
+
+__all__ = ["ProfilerGate", "RequestProfile", "SKIP_REASONS", "is_exclusive_profiler"]
+
+log = logging.getLogger("linesman")
+
+# Why a selected request was served without a stored profile.
+SKIP_REASONS = {
+    "busy": "another request was being profiled (one profiler per process on Python 3.12+)",
+    "overlap": "another request ran alongside it, so its profile would hold foreign calls",
+    "profiler_unavailable": "another profiling tool was active in the process",
+    "too_fast": "shorter than min_duration",
+    "queue_full": "the storage queue was full",
+}
+
+
+def is_exclusive_profiler() -> bool:
+    """True where cProfile is one per process and sees every thread (3.12+)."""
+    return sys.version_info >= (3, 12)
+
+
+class RequestProfile:
+    """One request's cProfile, enabled around each piece of the app's work."""
+
+    __slots__ = ("profile", "cpu_time", "concurrent", "lost", "_check_thread_hook")
+
+    def __init__(self, concurrent: bool, check_thread_hook: bool) -> None:
+        self.profile = cProfile.Profile()
+        self.cpu_time = 0.0
+        self.concurrent = concurrent
+        self.lost: str | None = None
+        self._check_thread_hook = check_thread_hook
+
+    def call(self, function: Callable[..., Any], *args: Any) -> Any:
+        """``function(*args)`` with the profiler on; never fails because of it."""
+        if self.lost is not None or not self._enable():
+            return function(*args)
+        started = time.thread_time()
+        try:
+            return function(*args)
+        finally:
+            self.profile.disable()
+            self.cpu_time += time.thread_time() - started
+
+    def _enable(self) -> bool:
+        # Before 3.12, enabling would silently replace another tool's hook.
+        if self._check_thread_hook and sys.getprofile() is not None:
+            self.lost = "profiler_unavailable"
+            return False
+        try:
+            self.profile.enable()
+        except ValueError:  # 3.12+: "Another profiling tool is already active"
+            self.lost = "profiler_unavailable"
+            return False
+        return True
+
+
+class ProfilerGate:
+    """Who may be profiled now; tracks requests in flight to flag overlaps."""
+
+    def __init__(self, exclusive: bool | None = None) -> None:
+        self.exclusive = is_exclusive_profiler() if exclusive is None else exclusive
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._profiles: set[RequestProfile] = set()
+
+    def enter(self, wants_profile: bool) -> tuple[RequestProfile | None, str | None]:
+        """Count a request in; give it a profile, or the reason it gets none."""
+        with self._lock:
+            overlapping = self._in_flight > 0
+            self._in_flight += 1
+            for running in self._profiles:
+                running.concurrent = True
+            if not wants_profile:
+                return None, None
+            if self.exclusive and overlapping:
+                return None, "busy"
+            profile = RequestProfile(overlapping, check_thread_hook=not self.exclusive)
+            self._profiles.add(profile)
+            return profile, None
+
+    def leave(self, profile: RequestProfile | None) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            if profile is not None:
+                self._profiles.discard(profile)
+
+    def verdict(self, profile: RequestProfile) -> str | None:
+        """Why this finished profile must not be stored, if it must not."""
+        if profile.lost is not None:
+            return profile.lost
+        if self.exclusive and profile.concurrent:
+            return "overlap"
+        return None
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight

@@ -1,0 +1,21 @@
+<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${self.title()} · linesman</title>
+<link rel="stylesheet" href="${base}/static/linesman.css">
+</head>
+<body>
+<header class="top">
+  <a class="brand" href="${base}/">linesman</a>
+  % if health.store_error:
+  <p class="alert" role="alert">Store trouble: ${health.store_error}</p>
+  % endif
+</header>
+<main>
+${self.body()}
+</main>
+</body>
+</html>
+<%def name="title()">Profiler</%def>
