@@ -11,6 +11,7 @@ expression HTML-escaped unless a template opts out.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 from datetime import datetime, timezone
 from importlib import resources
@@ -22,10 +23,15 @@ from webob import Request, Response
 from webob import exc as http
 from webob.static import DirectoryApp
 
+from linesman.backends.base import BackendError
+from linesman.session import SessionFormatError
+
 if TYPE_CHECKING:
     from linesman.middleware import ProfilingMiddleware
 
 __all__ = ["ProfilerUI", "asset_folder"]
+
+log = logging.getLogger("linesman")
 
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 PAGE_SIZE = 50
@@ -76,6 +82,17 @@ class ProfilerUI:
             response = self.dispatch(request)
         except http.HTTPException as error:
             response = self.error_page(request, error)
+        except BackendError as error:
+            self.middleware.health.store_failed(f"{self.backend.describe()}: {error}")
+            response = self.error_page(request, http.HTTPServiceUnavailable(
+                "The session store cannot be read right now; see the message above."))
+        except SessionFormatError as error:
+            response = self.error_page(request, http.HTTPInternalServerError(
+                f"This session is stored, but cannot be read: {error}"))
+        except Exception:
+            log.exception("linesman: the profiler UI failed on %s", request.path_info)
+            response = self.error_page(request, http.HTTPInternalServerError(
+                "The profiler failed to draw this page; the details are in the log."))
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response(environ, start_response)

@@ -47,6 +47,7 @@ class PickleBackend(Backend):
     def __init__(self, filename: str = "sessions.dat") -> None:
         self.filename = os.path.abspath(os.fspath(filename))
         self._documents: dict[str, dict] = {}
+        self._settings: dict[str, object] = {}
         self._loaded_stamp: tuple | None = None
         self._lock = threading.RLock()
 
@@ -61,12 +62,12 @@ class PickleBackend(Backend):
             return None
         return (info.st_ino, info.st_size, info.st_mtime_ns)
 
-    def _read_file(self) -> dict[str, dict]:
+    def _read_file(self) -> tuple[dict[str, dict], dict[str, object]]:
         try:
             with open(self.filename, "rb") as handle:
                 data = handle.read()
         except FileNotFoundError:
-            return {}
+            return {}, {}
         except OSError as exc:
             raise BackendError(f"cannot read {self.filename}: {exc}") from exc
         try:
@@ -75,20 +76,22 @@ class PickleBackend(Backend):
             raise BackendError(f"{self.filename} is not a readable linesman pickle "
                                f"store ({type(exc).__name__}: {exc}); it was left as it is")
         if (not isinstance(content, dict) or content.get("format") != FORMAT
-                or not isinstance(content.get("sessions"), dict)):
+                or not isinstance(content.get("sessions"), dict)
+                or not isinstance(content.get("settings", {}), dict)):
             raise BackendError(f"{self.filename} is not a linesman pickle store")
         if content.get("version", 0) > FORMAT_VERSION:
             raise BackendError(f"{self.filename} was written by a newer linesman")
-        return content["sessions"]
+        return content["sessions"], content.get("settings", {})
 
     def _refresh(self) -> None:
         stamp = self._stamp()
         if stamp != self._loaded_stamp:
-            self._documents = self._read_file()
+            self._documents, self._settings = self._read_file()
             self._loaded_stamp = stamp
 
     def _write_file(self) -> None:
-        content = {"format": FORMAT, "version": FORMAT_VERSION, "sessions": self._documents}
+        content = {"format": FORMAT, "version": FORMAT_VERSION, "sessions": self._documents,
+                   "settings": self._settings}
         folder = os.path.dirname(self.filename)
         try:
             handle, temporary = tempfile.mkstemp(prefix=".linesman-", dir=folder)
@@ -171,6 +174,16 @@ class PickleBackend(Backend):
         return removed
 
     # -- richer calls ---------------------------------------------------------
+    def get_enabled(self) -> bool | None:
+        with self._lock:
+            self._refresh()
+            value = self._settings.get("enabled")
+        return None if value is None else bool(value)
+
+    def set_enabled(self, enabled: bool) -> None:
+        with self._changing():
+            self._settings["enabled"] = bool(enabled)
+
     def count(self) -> int:
         return len(self._reading())
 

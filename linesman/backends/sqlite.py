@@ -49,7 +49,7 @@ _ORDER = "timestamp, rowid"
 
 
 class SqliteBackend(Backend):
-    """Sessions in a SQLite file (``filename``), created on first use."""
+    """Sessions in a SQLite file (``filename``, or a ``file:`` URI), created on first use."""
 
     def __init__(self, filename: str = "sessions.db", timeout: float = 5.0) -> None:
         self.filename = os.fspath(filename)
@@ -73,7 +73,8 @@ class SqliteBackend(Backend):
     def _connect(self) -> sqlite3.Connection:
         try:
             connection = sqlite3.connect(self.filename, timeout=self.timeout,
-                                         isolation_level=None, check_same_thread=False)
+                                         isolation_level=None, check_same_thread=False,
+                                         uri=self.filename.startswith("file:"))
             connection.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
         except sqlite3.Error as exc:
             raise BackendError(f"cannot open {self.filename}: {exc}") from exc

@@ -1,0 +1,35 @@
+"""Real profiled sessions for the storage tests."""
+
+from __future__ import annotations
+
+import cProfile
+
+from linesman import ProfilingSession
+
+from apps import spin
+
+
+class Parser:
+    def __init__(self, text):
+        self.words = text.split()
+
+
+class Renderer:
+    def __init__(self, words):
+        self.html = "".join(f"<b>{word}</b>" for word in words)
+
+
+def handle(text):
+    spin(0.0005)
+    return Renderer(Parser(text).words).html
+
+
+def real_session(path="/items", timestamp=None, status=200, method="GET",
+                 query="") -> ProfilingSession:
+    profile = cProfile.Profile()
+    profile.enable()
+    handle("a b c " * 20)
+    profile.disable()
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query}
+    return ProfilingSession(profile.getstats(), environ, timestamp, status=status,
+                            duration=0.01, cpu_time=0.009, response_size=100)

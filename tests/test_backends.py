@@ -1,0 +1,189 @@
+"""The backend contract, run against every backend linesman ships."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import pytest
+
+from linesman.backends.base import Backend
+from linesman.backends.pickle import PickleBackend
+from linesman.backends.sqlite import SqliteBackend
+
+from sessions import real_session
+
+
+class SevenOnlyBackend(Backend):
+    """A third-party backend written against the seven documented methods only."""
+
+    def __init__(self):
+        self.sessions = OrderedDict()
+
+    def setup(self):
+        pass
+
+    def add(self, session):
+        self.sessions[session.uuid] = session
+
+    def get(self, session_uuid):
+        return self.sessions.get(session_uuid)
+
+    def get_all(self):
+        return OrderedDict(sorted(self.sessions.items(), key=lambda item: item[1].timestamp))
+
+    def delete(self, session_uuid):
+        return 1 if self.sessions.pop(session_uuid, None) is not None else 0
+
+    def delete_many(self, session_uuids):
+        return sum(self.delete(uuid) for uuid in session_uuids)
+
+    def delete_all(self):
+        count = len(self.sessions)
+        self.sessions.clear()
+        return count
+
+
+def make_sqlite(tmp_path):
+    return SqliteBackend(filename=str(tmp_path / "sessions.db"))
+
+
+def make_pickle(tmp_path):
+    return PickleBackend(filename=str(tmp_path / "sessions.dat"))
+
+
+def make_seven_only(tmp_path):
+    return SevenOnlyBackend()
+
+
+FACTORIES = {"sqlite": make_sqlite, "pickle": make_pickle, "seven-only": make_seven_only}
+PERSISTENT = {"sqlite", "pickle"}
+
+
+@pytest.fixture(params=sorted(FACTORIES), ids=sorted(FACTORIES))
+def kind(request):
+    return request.param
+
+
+@pytest.fixture
+def backend(kind, tmp_path):
+    store = FACTORIES[kind](tmp_path)
+    store.setup()
+    yield store
+    store.close()
+
+
+def test_setup_twice_is_harmless(backend):
+    backend.add(real_session())
+    backend.setup()
+    assert backend.count() == 1
+
+
+def test_a_session_comes_back_with_every_figure_equal(backend):
+    session = real_session(query="a=1")
+    backend.add(session)
+    loaded = backend.get(session.uuid)
+    assert loaded is not None
+    assert loaded.to_dict() == session.to_dict()
+    assert loaded.functions == session.functions
+    assert loaded.calls == session.calls
+    assert loaded.graph.number_of_nodes() == session.graph.number_of_nodes()
+
+
+@pytest.mark.parametrize("unknown", ["0c8d1b7e-2f58-4c8a-9e3e-0d6b1b8f0a11", "",
+                                     "'; DROP TABLE sessions; --", "../../etc/passwd"])
+def test_get_of_an_unknown_id_is_none(backend, unknown):
+    backend.add(real_session())
+    assert backend.get(unknown) is None
+    assert backend.count() == 1
+
+
+def test_get_all_is_ordered_oldest_first(backend):
+    newer = real_session(timestamp=2000.0)
+    older = real_session(timestamp=1000.0)
+    newest = real_session(timestamp=3000.0)
+    for session in (newer, older, newest):
+        backend.add(session)
+    everything = backend.get_all()
+    assert list(everything) == [older.uuid, newer.uuid, newest.uuid]
+    assert all(everything[s.uuid].to_dict() == s.to_dict() for s in (older, newer, newest))
+
+
+def test_delete_answers_one_then_zero(backend):
+    session = real_session()
+    backend.add(session)
+    assert backend.delete(session.uuid) == 1
+    assert backend.delete(session.uuid) == 0
+    assert backend.get(session.uuid) is None
+
+
+def test_delete_many_counts_what_it_removed(backend):
+    sessions = [real_session(timestamp=float(i)) for i in range(4)]
+    for session in sessions:
+        backend.add(session)
+    removed = backend.delete_many([sessions[0].uuid, sessions[2].uuid,
+                                   "0c8d1b7e-2f58-4c8a-9e3e-0d6b1b8f0a11"])
+    assert removed == 2
+    assert list(backend.get_all()) == [sessions[1].uuid, sessions[3].uuid]
+    assert backend.delete_many([]) == 0
+
+
+def test_delete_all_counts_and_empties(backend):
+    for i in range(3):
+        backend.add(real_session(timestamp=float(i)))
+    assert backend.delete_all() == 3
+    assert backend.delete_all() == 0
+    assert backend.get_all() == OrderedDict()
+    assert backend.count() == 0
+
+
+def test_adding_the_same_session_twice_keeps_one(backend):
+    session = real_session()
+    backend.add(session)
+    backend.add(session)
+    assert backend.count() == 1
+
+
+def test_summaries_are_paged_newest_first(backend):
+    sessions = [real_session(path=f"/p{i}", timestamp=float(i), status=200 + i)
+                for i in range(5)]
+    for session in sessions:
+        backend.add(session)
+    page = backend.list_summaries(offset=1, limit=2)
+    assert [s["uuid"] for s in page] == [sessions[3].uuid, sessions[2].uuid]
+    first = backend.list_summaries(limit=1)[0]
+    assert first == {**sessions[4].summary()}
+    oldest = backend.list_summaries(limit=1, newest_first=False)[0]
+    assert oldest["path"] == "/p0" and oldest["status"] == 200
+    assert backend.count() == 5
+
+
+def test_prune_keeps_the_newest(backend):
+    sessions = [real_session(timestamp=float(i)) for i in range(6)]
+    for session in sessions:
+        backend.add(session)
+    assert backend.prune(4) == 2
+    assert list(backend.get_all()) == [s.uuid for s in sessions[2:]]
+    assert backend.prune(10) == 0
+
+
+def test_the_switch_starts_unset_and_remembers(backend):
+    assert backend.get_enabled() is None
+    backend.set_enabled(False)
+    assert backend.get_enabled() is False
+    backend.set_enabled(True)
+    assert backend.get_enabled() is True
+
+
+@pytest.mark.parametrize("kind", sorted(PERSISTENT))
+def test_sessions_and_switch_survive_a_new_instance(kind, tmp_path):
+    first = FACTORIES[kind](tmp_path)
+    first.setup()
+    session = real_session()
+    first.add(session)
+    first.set_enabled(False)
+    first.close()
+    second = FACTORIES[kind](tmp_path)
+    second.setup()
+    assert second.get(session.uuid).to_dict() == session.to_dict()
+    assert second.get_enabled() is False
+    second.close()

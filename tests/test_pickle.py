@@ -1,0 +1,130 @@
+"""What the pickle store promises beyond the contract: no code runs, no torn file."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from linesman.backends.base import BackendError
+from linesman.backends.pickle import PickleBackend
+
+from sessions import real_session
+
+
+class Planted:
+    """Unpickling this runs a command: what a crafted store file would do."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def add_sessions(filename: str, count: int) -> None:
+    backend = PickleBackend(filename=filename)
+    backend.setup()
+    for _ in range(count):
+        backend.add(real_session())
+
+
+def test_a_crafted_file_never_runs_code(tmp_path):
+    marker = tmp_path / "pwned"
+    filename = tmp_path / "sessions.dat"
+    filename.write_bytes(pickle.dumps({"format": "linesman-pickle", "version": 1,
+                                       "sessions": {"x": Planted(marker)}}))
+    backend = PickleBackend(filename=str(filename))
+    with pytest.raises(BackendError, match="sessions.dat"):
+        backend.setup()
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"\x80\x05garbage", None])
+def test_a_damaged_file_is_a_clear_error_and_is_left_alone(tmp_path, content):
+    filename = tmp_path / "sessions.dat"
+    if content is None:  # a real store, cut short as a crash mid-write would leave it
+        add_sessions(str(filename), 3)
+        content = filename.read_bytes()[:-40]
+        filename.write_bytes(content)
+    else:
+        filename.write_bytes(content)
+    backend = PickleBackend(filename=str(filename))
+    with pytest.raises(BackendError) as caught:
+        backend.setup()
+    assert str(filename) in str(caught.value)
+    assert filename.read_bytes() == content
+
+
+def test_another_programs_pickle_is_refused(tmp_path):
+    filename = tmp_path / "sessions.dat"
+    filename.write_bytes(pickle.dumps({"some": "dict"}))
+    with pytest.raises(BackendError, match="not a linesman pickle store"):
+        PickleBackend(filename=str(filename)).setup()
+
+
+def test_each_change_replaces_the_file_and_leaves_no_temporary(tmp_path):
+    filename = tmp_path / "sessions.dat"
+    backend = PickleBackend(filename=str(filename))
+    backend.setup()
+    backend.add(real_session())
+    first_inode = filename.stat().st_ino
+    backend.add(real_session())
+    assert filename.stat().st_ino != first_inode, "the file was rewritten in place"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sessions.dat", "sessions.dat.lock"]
+
+
+def test_a_failed_write_keeps_the_previous_file_whole(tmp_path):
+    """A write cut off by a file-size limit (a full disk) leaves the old store intact."""
+    filename = tmp_path / "sessions.dat"
+    add_sessions(str(filename), 2)
+    before = filename.read_bytes()
+    script = textwrap.dedent(f"""
+        import resource, signal, sys
+        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        from linesman.backends.pickle import PickleBackend
+        from linesman.backends.base import BackendError
+        from sessions import real_session
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, ({len(before)}, {len(before)}))
+        backend = PickleBackend(filename={str(filename)!r})
+        try:
+            backend.add(real_session())
+        except BackendError as exc:
+            print("refused:", exc)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=60)
+    assert "refused: cannot write" in result.stdout, result.stderr
+    assert filename.read_bytes() == before
+    assert PickleBackend(filename=str(filename)).count() == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sessions.dat", "sessions.dat.lock"]
+
+
+def test_two_processes_on_one_file_lose_nothing(tmp_path):
+    filename = str(tmp_path / "sessions.dat")
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=add_sessions, args=(filename, 15)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+    assert [worker.exitcode for worker in workers] == [0, 0, 0]
+    assert PickleBackend(filename=filename).count() == 45
+
+
+def test_a_second_instance_sees_what_the_first_wrote(tmp_path):
+    filename = str(tmp_path / "sessions.dat")
+    first, second = PickleBackend(filename), PickleBackend(filename)
+    first.setup()
+    second.setup()
+    session = real_session()
+    first.add(session)
+    assert second.get(session.uuid).to_dict() == session.to_dict()
+    assert second.delete(session.uuid) == 1
+    assert first.get(session.uuid) is None
