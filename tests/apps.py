@@ -101,3 +101,8 @@ def file_wrapper_app(environ, start_response):
     start_response("200 OK", [("Content-Type", "application/octet-stream")])
     data = io.BytesIO(bytes(range(256)) * 40)
     return environ["wsgi.file_wrapper"](data, 1000)
+
+
+def make_hello(global_conf, **options):
+    """A ``call:`` app factory for the ini tests."""
+    return hello_app

@@ -1,0 +1,59 @@
+"""The ``linesman`` command, run as users run it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from linesman.backends.sqlite import SqliteBackend
+
+from servers import free_port, get, running
+
+
+def test_help_and_version():
+    result = subprocess.run([sys.executable, "-m", "linesman", "--help"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0
+    assert "demo" in result.stdout
+    version = subprocess.run([sys.executable, "-m", "linesman", "--version"],
+                             capture_output=True, text=True, timeout=60)
+    assert re.fullmatch(r"linesman \d+\.\d+\.\d+\n", version.stdout)
+
+
+def test_an_unknown_command_fails_with_a_message():
+    result = subprocess.run([sys.executable, "-m", "linesman", "frobnicate"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr
+
+
+@pytest.mark.server
+def test_demo_serves_a_profiled_app_and_its_profiler(tmp_path):
+    port = free_port()
+    store = tmp_path / "demo.db"
+    with running(["-m", "linesman", "demo", "--port", str(port), "--store", str(store)],
+                 port) as process:
+        for route in ("/", "/template", "/json", "/slow", "/query", "/stream"):
+            status, headers, body = get(port, route)
+            assert status == 200, route
+            assert "X-Linesman-Session" in headers
+        status, _, slow = get(port, "/slow")
+        deadline = time.monotonic() + 10
+        backend = SqliteBackend(filename=str(store))
+        while backend.count() < 7 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        status, _, page = get(port, "/__profiler__/")
+        assert status == 200
+        assert b"/slow" in page and b"/template" in page
+    output = process.stdout.read().decode()
+    assert f"http://127.0.0.1:{port}/__profiler__/" in output
+    sessions = list(backend.get_all().values())
+    backend.close()
+    assert len(sessions) == 7
+    slow_session = next(s for s in sessions if s.path == "/slow")
+    assert slow_session.duration >= 0.05
+    assert "slow_lookup" in {f.name for f in slow_session.functions}

@@ -1,0 +1,104 @@
+"""The profiler gate: who is profiled, and which profiles may be kept."""
+
+from __future__ import annotations
+
+import cProfile
+import sys
+
+from linesman.profiler import ProfilerGate, is_exclusive_profiler
+from linesman.session import stats_from_profile
+
+import apps
+from wsgi_client import call
+
+
+def names(profile):
+    functions, _ = stats_from_profile(profile.profile.getstats())
+    return {function.name for function in functions}
+
+
+def test_the_strategy_follows_the_python_version():
+    assert ProfilerGate().exclusive is (sys.version_info >= (3, 12))
+    assert is_exclusive_profiler() is (sys.version_info >= (3, 12))
+
+
+def test_profile_call_records_only_what_runs_inside_it():
+    gate = ProfilerGate()
+    profile, reason = gate.enter(True)
+    assert reason is None
+    apps.spin(0.001)  # before: not the app's
+    assert profile.call(apps.spin, 0.002) is None
+    gate.leave(profile)
+    assert "spin" in names(profile)
+    spin = next(f for f in stats_from_profile(profile.profile.getstats())[0]
+                if f.name == "spin")
+    assert spin.callcount == 1
+    assert profile.cpu_time >= 0.0015
+
+
+def test_exclusive_gate_serves_a_second_request_unprofiled():
+    gate = ProfilerGate(exclusive=True)
+    first, _ = gate.enter(True)
+    second, reason = gate.enter(True)
+    assert second is None and reason == "busy"
+    gate.leave(None)
+    gate.leave(first)
+    assert gate.verdict(first) == "overlap", "a request ran alongside the profiled one"
+    third, reason = gate.enter(True)
+    assert reason is None and third is not None
+    gate.leave(third)
+    assert gate.verdict(third) is None
+    assert gate.in_flight == 0
+
+
+def test_shared_gate_profiles_both_and_flags_them():
+    gate = ProfilerGate(exclusive=False)
+    first, _ = gate.enter(True)
+    second, _ = gate.enter(True)
+    assert first is not None and second is not None
+    gate.leave(first)
+    gate.leave(second)
+    assert first.concurrent and second.concurrent
+    assert gate.verdict(first) is None and gate.verdict(second) is None
+
+
+def test_an_unselected_request_in_flight_still_marks_an_overlap():
+    gate = ProfilerGate(exclusive=True)
+    profile, _ = gate.enter(True)
+    gate.enter(False)
+    gate.leave(None)
+    gate.leave(profile)
+    assert gate.verdict(profile) == "overlap"
+
+
+def test_another_active_profiler_means_no_profile_and_no_error(make_profiled):
+    middleware = make_profiled(apps.hello_app)
+    other = cProfile.Profile()
+    other.enable()
+    try:
+        outcome = call(middleware)
+    finally:
+        other.disable()
+    assert outcome.chunks == [b"hello"]
+    assert middleware.flush(10)
+    assert middleware.backend.count() == 0
+    assert middleware.health.counts()["skipped.profiler_unavailable"] == 1
+    call(middleware)
+    assert middleware.flush(10)
+    assert middleware.backend.count() == 1
+
+
+def test_a_python_level_profiler_is_left_in_place():
+    gate = ProfilerGate()
+    profile, _ = gate.enter(True)
+    hook = lambda frame, event, arg: None  # noqa: E731
+    sys.setprofile(hook)
+    try:
+        profile.call(apps.spin, 0.0001)
+        assert sys.getprofile() is hook
+    finally:
+        sys.setprofile(None)
+    gate.leave(profile)
+    # Before 3.12 both would share one per-thread hook; from 3.12 they coexist.
+    expected = None if sys.version_info >= (3, 12) else "profiler_unavailable"
+    assert gate.verdict(profile) == expected
