@@ -15,15 +15,12 @@ in flight so that it is dropped instead of stored with calls not its own.
 from __future__ import annotations
 
 import cProfile
-import logging
+import itertools
 import sys
-import threading
 import time
 from typing import Any, Callable
 
 __all__ = ["ProfilerGate", "RequestProfile", "SKIP_REASONS", "is_exclusive_profiler"]
-
-log = logging.getLogger("linesman")
 
 # Why a selected request was served without a stored profile.
 SKIP_REASONS = {
@@ -43,11 +40,12 @@ def is_exclusive_profiler() -> bool:
 class RequestProfile:
     """One request's cProfile, enabled around each piece of the app's work."""
 
-    __slots__ = ("profile", "cpu_time", "concurrent", "lost", "_check_thread_hook")
+    __slots__ = ("profile", "cpu_time", "concurrent", "lost", "arrival", "_check_thread_hook")
 
-    def __init__(self, concurrent: bool, check_thread_hook: bool) -> None:
+    def __init__(self, arrival: int, concurrent: bool, check_thread_hook: bool) -> None:
         self.profile = cProfile.Profile()
         self.cpu_time = 0.0
+        self.arrival = arrival
         self.concurrent = concurrent
         self.lost: str | None = None
         self._check_thread_hook = check_thread_hook
@@ -77,34 +75,35 @@ class RequestProfile:
 
 
 class ProfilerGate:
-    """Who may be profiled now; tracks requests in flight to flag overlaps."""
+    """Who may be profiled now, and whether another request ran alongside.
+
+    Lock-free, so a request that is not profiled pays no lock: every request
+    counted in appends to ``_in_flight`` and draws a number from
+    ``_arrivals`` (both single atomic operations in CPython), and pops on its
+    way out. A profile saw company if another request was in flight when it
+    began, or if anyone drew a number between its first and its last.
+    """
 
     def __init__(self, exclusive: bool | None = None) -> None:
         self.exclusive = is_exclusive_profiler() if exclusive is None else exclusive
-        self._lock = threading.Lock()
-        self._in_flight = 0
-        self._profiles: set[RequestProfile] = set()
+        self._in_flight: list[None] = []
+        self._arrivals = itertools.count()
 
     def enter(self, wants_profile: bool) -> tuple[RequestProfile | None, str | None]:
         """Count a request in; give it a profile, or the reason it gets none."""
-        with self._lock:
-            overlapping = self._in_flight > 0
-            self._in_flight += 1
-            for running in self._profiles:
-                running.concurrent = True
-            if not wants_profile:
-                return None, None
-            if self.exclusive and overlapping:
-                return None, "busy"
-            profile = RequestProfile(overlapping, check_thread_hook=not self.exclusive)
-            self._profiles.add(profile)
-            return profile, None
+        self._in_flight.append(None)
+        arrival = next(self._arrivals)
+        if not wants_profile:
+            return None, None
+        overlapping = len(self._in_flight) > 1
+        if self.exclusive and overlapping:
+            return None, "busy"
+        return RequestProfile(arrival, overlapping, not self.exclusive), None
 
     def leave(self, profile: RequestProfile | None) -> None:
-        with self._lock:
-            self._in_flight -= 1
-            if profile is not None:
-                self._profiles.discard(profile)
+        if profile is not None and next(self._arrivals) - profile.arrival > 1:
+            profile.concurrent = True
+        self._in_flight.pop()
 
     def verdict(self, profile: RequestProfile) -> str | None:
         """Why this finished profile must not be stored, if it must not."""
@@ -116,4 +115,4 @@ class ProfilerGate:
 
     @property
     def in_flight(self) -> int:
-        return self._in_flight
+        return len(self._in_flight)

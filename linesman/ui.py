@@ -24,6 +24,7 @@ from webob import exc as http
 from webob.static import DirectoryApp
 
 from linesman.backends.base import BackendError
+from linesman.profiler import SKIP_REASONS
 from linesman.session import SessionFormatError
 
 if TYPE_CHECKING:
@@ -149,9 +150,11 @@ class ProfilerUI:
 
     def list_page(self, request: Request) -> Response:
         summaries = self.backend.list_summaries(0, PAGE_SIZE)
+        counts = self.middleware.health.counts()
+        skipped = [(name.split(".", 1)[1], number, SKIP_REASONS.get(name.split(".", 1)[1], ""))
+                   for name, number in sorted(counts.items()) if name.startswith("skipped.")]
         return self.render(request, "list.mako", sessions=summaries, total=self.backend.count(),
-                           enabled=self.middleware.enabled,
-                           counts=self.middleware.health.counts())
+                           enabled=self.middleware.enabled, counts=counts, skipped=skipped)
 
     def static_file(self, request: Request) -> Response:
         request = request.copy_get()

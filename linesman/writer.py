@@ -123,6 +123,7 @@ class SessionWriter:
         if self._thread is None or self._thread_pid != os.getpid():
             return
         if not self.flush(self.flush_timeout if timeout is None else timeout):
+            self.health.count("lost.exit", self._pending)
             self.health.problem("exit", "linesman: %d profile(s) not stored at exit",
                                 self._pending)
         self._stopping = True

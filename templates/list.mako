@@ -1,6 +1,11 @@
 <%inherit file="base.mako"/>
 <%def name="title()">Sessions</%def>
 <h1>Profiled requests <small>${total} stored · profiling ${"on" if enabled else "off"}</small></h1>
+<p class="counters">Since this process started: ${counts.get('profiled', 0)} profiled, ${counts.get('stored', 0)} stored.
+% for reason, number, why in skipped:
+<span class="skipped" title="${why}">${number} skipped (${reason}: ${why})</span>
+% endfor
+</p>
 % if not sessions:
 <p class="empty">No profiled requests yet. Use the app, then reload this page.</p>
 % else:

@@ -187,3 +187,12 @@ def test_sessions_and_switch_survive_a_new_instance(kind, tmp_path):
     assert second.get(session.uuid).to_dict() == session.to_dict()
     assert second.get_enabled() is False
     second.close()
+
+
+@pytest.mark.parametrize("method, args", [
+    ("setup", ()), ("add", (None,)), ("get", ("x",)), ("get_all", ()), ("delete", ("x",)),
+    ("delete_many", (["x"],)), ("delete_all", ()),
+])
+def test_the_base_class_leaves_the_seven_to_subclasses(method, args):
+    with pytest.raises(NotImplementedError):
+        getattr(Backend(), method)(*args)

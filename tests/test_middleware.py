@@ -171,6 +171,7 @@ def test_max_sessions_keeps_the_newest(make_profiled):
 def test_mounted_under_a_prefix_the_profiler_keeps_it(make_profiled):
     middleware = make_profiled(apps.hello_app)
     call(middleware, "/page", SCRIPT_NAME="/webapp")
+    assert middleware.flush(10)
     outcome = call(middleware, "/__profiler__/", SCRIPT_NAME="/webapp")
     assert outcome.status == "200 OK"
     page = b"".join(outcome.chunks).decode()
@@ -272,3 +273,26 @@ def test_the_pickle_backend_works_behind_the_middleware(tmp_path):
     call(middleware, "/a")
     assert [s.path for s in stored(middleware)] == ["/a"]
     middleware.close()
+
+
+def test_a_read_only_database_delays_sessions_never_responses(tmp_path, caplog):
+    filename = tmp_path / "sessions.db"
+    first = ProfilingMiddleware(apps.hello_app, filename=str(filename))
+    call(first)
+    assert first.flush(10)
+    first.close()
+    read_only = ProfilingMiddleware(apps.StreamingApp(), filename=f"file:{filename}?mode=ro")
+    bare = call(apps.StreamingApp())
+    with caplog.at_level(logging.ERROR, logger="linesman"):
+        for _ in range(3):
+            assert call(read_only).comparable() == bare.comparable()
+        deadline = time.monotonic() + 10
+        while read_only.health.store_error is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert "readonly" in caplog.text
+    assert "readonly" in read_only.health.store_error
+    assert read_only.writer.pending == 3, "the sessions wait to be retried"
+    assert read_only.backend.count() == 1, "the stored session is still there"
+    read_only.writer.close(timeout=0.1)
+    assert read_only.health.counts()["lost.store_error"] >= 1
+    read_only.close()

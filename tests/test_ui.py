@@ -19,7 +19,7 @@ def profiled(make_profiled):
 def test_the_list_shows_profiled_requests(profiled):
     middleware, client = profiled
     client.get("/first?page=2")
-    middleware.flush(10)
+    assert middleware.flush(10)
     page = client.get("/__profiler__/")
     assert page.status_int == 200
     assert "/first?page=2" in page.text
@@ -32,7 +32,7 @@ def test_the_list_shows_profiled_requests(profiled):
 def test_a_stored_path_is_text_never_markup(profiled):
     middleware, client = profiled
     client.get("/<script>alert(1)</script>", expect_errors=True)
-    middleware.flush(10)
+    assert middleware.flush(10)
     page = client.get("/__profiler__/")
     assert "<script>alert(1)</script>" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
@@ -41,7 +41,7 @@ def test_a_stored_path_is_text_never_markup(profiled):
 def test_a_session_page_shows_its_functions(profiled):
     middleware, client = profiled
     response = client.get("/page")
-    middleware.flush(10)
+    assert middleware.flush(10)
     session_uuid = response.headers["X-Linesman-Session"].split(";")[0]
     page = client.get(f"/__profiler__/profiles/{session_uuid}")
     assert "hello_app" in page.text
@@ -105,3 +105,14 @@ def test_allowed_ips_opens_the_ui_to_a_network(make_profiled):
     client = TestApp(middleware, extra_environ={"HTTP_HOST": "localhost"})
     client.get("/__profiler__/", extra_environ={"REMOTE_ADDR": "10.9.9.9"}, status=200)
     client.get("/__profiler__/", extra_environ={"REMOTE_ADDR": "127.0.0.1"}, status=403)
+
+
+def test_the_list_says_how_many_were_skipped_and_why(make_profiled):
+    middleware = make_profiled(apps.hello_app, min_duration="10s")
+    client = TestApp(middleware, extra_environ={"REMOTE_ADDR": "127.0.0.1",
+                                                "HTTP_HOST": "localhost"})
+    client.get("/one")
+    client.get("/two")
+    page = client.get("/__profiler__/")
+    assert "0 profiled, 0 stored" in page.text  # too fast ones are not "profiled"
+    assert "2 skipped (too_fast: shorter than min_duration)" in page.text
