@@ -60,7 +60,7 @@ class ProfilingMiddleware:
         self.writer = SessionWriter(
             self.backend, self.health, queue_size=self.settings.queue_size,
             flush_timeout=self.settings.flush_timeout, max_sessions=self.settings.max_sessions,
-            on_switch=self._apply_switch, ready=ready)
+            on_switch=self._apply_switch, ready=ready, gate=self.gate)
         self._ui_app: Callable | None = None
 
     # -- start-up and the switch ---------------------------------------------

@@ -18,7 +18,8 @@ import cProfile
 import itertools
 import sys
 import time
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 __all__ = ["ProfilerGate", "RequestProfile", "SKIP_REASONS", "is_exclusive_profiler"]
 
@@ -75,18 +76,26 @@ class RequestProfile:
 
 
 class ProfilerGate:
-    """Who may be profiled now, and whether another request ran alongside.
+    """Who may be profiled now, and whether anything ran alongside.
 
     Lock-free, so a request that is not profiled pays no lock: every request
     counted in appends to ``_in_flight`` and draws a number from
     ``_arrivals`` (both single atomic operations in CPython), and pops on its
     way out. A profile saw company if another request was in flight when it
     began, or if anyone drew a number between its first and its last.
+
+    linesman's own work off the request path (the writer thread) counts as
+    company too, since where one profiler sees every thread its encoding and
+    SQL would land in the request being profiled. That work waits for a moment
+    with no request in flight; a request that wants a profile while it runs
+    waits for it a little (``patience``), as it is short, before giving up.
     """
 
-    def __init__(self, exclusive: bool | None = None) -> None:
+    def __init__(self, exclusive: bool | None = None, patience: float = 0.05) -> None:
         self.exclusive = is_exclusive_profiler() if exclusive is None else exclusive
+        self.patience = patience
         self._in_flight: list[None] = []
+        self._background: list[None] = []
         self._arrivals = itertools.count()
 
     def enter(self, wants_profile: bool) -> tuple[RequestProfile | None, str | None]:
@@ -96,9 +105,21 @@ class ProfilerGate:
         if not wants_profile:
             return None, None
         overlapping = len(self._in_flight) > 1
-        if self.exclusive and overlapping:
-            return None, "busy"
+        if self.exclusive:
+            if overlapping or not self._background_done():
+                return None, "busy"
+            arrival = next(self._arrivals)  # counted afresh after the wait
+            if len(self._in_flight) > 1 or self._background:
+                return None, "busy"
         return RequestProfile(arrival, overlapping, not self.exclusive), None
+
+    def _background_done(self) -> bool:
+        if not self._background:
+            return True
+        deadline = time.monotonic() + self.patience
+        while self._background and time.monotonic() < deadline:
+            time.sleep(0.0005)
+        return not self._background
 
     def leave(self, profile: RequestProfile | None) -> None:
         if profile is not None and next(self._arrivals) - profile.arrival > 1:
@@ -116,3 +137,23 @@ class ProfilerGate:
     @property
     def in_flight(self) -> int:
         return len(self._in_flight)
+
+    @contextmanager
+    def background_work(self, wait: float = 1.0) -> Iterator[None]:
+        """Mark linesman's own work off the request path (see the class notes).
+
+        Waits up to ``wait`` seconds for no request to be in flight, so that
+        under steady load storage still makes progress.
+        """
+        if not self.exclusive:
+            yield
+            return
+        deadline = time.monotonic() + wait
+        while self._in_flight and time.monotonic() < deadline:
+            time.sleep(0.001)
+        self._background.append(None)
+        next(self._arrivals)
+        try:
+            yield
+        finally:
+            self._background.pop()

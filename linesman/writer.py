@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from linesman.backends.base import Backend, BackendError
 from linesman.health import Health
+from linesman.profiler import ProfilerGate
 from linesman.session import ProfilingSession
 
 __all__ = ["ProfileRecord", "SessionWriter"]
@@ -59,8 +60,10 @@ class SessionWriter:
                  flush_timeout: float = 5.0, max_sessions: int | None = None,
                  on_switch: Callable[[bool | None], None] | None = None,
                  ready: bool = True, switch_interval: float = 1.0,
-                 retry_backoff: tuple[float, float] = (0.25, 5.0)) -> None:
+                 retry_backoff: tuple[float, float] = (0.25, 5.0),
+                 gate: ProfilerGate | None = None) -> None:
         self.backend = backend
+        self.gate = gate or ProfilerGate(exclusive=False)
         self.health = health
         self.flush_timeout = flush_timeout
         self.max_sessions = max_sessions
@@ -146,11 +149,13 @@ class SessionWriter:
                 self._idle.notify_all()
 
     def _run(self) -> None:
-        next_switch_check = 0.0
+        # The switch was read at start-up; the first request must not wait for it.
+        next_switch_check = time.monotonic() + self.switch_interval
         while not self._stopping:
             now = time.monotonic()
             if now >= next_switch_check:
-                self._check_store()
+                with self.gate.background_work():
+                    self._check_store()
                 next_switch_check = now + self.switch_interval
             try:
                 item = self._queue.get(timeout=max(0.0, next_switch_check - time.monotonic()))
@@ -184,17 +189,19 @@ class SessionWriter:
 
     def _store(self, record: ProfileRecord) -> None:
         try:
-            session = record.to_session()
+            with self.gate.background_work():
+                session = record.to_session()
         except Exception:
             self.health.problem("build", "linesman: could not build a session", exc_info=True)
             return
         delay, longest = self.retry_backoff
         while True:
             try:
-                if not self.ready:
-                    self.backend.setup()
-                    self.ready = True
-                self.backend.add(session)
+                with self.gate.background_work():
+                    if not self.ready:
+                        self.backend.setup()
+                        self.ready = True
+                    self.backend.add(session)
             except BackendError as exc:
                 self._store_trouble(exc)
                 if self._stopping or not self._wait_to_retry(delay):
@@ -210,7 +217,8 @@ class SessionWriter:
             break
         self.health.store_ok()
         self.health.count("stored")
-        self._prune()
+        with self.gate.background_work():
+            self._prune()
 
     def _wait_to_retry(self, delay: float) -> bool:
         """Sleep before retrying; False once the queue has backed up full."""

@@ -33,10 +33,10 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 20.0) -
 
 
 @contextmanager
-def running(args: list[str], port: int, python: str = sys.executable):
-    """Run ``python args...`` until the block ends; its stderr on failure."""
+def running(args: list[str], port: int, program: str = sys.executable):
+    """Run ``program args...`` until the block ends; its stderr on failure."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([HERE, os.environ.get("PYTHONPATH", "")]))
-    process = subprocess.Popen([python, *args], stdout=subprocess.PIPE,
+    process = subprocess.Popen([program, *args], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, env=env)
     try:
         wait_for_port(port, process)

@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -35,17 +36,19 @@ def test_an_unknown_command_fails_with_a_message():
 def test_demo_serves_a_profiled_app_and_its_profiler(tmp_path):
     port = free_port()
     store = tmp_path / "demo.db"
-    with running(["-m", "linesman", "demo", "--port", str(port), "--store", str(store)],
-                 port) as process:
-        for route in ("/", "/template", "/json", "/slow", "/query", "/stream"):
+    command = str(Path(sys.executable).parent / "linesman")  # the installed console script
+    backend = SqliteBackend(filename=str(store))
+    with running(["demo", "--port", str(port), "--store", str(store)], port,
+                 program=command) as process:
+        # One request at a time, as a person clicks: each is profiled and stored.
+        for number, route in enumerate(("/", "/template", "/json", "/slow", "/query",
+                                        "/stream", "/slow"), start=1):
             status, headers, body = get(port, route)
             assert status == 200, route
             assert "X-Linesman-Session" in headers
-        status, _, slow = get(port, "/slow")
-        deadline = time.monotonic() + 10
-        backend = SqliteBackend(filename=str(store))
-        while backend.count() < 7 and time.monotonic() < deadline:
-            time.sleep(0.1)
+            deadline = time.monotonic() + 10
+            while backend.count() < number and time.monotonic() < deadline:
+                time.sleep(0.02)
         status, _, page = get(port, "/__profiler__/")
         assert status == 200
         assert b"/slow" in page and b"/template" in page

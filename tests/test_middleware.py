@@ -156,6 +156,7 @@ def test_min_duration_drops_fast_requests_and_counts_them(make_profiled):
 
     middleware = make_profiled(slow_app, min_duration="50ms")
     call(middleware, "/fast")
+    assert middleware.flush(10)
     call(middleware, "/slow")
     assert [s.path for s in stored(middleware)] == ["/slow"]
     assert middleware.health.counts()["skipped.too_fast"] == 1
@@ -165,6 +166,7 @@ def test_max_sessions_keeps_the_newest(make_profiled):
     middleware = make_profiled(apps.hello_app, max_sessions="3")
     for number in range(6):
         call(middleware, f"/{number}")
+        assert middleware.flush(10)
     assert [s.path for s in stored(middleware)] == ["/3", "/4", "/5"]
 
 
@@ -215,7 +217,7 @@ def test_a_failing_store_never_touches_the_response(error, caplog):
     with caplog.at_level(logging.ERROR, logger="linesman"):
         for _ in range(3):
             assert call(middleware).comparable() == bare.comparable()
-        assert middleware.flush(10)
+            assert middleware.flush(10)
     assert middleware.health.counts()["lost.store_error"] == 3
     lines = [r for r in caplog.records if r.name == "linesman"]
     assert len(lines) == 1, "a failing store is logged once, not per request"
@@ -226,7 +228,8 @@ def test_a_broken_store_at_start_up_lets_the_app_serve(tmp_path, caplog):
     filename = tmp_path / "sessions.db"
     filename.write_bytes(b"not a database at all" * 50)
     with caplog.at_level(logging.ERROR, logger="linesman"):
-        middleware = ProfilingMiddleware(apps.hello_app, filename=str(filename))
+        middleware = ProfilingMiddleware(apps.hello_app, filename=str(filename),
+                                         flush_timeout="0.2")
     assert "sessions.db" in caplog.text
     assert call(middleware).chunks == [b"hello"]
     page = call(middleware, "/__profiler__/")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import cProfile
 import sys
+import threading
+import time
 
 from linesman.profiler import ProfilerGate, is_exclusive_profiler
 from linesman.session import stats_from_profile
@@ -102,3 +104,54 @@ def test_a_python_level_profiler_is_left_in_place():
     # Before 3.12 both would share one per-thread hook; from 3.12 they coexist.
     expected = None if sys.version_info >= (3, 12) else "profiler_unavailable"
     assert gate.verdict(profile) == expected
+
+
+def hold_background(gate, seconds, started):
+    with gate.background_work(wait=0):
+        started.set()
+        time.sleep(seconds)
+
+
+def test_a_profile_does_not_start_while_linesman_works_in_the_background():
+    gate = ProfilerGate(exclusive=True, patience=0.01)
+    started = threading.Event()
+    worker = threading.Thread(target=hold_background, args=(gate, 0.3, started))
+    worker.start()
+    started.wait(5)
+    profile, reason = gate.enter(True)
+    assert (profile, reason) == (None, "busy")
+    gate.leave(None)
+    worker.join()
+
+
+def test_a_profile_waits_for_short_background_work():
+    gate = ProfilerGate(exclusive=True, patience=2.0)
+    started = threading.Event()
+    worker = threading.Thread(target=hold_background, args=(gate, 0.02, started))
+    worker.start()
+    started.wait(5)
+    profile, reason = gate.enter(True)
+    assert reason is None and profile is not None
+    gate.leave(profile)
+    assert gate.verdict(profile) is None
+    worker.join()
+
+
+def test_background_work_during_a_profile_drops_it():
+    gate = ProfilerGate(exclusive=True)
+    profile, _ = gate.enter(True)
+    with gate.background_work(wait=0):  # gave up waiting for the request to end
+        pass
+    gate.leave(profile)
+    assert gate.verdict(profile) == "overlap"
+
+
+def test_background_work_is_free_where_profiles_are_per_thread():
+    gate = ProfilerGate(exclusive=False)
+    profile, _ = gate.enter(True)
+    with gate.background_work(wait=0):
+        second, reason = gate.enter(True)
+        assert reason is None
+        gate.leave(second)
+    gate.leave(profile)
+    assert gate.verdict(profile) is None
