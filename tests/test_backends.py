@@ -6,7 +6,7 @@ from collections import OrderedDict
 
 import pytest
 
-from linesman.backends.base import Backend
+from linesman.backends.base import Backend, SessionQuery
 from linesman.backends.pickle import PickleBackend
 from linesman.backends.sqlite import SqliteBackend
 
@@ -152,7 +152,7 @@ def test_summaries_are_paged_newest_first(backend):
     assert [s["uuid"] for s in page] == [sessions[3].uuid, sessions[2].uuid]
     first = backend.list_summaries(limit=1)[0]
     assert first == {**sessions[4].summary()}
-    oldest = backend.list_summaries(limit=1, newest_first=False)[0]
+    oldest = backend.list_summaries(limit=1, query=SessionQuery(descending=False))[0]
     assert oldest["path"] == "/p0" and oldest["status"] == 200
     assert backend.count() == 5
 
@@ -196,3 +196,54 @@ def test_sessions_and_switch_survive_a_new_instance(kind, tmp_path):
 def test_the_base_class_leaves_the_seven_to_subclasses(method, args):
     with pytest.raises(NotImplementedError):
         getattr(Backend(), method)(*args)
+
+
+@pytest.fixture
+def varied(backend):
+    """Six sessions differing in path, method, status and duration."""
+    rows = [("/api/users", "GET", 200, 0.010), ("/api/orders", "POST", 201, 0.300),
+            ("/static/site.css", "GET", 304, 0.001), ("/api/users/7", "DELETE", 500, 0.050),
+            ("/100%_done", "GET", 200, 0.020), ("/1000_done", "GET", 404, 0.002)]
+    sessions = []
+    for number, (path, method, status, duration) in enumerate(rows):
+        session = real_session(path=path, method=method, status=status,
+                               timestamp=1000.0 + number)
+        session.duration = duration
+        backend.add(session)
+        sessions.append(session)
+    return sessions
+
+
+@pytest.mark.parametrize("query, paths", [
+    (SessionQuery(path_contains="api"), ["/api/users/7", "/api/orders", "/api/users"]),
+    (SessionQuery(path_contains="API/USERS"), ["/api/users/7", "/api/users"]),
+    (SessionQuery(path_contains="%_"), ["/100%_done"]),
+    (SessionQuery(path_contains="0_d"), ["/1000_done"]),
+    (SessionQuery(method="GET", status=200), ["/100%_done", "/api/users"]),
+    (SessionQuery(min_duration=0.02), ["/100%_done", "/api/users/7", "/api/orders"]),
+    (SessionQuery(sort="duration"), ["/api/orders", "/api/users/7", "/100%_done",
+                                     "/api/users", "/1000_done", "/static/site.css"]),
+    (SessionQuery(sort="path", descending=False),
+     ["/100%_done", "/1000_done", "/api/orders", "/api/users", "/api/users/7",
+      "/static/site.css"]),
+    (SessionQuery(sort="status", descending=False, path_contains="api"),
+     ["/api/users", "/api/orders", "/api/users/7"]),
+    (SessionQuery(path_contains="'; DROP TABLE sessions; --"), []),
+])
+def test_queries_filter_and_sort(backend, varied, query, paths):
+    assert [s["path"] for s in backend.list_summaries(0, 50, query)] == paths
+    assert backend.count(query) == len(paths)
+    assert backend.count() == 6
+
+
+def test_delete_matching_removes_only_what_the_filter_shows(backend, varied):
+    assert backend.delete_matching(SessionQuery(path_contains="/api/")) == 3
+    assert sorted(s["path"] for s in backend.list_summaries()) == [
+        "/100%_done", "/1000_done", "/static/site.css"]
+    assert backend.delete_matching(SessionQuery()) == 3
+    assert backend.count() == 0
+
+
+def test_an_unknown_sort_is_refused():
+    with pytest.raises(ValueError):
+        SessionQuery(sort="document")

@@ -10,14 +10,55 @@ override them with queries that never decode a stored session to list it.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable
 
 if TYPE_CHECKING:
     from linesman.session import ProfilingSession
 
-__all__ = ["Backend", "BackendError", "SessionSummary"]
+__all__ = ["Backend", "BackendError", "SessionQuery", "SessionSummary", "SORT_KEYS"]
 
 SessionSummary = dict  # uuid, timestamp, method, path, query, status, duration, cpu_time, failed
+SORT_KEYS = ("timestamp", "duration", "path", "status")
+
+
+@dataclass(frozen=True)
+class SessionQuery:
+    """Which sessions a listing shows, and in what order (the list page's filters)."""
+
+    path_contains: str = ""
+    method: str = ""
+    status: int | None = None
+    min_duration: float = 0.0
+    sort: str = "timestamp"
+    descending: bool = True
+
+    def __post_init__(self) -> None:
+        if self.sort not in SORT_KEYS:
+            raise ValueError(f"cannot sort by {self.sort!r}")
+
+    @property
+    def filters(self) -> bool:
+        return bool(self.path_contains or self.method or self.status is not None
+                     or self.min_duration)
+
+    def matches(self, summary: SessionSummary) -> bool:
+        if self.path_contains and self.path_contains.casefold() not in str(
+                summary.get("path", "")).casefold():
+            return False
+        if self.method and summary.get("method") != self.method:
+            return False
+        if self.status is not None and summary.get("status") != self.status:
+            return False
+        return not (self.min_duration and (summary.get("duration") or 0.0) < self.min_duration)
+
+    def order(self, summaries: list[SessionSummary]) -> list[SessionSummary]:
+        def key(summary: SessionSummary) -> tuple[Any, ...]:
+            value = summary.get(self.sort)
+            return (value is not None, value if value is not None else 0,
+                    summary.get("timestamp") or 0.0)
+
+        return sorted(summaries, key=key, reverse=self.descending)
 
 
 class BackendError(RuntimeError):
@@ -57,16 +98,28 @@ class Backend:
         raise NotImplementedError
 
     # -- richer calls, with defaults on top of the seven ---------------------
-    def count(self) -> int:
-        return len(self.get_all())
+    def summaries(self) -> list[SessionSummary]:
+        """Every session's summary, oldest first; stores override it not to decode."""
+        return [session.summary() for session in self.get_all().values()]
+
+    def count(self, query: SessionQuery | None = None) -> int:
+        if query is None or not query.filters:
+            return len(self.summaries())
+        return sum(1 for summary in self.summaries() if query.matches(summary))
 
     def list_summaries(self, offset: int = 0, limit: int = 50,
-                       newest_first: bool = True) -> list[SessionSummary]:
-        """A page of session summaries, newest first by default."""
-        sessions = list(self.get_all().values())
-        if newest_first:
-            sessions.reverse()
-        return [session.summary() for session in sessions[offset:offset + limit]]
+                       query: SessionQuery | None = None) -> list[SessionSummary]:
+        """A page of the summaries ``query`` selects, newest first by default."""
+        query = query or SessionQuery()
+        chosen = [summary for summary in self.summaries() if query.matches(summary)]
+        return query.order(chosen)[offset:offset + limit]
+
+    def delete_matching(self, query: SessionQuery) -> int:
+        """Remove every session the query selects; the number removed."""
+        if not query.filters:
+            return self.delete_all()
+        return self.delete_many([summary["uuid"] for summary in self.summaries()
+                                 if query.matches(summary)])
 
     def prune(self, keep: int) -> int:
         """Keep the newest ``keep`` sessions; the number removed."""

@@ -184,17 +184,11 @@ class PickleBackend(Backend):
         with self._changing():
             self._settings["enabled"] = bool(enabled)
 
-    def count(self) -> int:
-        return len(self._reading())
-
-    def list_summaries(self, offset: int = 0, limit: int = 50,
-                       newest_first: bool = True) -> list[dict]:
+    def summaries(self) -> list[dict]:
         documents = sorted(self._reading().values(),
                            key=lambda document: document.get("timestamp", 0.0))
-        if newest_first:
-            documents.reverse()
         keys = ("uuid", "timestamp", "method", "path", "query", "status", "duration",
                 "cpu_time", "failed")
         return [{key: document.get(key) for key in keys}
-                for document in documents[offset:offset + limit]]
+                for document in documents]
 

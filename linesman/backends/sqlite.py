@@ -10,12 +10,13 @@ connection, as sqlite3 wants.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 from collections import OrderedDict
 from typing import Iterable
 
-from linesman.backends.base import Backend, BackendError, SessionSummary
+from linesman.backends.base import Backend, BackendError, SessionQuery, SessionSummary
 from linesman.backends.codec import decode_session, encode_session
 from linesman.session import ProfilingSession
 
@@ -46,6 +47,27 @@ CREATE TABLE IF NOT EXISTS settings (
 """
 _SUMMARY_COLUMNS = "uuid, timestamp, method, path, query, status, duration, cpu_time, failed"
 _ORDER = "timestamp, rowid"
+
+
+def _where(query: SessionQuery | None) -> tuple[str, list]:
+    """The WHERE clause of a query; every value goes in as a parameter."""
+    if query is None:
+        return "", []
+    clauses, parameters = [], []
+    if query.path_contains:
+        escaped = re.sub(r"([\\%_])", r"\\\1", query.path_contains)
+        clauses.append("path LIKE ? ESCAPE '\\'")
+        parameters.append(f"%{escaped}%")
+    if query.method:
+        clauses.append("method = ?")
+        parameters.append(query.method)
+    if query.status is not None:
+        clauses.append("status = ?")
+        parameters.append(query.status)
+    if query.min_duration:
+        clauses.append("duration >= ?")
+        parameters.append(query.min_duration)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), parameters
 
 
 class SqliteBackend(Backend):
@@ -139,22 +161,33 @@ class SqliteBackend(Backend):
         return self._run("DELETE FROM sessions").rowcount
 
     # -- richer calls ---------------------------------------------------------
-    def count(self) -> int:
-        return self._run("SELECT COUNT(*) FROM sessions").fetchone()[0]
+    def count(self, query: SessionQuery | None = None) -> int:
+        where, parameters = _where(query)
+        return self._run(f"SELECT COUNT(*) FROM sessions{where}", parameters).fetchone()[0]
+
+    def summaries(self) -> list[SessionSummary]:
+        return self.list_summaries(0, -1, SessionQuery(descending=False))
 
     def list_summaries(self, offset: int = 0, limit: int = 50,
-                       newest_first: bool = True) -> list[SessionSummary]:
-        direction = "DESC" if newest_first else "ASC"
+                       query: SessionQuery | None = None) -> list[SessionSummary]:
+        query = query or SessionQuery()
+        where, parameters = _where(query)
+        direction = "DESC" if query.descending else "ASC"
         rows = self._run(
-            f"SELECT {_SUMMARY_COLUMNS} FROM sessions "
-            f"ORDER BY timestamp {direction}, rowid {direction} LIMIT ? OFFSET ?",
-            (int(limit), int(offset)),
+            f"SELECT {_SUMMARY_COLUMNS} FROM sessions{where} "
+            f"ORDER BY {query.sort} {direction}, timestamp {direction}, rowid {direction} "
+            f"LIMIT ? OFFSET ?",
+            (*parameters, int(limit), int(offset)),
         )
         names = _SUMMARY_COLUMNS.split(", ")
         summaries = [dict(zip(names, row)) for row in rows]
         for summary in summaries:
             summary["failed"] = bool(summary["failed"])
         return summaries
+
+    def delete_matching(self, query: SessionQuery) -> int:
+        where, parameters = _where(query)
+        return self._run(f"DELETE FROM sessions{where}", parameters).rowcount
 
     def prune(self, keep: int) -> int:
         cutoff = self._run(
