@@ -8,6 +8,7 @@ cProfile's four figures. The UI's tree, pruning and package chart build on it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import networkx as nx
@@ -15,7 +16,8 @@ import networkx as nx
 if TYPE_CHECKING:
     from linesman.session import ProfilingSession
 
-__all__ = ["build_graph", "root_nodes"]
+__all__ = ["build_graph", "root_nodes", "profiled_time", "prune", "recursive_functions",
+           "package_times", "to_dot", "render_svg", "call_tree", "TreeNode"]
 
 FIGURES = ("callcount", "reccallcount", "inlinetime", "totaltime")
 
@@ -38,3 +40,146 @@ def root_nodes(graph: nx.DiGraph) -> list[str]:
     """Functions nobody in the profile called, slowest first."""
     roots = [node for node in graph if graph.in_degree(node) == 0]
     return sorted(roots, key=lambda node: graph.nodes[node].get("totaltime", 0.0), reverse=True)
+
+
+def profiled_time(graph: nx.DiGraph) -> float:
+    """The time the whole profile covers: its roots' cumulative time."""
+    roots = root_nodes(graph)
+    if roots:
+        return sum(graph.nodes[node]["totaltime"] for node in roots)
+    return max((data["totaltime"] for _, data in graph.nodes(data=True)), default=0.0)
+
+
+def prune(graph: nx.DiGraph, cutoff: float) -> nx.DiGraph:
+    """The functions whose cumulative time is at least ``cutoff`` of the whole.
+
+    ``cutoff`` is a fraction (0.05 for 5 %). Linear in the graph's size.
+    """
+    threshold = profiled_time(graph) * cutoff
+    kept = [node for node, data in graph.nodes(data=True) if data["totaltime"] >= threshold]
+    return graph.subgraph(kept).copy()
+
+
+def recursive_functions(graph: nx.DiGraph) -> set[str]:
+    """Functions on a cycle (recursion, direct or not); found in linear time."""
+    found = {node for node in graph if graph.has_edge(node, node)}
+    for component in nx.strongly_connected_components(graph):
+        if len(component) > 1:
+            found |= component
+    return found
+
+
+def package_of(file: str, packages: tuple[str, ...]) -> str | None:
+    """Which of ``packages`` (dotted names) a source file belongs to, if any."""
+    path = file.replace("\\", "/")
+    for package in packages:
+        folder = "/" + package.replace(".", "/")
+        if f"{folder}/" in path or path.endswith(f"{folder}.py"):
+            return package
+    return None
+
+
+def package_times(graph: nx.DiGraph, packages: tuple[str, ...]) -> list[tuple[str, float]]:
+    """Own time per package, largest first; the rest as "other"."""
+    totals: dict[str, float] = {}
+    for _, data in graph.nodes(data=True):
+        name = package_of(data["file"], packages) or "other"
+        totals[name] = totals.get(name, 0.0) + data["inlinetime"]
+    return sorted(totals.items(), key=lambda item: item[1], reverse=True)
+
+
+def _dot_quote(text: str) -> str:
+    """A DOT quoted string: never an HTML label, never a way out of the quotes."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _shade(fraction: float) -> str:
+    """White for no time, deep red for all of it."""
+    fraction = min(max(fraction, 0.0), 1.0)
+    green_blue = int(255 - 200 * fraction)
+    return f"#ff{green_blue:02x}{green_blue:02x}" if fraction > 0 else "#ffffff"
+
+
+def to_dot(graph: nx.DiGraph, cutoff: float = 0.05, title: str = "") -> str:
+    """The pruned call graph in DOT, nodes shaded by cumulative time."""
+    import pydot
+
+    total = profiled_time(graph) or 1.0
+    shown = prune(graph, cutoff)
+    dot = pydot.Dot(graph_name="callgraph", graph_type="digraph", rankdir="TB",
+                    label=_dot_quote(title), labelloc="t", fontname="Helvetica")
+    dot.set_node_defaults(shape="box", style='"rounded,filled"', fontname="Helvetica",
+                          fontsize="10")
+    dot.set_edge_defaults(fontname="Helvetica", fontsize="9", color='"#777777"')
+    ids = {node: f"n{number}" for number, node in enumerate(shown)}
+    for node, data in shown.nodes(data=True):
+        share = data["totaltime"] / total
+        where = "" if data["file"] == "~" else f"\n{data['file']}:{data['line']}"
+        label = (f"{data['name']}{where}\n{share:.1%} cumulative · "
+                 f"{data['inlinetime'] / total:.1%} own · {data['callcount']} calls")
+        dot.add_node(pydot.Node(ids[node], label=_dot_quote(label),
+                                fillcolor=_dot_quote(_shade(share)),
+                                tooltip=_dot_quote(node)))
+    for caller, callee, data in shown.edges(data=True):
+        dot.add_edge(pydot.Edge(ids[caller], ids[callee],
+                                label=_dot_quote(f"{data['callcount']}×"),
+                                penwidth=f"{1 + 3 * data['totaltime'] / total:.2f}"))
+    return dot.to_string()
+
+
+def render_svg(dot_text: str) -> bytes | None:
+    """SVG from Graphviz's ``dot`` when it is installed here, else None."""
+    import shutil
+    import subprocess
+
+    program = shutil.which("dot")
+    if program is None:
+        return None
+    result = subprocess.run([program, "-Tsvg"], input=dot_text.encode("utf-8"),
+                            capture_output=True, timeout=60, check=False)
+    return result.stdout if result.returncode == 0 else None
+
+
+@dataclass
+class TreeNode:
+    """One call path's function in the call tree, with its estimated time."""
+
+    key: str
+    time: float
+    calls: int
+    children: list["TreeNode"] = field(default_factory=list)
+    recursive: bool = False
+
+
+def call_tree(graph: nx.DiGraph, cutoff: float = 0.0, max_nodes: int = 5000) -> list[TreeNode]:
+    """The call graph unfolded into a tree from its roots.
+
+    A callee's subtree is scaled by the share of its time spent under this
+    caller: an estimate wherever a function has several callers. A function
+    is never expanded inside itself, and at most ``max_nodes`` nodes are made.
+    """
+    total = profiled_time(graph)
+    threshold = total * cutoff
+    budget = [max_nodes]
+
+    def grow(key: str, time: float, calls: int, path: set[str]) -> TreeNode:
+        node = TreeNode(key, time, calls)
+        budget[0] -= 1
+        own_total = graph.nodes[key]["totaltime"] or 1.0
+        scale = min(time / own_total, 1.0)
+        edges = sorted(graph.out_edges(key, data=True),
+                       key=lambda edge: edge[2]["totaltime"], reverse=True)
+        for _, callee, data in edges:
+            share = data["totaltime"] * scale
+            if share < threshold or budget[0] <= 0 or (share <= 0 and threshold > 0):
+                continue
+            if callee in path or callee == key:
+                node.children.append(TreeNode(callee, share, data["callcount"], recursive=True))
+                budget[0] -= 1
+                continue
+            node.children.append(grow(callee, share, data["callcount"], path | {callee}))
+        return node
+
+    return [grow(root, graph.nodes[root]["totaltime"], graph.nodes[root]["callcount"], {root})
+            for root in root_nodes(graph)
+            if graph.nodes[root]["totaltime"] >= threshold and budget[0] > 0]

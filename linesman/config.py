@@ -117,9 +117,10 @@ def to_profiler_path(value: Any) -> str:
 
 
 def to_backend_spec(value: Any) -> str:
+    """``module.path:Name``, as for ``backend`` and ``authorize``."""
     text = str(value).strip()
     if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", text):
-        raise ValueError("expected module.path:ClassName")
+        raise ValueError("expected module.path:Name")
     return text
 
 
@@ -140,6 +141,11 @@ class Settings:
     queue_size: int = 1000
     flush_timeout: float = 5.0
     allowed_ips: tuple[str, ...] = ("127.0.0.1", "::1")
+    allowed_hosts: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
+    auth_user: str = ""
+    auth_password: str = ""
+    authorize: str = ""
     backend_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -158,6 +164,11 @@ OPTIONS: dict[str, Callable[[Any], Any]] = {
     "queue_size": to_positive_int,
     "flush_timeout": to_seconds,
     "allowed_ips": to_words,
+    "allowed_hosts": to_words,
+    "trusted_proxies": to_words,
+    "auth_user": lambda value: str(value).strip(),
+    "auth_password": str,
+    "authorize": lambda value: to_backend_spec(value) if str(value).strip() else "",
 }
 
 

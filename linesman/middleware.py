@@ -23,6 +23,7 @@ from linesman.backends.base import Backend
 from linesman.config import Settings, parse_settings
 from linesman.health import Health
 from linesman.profiler import ProfilerGate, RequestProfile
+from linesman.ui import ProfilerUI
 from linesman.writer import ProfileRecord, SessionWriter
 
 __all__ = [
@@ -61,7 +62,7 @@ class ProfilingMiddleware:
             self.backend, self.health, queue_size=self.settings.queue_size,
             flush_timeout=self.settings.flush_timeout, max_sessions=self.settings.max_sessions,
             on_switch=self._apply_switch, ready=ready, gate=self.gate)
-        self._ui_app: Callable | None = None
+        self.ui = ProfilerUI(self)  # built now: a wrong access option fails at start-up
 
     # -- start-up and the switch ---------------------------------------------
     def _set_up_store(self) -> bool:
@@ -93,14 +94,6 @@ class ProfilingMiddleware:
     def close(self) -> None:
         self.writer.close()
         self.backend.close()
-
-    @property
-    def ui(self) -> Callable:
-        if self._ui_app is None:
-            from linesman.ui import ProfilerUI
-
-            self._ui_app = ProfilerUI(self)
-        return self._ui_app
 
     # -- the request path -----------------------------------------------------
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:

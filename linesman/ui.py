@@ -1,49 +1,69 @@
 """The profiler's web UI, a WebOb app mounted under ``profiler_path``.
 
-Routes are one declarative table; views take a request and return a response
-or raise a ``webob.exc`` error, which is drawn as the UI's own error page.
-Access is checked in one place, before any route: profiles expose the app's
-source paths and timings, so only loopback clients under a loopback Host name
-get in unless the configuration says otherwise. Templates are Mako with every
-expression HTML-escaped unless a template opts out.
+Routes are one declarative table of ``(method, pattern, view)``; a view takes
+the request and the pattern's groups and returns a response, or raises a
+``webob.exc`` error that is drawn as the UI's own error page (never echoing
+raw input). Access (:mod:`linesman.access`) and the CSRF check of every POST
+happen in one place, before any view. Templates are Mako with every
+expression HTML-escaped unless a template says ``|n``. The session page is
+an HTML shell plus the profile's figures as JSON, from which the browser draws
+the call tree, statistics table and flame graph lazily; the call graph is DOT,
+drawn in the page by a vendored Graphviz build or on the server where ``dot``
+is installed.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import hmac
+import json
 import logging
 import re
+import secrets
+import threading
+from collections import OrderedDict
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import urlencode
 
 from mako.lookup import TemplateLookup
 from webob import Request, Response
 from webob import exc as http
 from webob.static import DirectoryApp
 
-from linesman.backends.base import BackendError
+from linesman.access import AccessPolicy
+from linesman.backends.base import SORT_KEYS, BackendError, SessionQuery
+from linesman.callgraph import (package_times, profiled_time, recursive_functions,
+                                render_svg, to_dot)
+from linesman.exports import export_name, to_json, to_prof, to_speedscope
 from linesman.profiler import SKIP_REASONS
-from linesman.session import SessionFormatError
+from linesman.session import ProfilingSession, SessionFormatError
 
 if TYPE_CHECKING:
     from linesman.middleware import ProfilingMiddleware
 
-__all__ = ["ProfilerUI", "asset_folder"]
+__all__ = ["ProfilerUI", "asset_folder", "parse_cutoff"]
 
 log = logging.getLogger("linesman")
 
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 PAGE_SIZE = 50
-_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
+DEFAULT_CUTOFF = 5.0
+CSRF_COOKIE = "linesman_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-Linesman-CSRF"
+MAX_FORM_BYTES = 1 << 20  # a delete form of 20,000 ids fits; more is refused unread
+_ASCII_NUMBER = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3})?")
 _SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; "
-                               "style-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
+        "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"),
 }
 
 
@@ -55,8 +75,128 @@ def asset_folder(name: str) -> Path:
     return Path(__file__).resolve().parent.parent / name
 
 
-def _parse_networks(entries: tuple[str, ...]) -> tuple:
-    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+def parse_cutoff(text: str | None) -> float:
+    """The cutoff percentage from a query string: ASCII digits, 0 to 100."""
+    if text is None or text == "":
+        return DEFAULT_CUTOFF
+    if not _ASCII_NUMBER.fullmatch(text):
+        raise http.HTTPBadRequest("The cutoff is a percentage from 0 to 100, such as 5 or 0.5.")
+    value = float(text)
+    if value > 100:
+        raise http.HTTPBadRequest("The cutoff is a percentage from 0 to 100, such as 5 or 0.5.")
+    return value
+
+
+def _choice(value: str | None, pattern: str, what: str) -> str:
+    if value is None or value == "":
+        return ""
+    if not re.fullmatch(pattern, value):
+        raise http.HTTPBadRequest(f"That is not a valid {what}.")
+    return value
+
+
+def parse_list_query(params) -> tuple[SessionQuery, int]:
+    """The list page's filters, sort and page number, validated."""
+    method = _choice(params.get("method"), r"[A-Z]{1,10}", "method")
+    status = _choice(params.get("status"), r"[1-5][0-9]{2}", "status code")
+    min_ms = _choice(params.get("min_ms"), r"[0-9]{1,7}(\.[0-9]{1,3})?", "minimum duration")
+    sort = _choice(params.get("sort"), "|".join(SORT_KEYS), "sort") or "timestamp"
+    order = _choice(params.get("order"), "asc|desc", "order") or "desc"
+    page = _choice(params.get("page"), r"[1-9][0-9]{0,5}", "page number") or "1"
+    path = params.get("path", "")
+    if len(path) > 500:
+        raise http.HTTPBadRequest("The path filter is too long.")
+    query = SessionQuery(path_contains=path, method=method,
+                         status=int(status) if status else None,
+                         min_duration=float(min_ms) / 1000 if min_ms else 0.0,
+                         sort=sort, descending=order == "desc")
+    return query, int(page)
+
+
+def query_params(query: SessionQuery) -> dict[str, str]:
+    """A query as the list page's URL parameters, defaults left out."""
+    params = {"path": query.path_contains, "method": query.method,
+              "status": "" if query.status is None else str(query.status),
+              "min_ms": f"{query.min_duration * 1000:g}" if query.min_duration else "",
+              "sort": "" if query.sort == "timestamp" else query.sort,
+              "order": "" if query.descending else "asc"}
+    return {name: value for name, value in params.items() if value}
+
+
+class ListLinks:
+    """URLs of the list page that keep its filters while changing one thing."""
+
+    def __init__(self, base: str, query: SessionQuery) -> None:
+        self.base = base
+        self.query = query
+        self.params = query_params(query)
+
+    def page(self, **changes: str) -> str:
+        merged = {**self.params, **changes}
+        merged = {name: value for name, value in merged.items() if value}
+        return f"{self.base}/?{urlencode(merged)}" if merged else f"{self.base}/"
+
+    def sort(self, key: str) -> str:
+        descending = not (self.query.sort == key and self.query.descending)
+        return self.page(sort="" if key == "timestamp" else key,
+                         order="" if descending else "asc", page="")
+
+    def arrow(self, key: str) -> str:
+        if self.query.sort != key:
+            return ""
+        return " ▼" if self.query.descending else " ▲"
+
+
+def script_json(value: Any) -> str:
+    """JSON safe to place inside a ``<script type="application/json">`` element."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def fmt_time(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).astimezone().strftime(
+        "%Y-%m-%d %H:%M:%S %Z")
+
+
+def fmt_iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
+
+
+def fmt_ms(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    milliseconds = seconds * 1000
+    return f"{milliseconds:.0f} ms" if milliseconds >= 100 else f"{milliseconds:.1f} ms"
+
+
+class PageCache:
+    """Computed session pages, keyed by (uuid, cutoff), bounded, dropped on delete."""
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[str, float], dict] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, float]) -> dict | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: tuple[str, float], value: dict) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def forget(self, uuids: set[str] | None = None) -> None:
+        """Drop the entries of these sessions (all entries when None)."""
+        with self._lock:
+            for key in list(self._entries):
+                if uuids is None or key[0] in uuids:
+                    del self._entries[key]
 
 
 class ProfilerUI:
@@ -64,22 +204,45 @@ class ProfilerUI:
 
     def __init__(self, middleware: "ProfilingMiddleware") -> None:
         self.middleware = middleware
-        self.networks = _parse_networks(middleware.settings.allowed_ips)
+        self.access = AccessPolicy(middleware.settings)
         self.templates = TemplateLookup(directories=[str(asset_folder("templates"))],
                                         default_filters=["h"], strict_undefined=True,
                                         input_encoding="utf-8")
         self.static_files = DirectoryApp(str(asset_folder("static")))
+        self.cache = PageCache()
+        session = rf"/profiles/(?P<session_uuid>{UUID_PATTERN})"
         self.routes: list[tuple[str, re.Pattern[str], Callable[..., Response]]] = [
             ("GET", re.compile(r"/?"), self.list_page),
-            ("GET", re.compile(rf"/profiles/(?P<session_uuid>{UUID_PATTERN})"),
-             self.session_page),
+            ("GET", re.compile(session), self.session_page),
+            ("GET", re.compile(session + r"\.(?P<kind>prof|speedscope\.json|dot|svg|json)"),
+             self.export),
             ("GET", re.compile(r"/static/[A-Za-z0-9._/-]+"), self.static_file),
+            ("POST", re.compile(r"/delete/all"), self.delete_all),
+            ("POST", re.compile(r"/delete/matching"), self.delete_matching),
+            ("POST", re.compile(rf"/delete/(?P<session_uuid>{UUID_PATTERN})"), self.delete_one),
+            ("POST", re.compile(r"/delete"), self.delete_selected),
+            ("POST", re.compile(r"/state"), self.set_state),
         ]
 
+    @property
+    def backend(self):
+        return self.middleware.backend
+
+    # -- the one entry -----------------------------------------------------------
     def __call__(self, environ: dict, start_response: Callable):
         request = Request(environ)
+        token = request.cookies.get(CSRF_COOKIE, "")
+        new_token = None if re.fullmatch(r"[A-Za-z0-9_-]{32,64}", token) else (
+            secrets.token_urlsafe(32))
+        request.environ["linesman.csrf"] = new_token or token
         try:
-            self.check_access(request)
+            verdict = self.access.check(environ)
+            if not verdict.allowed:
+                error = (http.HTTPUnauthorized if verdict.status == 401 else http.HTTPForbidden)(
+                    verdict.reason)
+                if verdict.status == 401:
+                    error.headers["WWW-Authenticate"] = 'Basic realm="linesman", charset="UTF-8"'
+                raise error
             response = self.dispatch(request)
         except http.HTTPException as error:
             response = self.error_page(request, error)
@@ -96,24 +259,11 @@ class ProfilerUI:
                 "The profiler failed to draw this page; the details are in the log."))
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if new_token and response.content_type == "text/html":
+            response.set_cookie(CSRF_COOKIE, new_token, path=request.script_name or "/",
+                                httponly=True, samesite="Strict")
         return response(environ, start_response)
 
-    # -- access ------------------------------------------------------------------
-    def check_access(self, request: Request) -> None:
-        if request.headers.get("Forwarded") or request.headers.get("X-Forwarded-For"):
-            raise http.HTTPForbidden("Forwarded requests may not open the profiler.")
-        try:
-            address = ipaddress.ip_address(request.remote_addr or "")
-        except ValueError:
-            raise http.HTTPForbidden("Unknown client address.") from None
-        if not any(address in network for network in self.networks):
-            raise http.HTTPForbidden("This address may not open the profiler.")
-        host = (request.host or "").rsplit(":", 1)[0] if not (request.host or "").startswith(
-            "[") else (request.host or "").split("]")[0] + "]"
-        if host.lower() not in _LOOPBACK_HOSTS:
-            raise http.HTTPForbidden("The profiler answers only under a loopback host name.")
-
-    # -- routing -----------------------------------------------------------------
     def dispatch(self, request: Request) -> Response:
         path = request.path_info
         allowed = []
@@ -121,63 +271,194 @@ class ProfilerUI:
             match = pattern.fullmatch(path)
             if match is None:
                 continue
-            if request.method in (method, "HEAD" if method == "GET" else method):
+            if request.method == method or (method == "GET" and request.method == "HEAD"):
+                if method == "POST":
+                    self.check_post(request)
                 return view(request, **match.groupdict())
             allowed.append(method)
         if allowed:
-            raise http.HTTPMethodNotAllowed(headers={"Allow": ", ".join(allowed)})
+            raise http.HTTPMethodNotAllowed("This page does not take that method.",
+                                            headers={"Allow": ", ".join(allowed)})
         raise http.HTTPNotFound("There is no such page in the profiler.")
 
+    def check_post(self, request: Request) -> None:
+        """A state change needs the CSRF token of the cookie, in the form or a header."""
+        length = request.content_length
+        if length is None or length > MAX_FORM_BYTES:
+            if length is not None or request.headers.get("Transfer-Encoding"):
+                raise http.HTTPRequestEntityTooLarge("That form is too large.")
+        expected = request.cookies.get(CSRF_COOKIE, "")
+        given = request.headers.get(CSRF_HEADER) or request.POST.get(CSRF_FIELD, "")
+        if not expected or not hmac.compare_digest(str(given).encode(), expected.encode()):
+            raise http.HTTPForbidden("The form's security token is missing or out of date; "
+                                     "reload the page and try again.")
+
+    # -- drawing -----------------------------------------------------------------
     def render(self, request: Request, template: str, status: int = 200,
-               **values) -> Response:
-        values["base"] = request.script_name
+               **values: Any) -> Response:
         body = self.templates.get_template(template).render_unicode(
-            fmt_time=fmt_time, fmt_ms=fmt_ms, health=self.middleware.health, **values)
+            base=request.script_name, csrf=request.environ["linesman.csrf"],
+            csrf_field=CSRF_FIELD, fmt_time=fmt_time, fmt_iso=fmt_iso, fmt_ms=fmt_ms,
+            health=self.middleware.health, urlencode=urlencode, **values)
         return Response(body, status=status, content_type="text/html", charset="utf-8")
 
     def error_page(self, request: Request, error: http.HTTPException) -> Response:
-        response = self.render(request, "error.mako", status=error.code, title=error.title,
+        response = self.render(request, "error.mako", status=error.code, heading=error.title,
                                detail=error.detail or "")
-        for name in ("Allow",):
+        for name in ("Allow", "WWW-Authenticate"):
             if name in error.headers:
                 response.headers[name] = error.headers[name]
         return response
 
-    # -- views -------------------------------------------------------------------
-    @property
-    def backend(self):
-        return self.middleware.backend
-
+    # -- the list ------------------------------------------------------------------
     def list_page(self, request: Request) -> Response:
-        summaries = self.backend.list_summaries(0, PAGE_SIZE)
+        query, page = parse_list_query(request.GET)
+        total = self.backend.count(query)
+        pages = max(1, -(-total // PAGE_SIZE))
+        summaries = self.backend.list_summaries((page - 1) * PAGE_SIZE, PAGE_SIZE, query)
         counts = self.middleware.health.counts()
         skipped = [(name.split(".", 1)[1], number, SKIP_REASONS.get(name.split(".", 1)[1], ""))
                    for name, number in sorted(counts.items()) if name.startswith("skipped.")]
-        return self.render(request, "list.mako", sessions=summaries, total=self.backend.count(),
-                           enabled=self.middleware.enabled, counts=counts, skipped=skipped)
+        deleted = request.GET.get("deleted", "")
+        return self.render(
+            request, "list.mako", sessions=summaries, total=total,
+            stored=self.backend.count() if query.filters else total, page=page, pages=pages,
+            query=query, params=query_params(query), links=ListLinks(request.script_name, query),
+            enabled=self.middleware.enabled, counts=counts, skipped=skipped,
+            deleted=int(deleted) if deleted.isdigit() and len(deleted) < 9 else None)
+
+    # -- one session -----------------------------------------------------------------
+    def load(self, session_uuid: str) -> ProfilingSession:
+        session = self.backend.get(session_uuid)
+        if session is None:
+            raise http.HTTPNotFound("No stored session has that id; it may have been "
+                                    "deleted, or not kept.")
+        return session
+
+    def session_page(self, request: Request, session_uuid: str) -> Response:
+        cutoff = parse_cutoff(request.GET.get("cutoff"))
+        packages = tuple(p for p in re.split(r"[\s,]+", request.GET.get("packages", ""))
+                         if re.fullmatch(r"[A-Za-z_][\w.]{0,99}", p))[:20]
+        key = (session_uuid, cutoff)
+        view = self.cache.get(key)
+        if view is None:
+            view = self.session_view(self.load(session_uuid), cutoff)
+            self.cache.put(key, view)
+        session = view["session"]
+        chosen = packages or self.middleware.settings.chart_packages
+        chart = package_chart(session, chosen) if chosen else None
+        return self.render(request, "session.mako", cutoff=cutoff, packages=" ".join(packages),
+                           chart=chart, **view)
+
+    def session_view(self, session: ProfilingSession, cutoff: float) -> dict:
+        graph = session.graph
+        total = profiled_time(graph)
+        index = {function.key: number for number, function in enumerate(session.functions)}
+        figures = {
+            "total": total,
+            "cutoff": cutoff,
+            "functions": [[f.name, f.file, f.line, f.callcount, f.reccallcount,
+                           f.inlinetime, f.totaltime] for f in session.functions],
+            "calls": [[index[c.caller], index[c.callee], c.callcount, c.totaltime]
+                      for c in session.calls if c.caller in index and c.callee in index],
+            "roots": [index[node] for node, degree in graph.in_degree() if degree == 0],
+        }
+        figures["dot"] = to_dot(graph, cutoff / 100, f"{session.method} {session.path}")
+        return {
+            "session": session,
+            "recursive": len(recursive_functions(graph)),
+            "figures": script_json(figures),
+        }
+
+    def export(self, request: Request, session_uuid: str, kind: str) -> Response:
+        session = self.load(session_uuid)
+        if kind == "prof":
+            body, content_type, extension = to_prof(session), "application/octet-stream", "prof"
+        elif kind == "speedscope.json":
+            body = json.dumps(to_speedscope(session)).encode()
+            content_type, extension = "application/json", "speedscope.json"
+        elif kind == "json":
+            body, content_type, extension = to_json(session).encode(), "application/json", "json"
+        else:
+            cutoff = parse_cutoff(request.GET.get("cutoff"))
+            dot = to_dot(session.graph, cutoff / 100, f"{session.method} {session.path}")
+            if kind == "dot":
+                body, content_type, extension = dot.encode(), "text/vnd.graphviz", "dot"
+            else:
+                svg = render_svg(dot)
+                if svg is None:
+                    raise http.HTTPNotImplemented(
+                        "Graphviz's dot program is not installed on the server. The session "
+                        "page draws the graph in the browser and can save it as SVG.")
+                body, content_type, extension = svg, "image/svg+xml", "svg"
+        response = Response(body=body, content_type=content_type, charset=None)
+        response.content_disposition = f'attachment; filename="{export_name(session, extension)}"'
+        return response
 
     def static_file(self, request: Request) -> Response:
         request = request.copy_get()
         request.path_info_pop()
         response = request.get_response(self.static_files)
+        if response.status_int >= 400:
+            raise http.HTTPNotFound("There is no such file.")
         if response.status_int == 200:
             response.cache_control = "public, max-age=3600"
-        elif response.status_int >= 400:
-            raise http.HTTPNotFound("There is no such file.")
         return response
 
-    def session_page(self, request: Request, session_uuid: str) -> Response:
-        session = self.backend.get(session_uuid)
-        if session is None:
-            raise http.HTTPNotFound("No stored session has that id.")
-        functions = sorted(session.functions, key=lambda f: f.totaltime, reverse=True)
-        return self.render(request, "session.mako", session=session, functions=functions[:200])
+    # -- changes -------------------------------------------------------------------
+    def deleted(self, request: Request, count: int, uuids: set[str] | None) -> Response:
+        self.cache.forget(uuids)
+        if "text/html" in request.headers.get("Accept", ""):
+            location = f"{request.script_name}/?{urlencode({'deleted': count})}"
+            return http.HTTPSeeOther(location=location)
+        return Response(f"{count} row(s) deleted.", content_type="text/plain", charset="utf-8")
+
+    def delete_one(self, request: Request, session_uuid: str) -> Response:
+        return self.deleted(request, self.backend.delete(session_uuid), {session_uuid})
+
+    def delete_selected(self, request: Request) -> Response:
+        uuids = request.POST.getall("session_uuids[]") or request.POST.getall("session_uuids")
+        valid = {uuid for uuid in uuids if re.fullmatch(UUID_PATTERN, uuid)}
+        if len(valid) != len(set(uuids)):
+            raise http.HTTPBadRequest("Some of those are not session ids.")
+        return self.deleted(request, self.backend.delete_many(sorted(valid)) if valid else 0,
+                            valid)
+
+    def delete_matching(self, request: Request) -> Response:
+        query, _ = parse_list_query(request.POST)
+        return self.deleted(request, self.backend.delete_matching(query), None)
+
+    def delete_all(self, request: Request) -> Response:
+        return self.deleted(request, self.backend.delete_all(), None)
+
+    def set_state(self, request: Request) -> Response:
+        wanted = request.POST.get("enabled", "")
+        if wanted not in ("on", "off"):
+            raise http.HTTPBadRequest("Profiling is turned on or off.")
+        self.middleware.set_enabled(wanted == "on")
+        if "text/html" in request.headers.get("Accept", ""):
+            return http.HTTPSeeOther(location=f"{request.script_name}/")
+        return Response(f"profiling {wanted}", content_type="text/plain", charset="utf-8")
 
 
-def fmt_time(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, timezone.utc).astimezone().strftime(
-        "%Y-%m-%d %H:%M:%S %Z")
+def package_chart(session: ProfilingSession, packages: tuple[str, ...]) -> list[dict]:
+    """Pie slices of own time per package, as SVG path data."""
+    import math
 
-
-def fmt_ms(seconds: float | None) -> str:
-    return "" if seconds is None else f"{seconds * 1000:.1f} ms"
+    times = package_times(session.graph, packages)
+    total = sum(time for _, time in times) or 1.0
+    slices, angle = [], -math.pi / 2
+    colours = ["#1f6feb", "#d29922", "#2da44e", "#cf222e", "#8250df", "#0a7ea4", "#bf3989",
+               "#6e7781"]
+    for number, (name, time) in enumerate(times):
+        share = time / total
+        end = angle + share * 2 * math.pi
+        large = 1 if share > 0.5 else 0
+        x1, y1 = 50 + 45 * math.cos(angle), 50 + 45 * math.sin(angle)
+        x2, y2 = 50 + 45 * math.cos(end), 50 + 45 * math.sin(end)
+        path = (f"M50,50 L{x1:.3f},{y1:.3f} A45,45 0 {large} 1 {x2:.3f},{y2:.3f} Z"
+                if share < 0.9999 else "M50,5 A45,45 0 1 1 49.999,5 Z")
+        slices.append({"name": name, "time": time, "share": share, "path": path,
+                       "colour": colours[number % len(colours)]})
+        angle = end
+    return slices

@@ -1,27 +1,106 @@
 <%inherit file="base.mako"/>
 <%def name="title()">Sessions</%def>
-<h1>Profiled requests <small>${total} stored · profiling ${"on" if enabled else "off"}</small></h1>
+<div class="titlebar">
+  <h1>Profiled requests <small>${stored} stored</small></h1>
+  <form method="post" action="${base}/state" class="switch">
+    <input type="hidden" name="${csrf_field}" value="${csrf}">
+    <span class="state ${'on' if enabled else 'off'}">Profiling is ${"on" if enabled else "off"}</span>
+    <button type="submit" name="enabled" value="${'off' if enabled else 'on'}">Turn ${"off" if enabled else "on"}</button>
+  </form>
+</div>
+% if deleted is not None:
+<p class="note" role="status">${deleted} session${'' if deleted == 1 else 's'} deleted.</p>
+% endif
 <p class="counters">Since this process started: ${counts.get('profiled', 0)} profiled, ${counts.get('stored', 0)} stored.
 % for reason, number, why in skipped:
 <span class="skipped" title="${why}">${number} skipped (${reason}: ${why})</span>
 % endfor
 </p>
+
+<form method="get" action="${base}/" class="filters" id="filters">
+  <label>Path contains <input type="search" name="path" value="${query.path_contains}" placeholder="/api/"></label>
+  <label>Method <select name="method">
+    <option value="">any</option>
+    % for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
+    <option ${'selected' if query.method == m else ''}>${m}</option>
+    % endfor
+  </select></label>
+  <label>Status <input type="text" name="status" value="${'' if query.status is None else query.status}" size="4" inputmode="numeric" pattern="[1-5][0-9]{2}" placeholder="200"></label>
+  <label>Slower than <input type="text" name="min_ms" value="${params.get('min_ms', '')}" size="6" inputmode="decimal" placeholder="0"> ms</label>
+  % if query.sort != "timestamp":
+  <input type="hidden" name="sort" value="${query.sort}">
+  % endif
+  % if not query.descending:
+  <input type="hidden" name="order" value="asc">
+  % endif
+  <button type="submit">Filter</button>
+  % if query.filters:
+  <a href="${base}/">Clear</a>
+  % endif
+</form>
+
 % if not sessions:
-<p class="empty">No profiled requests yet. Use the app, then reload this page.</p>
+<p class="empty">${"No session matches these filters." if query.filters else "No profiled requests yet. Use the app, then reload this page."}</p>
 % else:
+<form method="post" action="${base}/delete" id="selection">
+<input type="hidden" name="${csrf_field}" value="${csrf}">
 <table class="sessions">
-<thead><tr><th>When</th><th>Method</th><th>Path</th><th>Status</th><th class="num">Duration</th><th class="num">CPU</th></tr></thead>
+<thead><tr>
+  <th><input type="checkbox" id="select-all" aria-label="Select all on this page"></th>
+  <th><a href="${links.sort('timestamp')}">When${links.arrow('timestamp')}</a></th>
+  <th>Method</th>
+  <th><a href="${links.sort('path')}">Path${links.arrow('path')}</a></th>
+  <th><a href="${links.sort('status')}">Status${links.arrow('status')}</a></th>
+  <th class="num"><a href="${links.sort('duration')}">Duration${links.arrow('duration')}</a></th>
+  <th class="num">CPU</th>
+  <th></th>
+</tr></thead>
 <tbody>
 % for s in sessions:
 <tr class="${'failed' if s['failed'] else ''}">
-  <td>${fmt_time(s['timestamp'])}</td>
+  <td><input type="checkbox" name="session_uuids[]" value="${s['uuid']}" aria-label="Select"></td>
+  <td><time datetime="${fmt_iso(s['timestamp'])}">${fmt_time(s['timestamp'])}</time></td>
   <td>${s['method']}</td>
-  <td><a href="${base}/profiles/${s['uuid'] | u}">${s['path']}${('?' + s['query']) if s['query'] else ''}</a></td>
+  <td class="path"><a href="${base}/profiles/${s['uuid']}">${s['path']}${('?' + s['query']) if s['query'] else ''}</a></td>
   <td>${s['status'] if s['status'] is not None else '—'}</td>
   <td class="num">${fmt_ms(s['duration'])}</td>
   <td class="num">${fmt_ms(s['cpu_time'])}</td>
+  <td><button type="submit" class="link danger" formaction="${base}/delete/${s['uuid']}" data-confirm="Delete this session?">Delete</button></td>
 </tr>
 % endfor
 </tbody>
 </table>
+<div class="actions">
+  <button type="submit" class="danger" data-confirm="Delete the selected sessions?" data-needs-selection>Delete selected</button>
+</div>
+</form>
+% if pages > 1:
+<nav class="pager">
+  % if page > 1:
+  <a href="${links.page(page=str(page - 1) if page > 2 else '')}" rel="prev">← Newer</a>
+  % endif
+  <span>Page ${page} of ${pages}</span>
+  % if page < pages:
+  <a href="${links.page(page=str(page + 1))}" rel="next">Older →</a>
+  % endif
+</nav>
 % endif
+% endif
+
+<div class="bulk">
+% if query.filters and total:
+<form method="post" action="${base}/delete/matching">
+  <input type="hidden" name="${csrf_field}" value="${csrf}">
+  % for name, value in params.items():
+  <input type="hidden" name="${name}" value="${value}">
+  % endfor
+  <button type="submit" class="danger" data-confirm="Delete all ${total} sessions that match this filter?">Delete all ${total} matching</button>
+</form>
+% endif
+% if stored:
+<form method="post" action="${base}/delete/all">
+  <input type="hidden" name="${csrf_field}" value="${csrf}">
+  <button type="submit" class="danger" data-confirm="Delete every stored session (${stored})?">Delete all ${stored}</button>
+</form>
+% endif
+</div>

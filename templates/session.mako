@@ -1,24 +1,94 @@
 <%inherit file="base.mako"/>
 <%def name="title()">${session.method} ${session.path}</%def>
-<h1>${session.method} ${session.path}${('?' + session.query) if session.query else ''}</h1>
+<%def name="head()"><script type="module" src="${base}/static/session.js"></script></%def>
+<% export = base + "/profiles/" + session.uuid %>
+<div class="titlebar">
+  <h1><span class="method">${session.method}</span> ${session.path}${('?' + session.query) if session.query else ''}</h1>
+  <form method="post" action="${base}/delete/${session.uuid}">
+    <input type="hidden" name="${csrf_field}" value="${csrf}">
+    <button type="submit" class="danger" data-confirm="Delete this session?">Delete</button>
+  </form>
+</div>
 <dl class="summary">
-  <dt>Status</dt><dd>${session.status if session.status is not None else '—'}${(' · ' + session.error) if session.error else ''}</dd>
+  <dt>Status</dt><dd class="${'bad' if session.failed else ''}">${session.status if session.status is not None else '—'}${(' · ' + session.error) if session.error else ''}</dd>
   <dt>Wall time</dt><dd>${fmt_ms(session.duration)}</dd>
   <dt>CPU time</dt><dd>${fmt_ms(session.cpu_time)}</dd>
-  <dt>When</dt><dd>${fmt_time(session.timestamp)}</dd>
+  <dt>When</dt><dd><time datetime="${fmt_iso(session.timestamp)}">${fmt_time(session.timestamp)}</time></dd>
   <dt>Functions</dt><dd>${len(session.functions)}</dd>
   <dt>Alongside</dt><dd>${'other requests ran at the same time' if session.concurrent else 'no other request'}</dd>
+  <dt>Response</dt><dd>${session.response_size} bytes</dd>
 </dl>
-<table class="stats">
-<thead><tr><th class="num">ncalls</th><th class="num">tottime</th><th class="num">cumtime</th><th>function</th></tr></thead>
-<tbody>
-% for f in functions:
-<tr>
-  <td class="num">${f.callcount if f.callcount == f.reccallcount else '%d/%d' % (f.callcount, f.reccallcount)}</td>
-  <td class="num">${'%.6f' % f.inlinetime}</td>
-  <td class="num">${'%.6f' % f.totaltime}</td>
-  <td class="fn">${f.file if f.file != '~' else ''}${(':%d' % f.line) if f.file != '~' else ''}(${f.name})</td>
-</tr>
-% endfor
-</tbody>
-</table>
+<p class="exports">Export:
+  <a href="${export}.prof" download>.prof</a> (pstats, snakeviz) ·
+  <a href="${export}.speedscope.json" download>speedscope</a> ·
+  <a href="${export}.dot?cutoff=${cutoff}" download>.dot</a> ·
+  <a href="${export}.svg?cutoff=${cutoff}" download>.svg</a> ·
+  <a href="${export}.json" download>JSON</a>
+</p>
+
+<form method="get" class="controls" id="controls">
+  <label>Cutoff <input type="text" name="cutoff" value="${'%g' % cutoff}" size="4" inputmode="decimal" id="cutoff"> %</label>
+  <label>Packages <input type="text" name="packages" value="${packages}" placeholder="myapp sqlalchemy" size="24"></label>
+  <button type="submit">Apply</button>
+  <span class="hint">Functions below the cutoff share of the request's time are hidden.</span>
+</form>
+
+<section id="tree-section">
+  <h2>Call tree</h2>
+  <p class="hint">Built from caller/callee pairs: where a function has several callers, the time
+  below it is shared out in proportion (an estimate). Click a row to expand it.
+  % if recursive:
+  ${recursive} function${'' if recursive == 1 else 's'} call${'s' if recursive == 1 else ''} itself directly or through others; the tree does not expand a function inside itself (marked ↻).
+  % endif
+  </p>
+  <div id="tree" class="tree" role="tree" aria-label="Call tree"></div>
+</section>
+
+<section id="flame-section">
+  <h2>Flame graph</h2>
+  <p class="hint">Each bar is a call path; width is its share of the request's time. Click a bar to zoom, click the top bar to zoom out.</p>
+  <div id="flame" class="flame"></div>
+</section>
+
+% if chart:
+<section id="packages-section">
+  <h2>Own time per package</h2>
+  <div class="chart">
+    <svg viewBox="0 0 100 100" width="220" height="220" role="img" aria-label="Own time per package">
+      % for slice in chart:
+      <path d="${slice['path']}" fill="${slice['colour']}"><title>${slice['name']}: ${'%.1f' % (slice['share'] * 100)}%</title></path>
+      % endfor
+    </svg>
+    <table class="legend">
+      % for slice in chart:
+      <tr><td><svg class="swatch" viewBox="0 0 10 10" width="10" height="10" aria-hidden="true"><rect width="10" height="10" fill="${slice['colour']}"/></svg> ${slice['name']}</td><td class="num">${'%.1f' % (slice['share'] * 100)}%</td><td class="num">${fmt_ms(slice['time'])}</td></tr>
+      % endfor
+    </table>
+  </div>
+</section>
+% endif
+
+<section id="stats-section">
+  <h2>Statistics</h2>
+  <input type="search" id="stats-search" placeholder="Filter by function or file" aria-label="Filter functions">
+  <table class="stats" id="stats">
+    <thead><tr>
+      <th class="num" data-sort="calls">ncalls</th>
+      <th class="num" data-sort="own">tottime</th>
+      <th class="num" data-sort="ownper">percall</th>
+      <th class="num sorted" data-sort="cum">cumtime</th>
+      <th class="num" data-sort="cumper">percall</th>
+      <th data-sort="name">filename:lineno(function)</th>
+    </tr></thead>
+    <tbody></tbody>
+  </table>
+  <p class="hint" id="stats-more"></p>
+</section>
+
+<section id="graph-section">
+  <h2>Call graph</h2>
+  <p class="hint">Functions at or above the cutoff, shaded by cumulative time. <button type="button" id="graph-download" disabled>Save as SVG</button></p>
+  <div id="graph" class="graph"><p class="hint">Drawing…</p></div>
+</section>
+
+<script type="application/json" id="profile-data">${figures | n}</script>

@@ -246,7 +246,7 @@ def test_an_unknown_option_is_a_start_up_error_naming_it(tmp_path):
 @pytest.mark.parametrize("backend, message", [
     ("nosuch.module:Backend", "cannot import nosuch"),
     ("linesman.backends.sqlite:Nope", "has no class Nope"),
-    ("not a spec", "module.path:ClassName"),
+    ("not a spec", "module.path:Name"),
 ])
 def test_a_wrong_backend_is_a_start_up_error(backend, message):
     with pytest.raises(ConfigError, match=message):

@@ -1,0 +1,141 @@
+"""Who may open the profiler UI: one check before every route.
+
+A profile exposes the app's source paths and timings, so the UI is closed
+unless the configuration opens it: by default only loopback clients, asking
+for a loopback host name (which stops DNS rebinding), get in. A request that
+came through a proxy counts as coming from the client the proxy names, and
+only proxies listed in ``trusted_proxies`` are believed; from any other
+address, forwarding headers make the request remote, since a proxy on the same
+host would otherwise make every client look local.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import importlib
+import ipaddress
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from linesman.config import ConfigError, Settings
+
+__all__ = ["AccessPolicy", "Verdict"]
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    status: int = 200  # 401 asks for credentials, 403 refuses
+    reason: str = ""
+
+
+def _networks(entries: tuple[str, ...], option: str) -> tuple[Network, ...]:
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ConfigError(f"linesman option {option}: {entry!r} is not an IP address "
+                              f"or network") from None
+    return tuple(networks)
+
+
+def _load_hook(spec: str) -> Callable[[dict], Any]:
+    module_name, _, name = spec.partition(":")
+    try:
+        hook = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"linesman option authorize = {spec!r}: {exc}") from None
+    if not callable(hook):
+        raise ConfigError(f"linesman option authorize = {spec!r}: not callable")
+    return hook
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip().strip("[]"))
+    except ValueError:
+        return None
+
+
+def host_name(host_header: str) -> str:
+    """The name part of a Host header: ``[::1]:8080`` -> ``::1``."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class AccessPolicy:
+    """The UI's gate, built once from the settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.networks = _networks(settings.allowed_ips, "allowed_ips")
+        self.proxies = _networks(settings.trusted_proxies, "trusted_proxies")
+        self.any_host = "*" in settings.allowed_hosts
+        self.hosts = {host.lower().strip("[]") for host in settings.allowed_hosts} or set(
+            _LOOPBACK_HOSTS)
+        self.credentials = None
+        if settings.auth_user or settings.auth_password:
+            if not (settings.auth_user and settings.auth_password):
+                raise ConfigError("linesman options auth_user and auth_password go together")
+            self.credentials = (settings.auth_user, settings.auth_password)
+        self.hook = _load_hook(settings.authorize) if settings.authorize else None
+
+    def client_address(self, environ: dict):
+        """The client's address, believing forwarding headers from trusted proxies only."""
+        peer = _address(str(environ.get("REMOTE_ADDR", "")))
+        forwarded = environ.get("HTTP_X_FORWARDED_FOR")
+        if environ.get("HTTP_FORWARDED") and not forwarded:
+            return None  # RFC 7239 from anyone is not parsed: treat as remote
+        if not forwarded:
+            return peer
+        if peer is None or not any(peer in network for network in self.proxies):
+            return None
+        # The nearest address that is not one of our proxies is the client.
+        for hop in reversed(forwarded.split(",")):
+            address = _address(hop)
+            if address is None:
+                return None
+            if not any(address in network for network in self.proxies):
+                return address
+        return None
+
+    def check(self, environ: dict) -> Verdict:
+        address = self.client_address(environ)
+        if address is None or not any(address in network for network in self.networks):
+            return Verdict(False, 403, "This address may not open the profiler.")
+        host = host_name(str(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")))
+        if not self.any_host and host not in self.hosts:
+            return Verdict(False, 403, "The profiler does not answer under this host name.")
+        if self.credentials is not None and not self._credentials_match(environ):
+            return Verdict(False, 401, "The profiler needs a user name and password.")
+        if self.hook is not None and not self._hook_allows(environ):
+            return Verdict(False, 403, "The profiler is not open to you.")
+        return Verdict(True)
+
+    def _credentials_match(self, environ: dict) -> bool:
+        header = str(environ.get("HTTP_AUTHORIZATION", ""))
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            user, _, password = base64.b64decode(encoded.strip(), validate=True).decode(
+                "utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return False
+        expected_user, expected_password = self.credentials
+        user_ok = hmac.compare_digest(user.encode(), expected_user.encode())
+        password_ok = hmac.compare_digest(password.encode(), expected_password.encode())
+        return user_ok and password_ok
+
+    def _hook_allows(self, environ: dict) -> bool:
+        try:
+            return bool(self.hook(environ))
+        except Exception:
+            return False

@@ -1,0 +1,109 @@
+"""A session in the formats other tools read.
+
+``.prof`` is the marshal format of ``pstats.Stats`` (and so of snakeviz and
+gprof2dot); speedscope's JSON file format takes an evented profile, which is
+laid out here from the call tree; DOT and SVG come from the call graph; JSON is
+the session's own document.
+"""
+
+from __future__ import annotations
+
+import json
+import marshal
+from typing import Any
+
+from linesman import __version__
+from linesman.callgraph import TreeNode, call_tree, profiled_time
+from linesman.session import ProfilingSession
+
+__all__ = ["to_pstats", "to_prof", "to_speedscope", "to_json", "export_name"]
+
+Label = tuple[str, int, str]
+
+
+def _label(file: str, line: int, name: str) -> Label:
+    return (file, line, name)
+
+
+def to_pstats(session: ProfilingSession) -> dict[Label, tuple]:
+    """The ``pstats.Stats.stats`` mapping, built as cProfile builds it."""
+    labels = {function.key: _label(function.file, function.line, function.name)
+              for function in session.functions}
+    callers: dict[Label, dict[Label, tuple]] = {label: {} for label in labels.values()}
+    for call in session.calls:
+        if call.caller not in labels or call.callee not in labels:
+            continue
+        nc = call.callcount
+        cc = nc - call.reccallcount
+        into = callers[labels[call.callee]]
+        previous = into.get(labels[call.caller])
+        figures = (nc, cc, call.inlinetime, call.totaltime)
+        if previous is not None:
+            figures = tuple(a + b for a, b in zip(previous, figures))
+        into[labels[call.caller]] = figures
+    stats = {}
+    for function in session.functions:
+        label = labels[function.key]
+        stats[label] = (function.callcount - function.reccallcount, function.callcount,
+                        function.inlinetime, function.totaltime, callers[label])
+    return stats
+
+
+def to_prof(session: ProfilingSession) -> bytes:
+    return marshal.dumps(to_pstats(session))
+
+
+def to_speedscope(session: ProfilingSession, max_nodes: int = 20000) -> dict[str, Any]:
+    """A speedscope file (evented profile) laid out from the call tree."""
+    graph = session.graph
+    frames: list[dict[str, Any]] = []
+    frame_of: dict[str, int] = {}
+    events: list[dict[str, Any]] = []
+
+    def frame(key: str) -> int:
+        if key not in frame_of:
+            data = graph.nodes[key]
+            entry: dict[str, Any] = {"name": data["name"]}
+            if data["file"] != "~":
+                entry.update(file=data["file"], line=data["line"])
+            frame_of[key] = len(frames)
+            frames.append(entry)
+        return frame_of[key]
+
+    def lay_out(node: TreeNode, start: float, span: float) -> None:
+        index = frame(node.key)
+        events.append({"type": "O", "frame": index, "at": start})
+        children_time = sum(child.time for child in node.children)
+        squeeze = span / children_time if children_time > span > 0 else 1.0
+        at = start
+        for child in node.children:
+            width = child.time * squeeze
+            lay_out(child, at, width)
+            at += width
+        events.append({"type": "C", "frame": index, "at": start + span})
+
+    at = 0.0
+    for root in call_tree(graph, 0.0, max_nodes):
+        lay_out(root, at, root.time)
+        at += root.time
+    end = max(at, profiled_time(graph))
+    name = f"{session.method} {session.path}"
+    return {
+        "$schema": "https://www.speedscope.app/file-format-schema.json",
+        "shared": {"frames": frames},
+        "profiles": [{"type": "evented", "name": name, "unit": "seconds",
+                      "startValue": 0.0, "endValue": end, "events": events}],
+        "name": name,
+        "activeProfileIndex": 0,
+        "exporter": f"linesman {__version__}",
+    }
+
+
+def to_json(session: ProfilingSession) -> str:
+    return json.dumps(session.to_dict(), indent=1, ensure_ascii=False)
+
+
+def export_name(session: ProfilingSession, extension: str) -> str:
+    """A download file name: the request's method and path, then the id."""
+    slug = "".join(c if c.isalnum() else "-" for c in session.path.strip("/"))[:40].strip("-")
+    return f"{session.method.lower()}-{slug or 'root'}-{session.uuid[:8]}.{extension}"
