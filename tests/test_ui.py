@@ -1,67 +1,268 @@
-"""The profiler pages: closed to strangers, escaped, and clean on bad input."""
+"""The profiler pages: closed to strangers, escaped, CSRF-checked, clean on bad input."""
 
 from __future__ import annotations
 
+import io
+import json
+import marshal
+import pstats
+import re
+import shutil
+from pathlib import Path
+
+import jsonschema
 import pytest
+from webob import Request
 from webtest import TestApp
 
+from linesman.ui import script_json
+
 import apps
+from require import require
+
+LOCAL = {"REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "localhost"}
+SCHEMA = Path(__file__).parent / "data" / "speedscope-file-format-schema.json"
+
+
+def make_client(middleware) -> TestApp:
+    return TestApp(middleware, extra_environ=dict(LOCAL))
+
+
+def session_id(response) -> str:
+    return response.headers["X-Linesman-Session"].split(";")[0]
+
+
+def csrf_of(page) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
 
 
 @pytest.fixture
 def profiled(make_profiled):
     middleware = make_profiled(apps.hello_app)
-    client = TestApp(middleware, extra_environ={"REMOTE_ADDR": "127.0.0.1",
-                                                "HTTP_HOST": "localhost"})
-    return middleware, client
+    return middleware, make_client(middleware)
 
 
-def test_the_list_shows_profiled_requests(profiled):
+@pytest.fixture
+def populated(make_profiled):
+    """Seven sessions: three API calls (one a POST), three pages, one failure."""
+    middleware = make_profiled(lambda e, s: (apps.spin(0.004 if "slow" in e["PATH_INFO"] else 0),
+                                             apps.hello_app(e, s))[1])
+    client = make_client(middleware)
+    uuids = {}
+    for path in ("/api/users", "/api/orders", "/page/1", "/page/2", "/page/slow", "/api/slow"):
+        uuids[path] = session_id(client.get(path))
+        assert middleware.flush(10)
+    uuids["POST /api/users"] = session_id(client.post("/api/users", {"a": "1"}))
+    assert middleware.flush(10)
+    return middleware, client, uuids
+
+
+def rows(page) -> list[str]:
+    return re.findall(r'<td class="path"><a href="[^"]+">([^<]+)</a>', page.text)
+
+
+def test_the_list_shows_profiled_requests_with_safe_headers(profiled):
     middleware, client = profiled
     client.get("/first?page=2")
     assert middleware.flush(10)
     page = client.get("/__profiler__/")
-    assert page.status_int == 200
     assert "/first?page=2" in page.text
     assert "1 stored" in page.text
     assert page.headers["Cache-Control"] == "no-store"
     assert page.headers["X-Content-Type-Options"] == "nosniff"
-    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert "linesman_csrf=" in page.headers["Set-Cookie"]
+    assert "SameSite=Strict" in page.headers["Set-Cookie"]
+
+
+@pytest.mark.parametrize("params, expected", [
+    ("path=api", ["/api/users", "/api/slow", "/api/orders", "/api/users"]),
+    ("path=API%2FU", ["/api/users", "/api/users"]),
+    ("method=POST", ["/api/users"]),
+    ("min_ms=3", ["/api/slow", "/page/slow"]),
+    ("path=page&sort=path&order=asc", ["/page/1", "/page/2", "/page/slow"]),
+    ("path=page&sort=duration", ["/page/slow", "/page/2", "/page/1"][:1]),
+])
+def test_filters_and_sorts(populated, params, expected):
+    _, client, _ = populated
+    found = rows(client.get(f"/__profiler__/?{params}"))
+    assert found[:len(expected)] == expected
+    if "sort" not in params:
+        assert len(found) == len(expected)
+
+
+def test_paging_keeps_the_filter(make_profiled):
+    middleware = make_profiled(apps.hello_app)
+    client = make_client(middleware)
+    for number in range(55):
+        client.get(f"/item/{number}")
+        assert middleware.flush(10)
+    first = client.get("/__profiler__/?path=item")
+    assert len(rows(first)) == 50 and "Page 1 of 2" in first.text
+    second = first.click(linkid=None, href=r"page=2")
+    assert rows(second) == [f"/item/{n}" for n in range(4, -1, -1)]
+    assert "path=item" in second.request.url
+
+
+@pytest.mark.parametrize("params", [
+    "status=abc", "status=999", "method=get%3B", "min_ms=-1", "min_ms=1e400", "sort=document",
+    "order=sideways", "page=0", "page=x", "page=" + "9" * 50, "path=" + "a" * 600,
+])
+def test_bad_list_parameters_are_a_400_page(populated, params):
+    _, client, _ = populated
+    page = client.get(f"/__profiler__/?{params}", status=400)
+    assert "Bad Request" in page.text and "linesman" in page.text
+    assert "document" not in page.text and "sideways" not in page.text
 
 
 def test_a_stored_path_is_text_never_markup(profiled):
     middleware, client = profiled
-    client.get("/<script>alert(1)</script>", expect_errors=True)
+    client.get("/<script>alert(1)</script>", expect_errors=True,
+               headers={"User-Agent": "<img src=x onerror=alert(2)>"})
     assert middleware.flush(10)
     page = client.get("/__profiler__/")
     assert "<script>alert(1)</script>" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    uuid = re.search(r'/profiles/([0-9a-f-]{36})"', page.text).group(1)
+    session_page = client.get(f"/__profiler__/profiles/{uuid}")
+    assert "<script>alert(1)</script>" not in session_page.text
+    assert "onerror=alert(2)>" not in session_page.text
 
 
-def test_a_session_page_shows_its_functions(profiled):
-    middleware, client = profiled
-    response = client.get("/page")
+def test_json_in_the_page_cannot_close_its_script_element():
+    text = script_json({"name": "</script><script>alert(1)</script><!--", "amp": "&"})
+    assert "<" not in text and ">" not in text and "&" not in text
+    assert json.loads(text)["name"].startswith("</script>")
+
+
+def test_a_session_page_carries_its_figures(populated):
+    _, client, uuids = populated
+    page = client.get(f"/__profiler__/profiles/{uuids['/page/slow']}")
+    assert "GET</span> /page/slow" in page.text
+    figures = json.loads(re.search(
+        r'<script type="application/json" id="profile-data">(.*?)</script>', page.text,
+        re.S).group(1))
+    names = {row[0] for row in figures["functions"]}
+    assert {"spin", "hello_app"} <= names
+    assert figures["cutoff"] == 5.0
+    assert figures["total"] > 0.004
+    assert figures["dot"].startswith("digraph callgraph {")
+    assert figures["roots"]
+
+
+@pytest.mark.parametrize("cutoff", ["0", "0.5", "5", "100", "12.125"])
+def test_valid_cutoffs(populated, cutoff):
+    _, client, uuids = populated
+    page = client.get(f"/__profiler__/profiles/{uuids['/page/1']}?cutoff={cutoff}")
+    assert f'value="{float(cutoff):g}"' in page.text
+
+
+@pytest.mark.parametrize("cutoff", ["nan", "inf", "1e400", "-5", "5%25", "0x10", "%D9%A5",
+                                    "101", "1" * 1000, "5.0001", " 5", "five"])
+def test_invalid_cutoffs_are_a_400_that_echoes_nothing(populated, cutoff):
+    _, client, uuids = populated
+    page = client.get(f"/__profiler__/profiles/{uuids['/page/1']}?cutoff={cutoff}", status=400)
+    assert "percentage from 0 to 100" in page.text
+    assert "0x10" not in page.text and "1e400" not in page.text
+
+
+def test_the_package_chart_shows_configured_and_typed_packages(make_profiled):
+    middleware = make_profiled(apps.hello_app, chart_packages="tests")
+    client = make_client(middleware)
+    uuid = session_id(client.get("/x"))
     assert middleware.flush(10)
-    session_uuid = response.headers["X-Linesman-Session"].split(";")[0]
-    page = client.get(f"/__profiler__/profiles/{session_uuid}")
-    assert "hello_app" in page.text
-    assert "GET /page" in page.text
+    page = client.get(f"/__profiler__/profiles/{uuid}")
+    assert "Own time per package" in page.text and "<title>tests:" in page.text
+    typed = client.get(f"/__profiler__/profiles/{uuid}?packages=webtest+nosuch")
+    assert "<title>webtest:" in typed.text or "<title>other:" in typed.text
+    assert "<title>tests:" not in typed.text
+    bare = make_profiled(apps.hello_app, filename=str(Path(middleware.backend.filename)))
+    assert "Own time per package" not in make_client(bare).get(
+        f"/__profiler__/profiles/{uuid}").text
+
+
+def test_exported_prof_loads_in_pstats_with_the_same_totals(populated, tmp_path):
+    middleware, client, uuids = populated
+    response = client.get(f"/__profiler__/profiles/{uuids['/page/slow']}.prof")
+    assert response.content_type == "application/octet-stream"
+    assert "attachment;" in response.headers["Content-Disposition"]
+    assert ".prof" in response.headers["Content-Disposition"]
+    target = tmp_path / "page.prof"
+    target.write_bytes(response.body)
+    report = io.StringIO()
+    stats = pstats.Stats(str(target), stream=report)
+    session = middleware.backend.get(uuids["/page/slow"])
+    assert stats.total_calls == sum(f.callcount for f in session.functions)
+    assert stats.prim_calls == sum(f.callcount - f.reccallcount for f in session.functions)
+    assert stats.total_tt == pytest.approx(sum(f.inlinetime for f in session.functions))
+    spin = next(v for k, v in stats.stats.items() if k[2] == "spin")
+    assert spin[3] >= 0.004
+    stats.sort_stats("cumulative").print_stats(5)  # the report pstats users read
+    assert "(spin)" in report.getvalue()
+    assert marshal.loads(response.body) == stats.stats
+
+
+def test_exported_speedscope_file_matches_the_published_schema(populated):
+    _, client, uuids = populated
+    document = client.get(f"/__profiler__/profiles/{uuids['/page/slow']}.speedscope.json").json
+    jsonschema.validate(document, json.loads(SCHEMA.read_text()))
+    profile = document["profiles"][0]
+    frames = [frame["name"] for frame in document["shared"]["frames"]]
+    assert "spin" in frames
+    opens = sum(1 for event in profile["events"] if event["type"] == "O")
+    closes = sum(1 for event in profile["events"] if event["type"] == "C")
+    assert opens == closes > 0
+    times = [event["at"] for event in profile["events"]]
+    assert times == sorted(times), "speedscope needs events in time order"
+    assert profile["endValue"] >= max(times)
+
+
+def test_exported_json_and_dot(populated):
+    middleware, client, uuids = populated
+    uuid = uuids["/page/slow"]
+    document = client.get(f"/__profiler__/profiles/{uuid}.json").json
+    assert document == middleware.backend.get(uuid).to_dict()
+    dot = client.get(f"/__profiler__/profiles/{uuid}.dot?cutoff=0").text
+    assert dot.startswith("digraph callgraph {") and "spin" in dot
+    assert client.get(f"/__profiler__/profiles/{uuid}.dot?cutoff=x", status=400)
+
+
+def test_svg_export_without_graphviz_says_what_to_do(populated, monkeypatch, tmp_path):
+    _, client, uuids = populated
+    monkeypatch.setenv("PATH", str(tmp_path))  # a server where only pip install ran
+    page = client.get(f"/__profiler__/profiles/{uuids['/page/1']}.svg", status=501)
+    assert "dot program is not installed" in page.text
+
+
+def test_svg_export_with_graphviz(populated):
+    require(shutil.which("dot") is not None, "Graphviz's dot (Debian package graphviz)")
+    _, client, uuids = populated
+    response = client.get(f"/__profiler__/profiles/{uuids['/page/slow']}.svg?cutoff=0")
+    assert response.content_type == "image/svg+xml"
+    assert b"<svg" in response.body and b"spin" in response.body
 
 
 @pytest.mark.parametrize("path", [
     "/__profiler__/profiles/0c8d1b7e-2f58-4c8a-9e3e-0d6b1b8f0a11",
+    "/__profiler__/profiles/0c8d1b7e-2f58-4c8a-9e3e-0d6b1b8f0a11.prof",
     "/__profiler__/profiles/<img src=x onerror=alert(1)>",
+    "/__profiler__/profiles/0C8D1B7E-2F58-4C8A-9E3E-0D6B1B8F0A11",
+    "/__profiler__/profiles/' OR 1=1 --",
     "/__profiler__/nope",
     "/__profiler__/static/../../setup.cfg",
     "/__profiler__/static/%2e%2e/%2e%2e/setup.cfg",
+    "/__profiler__/static/..%2f..%2fsetup.cfg",
     "/__profiler__/static/nothing.css",
+    "/__profiler__/static//etc/passwd",
 ])
 def test_unknown_pages_are_404_without_echoing_input(profiled, path):
     _, client = profiled
     page = client.get(path, status=404)
-    assert "onerror" not in page.text
-    assert "setup.cfg" not in page.text
-    assert "linesman" in page.text  # the UI's own error page
+    assert "onerror" not in page.text and "setup.cfg" not in page.text
+    assert "OR 1=1" not in page.text and "passwd" not in page.text
+    assert "linesman" in page.text
+    assert page.headers["Cache-Control"] == "no-store"
 
 
 def test_static_files_are_served_with_cache_headers(profiled):
@@ -69,50 +270,233 @@ def test_static_files_are_served_with_cache_headers(profiled):
     css = client.get("/__profiler__/static/linesman.css")
     assert css.content_type == "text/css"
     assert "max-age=3600" in css.headers["Cache-Control"]
+    module = client.get("/__profiler__/static/vendor/graphviz/graphviz.js")
+    assert module.content_type in ("text/javascript", "application/javascript")
+    assert client.head("/__profiler__/static/linesman.css").status_int == 200
 
 
-def test_a_post_to_a_read_only_page_is_405(profiled):
-    _, client = profiled
-    response = client.post("/__profiler__/", status=405)
-    assert response.headers["Allow"] == "GET"
+# -- changes: POST only, with the token ---------------------------------------------
+def test_get_never_changes_anything(populated):
+    middleware, client, uuids = populated
+    for path in ("/delete/all", f"/delete/{uuids['/page/1']}", "/state?enabled=off"):
+        client.get(f"/__profiler__{path}", status=405)
+    assert middleware.backend.count() == 7 and middleware.enabled
 
 
+@pytest.mark.parametrize("token", [None, "", "wrong-token-wrong-token-wrong-token"])
+def test_a_post_without_the_right_token_is_refused(populated, token):
+    middleware, client, uuids = populated
+    client.get("/__profiler__/")  # has the cookie, but not the form's token
+    form = {} if token is None else {"csrf_token": token}
+    for path in ("/delete/all", f"/delete/{uuids['/page/1']}", "/delete/matching"):
+        page = client.post(f"/__profiler__{path}", form, status=403)
+        assert "security token" in page.text
+    client.post("/__profiler__/state", {**form, "enabled": "off"}, status=403)
+    assert middleware.backend.count() == 7 and middleware.enabled
+
+
+def test_a_post_without_the_cookie_is_refused_even_with_a_token(populated):
+    middleware, client, uuids = populated
+    token = csrf_of(client.get("/__profiler__/"))
+    client.cookiejar.clear()
+    client.post("/__profiler__/delete/all", {"csrf_token": token}, status=403)
+    assert middleware.backend.count() == 7
+
+
+def test_delete_one_answers_scripts_and_redirects_browsers(populated):
+    middleware, client, uuids = populated
+    token = csrf_of(client.get("/__profiler__/"))
+    script = client.post(f"/__profiler__/delete/{uuids['/page/1']}", {"csrf_token": token})
+    assert script.text == "1 row(s) deleted." and script.content_type == "text/plain"
+    again = client.post(f"/__profiler__/delete/{uuids['/page/1']}", {"csrf_token": token})
+    assert again.text == "0 row(s) deleted."
+    browser = client.post(f"/__profiler__/delete/{uuids['/page/2']}", {"csrf_token": token},
+                          headers={"Accept": "text/html,application/xhtml+xml"}, status=303)
+    assert browser.location.endswith("/__profiler__/?deleted=1")
+    assert "1 session deleted." in browser.follow().text
+    assert middleware.backend.count() == 5
+
+
+def test_a_deleted_session_page_is_gone_from_the_cache(populated):
+    _, client, uuids = populated
+    token = csrf_of(client.get("/__profiler__/"))
+    client.get(f"/__profiler__/profiles/{uuids['/page/1']}")
+    client.post(f"/__profiler__/delete/{uuids['/page/1']}", {"csrf_token": token})
+    client.get(f"/__profiler__/profiles/{uuids['/page/1']}", status=404)
+
+
+def test_delete_selected(populated):
+    middleware, client, uuids = populated
+    token = csrf_of(client.get("/__profiler__/"))
+    form = [("csrf_token", token), ("session_uuids[]", uuids["/page/1"]),
+            ("session_uuids[]", uuids["/page/2"])]
+    assert client.post("/__profiler__/delete", form).text == "2 row(s) deleted."
+    bad = [("csrf_token", token), ("session_uuids[]", uuids["/api/users"]),
+           ("session_uuids[]", "'; DROP TABLE sessions; --")]
+    client.post("/__profiler__/delete", bad, status=400)
+    assert middleware.backend.count() == 5
+
+
+def test_delete_matching_deletes_what_the_filter_shows(populated):
+    middleware, client, _ = populated
+    page = client.get("/__profiler__/?path=api&method=GET")
+    assert "Delete all 3 matching" in page.text
+    answer = client.post("/__profiler__/delete/matching",
+                         {"csrf_token": csrf_of(page), "path": "api", "method": "GET"})
+    assert answer.text == "3 row(s) deleted."
+    assert sorted(s["path"] for s in middleware.backend.list_summaries()) == [
+        "/api/users", "/page/1", "/page/2", "/page/slow"]
+
+
+def test_delete_all_with_a_header_token(populated):
+    middleware, client, _ = populated
+    token = csrf_of(client.get("/__profiler__/"))
+    answer = client.post("/__profiler__/delete/all", headers={"X-Linesman-CSRF": token})
+    assert answer.text == "7 row(s) deleted."
+    assert middleware.backend.count() == 0
+
+
+def test_the_switch_turns_profiling_off_and_on(populated):
+    middleware, client, _ = populated
+    token = csrf_of(client.get("/__profiler__/"))
+    assert client.post("/__profiler__/state", {"csrf_token": token, "enabled": "off"}).text == (
+        "profiling off")
+    assert middleware.enabled is False and middleware.backend.get_enabled() is False
+    assert "X-Linesman-Session" not in client.get("/after").headers
+    assert "Profiling is off" in client.get("/__profiler__/").text
+    client.post("/__profiler__/state", {"csrf_token": token, "enabled": "maybe"}, status=400)
+    client.post("/__profiler__/state", {"csrf_token": token, "enabled": "on"},
+                headers={"Accept": "text/html"}, status=303)
+    assert middleware.enabled is True
+    assert "X-Linesman-Session" in client.get("/after").headers
+
+
+def test_a_huge_form_is_refused_before_it_is_read(populated):
+    middleware, _, _ = populated
+
+    class Unreadable(io.RawIOBase):
+        def read(self, *args):
+            raise AssertionError("the body was read")
+
+    request = Request.blank("/__profiler__/delete/all", method="POST", environ=dict(LOCAL))
+    request.environ["wsgi.input"] = Unreadable()
+    request.environ["CONTENT_LENGTH"] = str(100 * 1024 * 1024)
+    request.environ["CONTENT_TYPE"] = "application/x-www-form-urlencoded"
+    response = request.get_response(middleware)
+    assert response.status_int == 413
+    assert middleware.backend.count() == 7
+
+
+# -- who may open it ----------------------------------------------------------------------
 @pytest.mark.parametrize("environ", [
     {"REMOTE_ADDR": "10.1.2.3"},
     {"REMOTE_ADDR": "192.168.0.7"},
     {"REMOTE_ADDR": "not-an-address"},
+    {"REMOTE_ADDR": "127.0.0.1, 10.0.0.1"},
     {"HTTP_HOST": "evil.example"},
     {"HTTP_HOST": "localhost.evil.example:8080"},
     {"HTTP_X_FORWARDED_FOR": "203.0.113.9"},
+    {"HTTP_X_FORWARDED_FOR": "127.0.0.1"},
     {"HTTP_FORWARDED": "for=203.0.113.9"},
 ])
 def test_strangers_get_403_and_the_app_is_unaffected(profiled, environ):
     _, client = profiled
-    for path in ("/__profiler__/", "/__profiler__/static/linesman.css"):
+    for path in ("/__profiler__/", "/__profiler__/static/linesman.css",
+                 "/__profiler__/profiles/0c8d1b7e-2f58-4c8a-9e3e-0d6b1b8f0a11.prof"):
         page = client.get(path, extra_environ=environ, status=403)
         assert "linesman" in page.text
     assert client.get("/page", extra_environ=environ).body == b"hello"
 
 
-@pytest.mark.parametrize("host", ["localhost", "localhost:8080", "127.0.0.1:5000", "[::1]:80"])
+@pytest.mark.parametrize("host", ["localhost", "localhost:8080", "127.0.0.1:5000", "[::1]:80",
+                                  "LOCALHOST"])
 def test_loopback_host_names_are_let_in(profiled, host):
     _, client = profiled
     assert client.get("/__profiler__/", extra_environ={"HTTP_HOST": host}).status_int == 200
 
 
-def test_allowed_ips_opens_the_ui_to_a_network(make_profiled):
-    middleware = make_profiled(apps.hello_app, allowed_ips="10.0.0.0/8")
-    client = TestApp(middleware, extra_environ={"HTTP_HOST": "localhost"})
-    client.get("/__profiler__/", extra_environ={"REMOTE_ADDR": "10.9.9.9"}, status=200)
-    client.get("/__profiler__/", extra_environ={"REMOTE_ADDR": "127.0.0.1"}, status=403)
+def test_allowed_ips_and_hosts_open_the_ui(make_profiled):
+    middleware = make_profiled(apps.hello_app, allowed_ips="10.0.0.0/8",
+                               allowed_hosts="profiler.internal")
+    client = TestApp(middleware)
+    internal = {"REMOTE_ADDR": "10.9.9.9", "HTTP_HOST": "profiler.internal"}
+    client.get("/__profiler__/", extra_environ=internal, status=200)
+    client.get("/__profiler__/", extra_environ={**internal, "HTTP_HOST": "localhost"}, status=403)
+    client.get("/__profiler__/", extra_environ={**internal, "REMOTE_ADDR": "127.0.0.1"},
+               status=403)
+
+
+def test_trusted_proxies_are_believed_and_only_they(make_profiled):
+    middleware = make_profiled(apps.hello_app, trusted_proxies="127.0.0.1",
+                               allowed_ips="127.0.0.1 192.0.2.10")
+    client = TestApp(middleware, extra_environ=dict(LOCAL))
+    client.get("/__profiler__/", headers={"X-Forwarded-For": "192.0.2.10"}, status=200)
+    client.get("/__profiler__/", headers={"X-Forwarded-For": "203.0.113.9"}, status=403)
+    client.get("/__profiler__/", headers={"X-Forwarded-For": "192.0.2.10, 203.0.113.9"},
+               status=403)
+    client.get("/__profiler__/", headers={"X-Forwarded-For": "192.0.2.10"},
+               extra_environ={"REMOTE_ADDR": "10.0.0.5"}, status=403)
+
+
+def test_basic_credentials(make_profiled):
+    middleware = make_profiled(apps.hello_app, auth_user="dev", auth_password="s3cret:x")
+    client = make_client(middleware)
+    asked = client.get("/__profiler__/", status=401)
+    assert asked.headers["WWW-Authenticate"].startswith("Basic")
+    client.authorization = ("Basic", ("dev", "wrong"))
+    client.get("/__profiler__/", status=401)
+    client.authorization = ("Basic", ("dev", "s3cret:x"))
+    client.get("/__profiler__/", status=200)
+    assert client.get("/page").body == b"hello"
+
+
+def allow_by_header(environ):
+    """An ``authorize`` hook for the tests: a header decides."""
+    return environ.get("HTTP_X_TEAM") == "perf"
+
+
+def explode(environ):
+    raise RuntimeError("a broken hook")
+
+
+def test_an_authorize_hook_decides(make_profiled):
+    middleware = make_profiled(apps.hello_app, authorize=f"{__name__}:allow_by_header")
+    client = make_client(middleware)
+    client.get("/__profiler__/", status=403)
+    client.get("/__profiler__/", headers={"X-Team": "perf"}, status=200)
+    broken = make_profiled(apps.hello_app, authorize=f"{__name__}:explode",
+                           filename=str(Path(middleware.backend.filename)))
+    make_client(broken).get("/__profiler__/", status=403)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"allowed_ips": "10.0.0.300"}, "allowed_ips"),
+    ({"trusted_proxies": "proxy.local"}, "trusted_proxies"),
+    ({"auth_user": "dev"}, "auth_password"),
+    ({"authorize": "nosuch.module:hook"}, "authorize"),
+    ({"authorize": "not a hook"}, "authorize"),
+])
+def test_wrong_access_options_fail_at_start_up(make_profiled, options, message):
+    from linesman.config import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        make_profiled(apps.hello_app, **options)
 
 
 def test_the_list_says_how_many_were_skipped_and_why(make_profiled):
     middleware = make_profiled(apps.hello_app, min_duration="10s")
-    client = TestApp(middleware, extra_environ={"REMOTE_ADDR": "127.0.0.1",
-                                                "HTTP_HOST": "localhost"})
+    client = make_client(middleware)
     client.get("/one")
     client.get("/two")
     page = client.get("/__profiler__/")
-    assert "0 profiled, 0 stored" in page.text  # too fast ones are not "profiled"
+    assert "0 profiled, 0 stored" in page.text
     assert "2 skipped (too_fast: shorter than min_duration)" in page.text
+
+
+def test_a_damaged_session_gives_a_clean_error_and_the_list_still_shows(populated):
+    middleware, client, uuids = populated
+    middleware.backend.conn.execute("UPDATE sessions SET document = x'00ff' WHERE uuid = ?",
+                                    (uuids["/page/1"],))
+    page = client.get(f"/__profiler__/profiles/{uuids['/page/1']}", status=500)
+    assert "cannot be read" in page.text and "Traceback" not in page.text
+    assert len(rows(client.get("/__profiler__/"))) == 7
