@@ -25,10 +25,11 @@ from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from mako.lookup import TemplateLookup
 from webob import Request, Response
+from webob.multidict import MultiDict
 from webob import exc as http
 from webob.static import DirectoryApp
 
@@ -409,9 +410,14 @@ class ProfilerUI:
     def deleted(self, request: Request, count: int, uuids: set[str] | None) -> Response:
         self.cache.forget(uuids)
         if "text/html" in request.headers.get("Accept", ""):
-            location = f"{request.script_name}/?{urlencode({'deleted': count})}"
-            return http.HTTPSeeOther(location=location)
+            return http.HTTPSeeOther(location=self.back_to_list(request, deleted=str(count)))
         return Response(f"{count} row(s) deleted.", content_type="text/plain", charset="utf-8")
+
+    def back_to_list(self, request: Request, **changes: str) -> str:
+        """The list page the form came from (its filters kept), with ``changes``."""
+        previous = MultiDict(parse_qsl(request.POST.get("return_to", "")[:2000]))
+        query, _ = parse_list_query(previous)
+        return ListLinks(request.script_name, query).page(**changes)
 
     def delete_one(self, request: Request, session_uuid: str) -> Response:
         return self.deleted(request, self.backend.delete(session_uuid), {session_uuid})
@@ -437,7 +443,7 @@ class ProfilerUI:
             raise http.HTTPBadRequest("Profiling is turned on or off.")
         self.middleware.set_enabled(wanted == "on")
         if "text/html" in request.headers.get("Accept", ""):
-            return http.HTTPSeeOther(location=f"{request.script_name}/")
+            return http.HTTPSeeOther(location=self.back_to_list(request))
         return Response(f"profiling {wanted}", content_type="text/plain", charset="utf-8")
 
 

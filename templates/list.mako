@@ -4,6 +4,7 @@
   <h1>Profiled requests <small>${stored} stored</small></h1>
   <form method="post" action="${base}/state" class="switch">
     <input type="hidden" name="${csrf_field}" value="${csrf}">
+  <input type="hidden" name="return_to" value="${urlencode(params)}">
     <span class="state ${'on' if enabled else 'off'}">Profiling is ${"on" if enabled else "off"}</span>
     <button type="submit" name="enabled" value="${'off' if enabled else 'on'}">Turn ${"off" if enabled else "on"}</button>
   </form>
@@ -44,6 +45,7 @@
 % else:
 <form method="post" action="${base}/delete" id="selection">
 <input type="hidden" name="${csrf_field}" value="${csrf}">
+    <input type="hidden" name="return_to" value="${urlencode(params)}">
 <table class="sessions">
 <thead><tr>
   <th><input type="checkbox" id="select-all" aria-label="Select all on this page"></th>
@@ -91,6 +93,7 @@
 % if query.filters and total:
 <form method="post" action="${base}/delete/matching">
   <input type="hidden" name="${csrf_field}" value="${csrf}">
+  <input type="hidden" name="return_to" value="${urlencode(params)}">
   % for name, value in params.items():
   <input type="hidden" name="${name}" value="${value}">
   % endfor
@@ -100,6 +103,7 @@
 % if stored:
 <form method="post" action="${base}/delete/all">
   <input type="hidden" name="${csrf_field}" value="${csrf}">
+  <input type="hidden" name="return_to" value="${urlencode(params)}">
   <button type="submit" class="danger" data-confirm="Delete every stored session (${stored})?">Delete all ${stored}</button>
 </form>
 % endif

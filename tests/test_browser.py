@@ -1,0 +1,206 @@
+"""The pages in real headless Chromium, against a real server: what a person does."""
+
+from __future__ import annotations
+
+import cProfile
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from linesman import ProfilingSession
+from linesman.backends.sqlite import SqliteBackend
+
+from require import require
+from servers import free_port, get, running
+
+pytestmark = pytest.mark.server
+
+CHROMIUM = os.environ.get("LINESMAN_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ROUTES = ("/", "/template", "/json", "/slow", "/query", "/stream", "/slow?token=abc",
+          "/<b>bold</b>")
+
+
+def many_functions_session(count: int = 5000) -> ProfilingSession:
+    """A real profile of ``count`` distinct functions, as a big app makes."""
+    source = "\n".join(f"def f{n}(x):\n    return x + {n}\n" for n in range(count))
+    source += "\ndef run():\n    total = 0\n"
+    source += "".join(f"    total = f{n}(total)\n" for n in range(count))
+    source += "    return total\n"
+    namespace: dict = {}
+    exec(compile(source, "/srv/app/generated.py", "exec"), namespace)
+    profile = cProfile.Profile()
+    profile.enable()
+    namespace["run"]()
+    profile.disable()
+    return ProfilingSession(profile.getstats(), {"REQUEST_METHOD": "GET", "PATH_INFO": "/big"},
+                            status=200)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The demo served by waitress, with a session per route and one very large one."""
+    store = tmp_path_factory.mktemp("browser") / "sessions.db"
+    port = free_port()
+    backend = SqliteBackend(filename=str(store))
+    with running(["-m", "linesman", "demo", "--port", str(port), "--store", str(store)], port):
+        for number, route in enumerate(ROUTES, start=1):
+            assert get(port, route)[0] in (200, 404)
+            deadline = time.monotonic() + 10
+            while backend.count() < number and time.monotonic() < deadline:
+                time.sleep(0.02)
+        big = many_functions_session()
+        backend.add(big)
+        yield {"base": f"http://127.0.0.1:{port}/__profiler__", "backend": backend,
+               "big": big.uuid}
+    backend.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require(shutil.which(CHROMIUM) is not None or Path(CHROMIUM).exists(),
+            f"Chromium at {CHROMIUM} (Debian package chromium)")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    problems: list[str] = []
+    tab.on("console", lambda message: problems.append(message.text)
+           if message.type == "error" else None)
+    tab.on("pageerror", lambda error: problems.append(str(error)))
+    tab.problems = problems
+    yield tab
+    context.close()
+    assert problems == [], f"the page logged errors: {problems}"
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_the_list_shows_and_filters_sessions(site, page):
+    page.goto(site["base"] + "/")
+    rows = page.locator("table.sessions tbody tr")
+    assert rows.count() == len(ROUTES) + 1
+    assert page.locator("td.path a", has_text="/<b>bold</b>").count() == 1, "escaped as text"
+    assert page.locator("td.path b").count() == 0
+    screenshot(page, "list")
+    page.fill('input[name="path"]', "slow")
+    page.click('#filters button[type="submit"]')
+    page.wait_for_url("**path=slow**")
+    paths = page.locator("td.path a").all_inner_texts()
+    assert sorted(paths) == ["/slow", "/slow?token=***"]
+    page.click("th >> text=Duration")
+    page.wait_for_url("**sort=duration**")
+    assert "path=slow" in page.url
+    screenshot(page, "list-filtered")
+
+
+def test_a_session_page_answers_where_the_time_went(site, page):
+    page.goto(site["base"] + "/?path=slow")
+    page.click("td.path a >> text=/slow?token=***")
+    page.wait_for_selector("#tree .node")
+    # The hottest path is open at once, down to the slow function.
+    assert page.locator("#tree .row .name", has_text="slow_lookup").count() >= 1
+    page.wait_for_selector("#graph svg", timeout=30000)
+    assert page.locator("#graph svg g.node").count() >= 2
+    assert page.locator("#flame .frame").count() >= 3
+    assert page.locator("#stats tbody tr").count() >= 5
+    screenshot(page, "session")
+
+    # Expand a collapsed node: its children appear.
+    closed = page.locator('#tree .node[aria-expanded="false"] > .row').first
+    before = page.locator("#tree .node").count()
+    closed.click()
+    assert page.locator("#tree .node").count() > before
+
+    # Sort the statistics by own time, then search them.
+    page.click('#stats th[data-sort="own"]')
+    own = [float(text) for text in page.locator("#stats tbody tr td:nth-child(2)").all_inner_texts()]
+    assert own == sorted(own, reverse=True)
+    page.fill("#stats-search", "checksum")
+    assert page.locator("#stats tbody tr").count() == 1
+
+    # A lower cutoff shows more of the graph.
+    nodes_at_5 = page.locator("#graph svg g.node").count()
+    page.fill("#cutoff", "0")
+    page.click('#controls button[type="submit"]')
+    page.wait_for_url("**cutoff=0**")
+    page.wait_for_selector("#graph svg", timeout=30000)
+    assert page.locator("#graph svg g.node").count() > nodes_at_5
+    screenshot(page, "session-cutoff-0")
+
+    # Zoom the flame graph into a frame, and back out.
+    page.locator("#flame .frame", has_text="slow_lookup").first.click()
+    assert page.locator("#flame .frame").first.inner_text().startswith("slow_lookup")
+    page.locator("#flame .frame").first.click()
+    assert page.locator("#flame .frame").first.inner_text() == "all"
+
+
+def test_a_bad_cutoff_is_a_page_not_a_traceback(site, page):
+    uuid = site["backend"].list_summaries(0, 1)[0]["uuid"]
+    response = page.goto(f"{site['base']}/profiles/{uuid}?cutoff=nan")
+    assert response.status == 400
+    assert "percentage from 0 to 100" in page.inner_text("main")
+    page.problems.clear()  # the 400 itself is logged by the browser, by design
+
+
+def test_a_five_thousand_function_session_opens_lazily(site, page):
+    started = time.monotonic()
+    page.goto(f"{site['base']}/profiles/{site['big']}")
+    page.wait_for_selector("#tree .node")
+    page.wait_for_selector("#graph svg", timeout=60000)
+    assert time.monotonic() - started < 30
+    assert page.locator("#stats tbody tr").count() == 300
+    assert "Show all 5001 functions" in page.inner_text("#stats-more")
+    # The tree holds only what was opened, not 5,000 rows.
+    assert page.locator("#tree .node").count() < 400
+    screenshot(page, "session-large")
+
+
+def test_delete_asks_first(site, page):
+    backend = site["backend"]
+    page.goto(site["base"] + "/?path=json")
+    assert page.locator("table.sessions tbody tr").count() == 1
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.locator("table.sessions tbody tr button", has_text="Delete").click()
+    assert backend.count() == len(ROUTES) + 1, "dismissed, yet deleted"
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("table.sessions tbody tr button", has_text="Delete").click()
+    page.wait_for_selector("text=1 session deleted.")
+    assert backend.count() == len(ROUTES)
+    assert page.locator("table.sessions tbody tr").count() == 0
+
+
+def test_select_and_delete_and_the_switch(site, page):
+    backend = site["backend"]
+    page.goto(site["base"] + "/?path=query")
+    button = page.locator("button", has_text="Delete selected")
+    assert button.is_disabled()
+    page.check("#select-all")
+    assert button.is_enabled()
+    page.once("dialog", lambda dialog: dialog.accept())
+    button.click()
+    page.wait_for_selector("text=1 session deleted.")
+    assert backend.count() == len(ROUTES) - 1
+    page.click("button >> text=Turn off")
+    page.wait_for_selector("text=Profiling is off")
+    assert backend.get_enabled() is False
+    page.click("button >> text=Turn on")
+    page.wait_for_selector("text=Profiling is on")
+    assert backend.get_enabled() is True
