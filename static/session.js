@@ -165,7 +165,7 @@ function mergeLevels(nodes) {
 }
 
 // -- statistics table ----------------------------------------------------------------
-const ROWS_SHOWN = 300;
+const ROWS_SHOWN = 100;
 const sorters = {
   calls: (f) => f.calls,
   own: (f) => f.own,

@@ -26,6 +26,13 @@
   <a href="${export}.json" download>JSON</a>
 </p>
 
+<nav class="sections" aria-label="Views of this session">
+  <a href="#tree-section">Call tree</a> · <a href="#flame-section">Flame graph</a> ·
+  <a href="#stats-section">Statistics</a> · <a href="#graph-section">Call graph</a>
+  % if chart:
+  · <a href="#packages-section">Packages</a>
+  % endif
+</nav>
 <form method="get" class="controls" id="controls">
   <label>Cutoff <input type="text" name="cutoff" value="${'%g' % cutoff}" size="4" inputmode="decimal" id="cutoff"> %</label>
   <label>Packages <input type="text" name="packages" value="${packages}" placeholder="myapp sqlalchemy" size="24"></label>
