@@ -69,21 +69,44 @@ def to_fraction(value: Any) -> float:
     return number
 
 
-_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s)?\s*$")
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 def to_seconds(value: Any) -> float:
-    """A duration in seconds; ``250ms`` and ``0.25s`` are accepted too."""
+    """A duration in seconds; ``250ms``, ``0.25s``, ``10m``, ``12h`` and ``7d`` too."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         number, unit = float(value), "s"
     else:
         match = _DURATION.match(str(value))
         if not match:
-            raise ValueError("expected seconds, such as 0.25, 0.25s or 250ms")
+            raise ValueError("expected a duration such as 0.25, 250ms, 10m, 12h or 7d")
         number, unit = float(match.group(1)), match.group(2) or "s"
     if not math.isfinite(number) or number < 0:
         raise ValueError("expected a finite duration of 0 or more")
-    return number / 1000.0 if unit == "ms" else number
+    return number * _UNIT_SECONDS[unit]
+
+
+def to_optional_seconds(value: Any) -> float | None:
+    """A duration, or empty / 0 for none."""
+    if value is None or str(value).strip() in ("", "0"):
+        return None
+    return to_seconds(value) or None
+
+
+_SIZE = re.compile(r"^\s*([0-9]+)\s*([KMG]i?B?|B)?\s*$", re.I)
+
+
+def to_bytes(value: Any) -> int:
+    """A size in bytes; ``64MB``, ``64MiB`` and ``512K`` are accepted too."""
+    match = _SIZE.match(str(value))
+    if not match:
+        raise ValueError("expected a size such as 67108864, 64MB or 512K")
+    unit = (match.group(2) or "B").upper()[:1]
+    number = int(match.group(1)) * {"B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[unit]
+    if number < 1024:
+        raise ValueError("expected at least 1K")
+    return number
 
 
 def _to_int(value: Any, minimum: int) -> int:
@@ -137,8 +160,10 @@ class Settings:
     exclude_paths: tuple[re.Pattern[str], ...] = ()
     min_duration: float = 0.0
     max_sessions: int | None = None
+    max_age: float | None = None
     response_header: bool = True
     queue_size: int = 1000
+    queue_bytes: int = 64 << 20
     flush_timeout: float = 5.0
     allowed_ips: tuple[str, ...] = ("127.0.0.1", "::1")
     allowed_hosts: tuple[str, ...] = ()
@@ -160,8 +185,10 @@ OPTIONS: dict[str, Callable[[Any], Any]] = {
     "exclude_paths": to_patterns,
     "min_duration": to_seconds,
     "max_sessions": to_optional_count,
+    "max_age": to_optional_seconds,
     "response_header": to_bool,
     "queue_size": to_positive_int,
+    "queue_bytes": to_bytes,
     "flush_timeout": to_seconds,
     "allowed_ips": to_words,
     "allowed_hosts": to_words,

@@ -24,7 +24,7 @@ from linesman.config import Settings, parse_settings
 from linesman.health import Health
 from linesman.profiler import ProfilerGate, RequestProfile
 from linesman.ui import ProfilerUI
-from linesman.writer import ProfileRecord, SessionWriter
+from linesman.writer import ProfileRecord, Retention, SessionWriter
 
 __all__ = [
     "ProfilingMiddleware",
@@ -60,7 +60,8 @@ class ProfilingMiddleware:
         ready = self._set_up_store()
         self.writer = SessionWriter(
             self.backend, self.health, queue_size=self.settings.queue_size,
-            flush_timeout=self.settings.flush_timeout, max_sessions=self.settings.max_sessions,
+            queue_bytes=self.settings.queue_bytes, flush_timeout=self.settings.flush_timeout,
+            retention=Retention(self.settings.max_sessions, self.settings.max_age),
             on_switch=self._apply_switch, ready=ready, gate=self.gate)
         self.ui = ProfilerUI(self)  # built now: a wrong access option fails at start-up
 

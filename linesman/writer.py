@@ -2,11 +2,13 @@
 
 The request path only hands over the finished cProfile object and a few
 figures; turning them into a session, encoding it and writing it happen here,
-off the request, so a slow, locked or broken store adds neither latency nor
-errors to the app. The same thread keeps the shared on/off switch fresh and
-sets the store up again when it was not reachable at start-up. While the store
-fails, the session at the head of the queue is retried with a backoff; the
-queue is bounded, and what the bound refuses is counted and logged.
+off the request, so a slow, locked or unreachable store adds neither latency
+nor errors to the app. While the store fails, built sessions wait in a backlog
+(bounded in count and in approximate bytes) and are written, in order, once
+it answers again; what a bound refuses is counted and logged. The same thread
+keeps the shared on/off switch fresh, sets the store up when it was not
+reachable at start-up, and applies retention now and then rather than on
+every insert.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import queue
 import threading
 import time
 import weakref
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -25,7 +28,7 @@ from linesman.health import Health
 from linesman.profiler import ProfilerGate
 from linesman.session import ProfilingSession
 
-__all__ = ["ProfileRecord", "SessionWriter"]
+__all__ = ["ProfileRecord", "SessionWriter", "Retention"]
 
 _STOP = object()
 
@@ -53,25 +56,51 @@ class ProfileRecord:
                                 concurrent=self.concurrent)
 
 
+def approximate_size(session: ProfilingSession) -> int:
+    """Bytes a waiting session holds, roughly: enough to bound a backlog."""
+    return 400 + 160 * len(session.functions) + 120 * len(session.calls)
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How many and how old stored sessions may be; applied now and then."""
+
+    max_sessions: int | None = None
+    max_age: float | None = None
+    interval: float = 10.0  # seconds between checks at most
+
+    def every(self) -> int:
+        """Inserts between two checks: a tenth of the limit, so it overshoots little."""
+        return max(1, (self.max_sessions or 1000) // 10)
+
+
 class SessionWriter:
     """Stores records from a queue in a thread of its own, started on first use."""
 
     def __init__(self, backend: Backend, health: Health, *, queue_size: int = 1000,
-                 flush_timeout: float = 5.0, max_sessions: int | None = None,
+                 queue_bytes: int = 64 << 20, flush_timeout: float = 5.0,
+                 retention: Retention = Retention(),
                  on_switch: Callable[[bool | None], None] | None = None,
                  ready: bool = True, switch_interval: float = 1.0,
                  retry_backoff: tuple[float, float] = (0.25, 5.0),
                  gate: ProfilerGate | None = None) -> None:
         self.backend = backend
-        self.gate = gate or ProfilerGate(exclusive=False)
         self.health = health
+        self.queue_bytes = queue_bytes
         self.flush_timeout = flush_timeout
-        self.max_sessions = max_sessions
+        self.retention = retention
         self.on_switch = on_switch
         self.ready = ready
         self.switch_interval = switch_interval
         self.retry_backoff = retry_backoff
+        self.gate = gate or ProfilerGate(exclusive=False)
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._backlog: deque[tuple[ProfilingSession, int]] = deque()
+        self._backlog_bytes = 0
+        self._retry_at = 0.0
+        self._retry_delay = retry_backoff[0]
+        self._inserts_since_prune = 0
+        self._pruned_at = time.monotonic()
         self._pending = 0
         self._idle = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -88,7 +117,7 @@ class SessionWriter:
             if self._thread_pid == os.getpid() and self._thread is not None:
                 return
             self._queue = queue.Queue(maxsize=self._queue.maxsize)
-            self._pending = 0
+            self._backlog, self._backlog_bytes, self._pending = deque(), 0, 0
             self._stopping = False
             thread = threading.Thread(target=self._run, name="linesman-writer", daemon=True)
             self._thread, self._thread_pid = thread, os.getpid()
@@ -104,9 +133,7 @@ class SessionWriter:
             self._queue.put_nowait(record)
         except queue.Full:
             self._done()
-            self.health.count("skipped.queue_full")
-            self.health.problem("queue_full", "linesman: storage queue full (%d); a profile "
-                                "was dropped. Is the store slow or down?", self._queue.maxsize)
+            self._refused("queue_full", f"the storage queue is full ({self._queue.maxsize})")
             return False
         return True
 
@@ -141,12 +168,21 @@ class SessionWriter:
     def pending(self) -> int:
         return self._pending
 
+    @property
+    def backlog(self) -> int:
+        return len(self._backlog)
+
     # -- writer thread ---------------------------------------------------------
-    def _done(self) -> None:
+    def _done(self, count: int = 1) -> None:
         with self._idle:
-            self._pending -= 1
+            self._pending -= count
             if self._pending <= 0:
                 self._idle.notify_all()
+
+    def _refused(self, reason: str, why: str) -> None:
+        self.health.count(f"skipped.{reason}")
+        self.health.problem(reason, "linesman: a profile was dropped: %s. Is the store "
+                            "slow or down?", why)
 
     def _run(self) -> None:
         # The switch was read at start-up; the first request must not wait for it.
@@ -157,16 +193,71 @@ class SessionWriter:
                 with self.gate.background_work():
                     self._check_store()
                 next_switch_check = now + self.switch_interval
+            wake = next_switch_check
+            if self._backlog:
+                wake = min(wake, self._retry_at)
             try:
-                item = self._queue.get(timeout=max(0.0, next_switch_check - time.monotonic()))
+                item = self._queue.get(timeout=max(0.0, wake - time.monotonic()))
             except queue.Empty:
-                continue
+                item = None
             if item is _STOP:
                 break
+            if item is not None:
+                self._take(item)
+            finished = self._drain()
+            self._retain()
+            if finished:  # flush() returns once retention has seen them too
+                self._done(finished)
+
+    def _take(self, record: ProfileRecord) -> None:
+        """Build the session and put it at the end of the backlog (bounded)."""
+        try:
+            with self.gate.background_work():
+                session = record.to_session()
+        except Exception:
+            self._done()
+            self.health.problem("build", "linesman: could not build a session", exc_info=True)
+            return
+        size = approximate_size(session)
+        if self._backlog and (len(self._backlog) >= self._queue.maxsize
+                              or self._backlog_bytes + size > self.queue_bytes):
+            self._done()
+            self._refused("backlog_full", "sessions waiting for the store passed the bound "
+                          f"({self._queue.maxsize} sessions or {self.queue_bytes} bytes)")
+            return
+        self._backlog.append((session, size))
+        self._backlog_bytes += size
+
+    def _drain(self) -> int:
+        """Store the backlog in order, until it is empty or the store fails."""
+        finished = 0
+        while self._backlog and time.monotonic() >= self._retry_at and not self._stopping:
+            session, size = self._backlog[0]
             try:
-                self._store(item)
-            finally:
-                self._done()
+                with self.gate.background_work():
+                    if not self.ready:
+                        self.backend.setup()
+                        self.ready = True
+                    self.backend.add(session)
+            except BackendError as exc:
+                self._store_trouble(exc)
+                self._retry_at = time.monotonic() + self._retry_delay
+                self._retry_delay = min(self._retry_delay * 2, self.retry_backoff[1])
+                return finished
+            except Exception:
+                self.health.count("lost.store_error")
+                self.health.problem("add", "linesman: the backend failed to store a session",
+                                    exc_info=True)
+            else:
+                self.health.count("stored")
+                self._inserts_since_prune += 1
+                if self.health.store_error is not None:
+                    self.health.store_ok()
+                self._retry_delay = self.retry_backoff[0]
+            self._backlog.popleft()
+            self._backlog_bytes -= size
+            finished += 1
+        return finished
 
     def _check_store(self) -> None:
         """Set the store up if it was not, and read the shared switch."""
@@ -185,55 +276,30 @@ class SessionWriter:
     def _store_trouble(self, exc: BaseException) -> None:
         message = f"{self.backend.describe()}: {exc}"
         self.health.store_failed(message)
-        self.health.problem("store", "linesman: store unavailable: %s", message)
+        self.health.problem("store", "linesman: store unavailable, %d session(s) waiting: %s",
+                            len(self._backlog), message)
 
-    def _store(self, record: ProfileRecord) -> None:
+    def _retain(self) -> None:
+        """Apply max_sessions and max_age, now and then (never a scan per insert)."""
+        retention = self.retention
+        if retention.max_sessions is None and retention.max_age is None:
+            return
+        due = (self._inserts_since_prune >= retention.every()
+               or (self._inserts_since_prune and
+                   time.monotonic() - self._pruned_at >= retention.interval))
+        if not due or self._backlog:
+            return
+        self._inserts_since_prune = 0
+        self._pruned_at = time.monotonic()
         try:
             with self.gate.background_work():
-                session = record.to_session()
+                removed = 0
+                if retention.max_age is not None:
+                    removed += self.backend.prune_older(time.time() - retention.max_age)
+                if retention.max_sessions is not None:
+                    removed += self.backend.prune(retention.max_sessions)
         except Exception:
-            self.health.problem("build", "linesman: could not build a session", exc_info=True)
-            return
-        delay, longest = self.retry_backoff
-        while True:
-            try:
-                with self.gate.background_work():
-                    if not self.ready:
-                        self.backend.setup()
-                        self.ready = True
-                    self.backend.add(session)
-            except BackendError as exc:
-                self._store_trouble(exc)
-                if self._stopping or not self._wait_to_retry(delay):
-                    self.health.count("lost.store_error")
-                    return
-                delay = min(delay * 2, longest)
-                continue
-            except Exception:
-                self.health.count("lost.store_error")
-                self.health.problem("add", "linesman: the backend failed to store a session",
-                                    exc_info=True)
-                return
-            break
-        self.health.store_ok()
-        self.health.count("stored")
-        with self.gate.background_work():
-            self._prune()
-
-    def _wait_to_retry(self, delay: float) -> bool:
-        """Sleep before retrying; False once the queue has backed up full."""
-        if self._queue.full():
-            return False
-        time.sleep(delay)
-        return True
-
-    def _prune(self) -> None:
-        if self.max_sessions is None:
-            return
-        try:
-            removed = self.backend.prune(self.max_sessions)
-        except Exception:
-            self.health.problem("prune", "linesman: could not prune old sessions",
+            self.health.problem("prune", "linesman: could not remove old sessions",
                                 exc_info=True)
             return
         if removed:

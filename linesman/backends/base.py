@@ -127,6 +127,11 @@ class Backend:
         excess = len(sessions) - keep
         return self.delete_many(sessions[:excess]) if excess > 0 else 0
 
+    def prune_older(self, before: float) -> int:
+        """Remove sessions stored before the ``before`` timestamp; the number removed."""
+        return self.delete_many([summary["uuid"] for summary in self.summaries()
+                                 if (summary.get("timestamp") or 0.0) < before])
+
     def get_enabled(self) -> bool | None:
         """The shared on/off switch, or None when it was never set."""
         return getattr(self, "_linesman_enabled", None)

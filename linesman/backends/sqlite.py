@@ -201,6 +201,9 @@ class SqliteBackend(Backend):
             "DELETE FROM sessions WHERE timestamp < ? OR (timestamp = ? AND rowid < ?)",
             (cutoff[0], cutoff[0], cutoff[1])).rowcount
 
+    def prune_older(self, before: float) -> int:
+        return self._run("DELETE FROM sessions WHERE timestamp < ?", (float(before),)).rowcount
+
     def get_enabled(self) -> bool | None:
         row = self._run("SELECT value FROM settings WHERE name = 'enabled'").fetchone()
         return None if row is None else row[0] == "1"
