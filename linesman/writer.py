@@ -81,7 +81,7 @@ class SessionWriter:
                  queue_bytes: int = 64 << 20, flush_timeout: float = 5.0,
                  retention: Retention = Retention(),
                  on_switch: Callable[[bool | None], None] | None = None,
-                 ready: bool = True, switch_interval: float = 1.0,
+                 ready: bool = True, switch_interval: float = 0.5,
                  retry_backoff: tuple[float, float] = (0.25, 5.0),
                  gate: ProfilerGate | None = None) -> None:
         self.backend = backend

@@ -10,6 +10,7 @@ from linesman.backends.base import Backend, SessionQuery
 from linesman.backends.pickle import PickleBackend
 from linesman.backends.sqlite import SqliteBackend
 
+from databases import server_backend
 from sessions import real_session
 
 
@@ -55,8 +56,24 @@ def make_seven_only(tmp_path):
     return SevenOnlyBackend()
 
 
-FACTORIES = {"sqlite": make_sqlite, "pickle": make_pickle, "seven-only": make_seven_only}
-PERSISTENT = {"sqlite", "pickle"}
+def make_sqlalchemy_sqlite(tmp_path):
+    from linesman.backends.sqlalchemy import SQLAlchemyBackend
+
+    return SQLAlchemyBackend(url=f"sqlite:///{tmp_path / 'sa.db'}")
+
+
+def make_postgresql(tmp_path):
+    return server_backend("postgresql")
+
+
+def make_mariadb(tmp_path):
+    return server_backend("mariadb")
+
+
+FACTORIES = {"sqlite": make_sqlite, "pickle": make_pickle, "seven-only": make_seven_only,
+             "sqlalchemy-sqlite": make_sqlalchemy_sqlite, "postgresql": make_postgresql,
+             "mariadb": make_mariadb}
+PERSISTENT = {"sqlite", "pickle", "sqlalchemy-sqlite"}
 
 
 @pytest.fixture(params=sorted(FACTORIES), ids=sorted(FACTORIES))
@@ -69,6 +86,8 @@ def backend(kind, tmp_path):
     store = FACTORIES[kind](tmp_path)
     store.setup()
     yield store
+    if hasattr(store, "drop_tables"):
+        store.drop_tables()
     store.close()
 
 

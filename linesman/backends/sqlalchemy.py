@@ -1,0 +1,299 @@
+"""A store on a database server, shared by every process and host of an app.
+
+Any database SQLAlchemy speaks to will do; PostgreSQL (psycopg 3) and MariaDB
+(PyMySQL) are tested. The schema is the SQLite store's: summary columns with
+the indexes the list page sorts and filters on, the compressed JSON document
+beside them, a settings table for the shared on/off switch and the schema
+version. ``setup()`` creates or upgrades it under a database lock, so many
+processes may start at once. Connection trouble is a :class:`BackendError`,
+which the writer thread answers by keeping sessions until the server is back.
+
+Install with ``pip install 'linesman[sql]'``.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections import OrderedDict
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
+
+from linesman.backends.base import Backend, BackendError, SessionQuery, SessionSummary
+from linesman.backends.codec import decode_session, encode_session
+from linesman.config import ConfigError
+from linesman.session import ProfilingSession
+
+try:
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+except ImportError as missing:  # pragma: no cover - depends on the environment
+    raise ImportError("the SQLAlchemy backend needs its extra: "
+                      "pip install 'linesman[sql]'") from missing
+
+__all__ = ["SQLAlchemyBackend"]
+
+SCHEMA_VERSION = 1
+PATH_LENGTH = 700  # indexable everywhere (MariaDB: 3072 bytes of utf8mb4)
+_SUMMARY = ("uuid", "timestamp", "method", "path", "query", "status", "duration",
+            "cpu_time", "failed")
+_LOCK_KEY = 0x6C696E65  # "line": the advisory lock that serialises setup()
+
+
+def _connect_args(url) -> dict[str, Any]:
+    backend = url.get_backend_name()
+    if backend == "postgresql":
+        return {"connect_timeout": 5}
+    if backend in ("mysql", "mariadb"):
+        return {"connect_timeout": 5, "read_timeout": 30, "write_timeout": 30}
+    if backend == "sqlite":
+        return {"timeout": 5}
+    return {}
+
+
+class SQLAlchemyBackend(Backend):
+    """Sessions in a database given by a SQLAlchemy ``url``."""
+
+    def __init__(self, url: str, table_prefix: str = "linesman_", pool_size: int = 5,
+                 echo: bool = False) -> None:
+        try:
+            self.url = make_url(str(url))
+        except ArgumentError as exc:
+            raise ConfigError(f"linesman option url: not a database URL ({exc})") from None
+        if not table_prefix.replace("_", "").isalnum():
+            raise ConfigError("linesman option table_prefix: letters, digits and _ only")
+        self.table_prefix = table_prefix
+        options: dict[str, Any] = {"pool_pre_ping": True, "echo": str(echo).lower() == "true",
+                                   "connect_args": _connect_args(self.url)}
+        if self.url.get_backend_name() != "sqlite":
+            options.update(pool_size=int(pool_size), max_overflow=int(pool_size),
+                           pool_recycle=3600, pool_timeout=10)
+        try:
+            self.engine = sa.create_engine(self.url, **options)
+        except (ArgumentError, ImportError) as exc:
+            raise ConfigError(f"linesman option url = {self.describe()}: {exc}") from None
+        self._define_tables()
+        engine_ref = weakref.ref(self.engine)
+        # A forked worker must not share the parent's connections.
+        os.register_at_fork(after_in_child=lambda: _dispose_in_child(engine_ref))
+
+    def describe(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    def _define_tables(self) -> None:
+        self.metadata = sa.MetaData()
+        prefix = self.table_prefix
+        self.sessions = sa.Table(
+            f"{prefix}sessions", self.metadata,
+            sa.Column("uuid", sa.String(36), primary_key=True),
+            sa.Column("timestamp", sa.Double, nullable=False, index=True),
+            sa.Column("method", sa.String(16), nullable=False, index=True),
+            sa.Column("path", sa.String(PATH_LENGTH), nullable=False, index=True),
+            sa.Column("query", sa.Text, nullable=False),
+            sa.Column("status", sa.Integer, nullable=True, index=True),
+            sa.Column("duration", sa.Double, nullable=False, index=True),
+            sa.Column("cpu_time", sa.Double, nullable=False),
+            sa.Column("failed", sa.Boolean, nullable=False),
+            sa.Column("document", sa.LargeBinary(length=(1 << 32) - 1), nullable=False),
+        )
+        self.settings = sa.Table(
+            f"{prefix}settings", self.metadata,
+            sa.Column("name", sa.String(64), primary_key=True),
+            sa.Column("value", sa.String(255), nullable=False),
+        )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sa.Connection]:
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        except SQLAlchemyError as exc:
+            raise BackendError(f"{self.describe()}: {_short(exc)}") from exc
+
+    @contextmanager
+    def _setup_lock(self, connection: sa.Connection) -> Iterator[None]:
+        """Only one process creates or upgrades the schema at a time."""
+        dialect = self.engine.dialect.name
+        if dialect == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+        elif dialect in ("mysql", "mariadb"):
+            connection.execute(sa.text("SELECT GET_LOCK(:name, 60)"),
+                               {"name": f"{self.table_prefix}setup"})
+        try:
+            yield
+        finally:
+            if dialect in ("mysql", "mariadb"):
+                connection.execute(sa.text("SELECT RELEASE_LOCK(:name)"),
+                                   {"name": f"{self.table_prefix}setup"})
+
+    # -- the documented seven ------------------------------------------------
+    def setup(self) -> None:
+        with self._transaction() as connection:
+            with self._setup_lock(connection):
+                self.metadata.create_all(connection, checkfirst=True)
+                version = self._setting(connection, "schema_version")
+                if version is not None and int(version) > SCHEMA_VERSION:
+                    raise BackendError(f"{self.describe()} holds a newer linesman schema "
+                                       f"({version}; this one reads {SCHEMA_VERSION})")
+                if version is None:
+                    self._put_setting(connection, "schema_version", str(SCHEMA_VERSION))
+
+    def add(self, session: ProfilingSession) -> None:
+        row = {
+            "uuid": session.uuid, "timestamp": session.timestamp, "method": session.method[:16],
+            "path": session.path[:PATH_LENGTH], "query": session.query,
+            "status": session.status, "duration": session.duration,
+            "cpu_time": session.cpu_time, "failed": session.failed,
+            "document": encode_session(session),
+        }
+        with self._transaction() as connection:
+            connection.execute(sa.delete(self.sessions).where(
+                self.sessions.c.uuid == session.uuid))
+            connection.execute(sa.insert(self.sessions), row)
+
+    def get(self, session_uuid: str) -> ProfilingSession | None:
+        with self._transaction() as connection:
+            document = connection.execute(
+                sa.select(self.sessions.c.document).where(
+                    self.sessions.c.uuid == str(session_uuid)[:36])).scalar()
+        return None if document is None else decode_session(bytes(document))
+
+    def get_all(self) -> "OrderedDict[str, ProfilingSession]":
+        with self._transaction() as connection:
+            rows = connection.execute(
+                sa.select(self.sessions.c.uuid, self.sessions.c.document)
+                .order_by(self.sessions.c.timestamp, self.sessions.c.uuid)).all()
+        return OrderedDict((uuid, decode_session(bytes(document))) for uuid, document in rows)
+
+    def delete(self, session_uuid: str) -> int:
+        return self.delete_many([session_uuid])
+
+    def delete_many(self, session_uuids: Iterable[str]) -> int:
+        uuids = sorted({str(uuid)[:36] for uuid in session_uuids})
+        removed = 0
+        with self._transaction() as connection:
+            for start in range(0, len(uuids), 500):
+                chunk = uuids[start:start + 500]
+                removed += connection.execute(
+                    sa.delete(self.sessions).where(self.sessions.c.uuid.in_(chunk))).rowcount
+        return removed
+
+    def delete_all(self) -> int:
+        with self._transaction() as connection:
+            return connection.execute(sa.delete(self.sessions)).rowcount
+
+    # -- richer calls ---------------------------------------------------------
+    def _where(self, query: SessionQuery | None) -> list:
+        if query is None:
+            return []
+        columns = self.sessions.c
+        clauses = []
+        if query.path_contains:
+            clauses.append(columns.path.icontains(query.path_contains, autoescape=True))
+        if query.method:
+            clauses.append(columns.method == query.method)
+        if query.status is not None:
+            clauses.append(columns.status == query.status)
+        if query.min_duration:
+            clauses.append(columns.duration >= query.min_duration)
+        return clauses
+
+    def count(self, query: SessionQuery | None = None) -> int:
+        statement = sa.select(sa.func.count()).select_from(self.sessions)
+        for clause in self._where(query):
+            statement = statement.where(clause)
+        with self._transaction() as connection:
+            return int(connection.execute(statement).scalar() or 0)
+
+    def list_summaries(self, offset: int = 0, limit: int = 50,
+                       query: SessionQuery | None = None) -> list[SessionSummary]:
+        query = query or SessionQuery()
+        columns = self.sessions.c
+        key = columns[query.sort]
+
+        def direction(column):
+            return column.desc() if query.descending else column.asc()
+
+        # A missing status sorts as the lowest value, as in the other stores (and
+        # without NULLS FIRST, which MariaDB lacks).
+        present = sa.case((key.is_(None), 0), else_=1)
+        statement = sa.select(*(columns[name] for name in _SUMMARY)).order_by(
+            direction(present), direction(key), direction(columns.timestamp),
+            direction(columns.uuid))
+        for clause in self._where(query):
+            statement = statement.where(clause)
+        if limit >= 0:
+            statement = statement.limit(int(limit))
+        if offset:
+            statement = statement.offset(int(offset))
+        with self._transaction() as connection:
+            rows = connection.execute(statement).all()
+        return [dict(zip(_SUMMARY, row)) | {"failed": bool(row[-1])} for row in rows]
+
+    def summaries(self) -> list[SessionSummary]:
+        return self.list_summaries(0, -1, SessionQuery(descending=False))
+
+    def delete_matching(self, query: SessionQuery) -> int:
+        statement = sa.delete(self.sessions)
+        for clause in self._where(query):
+            statement = statement.where(clause)
+        with self._transaction() as connection:
+            return connection.execute(statement).rowcount
+
+    def prune(self, keep: int) -> int:
+        columns = self.sessions.c
+        with self._transaction() as connection:
+            cutoff = connection.execute(
+                sa.select(columns.timestamp).order_by(columns.timestamp.desc())
+                .offset(max(int(keep), 1) - 1).limit(1)).scalar() if keep > 0 else None
+            if keep > 0 and cutoff is None:
+                return 0
+            statement = sa.delete(self.sessions)
+            if cutoff is not None:
+                statement = statement.where(columns.timestamp < cutoff)
+            return connection.execute(statement).rowcount
+
+    def prune_older(self, before: float) -> int:
+        with self._transaction() as connection:
+            return connection.execute(sa.delete(self.sessions).where(
+                self.sessions.c.timestamp < float(before))).rowcount
+
+    def _setting(self, connection: sa.Connection, name: str) -> str | None:
+        return connection.execute(sa.select(self.settings.c.value).where(
+            self.settings.c.name == name)).scalar()
+
+    def _put_setting(self, connection: sa.Connection, name: str, value: str) -> None:
+        updated = connection.execute(sa.update(self.settings).where(
+            self.settings.c.name == name).values(value=value)).rowcount
+        if not updated:
+            connection.execute(sa.insert(self.settings), {"name": name, "value": value})
+
+    def get_enabled(self) -> bool | None:
+        with self._transaction() as connection:
+            value = self._setting(connection, "enabled")
+        return None if value is None else value == "1"
+
+    def set_enabled(self, enabled: bool) -> None:
+        with self._transaction() as connection:
+            self._put_setting(connection, "enabled", "1" if enabled else "0")
+
+    def drop_tables(self) -> None:
+        """Remove linesman's tables (for tests and uninstalling)."""
+        with self._transaction() as connection:
+            self.metadata.drop_all(connection, checkfirst=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _short(exc: SQLAlchemyError) -> str:
+    """The driver's message without SQLAlchemy's long background link."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _dispose_in_child(engine_ref: "weakref.ref") -> None:
+    engine = engine_ref()
+    if engine is not None:
+        engine.dispose(close=False)

@@ -1,0 +1,41 @@
+"""The database servers these machines run, for the SQLAlchemy backend's tests."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+from require import require
+
+URLS = {
+    "postgresql": os.environ.get("LINESMAN_TEST_POSTGRESQL_URL",
+                                 "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+    "mariadb": os.environ.get("LINESMAN_TEST_MARIADB_URL",
+                              "mysql+pymysql://root@127.0.0.1:3306/test"),
+}
+
+
+def reachable(url: str) -> str | None:
+    """None if a connection works, else why not."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+        return None
+    except Exception as exc:  # any reason the server cannot be used
+        return str(exc).splitlines()[0]
+    finally:
+        engine.dispose()
+
+
+def server_backend(kind: str, **options):
+    """A SQLAlchemyBackend on its own fresh tables of the named server."""
+    from linesman.backends.sqlalchemy import SQLAlchemyBackend
+
+    url = URLS[kind]
+    problem = reachable(url)
+    require(problem is None, f"a {kind} server at {url} ({problem})")
+    prefix = f"t{uuid.uuid4().hex[:10]}_"
+    return SQLAlchemyBackend(url=url, table_prefix=prefix, **options)

@@ -1,0 +1,235 @@
+"""The SQLAlchemy backend on real servers: many processes, an outage, one switch for all."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from linesman.backends.sqlalchemy import SQLAlchemyBackend
+from linesman.config import ConfigError
+from linesman.middleware import ProfilingMiddleware
+
+import apps
+from databases import URLS, server_backend
+from require import require
+from servers import free_port, get, running
+from wsgi_client import SESSION_HEADER, call
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture(params=["postgresql", "mariadb"])
+def store(request):
+    backend = server_backend(request.param)
+    yield backend
+    backend.drop_tables()
+    backend.close()
+
+
+def set_up(url: str, prefix: str) -> None:
+    backend = SQLAlchemyBackend(url=url, table_prefix=prefix)
+    backend.setup()
+    backend.close()
+
+
+def test_setup_from_many_processes_at_once(store):
+    url = store.url.render_as_string(hide_password=False)
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=set_up, args=(url, store.table_prefix)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
+    store.setup()
+    assert store.count() == 0
+
+
+def test_a_wrong_url_is_a_start_up_error():
+    with pytest.raises(ConfigError, match="url"):
+        SQLAlchemyBackend(url="not a url at all")
+    with pytest.raises(ConfigError, match="nosuchdriver"):
+        SQLAlchemyBackend(url="postgresql+nosuchdriver://x@127.0.0.1/test")
+
+
+def test_an_unreachable_server_at_start_up_lets_the_app_serve(caplog):
+    port = free_port()  # nothing listens there
+    middleware = ProfilingMiddleware(
+        apps.hello_app, backend="linesman.backends.sqlalchemy:SQLAlchemyBackend",
+        url=f"postgresql+psycopg://postgres@127.0.0.1:{port}/test", flush_timeout="0.2")
+    assert call(middleware).chunks == [b"hello"]
+    assert middleware.health.store_error is not None
+    assert f"127.0.0.1:{port}" in middleware.health.store_error
+    middleware.close()
+
+
+def test_the_ini_configures_it_with_a_here_relative_sqlite_url(tmp_path):
+    from paste.deploy import loadapp
+
+    ini = tmp_path / "app.ini"
+    ini.write_text(textwrap.dedent("""
+        [filter:linesman]
+        use = egg:linesman#profiler
+        backend = linesman.backends.sqlalchemy:SQLAlchemyBackend
+        url = sqlite:///%(here)s/sessions.db
+
+        [app:main]
+        use = call:apps:make_hello
+        filter-with = linesman
+    """))
+    app = loadapp(f"config:{ini}")
+    call(app, "/hello")
+    assert app.flush(10)
+    assert [s.path for s in app.backend.get_all().values()] == ["/hello"]
+    assert (tmp_path / "sessions.db").exists()
+    app.close()
+
+
+def test_the_switch_set_in_one_host_is_off_in_the_other_within_a_second(store):
+    url = store.url.render_as_string(hide_password=False)
+    options = {"backend": "linesman.backends.sqlalchemy:SQLAlchemyBackend", "url": url,
+               "table_prefix": store.table_prefix}
+    first = ProfilingMiddleware(apps.hello_app, **options)
+    second = ProfilingMiddleware(apps.hello_app, **options)
+    call(second)  # its writer thread, which watches the switch, is running
+    assert second.flush(10)
+    first.set_enabled(False)
+    started = time.monotonic()
+    while second.enabled and time.monotonic() - started < 5:
+        time.sleep(0.01)
+    assert second.enabled is False
+    assert time.monotonic() - started < 1.0
+    assert call(second).header(SESSION_HEADER) is None
+    first.set_enabled(True)
+    deadline = time.monotonic() + 5
+    while not second.enabled and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert second.enabled is True
+    first.close()
+    second.close()
+
+
+def test_deletes_from_one_host_are_seen_by_the_other(store):
+    url = store.url.render_as_string(hide_password=False)
+    options = {"backend": "linesman.backends.sqlalchemy:SQLAlchemyBackend", "url": url,
+               "table_prefix": store.table_prefix}
+    first = ProfilingMiddleware(apps.hello_app, **options)
+    second = ProfilingMiddleware(apps.hello_app, **options)
+    call(first, "/a")
+    assert first.flush(10)
+    assert second.backend.count() == 1
+    assert second.backend.delete_all() == 1
+    assert first.backend.count() == 0
+    first.close()
+    second.close()
+
+
+def write_ini(folder: Path, url: str, prefix: str) -> Path:
+    ini = folder / "app.ini"
+    ini.write_text(textwrap.dedent(f"""
+        [filter:linesman]
+        use = egg:linesman#profiler
+        backend = linesman.backends.sqlalchemy:SQLAlchemyBackend
+        url = {url}
+        table_prefix = {prefix}
+
+        [app:main]
+        use = egg:linesman#demo
+        filter-with = linesman
+    """))
+    return ini
+
+
+def test_four_gunicorn_workers_store_every_session_once(store, tmp_path):
+    url = store.url.render_as_string(hide_password=False)
+    ini = write_ini(tmp_path, url, store.table_prefix)
+    store.setup()
+    port = free_port()
+    answered: list[str] = []
+    failures: list[object] = []
+    lock = threading.Lock()
+
+    def client(number: int) -> None:
+        for request in range(10):
+            try:
+                status, headers, body = get(port, "/json" if request % 2 else "/template")
+            except Exception as exc:  # pragma: no cover - reported below
+                failures.append(exc)
+                continue
+            if status != 200:
+                failures.append(status)
+                continue
+            with lock:
+                answered.append(headers[SESSION_HEADER].split(";")[0])
+
+    command = ["-m", "gunicorn", "--paste", str(ini), "--workers", "4", "--bind",
+               f"127.0.0.1:{port}", "--graceful-timeout", "20", "--log-level", "warning"]
+    with running(command, port):
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        deadline = time.monotonic() + 30
+        while store.count() < 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert failures == []
+    assert len(answered) == 200 == len(set(answered))
+    stored = [summary["uuid"] for summary in store.list_summaries(0, 1000)]
+    assert len(stored) == 200, "a session was lost or stored twice"
+    assert set(stored) == set(answered)
+
+
+def pg_cluster() -> tuple[str, str]:
+    require(shutil.which("pg_ctlcluster") is not None, "pg_ctlcluster (PostgreSQL server)")
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    return version, "main"
+
+
+def pg_ctl(action: str) -> None:
+    version, name = pg_cluster()
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, name, action],
+                   check=True, timeout=120, capture_output=True)
+
+
+def test_a_postgresql_restart_loses_no_session_and_no_request():
+    store = server_backend("postgresql")
+    store.setup()
+    url = store.url.render_as_string(hide_password=False)
+    middleware = ProfilingMiddleware(
+        apps.StreamingApp(), backend="linesman.backends.sqlalchemy:SQLAlchemyBackend", url=url,
+        table_prefix=store.table_prefix)
+    bare = call(apps.StreamingApp())
+    answers = []
+    try:
+        for _ in range(5):
+            answers.append(call(middleware).comparable())
+        assert middleware.flush(20)
+        pg_ctl("stop")
+        for _ in range(20):  # during the outage
+            started = time.perf_counter()
+            answers.append(call(middleware).comparable())
+            assert time.perf_counter() - started < 0.5, "the outage slowed a request"
+        time.sleep(1)
+        assert middleware.writer.pending == 20
+        assert middleware.health.store_error is not None
+    finally:
+        pg_ctl("start")
+    for _ in range(5):  # after it
+        answers.append(call(middleware).comparable())
+    assert middleware.flush(60), "the sessions made during the outage were not written"
+    assert all(answer == bare.comparable() for answer in answers)
+    assert store.count() == 30
+    assert middleware.health.store_error is None
+    middleware.close()
+    store.drop_tables()
+    store.close()
