@@ -134,7 +134,8 @@ class ProfilingMiddleware:
     def _observe(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         self.writer.ensure_started()
         wanted = self._selected(environ)
-        if not wanted and not environ.get("wsgi.multithread", True):
+        if not wanted and not (self.gate.exclusive and environ.get("wsgi.multithread", True)):
+            # Only where one profiler sees every thread can this request spoil a profile.
             return self.app(environ, start_response)
         profile, skipped = self.gate.enter(wanted)
         if skipped:

@@ -31,6 +31,7 @@ from linesman.session import ProfilingSession
 __all__ = ["ProfileRecord", "SessionWriter", "Retention"]
 
 _STOP = object()
+BATCH = 50  # sessions per transaction when several wait
 
 
 @dataclass(slots=True)
@@ -229,35 +230,56 @@ class SessionWriter:
         self._backlog_bytes += size
 
     def _drain(self) -> int:
-        """Store the backlog in order, until it is empty or the store fails."""
+        """Store the backlog in order, a batch per transaction, until it is empty or
+        the store fails; the number of sessions finished (stored or given up)."""
         finished = 0
         while self._backlog and time.monotonic() >= self._retry_at and not self._stopping:
-            session, size = self._backlog[0]
+            batch = [self._backlog[number] for number in range(min(BATCH, len(self._backlog)))]
             try:
                 with self.gate.background_work():
                     if not self.ready:
                         self.backend.setup()
                         self.ready = True
-                    self.backend.add(session)
+                    self._add(batch)
             except BackendError as exc:
                 self._store_trouble(exc)
                 self._retry_at = time.monotonic() + self._retry_delay
                 self._retry_delay = min(self._retry_delay * 2, self.retry_backoff[1])
                 return finished
-            except Exception:
-                self.health.count("lost.store_error")
-                self.health.problem("add", "linesman: the backend failed to store a session",
-                                    exc_info=True)
-            else:
-                self.health.count("stored")
-                self._inserts_since_prune += 1
-                if self.health.store_error is not None:
-                    self.health.store_ok()
-                self._retry_delay = self.retry_backoff[0]
-            self._backlog.popleft()
-            self._backlog_bytes -= size
-            finished += 1
+            self._retry_delay = self.retry_backoff[0]
+            if self.health.store_error is not None:
+                self.health.store_ok()
+            for _ in batch:
+                _, size = self._backlog.popleft()
+                self._backlog_bytes -= size
+            finished += len(batch)
         return finished
+
+    def _add(self, batch: list[tuple[ProfilingSession, int]]) -> None:
+        """One transaction for the batch; a session the backend cannot take (a bug, not
+        an outage) is dropped alone, and the rest stored."""
+        try:
+            self.backend.add_many([session for session, _ in batch])
+        except BackendError:
+            raise
+        except Exception:
+            for session, _ in batch:
+                try:
+                    self.backend.add(session)
+                except BackendError:
+                    raise
+                except Exception:
+                    self.health.count("lost.store_error")
+                    self.health.problem("add", "linesman: the backend failed to store a "
+                                        "session", exc_info=True)
+                    continue
+                self._stored(1)
+            return
+        self._stored(len(batch))
+
+    def _stored(self, count: int) -> None:
+        self.health.count("stored", count)
+        self._inserts_since_prune += count
 
     def _check_store(self) -> None:
         """Set the store up if it was not, and read the shared switch."""

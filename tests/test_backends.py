@@ -266,3 +266,10 @@ def test_delete_matching_removes_only_what_the_filter_shows(backend, varied):
 def test_an_unknown_sort_is_refused():
     with pytest.raises(ValueError):
         SessionQuery(sort="document")
+
+
+def test_add_many_stores_each_once(backend):
+    sessions = [real_session(path=f"/m{i}", timestamp=float(i)) for i in range(3)]
+    backend.add_many(sessions)
+    backend.add_many(sessions[1:])
+    assert [s.path for s in backend.get_all().values()] == ["/m0", "/m1", "/m2"]

@@ -98,6 +98,11 @@ class Backend:
         raise NotImplementedError
 
     # -- richer calls, with defaults on top of the seven ---------------------
+    def add_many(self, sessions: "list[ProfilingSession]") -> None:
+        """Store several sessions; stores override it to use one transaction."""
+        for session in sessions:
+            self.add(session)
+
     def summaries(self) -> list[SessionSummary]:
         """Every session's summary, oldest first; stores override it not to decode."""
         return [session.summary() for session in self.get_all().values()]

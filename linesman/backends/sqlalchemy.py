@@ -140,17 +140,20 @@ class SQLAlchemyBackend(Backend):
                     self._put_setting(connection, "schema_version", str(SCHEMA_VERSION))
 
     def add(self, session: ProfilingSession) -> None:
-        row = {
+        self.add_many([session])
+
+    def add_many(self, sessions: list[ProfilingSession]) -> None:
+        rows = [{
             "uuid": session.uuid, "timestamp": session.timestamp, "method": session.method[:16],
             "path": session.path[:PATH_LENGTH], "query": session.query,
             "status": session.status, "duration": session.duration,
             "cpu_time": session.cpu_time, "failed": session.failed,
             "document": encode_session(session),
-        }
+        } for session in sessions]
         with self._transaction() as connection:
             connection.execute(sa.delete(self.sessions).where(
-                self.sessions.c.uuid == session.uuid))
-            connection.execute(sa.insert(self.sessions), row)
+                self.sessions.c.uuid.in_([row["uuid"] for row in rows])))
+            connection.execute(sa.insert(self.sessions), rows)
 
     def get(self, session_uuid: str) -> ProfilingSession | None:
         with self._transaction() as connection:

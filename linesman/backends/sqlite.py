@@ -98,6 +98,8 @@ class SqliteBackend(Backend):
                                          isolation_level=None, check_same_thread=False,
                                          uri=self.filename.startswith("file:"))
             connection.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            # In WAL mode, NORMAL never corrupts the file; it syncs at checkpoints only.
+            connection.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as exc:
             raise BackendError(f"cannot open {self.filename}: {exc}") from exc
         with self._connections_lock:
@@ -127,13 +129,21 @@ class SqliteBackend(Backend):
             raise BackendError(f"cannot set up {self.filename}: {exc}") from exc
 
     def add(self, session: ProfilingSession) -> None:
-        self._run(
-            "INSERT OR REPLACE INTO sessions (uuid, timestamp, method, path, query, status, "
-            "duration, cpu_time, failed, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (session.uuid, session.timestamp, session.method, session.path, session.query,
-             session.status, session.duration, session.cpu_time, int(session.failed),
-             encode_session(session)),
-        )
+        self.add_many([session])
+
+    def add_many(self, sessions: list[ProfilingSession]) -> None:
+        rows = [(session.uuid, session.timestamp, session.method, session.path, session.query,
+                 session.status, session.duration, session.cpu_time, int(session.failed),
+                 encode_session(session)) for session in sessions]
+        try:
+            with self.conn:
+                self.conn.execute("BEGIN IMMEDIATE")
+                self.conn.executemany(
+                    "INSERT OR REPLACE INTO sessions (uuid, timestamp, method, path, query, "
+                    "status, duration, cpu_time, failed, document) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        except sqlite3.Error as exc:
+            raise BackendError(f"{self.filename}: {exc}") from exc
 
     def get(self, session_uuid: str) -> ProfilingSession | None:
         row = self._run("SELECT document FROM sessions WHERE uuid = ?",

@@ -1,0 +1,1 @@
+"""linesman's benchmark suite: ``python -m bench`` (after ``pip install '.[bench]'``)."""
