@@ -234,8 +234,9 @@ def total_cpu(count: int, store: Path) -> None:
 
 # -- 4. throughput under waitress ---------------------------------------------------------
 SERVER = textwrap.dedent("""
-    import sys
+    import logging, sys
     from waitress import serve
+    logging.getLogger("waitress").setLevel(logging.ERROR)
     from bench.sample_app import sample_app
     mode, port, store = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     app = sample_app

@@ -1,67 +1,376 @@
-"""The ``linesman`` command.
+"""The ``linesman`` command: the demo, a server for any ini, and the store from a terminal.
 
-``linesman demo`` serves the bundled sample app through its PasteDeploy ini,
-the way a user's own app would run, with linesman in the pipeline and a
-SQLite store, so the whole path from request to profile can be tried at once.
+``STORE`` is what a user has at hand: a SQLite file (the default backend's),
+a pickle file (``.dat``), or a database URL (``postgresql+psycopg://...``).
+Errors are one line naming what was wrong, with a non-zero exit status; long
+work shows a progress bar on a terminal and stays quiet when piped.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
+import re
 import sys
 import tempfile
+import time
+from datetime import datetime
 from importlib import resources
-from typing import Sequence
+from pathlib import Path
+from typing import Iterable, Sequence, TextIO
 
 from linesman import __version__
 
 __all__ = ["main"]
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from paste.deploy import loadapp
+class CommandError(Exception):
+    """What went wrong, in one line for the user."""
+
+
+# -- helpers ---------------------------------------------------------------------
+def progress(items: Sequence, label: str, stream: TextIO = sys.stderr) -> Iterable:
+    """Yield ``items``, drawing a bar on a terminal; silent when piped."""
+    total = len(items)
+    show = stream.isatty() and total > 1
+    for number, item in enumerate(items, start=1):
+        yield item
+        if show:
+            filled = int(30 * number / total)
+            stream.write(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {number}/{total}")
+            stream.flush()
+    if show:
+        stream.write("\n")
+
+
+def open_store(spec: str, must_exist: bool = True):
+    from linesman.backends import open_store as backend_for
+
+    if "://" not in spec and must_exist and not os.path.exists(spec):
+        raise CommandError(f"no store at {spec}")
+    backend = backend_for(spec)
+    backend.setup()
+    return backend
+
+
+def load_session(backend, uuid: str):
+    if not re.fullmatch(r"[0-9a-f-]{36}", uuid):
+        raise CommandError(f"{uuid!r} is not a session id")
+    session = backend.get(uuid)
+    if session is None:
+        raise CommandError(f"no session {uuid} in the store")
+    return session
+
+
+def parse_age(text: str) -> float:
+    from linesman.config import to_seconds
+
+    try:
+        return to_seconds(text)
+    except ValueError as exc:
+        raise CommandError(f"--older-than {text!r}: {exc}") from None
+
+
+def not_found_app(environ, start_response):
+    body = b"Nothing here: the profiler is at /__profiler__/\n"
+    start_response("404 Not Found", [("Content-Type", "text/plain"),
+                                     ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def serve_app(app, host: str, port: int, banner: Sequence[str]) -> int:
     from waitress import serve
+
+    for text in banner:
+        print(text, flush=True)
+    serve(app, host=host, port=port, threads=4, _quiet=True)
+    return 0
+
+
+# -- commands ----------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    from paste.deploy import loadapp
 
     ini = resources.files("linesman.demo") / "demo.ini"
     store = os.path.abspath(args.store)
     with resources.as_file(ini) as ini_path:
         app = loadapp(f"config:{ini_path}", global_conf={"store": store})
-    host = "127.0.0.1"
-    print(f"linesman demo: the app at http://{host}:{args.port}/", flush=True)
-    print(f"               the profiler at http://{host}:{args.port}/__profiler__/", flush=True)
-    print(f"               sessions stored in {store}", flush=True)
-    serve(app, host=host, port=args.port, threads=4, _quiet=True)
+    base = f"http://127.0.0.1:{args.port}"
+    return serve_app(app, "127.0.0.1", args.port, [
+        f"linesman demo: the app at {base}/",
+        f"               the profiler at {base}/__profiler__/",
+        f"               sessions stored in {store}"])
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from paste.deploy import loadapp
+
+    ini = Path(args.ini).resolve()
+    if not ini.is_file():
+        raise CommandError(f"no ini file at {args.ini}")
+    app = loadapp(f"config:{ini}", name=args.app)
+    return serve_app(app, args.host, args.port,
+                     [f"linesman serve: {ini} at http://{args.host}:{args.port}/"])
+
+
+def cmd_view(args: argparse.Namespace) -> int:
+    from linesman.middleware import ProfilingMiddleware
+
+    spec = args.store
+    if spec.endswith(".prof"):
+        folder = tempfile.mkdtemp(prefix="linesman-view-")
+        target = os.path.join(folder, "sessions.db")
+        import_files(open_store(target, must_exist=False), [spec])
+        spec = target
+    elif "://" not in spec and not os.path.exists(spec):
+        raise CommandError(f"no store at {spec}")
+    options = ({"backend": "linesman.backends.sqlalchemy:SQLAlchemyBackend", "url": spec}
+               if "://" in spec else
+               {"backend": "linesman.backends.pickle:PickleBackend", "filename": spec}
+               if spec.endswith((".dat", ".pickle", ".pkl")) else {"filename": spec})
+    app = ProfilingMiddleware(not_found_app, sample_rate="0", **options)
+    return serve_app(app, "127.0.0.1", args.port, [
+        f"linesman view: {args.store} at http://127.0.0.1:{args.port}/__profiler__/"])
+
+
+def summaries_for(backend, path: str | None, slowest: int | None) -> list[dict]:
+    from linesman.backends.base import SessionQuery
+
+    pattern = None
+    if path:
+        try:
+            pattern = re.compile(path)
+        except re.error as exc:
+            raise CommandError(f"--path {path!r} is not a regular expression: {exc}") from None
+    query = SessionQuery(sort="duration") if slowest else SessionQuery()
+    rows = backend.list_summaries(0, -1, query)
+    if pattern is not None:
+        rows = [row for row in rows if pattern.search(row["path"])]
+    return rows[:slowest] if slowest else rows
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    backend = open_store(args.store)
+    rows = summaries_for(backend, args.path, args.slowest)
+    if args.json:
+        json.dump(rows, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return 0
+    if not rows:
+        print("no sessions")
+        return 0
+    print(f"{'when':<19}  {'method':<7} {'status':>6} {'ms':>9}  {'uuid':<36}  path")
+    for row in rows:
+        when = datetime.fromtimestamp(row["timestamp"]).strftime("%Y-%m-%d %H:%M:%S")
+        query = f"?{row['query']}" if row["query"] else ""
+        status = "" if row["status"] is None else row["status"]
+        print(f"{when:<19}  {row['method']:<7} {status:>6} {row['duration'] * 1000:>9.1f}  "
+              f"{row['uuid']:<36}  {row['path']}{query}")
     return 0
 
 
+SORTS = {"cumtime": lambda f: f.totaltime, "tottime": lambda f: f.inlinetime,
+         "ncalls": lambda f: f.callcount}
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from linesman.callgraph import call_tree, profiled_time
+
+    session = load_session(open_store(args.store), args.uuid)
+    graph = session.graph
+    total = profiled_time(graph) or 1e-12
+    print(f"{session.method} {session.path}{'?' + session.query if session.query else ''}  "
+          f"status {session.status}  wall {session.duration * 1000:.1f} ms  "
+          f"cpu {session.cpu_time * 1000:.1f} ms  {len(session.functions)} functions")
+    print(f"\ncall tree (cutoff {args.cutoff:g}%; shared callees are estimated)")
+
+    def draw(node, depth: int) -> None:
+        data = graph.nodes[node.key]
+        mark = " (recursion)" if node.recursive else ""
+        where = "" if data["file"] == "~" else f"  {data['file']}:{data['line']}"
+        print(f"{'  ' * depth}{100 * node.time / total:5.1f}%  {node.time * 1000:8.2f} ms  "
+              f"{data['name']}{mark}{where}")
+        for child in node.children:
+            draw(child, depth + 1)
+
+    for root in call_tree(graph, args.cutoff / 100, max_nodes=2000):
+        draw(root, 0)
+    print(f"\ntop {args.limit} functions by {args.sort}")
+    print(f"{'ncalls':>10} {'tottime':>10} {'cumtime':>10}  function")
+    for function in sorted(session.functions, key=SORTS[args.sort], reverse=True)[:args.limit]:
+        calls = (str(function.callcount) if not function.reccallcount else
+                 f"{function.callcount}/{function.callcount - function.reccallcount}")
+        where = function.name if function.file == "~" else (
+            f"{function.file}:{function.line}({function.name})")
+        print(f"{calls:>10} {function.inlinetime:>10.6f} {function.totaltime:>10.6f}  {where}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from linesman.callgraph import render_svg, to_dot
+    from linesman.exports import to_json, to_prof, to_speedscope
+
+    session = load_session(open_store(args.store), args.uuid)
+    if args.format == "prof":
+        data = to_prof(session)
+    elif args.format == "speedscope":
+        data = json.dumps(to_speedscope(session)).encode()
+    elif args.format == "json":
+        data = to_json(session).encode()
+    else:
+        dot = to_dot(session.graph, args.cutoff / 100, f"{session.method} {session.path}")
+        if args.format == "dot":
+            data = dot.encode()
+        else:
+            svg = render_svg(dot)
+            if svg is None:
+                raise CommandError("Graphviz's dot program is not installed; "
+                                   "export --format dot and render it elsewhere")
+            data = svg
+    if args.output in (None, "-"):
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        Path(args.output).write_bytes(data)
+        print(f"wrote {len(data)} bytes to {args.output}", file=sys.stderr)
+    return 0
+
+
+def import_files(backend, files: Sequence[str]) -> list[str]:
+    from linesman.exports import from_pstats, read_prof
+
+    made = []
+    for name in progress(files, "importing"):
+        path = Path(name)
+        try:
+            stats = read_prof(path.read_bytes())
+        except OSError as exc:
+            raise CommandError(f"cannot read {name}: {exc.strerror}") from None
+        except ValueError as exc:
+            raise CommandError(f"{name}: {exc}") from None
+        method, request_path = guess_request(path.name)
+        session = from_pstats(stats, request_path, method, timestamp=path.stat().st_mtime)
+        backend.add(session)
+        made.append(session.uuid)
+    return made
+
+
+def guess_request(file_name: str) -> tuple[str, str]:
+    """werkzeug names its files ``GET.items.42ms.1700000000.prof``; others keep their name."""
+    match = re.fullmatch(r"([A-Z]+)\.(.*?)\.\d+ms\.\d+\.prof", file_name)
+    if match:
+        path = "/" + match.group(2).replace(".", "/")
+        return match.group(1), "/" if path == "/root" else path
+    return "GET", f"/imported/{file_name}"
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    backend = open_store(args.store, must_exist=False)
+    for uuid in import_files(backend, args.files):
+        print(uuid)
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    backend = open_store(args.store)
+    if args.keep is None and args.older_than is None:
+        raise CommandError("say what to prune: --keep N or --older-than AGE (such as 7d)")
+    removed = 0
+    if args.older_than is not None:
+        removed += backend.prune_older(time.time() - parse_age(args.older_than))
+    if args.keep is not None:
+        removed += backend.prune(args.keep)
+    print(f"{removed} session(s) removed, {backend.count()} left")
+    return 0
+
+
+# -- the parser ----------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="linesman", description="WSGI profiling middleware: tools and a demo.")
+        prog="linesman", description="WSGI profiling middleware: the demo, a server, and "
+                                     "the session store from a terminal.")
     parser.add_argument("--version", action="version", version=f"linesman {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    demo = commands.add_parser(
-        "demo", help="serve a sample app with linesman on 127.0.0.1",
-        description="Serve a bundled sample app with linesman in its PasteDeploy "
-                    "pipeline, on 127.0.0.1, with a SQLite store.")
+
+    def command(name: str, summary: str, run) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=summary, description=summary)
+        sub.set_defaults(run=run)
+        return sub
+
+    def store_argument(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("store", metavar="STORE",
+                         help="a SQLite file, a pickle file (.dat) or a database URL")
+
+    demo = command("demo", "serve a sample app with linesman on 127.0.0.1", cmd_demo)
     demo.add_argument("--port", type=int, default=8080, help="port to listen on (8080)")
     demo.add_argument("--store", default=os.path.join(tempfile.gettempdir(),
                                                       "linesman-demo.db"),
                       help="SQLite file for the sessions (%(default)s)")
-    demo.set_defaults(run=_demo)
+
+    serve = command("serve", "serve a PasteDeploy ini file with waitress", cmd_serve)
+    serve.add_argument("ini", metavar="INI", help="the ini file, as pserve takes it")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on (8080)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--app", default="main", help="the app section's name (main)")
+
+    view = command("view", "open the profiler UI on a store or a .prof file, no app behind",
+                   cmd_view)
+    view.add_argument("store", metavar="STORE", help="a store (as elsewhere) or a .prof file")
+    view.add_argument("--port", type=int, default=8080, help="port to listen on (8080)")
+
+    listing = command("list", "list the stored sessions, newest first", cmd_list)
+    store_argument(listing)
+    listing.add_argument("--path", metavar="REGEX", help="only paths matching this expression")
+    listing.add_argument("--slowest", type=int, metavar="N", help="the N slowest instead")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    show = command("show", "print a session's call tree and top functions", cmd_show)
+    store_argument(show)
+    show.add_argument("uuid", metavar="UUID", help="the session's id (from list)")
+    show.add_argument("--cutoff", type=float, default=5.0, metavar="PCT",
+                      help="hide calls below this share of the time (5)")
+    show.add_argument("--sort", choices=sorted(SORTS), default="cumtime",
+                      help="order of the top functions (cumtime)")
+    show.add_argument("--limit", type=int, default=20, metavar="N",
+                      help="how many top functions (20)")
+
+    export = command("export", "write a session as .prof, speedscope, DOT, SVG or JSON",
+                     cmd_export)
+    store_argument(export)
+    export.add_argument("uuid", metavar="UUID", help="the session's id (from list)")
+    export.add_argument("--format", required=True,
+                        choices=["prof", "speedscope", "dot", "svg", "json"])
+    export.add_argument("-o", "--output", metavar="FILE", help="file to write (stdout)")
+    export.add_argument("--cutoff", type=float, default=5.0, metavar="PCT",
+                        help="for dot and svg: hide functions below this share (5)")
+
+    imported = command("import", "store .prof files (cProfile -o, werkzeug, ...) as sessions",
+                       cmd_import)
+    store_argument(imported)
+    imported.add_argument("files", metavar="FILE.prof", nargs="+", help="pstats files")
+
+    prune = command("prune", "remove old sessions", cmd_prune)
+    store_argument(prune)
+    prune.add_argument("--keep", type=int, metavar="N", help="keep the newest N")
+    prune.add_argument("--older-than", metavar="AGE", help="remove those older than AGE (7d)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    from linesman.backends.base import BackendError
+    from linesman.config import ConfigError
+
     try:
         return args.run(args)
     except KeyboardInterrupt:
         return 130
-    except OSError as exc:
-        print(f"linesman: {exc}", file=sys.stderr)
+    except (CommandError, BackendError, ConfigError, OSError) as exc:
+        print(f"linesman {args.command}: {exc}", file=sys.stderr)
         return 1
 
 

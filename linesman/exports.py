@@ -1,4 +1,4 @@
-"""A session in the formats other tools read.
+"""A session in the formats other tools read, and back from pstats's.
 
 ``.prof`` is the marshal format of ``pstats.Stats`` (and so of snakeviz and
 gprof2dot); speedscope's JSON file format takes an evented profile, which is
@@ -16,7 +16,8 @@ from linesman import __version__
 from linesman.callgraph import TreeNode, call_tree, profiled_time
 from linesman.session import ProfilingSession
 
-__all__ = ["to_pstats", "to_prof", "to_speedscope", "to_json", "export_name"]
+__all__ = ["to_pstats", "to_prof", "to_speedscope", "to_json", "export_name", "from_pstats",
+           "read_prof"]
 
 Label = tuple[str, int, str]
 
@@ -107,3 +108,39 @@ def export_name(session: ProfilingSession, extension: str) -> str:
     """A download file name: the request's method and path, then the id."""
     slug = "".join(c if c.isalnum() else "-" for c in session.path.strip("/"))[:40].strip("-")
     return f"{session.method.lower()}-{slug or 'root'}-{session.uuid[:8]}.{extension}"
+
+
+def from_pstats(stats: dict, path: str = "/imported", method: str = "GET",
+                timestamp: float | None = None) -> ProfilingSession:
+    """A session from a ``pstats.Stats.stats`` mapping (a ``.prof`` file's content)."""
+    from linesman.session import CallStats, FunctionStats, function_key
+
+    session = ProfilingSession(environ={"REQUEST_METHOD": method, "PATH_INFO": path},
+                               timestamp=timestamp)
+    functions, calls = [], []
+    for (file, line, name), (cc, nc, tt, ct, callers) in stats.items():
+        function = FunctionStats(str(file), int(line), str(name), int(nc), int(nc - cc),
+                                 float(tt), float(ct))
+        functions.append(function)
+        for (caller_file, caller_line, caller_name), figures in callers.items():
+            edge_nc, edge_cc, edge_tt, edge_ct = figures
+            calls.append(CallStats(
+                function_key(str(caller_file), int(caller_line), str(caller_name)), function.key, int(edge_nc), int(edge_nc - edge_cc), float(edge_tt),
+                float(edge_ct)))
+    session.functions, session.calls = functions, calls
+    session.duration = session._profiled_time()
+    session.status = None
+    return session
+
+
+def read_prof(data: bytes) -> dict:
+    """The stats mapping of a ``.prof`` file; ValueError when it is not one."""
+    try:
+        stats = marshal.loads(data)
+    except (EOFError, ValueError, TypeError) as exc:
+        raise ValueError(f"not a .prof file ({exc})") from None
+    if not isinstance(stats, dict) or not all(
+            isinstance(key, tuple) and len(key) == 3 and isinstance(value, tuple)
+            and len(value) == 5 for key, value in stats.items()):
+        raise ValueError("not a .prof file (no pstats table in it)")
+    return stats

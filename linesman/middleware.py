@@ -107,7 +107,8 @@ class ProfilingMiddleware:
         return self._observe(environ, start_response)
 
     def _serve_ui(self, environ: dict, start_response: Callable, path: str) -> Iterable[bytes]:
-        self.writer.ensure_started()
+        if not self.writer.started:
+            self.writer.ensure_started()
         ui_environ = dict(environ)
         ui_environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + self.profiler_path
         ui_environ["PATH_INFO"] = path[len(self.profiler_path):]
@@ -125,14 +126,21 @@ class ProfilingMiddleware:
         settings = self.settings
         if settings.include_paths or settings.exclude_paths:
             path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-            if settings.include_paths and not any(p.search(path) for p in settings.include_paths):
-                return False
-            if any(p.search(path) for p in settings.exclude_paths):
-                return False
-        return settings.sample_rate >= 1.0 or random.random() < settings.sample_rate
+            if settings.include_paths:
+                for pattern in settings.include_paths:
+                    if pattern.search(path) is not None:
+                        break
+                else:
+                    return False
+            for pattern in settings.exclude_paths:
+                if pattern.search(path) is not None:
+                    return False
+        rate = settings.sample_rate
+        return rate >= 1.0 or random.random() < rate
 
     def _observe(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        self.writer.ensure_started()
+        if not self.writer.started:
+            self.writer.ensure_started()
         wanted = self._selected(environ)
         if not wanted and not (self.gate.exclusive and environ.get("wsgi.multithread", True)):
             # Only where one profiler sees every thread can this request spoil a profile.

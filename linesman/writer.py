@@ -31,6 +31,16 @@ from linesman.session import ProfilingSession
 __all__ = ["ProfileRecord", "SessionWriter", "Retention"]
 
 _STOP = object()
+_WRITERS: "weakref.WeakSet[SessionWriter]" = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    """A forked worker has no writer thread: the next request starts its own."""
+    for writer in list(_WRITERS):
+        writer.started = False
+
+
+os.register_at_fork(after_in_child=_after_fork)
 BATCH = 50  # sessions per transaction when several wait
 
 
@@ -108,6 +118,8 @@ class SessionWriter:
         self._thread_pid = 0
         self._start_lock = threading.Lock()
         self._stopping = False
+        self.started = False  # read on the request path: an attribute, not a call
+        _WRITERS.add(self)
 
     # -- request side ----------------------------------------------------------
     def ensure_started(self) -> None:
@@ -123,6 +135,7 @@ class SessionWriter:
             thread = threading.Thread(target=self._run, name="linesman-writer", daemon=True)
             self._thread, self._thread_pid = thread, os.getpid()
             thread.start()
+            self.started = True
             atexit.register(_close_at_exit, weakref.ref(self))
 
     def submit(self, record: ProfileRecord) -> bool:
@@ -164,6 +177,7 @@ class SessionWriter:
             pass
         self._thread.join(1.0)
         self._thread = None
+        self.started = False
 
     @property
     def pending(self) -> int:

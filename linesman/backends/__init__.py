@@ -14,7 +14,7 @@ from typing import Any
 from linesman.backends.base import Backend, BackendError
 from linesman.config import ConfigError
 
-__all__ = ["Backend", "BackendError", "load_backend_class", "create_backend"]
+__all__ = ["Backend", "BackendError", "load_backend_class", "create_backend", "open_store"]
 
 
 def load_backend_class(spec: str) -> type:
@@ -53,3 +53,15 @@ def create_backend(spec: str, options: dict[str, Any]) -> Backend:
         return backend_class(**options)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"linesman backend {backend_class.__name__}: {exc}") from None
+
+
+def open_store(spec: str) -> Backend:
+    """A backend from what a user types: a SQLite or pickle file, or a database URL."""
+    import os
+
+    if "://" in spec:
+        return create_backend("linesman.backends.sqlalchemy:SQLAlchemyBackend", {"url": spec})
+    extension = os.path.splitext(spec)[1].lower()
+    if extension in (".dat", ".pickle", ".pkl"):
+        return create_backend("linesman.backends.pickle:PickleBackend", {"filename": spec})
+    return create_backend("linesman.backends.sqlite:SqliteBackend", {"filename": spec})

@@ -116,8 +116,8 @@ class Backend:
                        query: SessionQuery | None = None) -> list[SessionSummary]:
         """A page of the summaries ``query`` selects, newest first by default."""
         query = query or SessionQuery()
-        chosen = [summary for summary in self.summaries() if query.matches(summary)]
-        return query.order(chosen)[offset:offset + limit]
+        chosen = query.order([summary for summary in self.summaries() if query.matches(summary)])
+        return chosen[offset:] if limit < 0 else chosen[offset:offset + limit]
 
     def delete_matching(self, query: SessionQuery) -> int:
         """Remove every session the query selects; the number removed."""
