@@ -34,6 +34,7 @@ from webob import exc as http
 from webob.static import DirectoryApp
 
 from linesman.access import AccessPolicy
+from linesman.api import SessionsAPI, json_error
 from linesman.backends.base import SORT_KEYS, BackendError, SessionQuery
 from linesman.callgraph import (package_times, profiled_time, recursive_functions,
                                 render_svg, to_dot)
@@ -212,6 +213,8 @@ class ProfilerUI:
         self.static_files = DirectoryApp(str(asset_folder("static")))
         self.cache = PageCache()
         session = rf"/profiles/(?P<session_uuid>{UUID_PATTERN})"
+        api = SessionsAPI(self)
+        api_session = rf"/api/sessions/(?P<session_uuid>{UUID_PATTERN})"
         self.routes: list[tuple[str, re.Pattern[str], Callable[..., Response]]] = [
             ("GET", re.compile(r"/?"), self.list_page),
             ("GET", re.compile(session), self.session_page),
@@ -223,6 +226,12 @@ class ProfilerUI:
             ("POST", re.compile(rf"/delete/(?P<session_uuid>{UUID_PATTERN})"), self.delete_one),
             ("POST", re.compile(r"/delete"), self.delete_selected),
             ("POST", re.compile(r"/state"), self.set_state),
+            ("GET", re.compile(r"/api/sessions"), api.list),
+            ("GET", re.compile(api_session), api.detail),
+            ("DELETE", re.compile(api_session), api.delete),
+            ("GET", re.compile(r"/api/state"), api.state),
+            ("PUT", re.compile(r"/api/state"), api.set_state),
+            ("GET", re.compile(r"/api/openapi\.json"), api.openapi),
         ]
 
     @property
@@ -260,7 +269,7 @@ class ProfilerUI:
                 "The profiler failed to draw this page; the details are in the log."))
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        if new_token and response.content_type == "text/html":
+        if new_token and response.content_type in ("text/html", "application/json"):
             response.set_cookie(CSRF_COOKIE, new_token, path=request.script_name or "/",
                                 httponly=True, samesite="Strict")
         return response(environ, start_response)
@@ -273,7 +282,7 @@ class ProfilerUI:
             if match is None:
                 continue
             if request.method == method or (method == "GET" and request.method == "HEAD"):
-                if method == "POST":
+                if method != "GET":
                     self.check_post(request)
                 return view(request, **match.groupdict())
             allowed.append(method)
@@ -283,13 +292,19 @@ class ProfilerUI:
         raise http.HTTPNotFound("There is no such page in the profiler.")
 
     def check_post(self, request: Request) -> None:
-        """A state change needs the CSRF token of the cookie, in the form or a header."""
+        """A change needs the CSRF token of the cookie, in the form or a header."""
         length = request.content_length
         if length is None or length > MAX_FORM_BYTES:
             if length is not None or request.headers.get("Transfer-Encoding"):
                 raise http.HTTPRequestEntityTooLarge("That form is too large.")
         expected = request.cookies.get(CSRF_COOKIE, "")
-        given = request.headers.get(CSRF_HEADER) or request.POST.get(CSRF_FIELD, "")
+        given = request.headers.get(CSRF_HEADER)
+        if request.method == "POST":
+            try:
+                form = request.POST  # parsed once here; a malformed body is the client's error
+            except Exception:
+                raise http.HTTPBadRequest("The form cannot be read.") from None
+            given = given or form.get(CSRF_FIELD, "")
         if not expected or not hmac.compare_digest(str(given).encode(), expected.encode()):
             raise http.HTTPForbidden("The form's security token is missing or out of date; "
                                      "reload the page and try again.")
@@ -304,6 +319,8 @@ class ProfilerUI:
         return Response(body, status=status, content_type="text/html", charset="utf-8")
 
     def error_page(self, request: Request, error: http.HTTPException) -> Response:
+        if request.path_info.startswith("/api/"):
+            return json_error(error)
         response = self.render(request, "error.mako", status=error.code, heading=error.title,
                                detail=error.detail or "")
         for name in ("Allow", "WWW-Authenticate"):

@@ -1,0 +1,217 @@
+"""The JSON API under ``profiler_path/api/``, and its OpenAPI document.
+
+The same access rules as the pages apply (the UI checks them before any route),
+and the same CSRF rule for changes: ``DELETE`` and ``PUT`` carry the
+``linesman_csrf`` cookie's value in an ``X-Linesman-CSRF`` header. Errors are
+JSON too: ``{"error": "..."}`` with the status code.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from webob import Request, Response
+from webob import exc as http
+
+from linesman import __version__
+from linesman.backends.base import SORT_KEYS
+
+if TYPE_CHECKING:
+    from linesman.ui import ProfilerUI
+
+__all__ = ["SessionsAPI", "openapi_document", "json_response", "json_error"]
+
+MAX_PER_PAGE = 500
+
+
+def json_response(value: Any, status: int = 200) -> Response:
+    return Response(json.dumps(value, allow_nan=False), status=status,
+                    content_type="application/json", charset="utf-8")
+
+
+def json_error(error: http.HTTPException) -> Response:
+    response = json_response({"error": str(error.detail or error.title)}, error.code)
+    for name in ("Allow", "WWW-Authenticate"):
+        if name in error.headers:
+            response.headers[name] = error.headers[name]
+    return response
+
+
+def _summary(row: dict) -> dict:
+    return {"uuid": row["uuid"], "timestamp": row["timestamp"], "method": row["method"],
+            "path": row["path"], "query": row["query"], "status": row["status"],
+            "duration": row["duration"], "cpu_time": row["cpu_time"],
+            "failed": bool(row["failed"])}
+
+
+class SessionsAPI:
+    """The API's views; routes are registered by the UI, which checks access first."""
+
+    def __init__(self, ui: "ProfilerUI") -> None:
+        self.ui = ui
+
+    def list(self, request: Request) -> Response:
+        from linesman.ui import parse_list_query
+
+        query, page = parse_list_query(request.GET)
+        per_page = request.GET.get("per_page", "50")
+        if not per_page.isascii() or not per_page.isdigit() or not (
+                1 <= int(per_page[:4]) <= MAX_PER_PAGE) or len(per_page) > 3:
+            raise http.HTTPBadRequest(f"per_page is a whole number from 1 to {MAX_PER_PAGE}.")
+        size = int(per_page)
+        backend = self.ui.backend
+        rows = backend.list_summaries((page - 1) * size, size, query)
+        return json_response({"total": backend.count(query), "page": page, "per_page": size,
+                              "sessions": [_summary(row) for row in rows]})
+
+    def detail(self, request: Request, session_uuid: str) -> Response:
+        session = self.ui.load(session_uuid)
+        document = session.summary() | {
+            "headers": session.headers, "response_size": session.response_size,
+            "error": session.error, "concurrent": session.concurrent,
+        }
+        functions = [{"name": f.name, "file": f.file, "line": f.line, "ncalls": f.callcount,
+                      "primitive_calls": f.callcount - f.reccallcount, "tottime": f.inlinetime,
+                      "cumtime": f.totaltime}
+                     for f in sorted(session.functions, key=lambda f: f.totaltime, reverse=True)]
+        return json_response({"session": _summary(document) | {
+            key: document[key] for key in ("headers", "response_size", "error", "concurrent")},
+            "functions": functions})
+
+    def delete(self, request: Request, session_uuid: str) -> Response:
+        deleted = self.ui.backend.delete(session_uuid)
+        self.ui.cache.forget({session_uuid})
+        return json_response({"deleted": deleted})
+
+    def state(self, request: Request) -> Response:
+        return json_response({"enabled": bool(self.ui.middleware.enabled)})
+
+    def set_state(self, request: Request) -> Response:
+        try:
+            body = json.loads(request.body or b"null")
+        except ValueError:
+            raise http.HTTPBadRequest("The body is not JSON.") from None
+        if not isinstance(body, dict) or not isinstance(body.get("enabled"), bool):
+            raise http.HTTPBadRequest('The body is {"enabled": true} or {"enabled": false}.')
+        self.ui.middleware.set_enabled(body["enabled"])
+        return json_response({"enabled": body["enabled"]})
+
+    def openapi(self, request: Request) -> Response:
+        return json_response(openapi_document(request.script_name))
+
+
+def openapi_document(base: str) -> dict:
+    """The OpenAPI 3 description of the API, served at ``api/openapi.json``."""
+    error = {"description": "An error", "content": {"application/json": {"schema": {
+        "$ref": "#/components/schemas/Error"}}}}
+    uuid_parameter = {"name": "uuid", "in": "path", "required": True,
+                      "schema": {"type": "string", "format": "uuid"}}
+    refused = {"403": error}
+    string = {"type": "string"}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "linesman", "version": __version__,
+                 "description": "The stored profiles of a WSGI app, and the on/off switch. "
+                                "DELETE and PUT need the linesman_csrf cookie's value in an "
+                                "X-Linesman-CSRF header; without it they answer 403."},
+        "servers": [{"url": f"{base}/api"}],
+        "paths": {
+            "/sessions": {"get": {
+                "summary": "A page of session summaries, newest first by default",
+                "parameters": [
+                    {"name": "path", "in": "query", "schema": {"type": "string",
+                                                                 "maxLength": 500}},
+                    {"name": "method", "in": "query", "schema": {
+                        "type": "string", "pattern": "^[A-Z]{1,10}$"}},
+                    {"name": "status", "in": "query", "schema": {
+                        "type": "string", "pattern": "^[1-5][0-9]{2}$"}},
+                    {"name": "min_ms", "in": "query", "schema": {
+                        "type": "string", "pattern": "^[0-9]{1,7}(\\.[0-9]{1,3})?$"}},
+                    {"name": "sort", "in": "query", "schema": {"type": "string",
+                                                                 "enum": list(SORT_KEYS)}},
+                    {"name": "order", "in": "query", "schema": {"type": "string",
+                                                                  "enum": ["asc", "desc"]}},
+                    {"name": "page", "in": "query", "schema": {
+                        "type": "string", "pattern": "^[1-9][0-9]{0,5}$"}},
+                    {"name": "per_page", "in": "query", "schema": {
+                        "type": "string", "pattern": "^[1-9][0-9]{0,2}$"}},
+                ],
+                "responses": {"200": {"description": "Sessions", "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Page"}}}},
+                    "400": error, **refused},
+            }},
+            "/sessions/{uuid}": {
+                "parameters": [uuid_parameter],
+                "get": {"summary": "One session's summary and function statistics",
+                        "responses": {"200": {"description": "The session", "content": {
+                            "application/json": {"schema": {
+                                "$ref": "#/components/schemas/Detail"}}}},
+                            "404": error, "500": error, **refused}},
+                "delete": {"summary": "Delete one session",
+                           "responses": {"200": {"description": "How many were deleted",
+                                                 "content": {"application/json": {"schema": {
+                                                     "$ref": "#/components/schemas/Deleted"}}}},
+                                         "404": error, **refused}},
+            },
+            "/state": {
+                "get": {"summary": "Whether profiling is on",
+                        "responses": {"200": {"description": "The switch", "content": {
+                            "application/json": {"schema": {
+                                "$ref": "#/components/schemas/State"}}}}, **refused}},
+                "put": {"summary": "Turn profiling on or off, for every process",
+                        "requestBody": {"required": True, "content": {"application/json": {
+                            "schema": {"$ref": "#/components/schemas/State"}}}},
+                        "responses": {"200": {"description": "The new state", "content": {
+                            "application/json": {"schema": {
+                                "$ref": "#/components/schemas/State"}}}},
+                            "400": error, **refused}},
+            },
+        },
+        "components": {"schemas": {
+            "Error": {"type": "object", "required": ["error"],
+                      "properties": {"error": string}},
+            "State": {"type": "object", "required": ["enabled"],
+                      "properties": {"enabled": {"type": "boolean"}},
+                      "additionalProperties": False},
+            "Deleted": {"type": "object", "required": ["deleted"],
+                        "properties": {"deleted": {"type": "integer", "minimum": 0}}},
+            "Summary": {"type": "object",
+                        "required": ["uuid", "timestamp", "method", "path", "query", "status",
+                                     "duration", "cpu_time", "failed"],
+                        "properties": {
+                            "uuid": {"type": "string", "format": "uuid"},
+                            "timestamp": {"type": "number"},
+                            "method": string, "path": string, "query": string,
+                            "status": {"type": "integer", "nullable": True},
+                            "duration": {"type": "number", "minimum": 0},
+                            "cpu_time": {"type": "number", "minimum": 0},
+                            "failed": {"type": "boolean"}}},
+            "Page": {"type": "object", "required": ["total", "page", "per_page", "sessions"],
+                     "properties": {
+                         "total": {"type": "integer", "minimum": 0},
+                         "page": {"type": "integer", "minimum": 1},
+                         "per_page": {"type": "integer", "minimum": 1},
+                         "sessions": {"type": "array",
+                                      "items": {"$ref": "#/components/schemas/Summary"}}}},
+            "Detail": {"type": "object", "required": ["session", "functions"], "properties": {
+                "session": {"allOf": [{"$ref": "#/components/schemas/Summary"}, {
+                    "type": "object",
+                    "required": ["headers", "response_size", "error", "concurrent"],
+                    "properties": {
+                        "headers": {"type": "object", "additionalProperties": string},
+                        "response_size": {"type": "integer", "minimum": 0},
+                        "error": {"type": "string", "nullable": True},
+                        "concurrent": {"type": "boolean"}}}]},
+                "functions": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["name", "file", "line", "ncalls", "primitive_calls",
+                                 "tottime", "cumtime"],
+                    "properties": {"name": string, "file": string,
+                                   "line": {"type": "integer"},
+                                   "ncalls": {"type": "integer"},
+                                   "primitive_calls": {"type": "integer"},
+                                   "tottime": {"type": "number"},
+                                   "cumtime": {"type": "number"}}}}}},
+        }},
+    }
