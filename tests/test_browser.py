@@ -63,8 +63,9 @@ def site(tmp_path_factory):
 def browser():
     require(shutil.which(CHROMIUM) is not None or Path(CHROMIUM).exists(),
             f"Chromium at {CHROMIUM} (Debian package chromium)")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
