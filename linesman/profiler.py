@@ -139,18 +139,23 @@ class ProfilerGate:
         return len(self._in_flight)
 
     @contextmanager
-    def background_work(self, wait: float = 1.0) -> Iterator[None]:
+    def background_work(self, wait: float | None = None) -> Iterator[None]:
         """Mark linesman's own work off the request path (see the class notes).
 
-        Waits up to ``wait`` seconds for no request to be in flight, so that
-        under steady load storage still makes progress.
+        It waits up to ``wait`` seconds for a moment with no profiled request in
+        flight: work done then takes no time from a request. Where one profiler
+        sees every thread the wait is for correctness (1 s by default) and the
+        work counts as company while it runs; elsewhere it is a courtesy (50 ms),
+        so that under steady load storage keeps up.
         """
-        if not self.exclusive:
-            yield
-            return
+        if wait is None:
+            wait = 1.0 if self.exclusive else 0.05
         deadline = time.monotonic() + wait
         while self._in_flight and time.monotonic() < deadline:
             time.sleep(0.001)
+        if not self.exclusive:
+            yield
+            return
         self._background.append(None)
         next(self._arrivals)
         try:

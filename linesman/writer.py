@@ -41,7 +41,7 @@ def _after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork)
-BATCH = 50  # sessions per transaction when several wait
+BATCH = 200  # sessions built, and stored per transaction, when several wait
 
 
 @dataclass(slots=True)
@@ -215,10 +215,19 @@ class SessionWriter:
                 item = self._queue.get(timeout=max(0.0, wake - time.monotonic()))
             except queue.Empty:
                 item = None
-            if item is _STOP:
-                break
-            if item is not None:
-                self._take(item)
+            batch = [] if item is None else [item]
+            while batch and len(batch) < BATCH:  # whatever else waits, in the same moment
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            if _STOP in batch:
+                self._stopping = True
+                batch = [record for record in batch if record is not _STOP]
+            if batch:
+                with self.gate.background_work():
+                    for record in batch:
+                        self._take(record)
             finished = self._drain()
             self._retain()
             if finished:  # flush() returns once retention has seen them too
@@ -227,8 +236,7 @@ class SessionWriter:
     def _take(self, record: ProfileRecord) -> None:
         """Build the session and put it at the end of the backlog (bounded)."""
         try:
-            with self.gate.background_work():
-                session = record.to_session()
+            session = record.to_session()
         except Exception:
             self._done()
             self.health.problem("build", "linesman: could not build a session", exc_info=True)
