@@ -87,11 +87,12 @@ class ProfilerGate:
     linesman's own work off the request path (the writer thread) counts as
     company too, since where one profiler sees every thread its encoding and
     SQL would land in the request being profiled. That work waits for a moment
-    with no request in flight; a request that wants a profile while it runs
-    waits for it a little (``patience``), as it is short, before giving up.
+    with no request in flight and is done one session at a time; a request that
+    wants a profile while it runs waits for it (``patience``, 0.2 s at most)
+    before it is served unprofiled.
     """
 
-    def __init__(self, exclusive: bool | None = None, patience: float = 0.05) -> None:
+    def __init__(self, exclusive: bool | None = None, patience: float = 0.2) -> None:
         self.exclusive = is_exclusive_profiler() if exclusive is None else exclusive
         self.patience = patience
         self._in_flight: list[None] = []

@@ -224,14 +224,22 @@ class SessionWriter:
             if _STOP in batch:
                 self._stopping = True
                 batch = [record for record in batch if record is not _STOP]
-            if batch:
+            for group in self._holds(batch):
                 with self.gate.background_work():
-                    for record in batch:
+                    for record in group:
                         self._take(record)
             finished = self._drain()
             self._retain()
             if finished:  # flush() returns once retention has seen them too
                 self._done(finished)
+
+    def _holds(self, records: list) -> list[list]:
+        """How to split work between moments of quiet: where one profiler sees every
+        thread, one record at a time, so a request that wants a profile never waits
+        for more than one; elsewhere all at once."""
+        if not records:
+            return []
+        return [[record] for record in records] if self.gate.exclusive else [records]
 
     def _take(self, record: ProfileRecord) -> None:
         """Build the session and put it at the end of the backlog (bounded)."""
@@ -255,8 +263,9 @@ class SessionWriter:
         """Store the backlog in order, a batch per transaction, until it is empty or
         the store fails; the number of sessions finished (stored or given up)."""
         finished = 0
+        size = 1 if self.gate.exclusive else BATCH
         while self._backlog and time.monotonic() >= self._retry_at and not self._stopping:
-            batch = [self._backlog[number] for number in range(min(BATCH, len(self._backlog)))]
+            batch = [self._backlog[number] for number in range(min(size, len(self._backlog)))]
             try:
                 with self.gate.background_work():
                     if not self.ready:
