@@ -51,6 +51,7 @@ log = logging.getLogger("linesman")
 
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 PAGE_SIZE = 50
+COUNT_CAP = 10_000  # the list counts this far exactly; past it, "10,000+"
 DEFAULT_CUTOFF = 5.0
 CSRF_COOKIE = "linesman_csrf"
 CSRF_FIELD = "csrf_token"
@@ -164,6 +165,11 @@ def fmt_iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
 
 
+def fmt_count(number: int, cap: int) -> str:
+    """A count from ``count(limit=cap + 1)``: exact, or "10,000+" past the cap."""
+    return f"{cap:,}+" if number > cap else f"{number:,}"
+
+
 def fmt_ms(seconds: float | None) -> str:
     if seconds is None:
         return ""
@@ -212,6 +218,7 @@ class ProfilerUI:
                                         input_encoding="utf-8")
         self.static_files = DirectoryApp(str(asset_folder("static")))
         self.cache = PageCache()
+        self.count_cap = COUNT_CAP
         session = rf"/profiles/(?P<session_uuid>{UUID_PATTERN})"
         api = SessionsAPI(self)
         api_session = rf"/api/sessions/(?P<session_uuid>{UUID_PATTERN})"
@@ -331,16 +338,22 @@ class ProfilerUI:
     # -- the list ------------------------------------------------------------------
     def list_page(self, request: Request) -> Response:
         query, page = parse_list_query(request.GET)
-        total = self.backend.count(query)
-        pages = max(1, -(-total // PAGE_SIZE))
+        # Counting stops past the cap, so a listing costs the same at any size.
+        cap = self.count_cap
+        total = self.backend.count(query, limit=cap + 1)
+        capped = total > cap
+        pages = max(1, -(-min(total, cap) // PAGE_SIZE))
         summaries = self.backend.list_summaries((page - 1) * PAGE_SIZE, PAGE_SIZE, query)
+        more = len(summaries) == PAGE_SIZE and (capped or page < pages)
         counts = self.middleware.health.counts()
         skipped = [(name.split(".", 1)[1], number, SKIP_REASONS.get(name.split(".", 1)[1], ""))
                    for name, number in sorted(counts.items()) if name.startswith("skipped.")]
         deleted = request.GET.get("deleted", "")
+        stored = self.backend.count(limit=cap + 1) if query.filters else total
         return self.render(
-            request, "list.mako", sessions=summaries, total=total,
-            stored=self.backend.count() if query.filters else total, page=page, pages=pages,
+            request, "list.mako", sessions=summaries, total=fmt_count(total, cap),
+            stored=fmt_count(stored, cap), page=page, pages=f"{pages}+" if capped else str(pages),
+            more=more,
             query=query, params=query_params(query), links=ListLinks(request.script_name, query),
             enabled=self.middleware.enabled, counts=counts, skipped=skipped,
             deleted=int(deleted) if deleted.isdigit() and len(deleted) < 9 else None)

@@ -76,13 +76,13 @@
   <button type="submit" class="danger" data-confirm="Delete the selected sessions?" data-needs-selection>Delete selected</button>
 </div>
 </form>
-% if pages > 1:
+% if page > 1 or more:
 <nav class="pager">
   % if page > 1:
   <a href="${links.page(page=str(page - 1) if page > 2 else '')}" rel="prev">← Newer</a>
   % endif
   <span>Page ${page} of ${pages}</span>
-  % if page < pages:
+  % if more:
   <a href="${links.page(page=str(page + 1))}" rel="next">Older →</a>
   % endif
 </nav>
@@ -90,7 +90,7 @@
 % endif
 
 <div class="bulk">
-% if query.filters and total:
+% if query.filters and sessions:
 <form method="post" action="${base}/delete/matching">
   <input type="hidden" name="${csrf_field}" value="${csrf}">
   <input type="hidden" name="return_to" value="${urlencode(params)}">
@@ -100,7 +100,7 @@
   <button type="submit" class="danger" data-confirm="Delete all ${total} sessions that match this filter?">Delete all ${total} matching</button>
 </form>
 % endif
-% if stored:
+% if stored != "0":
 <form method="post" action="${base}/delete/all">
   <input type="hidden" name="${csrf_field}" value="${csrf}">
   <input type="hidden" name="return_to" value="${urlencode(params)}">

@@ -125,7 +125,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_break(tmp_path):
              "--max-examples", "25", "--seed", "1", "--no-color",
              "-H", f"Cookie: linesman_csrf={CSRF}", "-H", f"X-Linesman-CSRF: {CSRF}",
              "--request-timeout", "20"],
-            capture_output=True, text=True, timeout=600)
+            capture_output=True, text=True, timeout=600, cwd=tmp_path)
     report = result.stdout + result.stderr
     assert result.returncode == 0, report[-4000:]
     assert re.search(r"\b6 (passed|operations)", report) or "passed" in report, report[-2000:]

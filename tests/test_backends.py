@@ -273,3 +273,10 @@ def test_add_many_stores_each_once(backend):
     backend.add_many(sessions)
     backend.add_many(sessions[1:])
     assert [s.path for s in backend.get_all().values()] == ["/m0", "/m1", "/m2"]
+
+
+def test_count_can_stop_early(backend, varied):
+    assert backend.count(limit=4) == 4
+    assert backend.count(limit=100) == 6
+    assert backend.count(SessionQuery(path_contains="api"), limit=2) == 2
+    assert backend.count(SessionQuery(path_contains="api"), limit=10) == 3

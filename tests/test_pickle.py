@@ -39,14 +39,18 @@ def test_a_crafted_file_never_runs_code(tmp_path):
     filename = tmp_path / "sessions.dat"
     filename.write_bytes(pickle.dumps({"format": "linesman-pickle", "version": 1,
                                        "sessions": {"x": Planted(marker)}}))
+    planted = filename.read_bytes()
     backend = PickleBackend(filename=str(filename))
-    with pytest.raises(BackendError, match="sessions.dat"):
-        backend.setup()
+    backend.setup()
     assert not marker.exists()
+    assert backend.count() == 0
+    aside = [p for p in tmp_path.iterdir() if p.name.startswith("sessions.dat.damaged-")]
+    assert len(aside) == 1 and aside[0].read_bytes() == planted
+    assert not marker.exists(), "reading the store never ran the planted code"
 
 
 @pytest.mark.parametrize("content", [b"", b"\x80\x05garbage", None])
-def test_a_damaged_file_is_a_clear_error_and_is_left_alone(tmp_path, content):
+def test_a_damaged_file_is_moved_aside_whole_and_logged(tmp_path, content, caplog):
     filename = tmp_path / "sessions.dat"
     if content is None:  # a real store, cut short as a crash mid-write would leave it
         add_sessions(str(filename), 3)
@@ -55,17 +59,23 @@ def test_a_damaged_file_is_a_clear_error_and_is_left_alone(tmp_path, content):
     else:
         filename.write_bytes(content)
     backend = PickleBackend(filename=str(filename))
-    with pytest.raises(BackendError) as caught:
-        backend.setup()
-    assert str(filename) in str(caught.value)
-    assert filename.read_bytes() == content
+    backend.setup()
+    aside = [p for p in tmp_path.iterdir() if p.name.startswith("sessions.dat.damaged-")]
+    assert len(aside) == 1 and aside[0].read_bytes() == content, "the damaged file was not kept"
+    assert str(filename) in caplog.text and aside[0].name in caplog.text
+    backend.add(real_session())  # the store goes on, in a new file
+    assert PickleBackend(filename=str(filename)).count() == 1
 
 
 def test_another_programs_pickle_is_refused(tmp_path):
     filename = tmp_path / "sessions.dat"
     filename.write_bytes(pickle.dumps({"some": "dict"}))
+    backend = PickleBackend(filename=str(filename))
     with pytest.raises(BackendError, match="not a linesman pickle store"):
-        PickleBackend(filename=str(filename)).setup()
+        backend.count()  # reading it is refused...
+    backend.setup()  # ...and setting up moves it aside
+    assert backend.count() == 0
+    assert any(p.name.startswith("sessions.dat.damaged-") for p in tmp_path.iterdir())
 
 
 def test_each_change_replaces_the_file_and_leaves_no_temporary(tmp_path):

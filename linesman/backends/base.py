@@ -107,10 +107,14 @@ class Backend:
         """Every session's summary, oldest first; stores override it not to decode."""
         return [session.summary() for session in self.get_all().values()]
 
-    def count(self, query: SessionQuery | None = None) -> int:
+    def count(self, query: SessionQuery | None = None, limit: int | None = None) -> int:
+        """How many sessions the query selects; at most ``limit``, which stores use
+        to stop counting early (a listing needs no exact figure past some point)."""
         if query is None or not query.filters:
-            return len(self.summaries())
-        return sum(1 for summary in self.summaries() if query.matches(summary))
+            found = len(self.summaries())
+        else:
+            found = sum(1 for summary in self.summaries() if query.matches(summary))
+        return found if limit is None else min(found, limit)
 
     def list_summaries(self, offset: int = 0, limit: int = 50,
                        query: SessionQuery | None = None) -> list[SessionSummary]:

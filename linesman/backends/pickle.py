@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import fcntl
 import io
+import logging
 import os
 import pickle
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
@@ -24,10 +26,16 @@ from typing import Any, Iterable, Iterator
 from linesman.backends.base import Backend, BackendError
 from linesman.session import ProfilingSession
 
-__all__ = ["PickleBackend"]
+__all__ = ["PickleBackend", "DamagedStore"]
+
+log = logging.getLogger("linesman")
 
 FORMAT = "linesman-pickle"
 FORMAT_VERSION = 1
+
+
+class DamagedStore(BackendError):
+    """The file is there but is not a readable linesman pickle store."""
 
 
 class _PlainUnpickler(pickle.Unpickler):
@@ -73,12 +81,12 @@ class PickleBackend(Backend):
         try:
             content = _load_plain(data)
         except Exception as exc:  # any damage: truncation, garbage, a refused class
-            raise BackendError(f"{self.filename} is not a readable linesman pickle "
-                               f"store ({type(exc).__name__}: {exc}); it was left as it is")
+            raise DamagedStore(f"{self.filename} is not a readable linesman pickle "
+                               f"store ({type(exc).__name__}: {exc})") from None
         if (not isinstance(content, dict) or content.get("format") != FORMAT
                 or not isinstance(content.get("sessions"), dict)
                 or not isinstance(content.get("settings", {}), dict)):
-            raise BackendError(f"{self.filename} is not a linesman pickle store")
+            raise DamagedStore(f"{self.filename} is not a linesman pickle store")
         if content.get("version", 0) > FORMAT_VERSION:
             raise BackendError(f"{self.filename} was written by a newer linesman")
         return content["sessions"], content.get("settings", {})
@@ -133,10 +141,23 @@ class PickleBackend(Backend):
 
     # -- the documented seven ------------------------------------------------
     def setup(self) -> None:
+        """Open the store; a damaged file is moved aside (kept, never replaced in place)
+        and logged, so the app's new sessions can be stored."""
         folder = os.path.dirname(self.filename)
         if not os.path.isdir(folder):
             raise BackendError(f"cannot use {self.filename}: folder {folder} does not exist")
-        self._reading()
+        try:
+            self._reading()
+        except DamagedStore as damage:
+            aside = f"{self.filename}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"
+            with self._lock:
+                try:
+                    os.replace(self.filename, aside)
+                except OSError as exc:
+                    raise BackendError(f"{damage}; moving it aside failed: {exc}") from exc
+                self._documents, self._settings, self._loaded_stamp = {}, {}, None
+            log.error("linesman: %s. It was moved aside to %s; new sessions go to a new "
+                      "file.", damage, aside)
 
     def add(self, session: ProfilingSession) -> None:
         document = session.to_dict()

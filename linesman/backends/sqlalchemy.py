@@ -202,10 +202,13 @@ class SQLAlchemyBackend(Backend):
             clauses.append(columns.duration >= query.min_duration)
         return clauses
 
-    def count(self, query: SessionQuery | None = None) -> int:
-        statement = sa.select(sa.func.count()).select_from(self.sessions)
+    def count(self, query: SessionQuery | None = None, limit: int | None = None) -> int:
+        rows = sa.select(sa.literal(1)).select_from(self.sessions)
         for clause in self._where(query):
-            statement = statement.where(clause)
+            rows = rows.where(clause)
+        if limit is not None:
+            rows = rows.limit(int(limit))
+        statement = sa.select(sa.func.count()).select_from(rows.subquery())
         with self._transaction() as connection:
             return int(connection.execute(statement).scalar() or 0)
 

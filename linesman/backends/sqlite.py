@@ -171,9 +171,12 @@ class SqliteBackend(Backend):
         return self._run("DELETE FROM sessions").rowcount
 
     # -- richer calls ---------------------------------------------------------
-    def count(self, query: SessionQuery | None = None) -> int:
+    def count(self, query: SessionQuery | None = None, limit: int | None = None) -> int:
         where, parameters = _where(query)
-        return self._run(f"SELECT COUNT(*) FROM sessions{where}", parameters).fetchone()[0]
+        if limit is None:
+            return self._run(f"SELECT COUNT(*) FROM sessions{where}", parameters).fetchone()[0]
+        return self._run(f"SELECT COUNT(*) FROM (SELECT 1 FROM sessions{where} LIMIT ?)",
+                         (*parameters, int(limit))).fetchone()[0]
 
     def summaries(self) -> list[SessionSummary]:
         return self.list_summaries(0, -1, SessionQuery(descending=False))
