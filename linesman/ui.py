@@ -51,7 +51,7 @@ log = logging.getLogger("linesman")
 
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 PAGE_SIZE = 50
-COUNT_CAP = 10_000  # the list counts this far exactly; past it, "10,000+"
+COUNT_CAP = 2_000  # the list counts this far exactly; past it, "2,000+"
 DEFAULT_CUTOFF = 5.0
 CSRF_COOKIE = "linesman_csrf"
 CSRF_FIELD = "csrf_token"

@@ -504,7 +504,7 @@ def test_a_damaged_session_gives_a_clean_error_and_the_list_still_shows(populate
 
 def test_past_the_count_cap_the_list_says_so(populated):
     middleware, client, _ = populated
-    middleware.ui.count_cap = 3  # as if 10,000 sessions were stored
+    middleware.ui.count_cap = 3  # as if more than 2,000 sessions were stored
     page = client.get("/__profiler__/")
     assert "3+ stored" in page.text
     filtered = client.get("/__profiler__/?path=/")
