@@ -97,6 +97,7 @@ class ProfilerGate:
         self.patience = patience
         self._in_flight: list[None] = []
         self._background: list[None] = []
+        self._background_since = 0.0
         self._arrivals = itertools.count()
 
     def enter(self, wants_profile: bool) -> tuple[RequestProfile | None, str | None]:
@@ -115,12 +116,14 @@ class ProfilerGate:
         return RequestProfile(arrival, overlapping, not self.exclusive), None
 
     def _background_done(self) -> bool:
-        if not self._background:
-            return True
-        deadline = time.monotonic() + self.patience
-        while self._background and time.monotonic() < deadline:
+        """Wait for short background work; never for work that is already long (a
+        locked or unreachable store), so a request's added wait stays under
+        ``patience`` and is nothing at all while the store is in trouble."""
+        while self._background:
+            if time.monotonic() - self._background_since > self.patience:
+                return False
             time.sleep(0.0005)
-        return not self._background
+        return True
 
     def leave(self, profile: RequestProfile | None) -> None:
         if profile is not None and next(self._arrivals) - profile.arrival > 1:
@@ -157,6 +160,7 @@ class ProfilerGate:
         if not self.exclusive:
             yield
             return
+        self._background_since = time.monotonic()
         self._background.append(None)
         next(self._arrivals)
         try:

@@ -219,6 +219,7 @@ class ProfilerUI:
         self.static_files = DirectoryApp(str(asset_folder("static")))
         self.cache = PageCache()
         self.count_cap = COUNT_CAP
+        self.damaged: set[str] = set()  # ids whose documents did not decode, for the list
         session = rf"/profiles/(?P<session_uuid>{UUID_PATTERN})"
         api = SessionsAPI(self)
         api_session = rf"/api/sessions/(?P<session_uuid>{UUID_PATTERN})"
@@ -245,6 +246,12 @@ class ProfilerUI:
     def backend(self):
         return self.middleware.backend
 
+    def note_damaged(self, path: str) -> None:
+        """Remember a session whose document would not decode, so the list flags it."""
+        match = re.search(UUID_PATTERN, path)
+        if match and len(self.damaged) < 1000:
+            self.damaged.add(match.group(0))
+
     # -- the one entry -----------------------------------------------------------
     def __call__(self, environ: dict, start_response: Callable):
         request = Request(environ)
@@ -268,6 +275,7 @@ class ProfilerUI:
             response = self.error_page(request, http.HTTPServiceUnavailable(
                 "The session store cannot be read right now; see the message above."))
         except SessionFormatError as error:
+            self.note_damaged(request.path_info)
             response = self.error_page(request, http.HTTPInternalServerError(
                 f"This session is stored, but cannot be read: {error}"))
         except Exception:
@@ -353,7 +361,7 @@ class ProfilerUI:
         return self.render(
             request, "list.mako", sessions=summaries, total=fmt_count(total, cap),
             stored=fmt_count(stored, cap), page=page, pages=f"{pages}+" if capped else str(pages),
-            more=more,
+            more=more, damaged=self.damaged,
             query=query, params=query_params(query), links=ListLinks(request.script_name, query),
             enabled=self.middleware.enabled, counts=counts, skipped=skipped,
             deleted=int(deleted) if deleted.isdigit() and len(deleted) < 9 else None)
@@ -427,6 +435,10 @@ class ProfilerUI:
         return response
 
     def static_file(self, request: Request) -> Response:
+        root = asset_folder("static").resolve()
+        target = (root / request.path_info[len("/static/"):]).resolve()
+        if not target.is_relative_to(root):  # a symlink that leads out of the folder
+            raise http.HTTPNotFound("There is no such file.")
         request = request.copy_get()
         request.path_info_pop()
         response = request.get_response(self.static_files)

@@ -59,11 +59,11 @@
 </tr></thead>
 <tbody>
 % for s in sessions:
-<tr class="${'failed' if s['failed'] else ''}">
+<tr class="${'damaged' if s['uuid'] in damaged else 'failed' if s['failed'] else ''}">
   <td><input type="checkbox" name="session_uuids[]" value="${s['uuid']}" aria-label="Select"></td>
   <td><time datetime="${fmt_iso(s['timestamp'])}">${fmt_time(s['timestamp'])}</time></td>
   <td>${s['method']}</td>
-  <td class="path"><a href="${base}/profiles/${s['uuid']}">${s['path']}${('?' + s['query']) if s['query'] else ''}</a></td>
+  <td class="path"><a href="${base}/profiles/${s['uuid']}">${s['path']}${('?' + s['query']) if s['query'] else ''}</a>${' (stored, but cannot be read)' if s['uuid'] in damaged else ''}</td>
   <td>${s['status'] if s['status'] is not None else '—'}</td>
   <td class="num">${fmt_ms(s['duration'])}</td>
   <td class="num">${fmt_ms(s['cpu_time'])}</td>

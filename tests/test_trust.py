@@ -55,11 +55,17 @@ def test_a_sqlite_file_locked_for_30_s_delays_storage_not_requests(tmp_path):
         requests += 1
         time.sleep(0.5)
     assert locker.wait(60) == 0
-    assert requests >= 50
+    assert requests >= 40
     assert slowest < 0.25, f"a request took {slowest:.3f} s while the file was locked"
     assert middleware.flush(60), "writes did not resume after the lock"
-    assert middleware.backend.count() == requests
-    assert middleware.health.counts().get("error.store", 0) >= 1
+    counts = middleware.health.counts()
+    assert counts.get("error.store", 0) >= 1
+    # Where one profiler sees every thread (3.12+), a request that comes while the
+    # writer is stuck on the lock is served unprofiled, and counted as such.
+    skipped = counts.get("skipped.busy", 0)
+    assert middleware.backend.count() + skipped == requests
+    if not middleware.gate.exclusive:
+        assert skipped == 0
     middleware.close()
 
 
