@@ -154,6 +154,16 @@ def openapi_document(base: str) -> dict:
                                                      "$ref": "#/components/schemas/Deleted"}}}},
                                          "404": error, **refused}},
             },
+            "/compare": {"get": {
+                "summary": "Two sessions compared function by function, largest change first",
+                "parameters": [
+                    {"name": "a", "in": "query", "required": True,
+                     "schema": {"type": "string", "format": "uuid"}},
+                    {"name": "b", "in": "query", "required": True,
+                     "schema": {"type": "string", "format": "uuid"}}],
+                "responses": {"200": {"description": "The comparison", "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Comparison"}}}},
+                    "400": error, "404": error, "500": error, **refused}}},
             "/state": {
                 "get": {"summary": "Whether profiling is on",
                         "responses": {"200": {"description": "The switch", "content": {
@@ -174,6 +184,31 @@ def openapi_document(base: str) -> dict:
             "State": {"type": "object", "required": ["enabled"],
                       "properties": {"enabled": {"type": "boolean"}},
                       "additionalProperties": False},
+            "Comparison": {"type": "object",
+                           "required": ["before", "after", "duration_before", "duration_after",
+                                        "duration_change", "functions"],
+                           "properties": {
+                               "before": {"type": "string"}, "after": {"type": "string"},
+                               "duration_before": {"type": "number"},
+                               "duration_after": {"type": "number"},
+                               "duration_change": {"type": "number"},
+                               "functions": {"type": "array", "items": {
+                                   "type": "object",
+                                   "required": ["function", "status", "cumtime_change",
+                                                "tottime_change", "selftime_change",
+                                                "calls_before", "calls_after"],
+                                   "properties": {
+                                       "function": string, "name": string, "file": string,
+                                       "line": {"type": "integer"},
+                                       "status": {"type": "string", "enum": [
+                                           "appeared", "vanished", "changed"]},
+                                       "cumtime_before": {"type": "number"},
+                                       "cumtime_after": {"type": "number"},
+                                       "cumtime_change": {"type": "number"},
+                                       "tottime_change": {"type": "number"},
+                                       "selftime_change": {"type": "number"},
+                                       "calls_before": {"type": "integer"},
+                                       "calls_after": {"type": "integer"}}}}}},
             "Deleted": {"type": "object", "required": ["deleted"],
                         "properties": {"deleted": {"type": "integer", "minimum": 0}}},
             "Summary": {"type": "object",

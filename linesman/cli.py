@@ -273,6 +273,28 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from linesman.endpoints import compare_sessions
+
+    backend = open_store(args.store)
+    before, after = load_session(backend, args.a), load_session(backend, args.b)
+    report = compare_sessions(before, after)
+    if args.json:
+        json.dump(report, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return 0
+    print(f"{before.method} {before.path}: {report['duration_before'] * 1000:.1f} ms -> "
+          f"{after.method} {after.path}: {report['duration_after'] * 1000:.1f} ms "
+          f"({report['duration_change'] * 1000:+.1f} ms)")
+    print(f"{'own change':>12} {'cum change':>12} {'calls':>13}  function")
+    for row in report["functions"][:args.limit]:
+        calls = f"{row['calls_before']}->{row['calls_after']}"
+        note = "" if row["status"] == "changed" else f" ({row['status']})"
+        print(f"{row['tottime_change'] * 1000:>+10.3f}ms {row['cumtime_change'] * 1000:>+10.3f}ms "
+              f"{calls:>13}  {row['function']}{note}")
+    return 0
+
+
 def cmd_prune(args: argparse.Namespace) -> int:
     backend = open_store(args.store)
     if args.keep is None and args.older_than is None:
@@ -350,6 +372,14 @@ def build_parser() -> argparse.ArgumentParser:
                        cmd_import)
     store_argument(imported)
     imported.add_argument("files", metavar="FILE.prof", nargs="+", help="pstats files")
+
+    compare = command("compare", "compare two sessions function by function", cmd_compare)
+    store_argument(compare)
+    compare.add_argument("a", metavar="A", help="the earlier session's id")
+    compare.add_argument("b", metavar="B", help="the later session's id")
+    compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    compare.add_argument("--limit", type=int, default=20, metavar="N",
+                         help="how many functions (20)")
 
     prune = command("prune", "remove old sessions", cmd_prune)
     store_argument(prune)

@@ -38,6 +38,7 @@ from linesman.api import SessionsAPI, json_error
 from linesman.backends.base import SORT_KEYS, BackendError, SessionQuery
 from linesman.callgraph import (package_times, profiled_time, recursive_functions,
                                 render_svg, to_dot)
+from linesman.endpoints import compare_sessions, endpoint_of, endpoint_stats, merge_sessions
 from linesman.exports import export_name, to_json, to_prof, to_speedscope
 from linesman.profiler import SKIP_REASONS
 from linesman.session import ProfilingSession, SessionFormatError
@@ -240,6 +241,12 @@ class ProfilerUI:
             ("GET", re.compile(r"/api/state"), api.state),
             ("PUT", re.compile(r"/api/state"), api.set_state),
             ("GET", re.compile(r"/api/openapi\.json"), api.openapi),
+            ("GET", re.compile(r"/api/compare"), self.compare_json),
+            ("GET", re.compile(r"/endpoints"), self.endpoints_page),
+            ("GET", re.compile(r"/endpoints/merged"), self.merged_page),
+            ("GET", re.compile(r"/endpoints/merged\.prof"), self.merged_prof),
+            ("GET", re.compile(r"/compare"), self.compare_page),
+            ("GET", re.compile(r"/compare\.json"), self.compare_json),
         ]
 
     @property
@@ -408,6 +415,65 @@ class ProfilerUI:
             "recursive": len(recursive_functions(graph)),
             "figures": script_json(figures),
         }
+
+    # -- across sessions ------------------------------------------------------------
+    MERGE_LIMIT = 500  # the newest sessions of an endpoint that a merge adds up
+
+    def endpoints_page(self, request: Request) -> Response:
+        stats = endpoint_stats(self.backend.summaries())
+        return self.render(request, "endpoints.mako", endpoints=stats)
+
+    def endpoint_sessions(self, request: Request) -> tuple[str, list[ProfilingSession]]:
+        endpoint = request.GET.get("endpoint", "")
+        method, _, folded = endpoint.partition(" ")
+        if not re.fullmatch(r"[A-Z]{1,10}", method) or not folded.startswith("/") or len(
+                endpoint) > 800:
+            raise http.HTTPBadRequest("That is not an endpoint (a method and a path).")
+        uuids = [row["uuid"] for row in reversed(self.backend.summaries())
+                 if endpoint_of(row["method"], row["path"]) == endpoint][:self.MERGE_LIMIT]
+        sessions = [session for session in map(self.backend.get, uuids) if session is not None]
+        if not sessions:
+            raise http.HTTPNotFound("No stored session belongs to that endpoint.")
+        return endpoint, sessions
+
+    def merged_page(self, request: Request) -> Response:
+        endpoint, sessions = self.endpoint_sessions(request)
+        method, _, path = endpoint.partition(" ")
+        cutoff = parse_cutoff(request.GET.get("cutoff"))
+        merged = merge_sessions(sessions, method, path)
+        view = self.session_view(merged, cutoff)
+        chosen = self.middleware.settings.chart_packages
+        return self.render(request, "session.mako", cutoff=cutoff, packages="",
+                           chart=package_chart(merged, chosen) if chosen else None,
+                           merged_count=len(sessions), endpoint=endpoint, **view)
+
+    def merged_prof(self, request: Request) -> Response:
+        endpoint, sessions = self.endpoint_sessions(request)
+        method, _, path = endpoint.partition(" ")
+        merged = merge_sessions(sessions, method, path)
+        response = Response(body=to_prof(merged), content_type="application/octet-stream",
+                            charset=None)
+        response.content_disposition = (
+            f'attachment; filename="{export_name(merged, "prof").replace(merged.uuid[:8], "merged")}"')
+        return response
+
+    def comparison(self, request: Request) -> dict:
+        chosen = request.GET.getall("session_uuids[]") or [request.GET.get("a", ""),
+                                                          request.GET.get("b", "")]
+        if len(chosen) != 2 or not all(re.fullmatch(UUID_PATTERN, uuid) for uuid in chosen):
+            raise http.HTTPBadRequest("Compare exactly two sessions (a= and b=).")
+        before, after = (self.load(uuid) for uuid in chosen)
+        if before.timestamp > after.timestamp:
+            before, after = after, before
+        return {"report": compare_sessions(before, after), "before": before, "after": after}
+
+    def compare_page(self, request: Request) -> Response:
+        return self.render(request, "compare.mako", **self.comparison(request))
+
+    def compare_json(self, request: Request) -> Response:
+        from linesman.api import json_response
+
+        return json_response(self.comparison(request)["report"])
 
     def export(self, request: Request, session_uuid: str, kind: str) -> Response:
         session = self.load(session_uuid)

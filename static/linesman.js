@@ -13,9 +13,11 @@ const selection = document.getElementById("selection");
 if (selection) {
   const boxes = () => [...selection.querySelectorAll('input[name="session_uuids[]"]')];
   const needy = [...selection.querySelectorAll("[data-needs-selection]")];
+  const pairs = [...selection.querySelectorAll("[data-needs-two]")];
   const refresh = () => {
     const chosen = boxes().filter((box) => box.checked).length;
     needy.forEach((button) => { button.disabled = chosen === 0; });
+    pairs.forEach((button) => { button.disabled = chosen !== 2; });
   };
   const all = document.getElementById("select-all");
   if (all) {
@@ -26,4 +28,8 @@ if (selection) {
   }
   selection.addEventListener("change", refresh);
   refresh();
+  pairs.forEach((button) => button.addEventListener("click", () => {
+    const [a, b] = boxes().filter((box) => box.checked).map((box) => box.value);
+    window.location.href = `${button.dataset.compare}?${new URLSearchParams({ a, b })}`;
+  }));
 }

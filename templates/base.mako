@@ -12,7 +12,7 @@ ${self.head()}
 <body>
 <header class="top">
   <a class="brand" href="${base}/">linesman</a>
-  <nav><a href="${base}/">Sessions</a></nav>
+  <nav><a href="${base}/">Sessions</a> · <a href="${base}/endpoints">Endpoints</a></nav>
   % if health.store_error:
   <p class="alert" role="alert">Store trouble: ${health.store_error}</p>
   % endif

@@ -74,6 +74,7 @@
 </table>
 <div class="actions">
   <button type="submit" class="danger" data-confirm="Delete the selected sessions?" data-needs-selection>Delete selected</button>
+  <button type="button" data-compare="${base}/compare" data-needs-two>Compare the two selected</button>
 </div>
 </form>
 % if page > 1 or more:

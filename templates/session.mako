@@ -2,12 +2,15 @@
 <%def name="title()">${session.method} ${session.path}</%def>
 <%def name="head()"><script type="module" src="${base}/static/session.js"></script></%def>
 <% export = base + "/profiles/" + session.uuid %>
+<% merged = context.get('merged_count', None) %>
 <div class="titlebar">
-  <h1><span class="method">${session.method}</span> ${session.path}${('?' + session.query) if session.query else ''}</h1>
+  <h1><span class="method">${session.method}</span> ${session.path}${('?' + session.query) if session.query else ''}${(' (%d sessions merged)' % merged) if merged else ''}</h1>
+  % if not merged:
   <form method="post" action="${base}/delete/${session.uuid}">
     <input type="hidden" name="${csrf_field}" value="${csrf}">
     <button type="submit" class="danger" data-confirm="Delete this session?">Delete</button>
   </form>
+  % endif
 </div>
 <dl class="summary">
   <dt>Status</dt><dd class="${'bad' if session.failed else ''}">${session.status if session.status is not None else '—'}${(' · ' + session.error) if session.error else ''}</dd>
@@ -18,6 +21,9 @@
   <dt>Alongside</dt><dd>${'other requests ran at the same time' if session.concurrent else 'no other request'}</dd>
   <dt>Response</dt><dd>${session.response_size} bytes</dd>
 </dl>
+% if merged:
+<p class="exports">Export: <a href="${base}/endpoints/merged.prof?${urlencode({'endpoint': context.get('endpoint')})}" download>.prof</a> (the merged figures)</p>
+% else:
 <p class="exports">Export:
   <a href="${export}.prof" download>.prof</a> (pstats, snakeviz) ·
   <a href="${export}.speedscope.json" download>speedscope</a> ·
@@ -25,6 +31,7 @@
   <a href="${export}.svg?cutoff=${cutoff}" download>.svg</a> ·
   <a href="${export}.json" download>JSON</a>
 </p>
+% endif
 
 <nav class="sections" aria-label="Views of this session">
   <a href="#tree-section">Call tree</a> · <a href="#flame-section">Flame graph</a> ·

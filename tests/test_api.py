@@ -105,7 +105,7 @@ def test_the_openapi_document_is_valid_and_matches_the_routes(api):
     document = client.get("/__profiler__/api/openapi.json").json
     validate_spec(document)
     assert document["servers"] == [{"url": "/__profiler__/api"}]
-    assert set(document["paths"]) == {"/sessions", "/sessions/{uuid}", "/state"}
+    assert set(document["paths"]) == {"/sessions", "/sessions/{uuid}", "/state", "/compare"}
     assert set(document["paths"]["/sessions/{uuid}"]) == {"parameters", "get", "delete"}
     assert set(document["paths"]["/state"]) == {"get", "put"}
 
@@ -128,7 +128,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_break(tmp_path):
             capture_output=True, text=True, timeout=600, cwd=tmp_path)
     report = result.stdout + result.stderr
     assert result.returncode == 0, report[-4000:]
-    assert re.search(r"\b6 (passed|operations)", report) or "passed" in report, report[-2000:]
+    assert "passed" in report, report[-2000:]
 
 
 def test_a_malformed_form_is_a_400_not_a_500(api):

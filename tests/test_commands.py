@@ -50,7 +50,7 @@ def uuids_of(store: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("command", ["demo", "serve", "view", "list", "show", "export",
-                                     "import", "prune"])
+                                     "import", "compare", "prune"])
 def test_every_command_has_help(command):
     result = linesman(command, "--help")
     assert result.stdout.startswith("usage: linesman " + command)
@@ -207,3 +207,25 @@ def test_serve_runs_an_ini(tmp_path):
     with running(["-m", "linesman", "serve", str(ini), "--port", str(port)], port):
         status, headers, _ = get(port, "/json")
         assert status == 200 and "X-Linesman-Session" in headers
+
+
+def test_progress_shows_a_bar_on_a_terminal(tmp_path):
+    import pty
+
+    files = []
+    for number in range(3):
+        target = tmp_path / f"t{number}.prof"
+        cProfile.run("sum(range(100))", str(target))
+        files.append(str(target))
+    output = bytearray()
+
+    def read(fd):
+        data = os.read(fd, 1024)
+        output.extend(data)
+        return data
+
+    argv = [sys.executable, "-m", "linesman", "import", str(tmp_path / "s.db"), *files]
+    status = pty.spawn(argv, read)
+    text = output.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert "importing [" in text and "3/3" in text

@@ -1,0 +1,170 @@
+"""Endpoints, merged profiles and comparisons, on real profiles."""
+
+from __future__ import annotations
+
+import cProfile
+import json
+import pstats
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+from webtest import TestApp
+
+from linesman import ProfilingSession
+from linesman.endpoints import (compare_sessions, endpoint_of, endpoint_stats, fold_path,
+                                merge_sessions)
+from linesman.middleware import ProfilingMiddleware
+
+import apps
+
+LOCAL = {"REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "localhost"}
+
+
+@pytest.mark.parametrize("path, folded", [
+    ("/users/123/orders/9f1c4e8a2b3d4c5e6f708192a3b4c5d6", "/users/{id}/orders/{id}"),
+    ("/items/0c8d1b7e-2f58-4c8a-9e3e-0d6b1b8f0a11", "/items/{id}"),
+    ("/v2/report", "/v2/report"),
+    ("/static/app.3f2a.js", "/static/app.3f2a.js"),
+    ("/page/12/", "/page/{id}/"),
+    ("/deadbeef", "/deadbeef"),
+    ("/", "/"),
+])
+def test_folding_on_real_paths(path, folded):
+    assert fold_path(path) == folded
+
+
+def test_endpoint_stats():
+    rows = [{"method": "GET", "path": f"/users/{n}", "duration": n / 100, "failed": n == 3}
+            for n in range(1, 21)] + [{"method": "POST", "path": "/users", "duration": 0.5,
+                                       "failed": False}]
+    stats = {s.endpoint: s for s in endpoint_stats(rows)}
+    users = stats["GET /users/{id}"]
+    assert (users.count, users.errors, users.slowest) == (20, 1, 0.20)
+    assert users.median == pytest.approx(0.105)
+    assert users.p95 == 0.19
+    assert stats["POST /users"].count == 1
+    assert endpoint_of("GET", "/users/42") == "GET /users/{id}"
+
+
+def slow_part(seconds):
+    """The function a change made slower: its own loop, its own time."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def handler(slow):
+    slow_part(slow)
+    apps.spin(0.002)
+    return sorted(range(2000), key=lambda n: -n)
+
+
+def profiled(slow: float, timestamp: float) -> ProfilingSession:
+    profile = cProfile.Profile()
+    profile.enable()
+    handler(slow)
+    profile.disable()
+    return ProfilingSession(profile.getstats(), {"REQUEST_METHOD": "GET", "PATH_INFO": "/x/1"},
+                            timestamp)
+
+
+def test_a_merged_profile_is_the_sum_of_its_parts():
+    parts = [profiled(0.001, 1.0), profiled(0.002, 2.0), profiled(0.001, 3.0)]
+    merged = merge_sessions(parts, "GET", "/x/{id}")
+    by_key = {f.key: f for f in merged.functions}
+    for key in by_key:
+        counts = [f.callcount for s in parts for f in s.functions if f.key == key]
+        times = [f.totaltime for s in parts for f in s.functions if f.key == key]
+        assert by_key[key].callcount == sum(counts)
+        assert by_key[key].totaltime == pytest.approx(sum(times), rel=1e-12)
+    edges = {(c.caller, c.callee): c.callcount for c in merged.calls}
+    for (caller, callee), count in edges.items():
+        assert count == sum(c.callcount for s in parts for c in s.calls
+                            if (c.caller, c.callee) == (caller, callee))
+    assert merged.duration == pytest.approx(sum(s.duration for s in parts))
+
+
+def test_a_session_compared_with_itself_shows_no_change():
+    session = profiled(0.001, 1.0)
+    report = compare_sessions(session, session)
+    assert report["duration_change"] == 0
+    assert all(row["cumtime_change"] == 0 and row["tottime_change"] == 0
+               and row["calls_before"] == row["calls_after"] for row in report["functions"])
+
+
+def test_a_deliberately_slowed_function_ranks_first():
+    before, after = profiled(0.001, 1.0), profiled(0.030, 2.0)
+    report = compare_sessions(before, after)
+    first = report["functions"][0]
+    assert first["name"] == "slow_part"
+    assert first["cumtime_change"] > 0.025  # its own loop; the clock reads are its callees
+    assert report["duration_change"] > 0.025
+
+
+@pytest.fixture
+def site(make_profiled):
+    def app(environ, start_response):
+        apps.spin(0.003 if "/slow/" in environ["PATH_INFO"] else 0.0005)
+        return apps.hello_app(environ, start_response)
+
+    middleware = make_profiled(app)
+    client = TestApp(middleware, extra_environ=dict(LOCAL))
+    ids = []
+    for path in ("/users/1", "/users/2", "/users/3", "/slow/7", "/about"):
+        ids.append(client.get(path).headers["X-Linesman-Session"].split(";")[0])
+        assert middleware.flush(10)
+    return middleware, client, ids
+
+
+def test_the_endpoints_page(site):
+    _, client, _ = site
+    page = client.get("/__profiler__/endpoints")
+    assert "GET /users/{id}" in page.text and "GET /slow/{id}" in page.text
+    rows = re.findall(r'<td class="path">([^<]+)</td>\s*<td class="num">(\d+)</td>', page.text)
+    assert ("GET /users/{id}", "3") in rows
+    assert rows[0][0] == "GET /slow/{id}", "slowest first"
+
+
+def test_the_merged_profile_page_and_export(site, tmp_path):
+    middleware, client, _ = site
+    page = client.get("/__profiler__/endpoints/merged?endpoint=GET+/users/{id}")
+    assert "(3 sessions merged)" in page.text
+    prof = client.get("/__profiler__/endpoints/merged.prof?endpoint=GET+/users/{id}")
+    target = tmp_path / "merged.prof"
+    target.write_bytes(prof.body)
+    stats = pstats.Stats(str(target))
+    app_calls = next(v for k, v in stats.stats.items() if k[2] == "site.<locals>.app")
+    assert app_calls[1] == 3
+    client.get("/__profiler__/endpoints/merged?endpoint=GET+/nothing/{id}", status=404)
+    client.get("/__profiler__/endpoints/merged?endpoint=<script>", status=400)
+
+
+def test_compare_page_json_and_api(site):
+    _, client, ids = site
+    page = client.get(f"/__profiler__/compare?a={ids[0]}&b={ids[3]}")
+    assert "compared with an earlier session" in page.text
+    report = client.get(f"/__profiler__/api/compare?a={ids[0]}&b={ids[3]}").json
+    assert report["before"] == ids[0] and report["after"] == ids[3]
+    assert report["functions"][0]["name"] == "spin"
+    same = client.get(f"/__profiler__/compare.json?a={ids[1]}&b={ids[1]}").json
+    assert same["duration_change"] == 0
+    client.get(f"/__profiler__/compare?a={ids[0]}", status=400)
+    client.get("/__profiler__/compare?a=x&b=y", status=400)
+    client.get(f"/__profiler__/compare?a={ids[0]}&b=0c8d1b7e-2f58-4c8a-9e3e-0d6b1b8f0a11",
+               status=404)
+
+
+def test_compare_on_the_command_line(site):
+    middleware, _, ids = site
+    store = middleware.backend.filename
+    result = subprocess.run([sys.executable, "-m", "linesman", "compare", store, ids[0], ids[3],
+                             "--json"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["functions"][0]["name"] == "spin"
+    table = subprocess.run([sys.executable, "-m", "linesman", "compare", store, ids[0], ids[3]],
+                           capture_output=True, text=True, timeout=60).stdout
+    assert table.splitlines()[0].startswith("GET /users/1:")
+    assert "spin" in table.splitlines()[2]
