@@ -165,6 +165,7 @@ class Settings:
     queue_size: int = 1000
     queue_bytes: int = 64 << 20
     flush_timeout: float = 5.0
+    endpoint_folds: tuple[re.Pattern[str], ...] = ()
     allowed_ips: tuple[str, ...] = ("127.0.0.1", "::1")
     allowed_hosts: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
@@ -190,6 +191,7 @@ OPTIONS: dict[str, Callable[[Any], Any]] = {
     "queue_size": to_positive_int,
     "queue_bytes": to_bytes,
     "flush_timeout": to_seconds,
+    "endpoint_folds": to_patterns,
     "allowed_ips": to_words,
     "allowed_hosts": to_words,
     "trusted_proxies": to_words,

@@ -38,7 +38,8 @@ from linesman.api import SessionsAPI, json_error
 from linesman.backends.base import SORT_KEYS, BackendError, SessionQuery
 from linesman.callgraph import (package_times, profiled_time, recursive_functions,
                                 render_svg, to_dot)
-from linesman.endpoints import compare_sessions, endpoint_of, endpoint_stats, merge_sessions
+from linesman.endpoints import (DEFAULT_FOLDS, compare_sessions, endpoint_of, endpoint_stats,
+                                merge_sessions)
 from linesman.exports import export_name, to_json, to_prof, to_speedscope
 from linesman.profiler import SKIP_REASONS
 from linesman.session import ProfilingSession, SessionFormatError
@@ -419,8 +420,12 @@ class ProfilerUI:
     # -- across sessions ------------------------------------------------------------
     MERGE_LIMIT = 500  # the newest sessions of an endpoint that a merge adds up
 
+    @property
+    def folds(self) -> tuple:
+        return self.middleware.settings.endpoint_folds or DEFAULT_FOLDS
+
     def endpoints_page(self, request: Request) -> Response:
-        stats = endpoint_stats(self.backend.summaries())
+        stats = endpoint_stats(self.backend.summaries(), self.folds)
         return self.render(request, "endpoints.mako", endpoints=stats)
 
     def endpoint_sessions(self, request: Request) -> tuple[str, list[ProfilingSession]]:
@@ -430,7 +435,8 @@ class ProfilerUI:
                 endpoint) > 800:
             raise http.HTTPBadRequest("That is not an endpoint (a method and a path).")
         uuids = [row["uuid"] for row in reversed(self.backend.summaries())
-                 if endpoint_of(row["method"], row["path"]) == endpoint][:self.MERGE_LIMIT]
+                 if endpoint_of(row["method"], row["path"], self.folds) == endpoint
+                 ][:self.MERGE_LIMIT]
         sessions = [session for session in map(self.backend.get, uuids) if session is not None]
         if not sessions:
             raise http.HTTPNotFound("No stored session belongs to that endpoint.")

@@ -39,3 +39,12 @@ def server_backend(kind: str, **options):
     require(problem is None, f"a {kind} server at {url} ({problem})")
     prefix = f"t{uuid.uuid4().hex[:10]}_"
     return SQLAlchemyBackend(url=url, table_prefix=prefix, **options)
+
+
+def middleware_on(store, app, **options):
+    """A ProfilingMiddleware storing into the tables of ``store`` (a SQLAlchemyBackend)."""
+    from linesman.middleware import ProfilingMiddleware
+
+    return ProfilingMiddleware(app, backend="linesman.backends.sqlalchemy:SQLAlchemyBackend",
+                               url=store.url.render_as_string(hide_password=False),
+                               table_prefix=store.table_prefix, **options)

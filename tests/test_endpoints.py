@@ -16,7 +16,6 @@ from webtest import TestApp
 from linesman import ProfilingSession
 from linesman.endpoints import (compare_sessions, endpoint_of, endpoint_stats, fold_path,
                                 merge_sessions)
-from linesman.middleware import ProfilingMiddleware
 
 import apps
 
@@ -168,3 +167,15 @@ def test_compare_on_the_command_line(site):
                            capture_output=True, text=True, timeout=60).stdout
     assert table.splitlines()[0].startswith("GET /users/1:")
     assert "spin" in table.splitlines()[2]
+
+
+def test_folding_rules_are_configurable(make_profiled):
+    middleware = make_profiled(apps.hello_app, endpoint_folds=r"(?<=/)[a-z]+-[0-9]+(?=/|$)")
+    client = TestApp(middleware, extra_environ=dict(LOCAL))
+    for path in ("/orders/abc-1", "/orders/xyz-22", "/orders/7"):
+        client.get(path)
+        assert middleware.flush(10)
+    page = client.get("/__profiler__/endpoints")
+    rows = dict(re.findall(r'<td class="path">([^<]+)</td>\s*<td class="num">(\d+)</td>',
+                           page.text))
+    assert rows == {"GET /orders/{id}": "2", "GET /orders/7": "1"}

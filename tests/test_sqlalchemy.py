@@ -6,7 +6,6 @@ import multiprocessing
 import os
 import shutil
 import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -19,7 +18,7 @@ from linesman.config import ConfigError
 from linesman.middleware import ProfilingMiddleware
 
 import apps
-from databases import URLS, server_backend
+from databases import middleware_on, server_backend
 from require import require
 from servers import free_port, get, running
 from wsgi_client import SESSION_HEADER, call
@@ -204,10 +203,7 @@ def pg_ctl(action: str) -> None:
 def test_a_postgresql_restart_loses_no_session_and_no_request():
     store = server_backend("postgresql")
     store.setup()
-    url = store.url.render_as_string(hide_password=False)
-    middleware = ProfilingMiddleware(
-        apps.StreamingApp(), backend="linesman.backends.sqlalchemy:SQLAlchemyBackend", url=url,
-        table_prefix=store.table_prefix)
+    middleware = middleware_on(store, apps.StreamingApp())
     bare = call(apps.StreamingApp())
     answers = []
     try:

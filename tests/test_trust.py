@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import io
 import json
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 import textwrap

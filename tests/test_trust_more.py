@@ -3,9 +3,6 @@ gunicorn workers on one SQLite file, symlinks in the static folder, damaged docu
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -14,10 +11,9 @@ import pytest
 from webtest import TestApp
 
 from linesman.backends.sqlite import SqliteBackend
-from linesman.middleware import ProfilingMiddleware
 
 import apps
-from databases import server_backend
+from databases import middleware_on, server_backend
 from servers import free_port, get, running
 from wsgi_client import SESSION_HEADER, call
 
@@ -29,10 +25,7 @@ pytestmark = pytest.mark.server
 def test_connections_terminated_under_load_lose_no_session():
     store = server_backend("postgresql")
     store.setup()
-    url = store.url.render_as_string(hide_password=False)
-    middleware = ProfilingMiddleware(
-        apps.StreamingApp(), backend="linesman.backends.sqlalchemy:SQLAlchemyBackend", url=url,
-        table_prefix=store.table_prefix)
+    middleware = middleware_on(store, apps.StreamingApp())
     bare = call(apps.StreamingApp()).comparable()
     killer_store = server_backend("postgresql")
     stop = threading.Event()
@@ -92,7 +85,7 @@ def test_four_gunicorn_workers_on_one_sqlite_file_while_the_list_is_read(tmp_pat
     stop = threading.Event()
 
     def client() -> None:
-        for number in range(50):
+        for number in range(200):
             status, headers, _ = get(port, "/json" if number % 2 else "/template")
             with lock:
                 if status != 200 or SESSION_HEADER not in headers:
@@ -119,12 +112,12 @@ def test_four_gunicorn_workers_on_one_sqlite_file_while_the_list_is_read(tmp_pat
         stop.set()
         watching.join(30)
         backend = SqliteBackend(filename=str(store))
-        deadline = time.monotonic() + 30
-        while backend.count() < 200 and time.monotonic() < deadline:
+        deadline = time.monotonic() + 60
+        while backend.count() < 800 and time.monotonic() < deadline:
             time.sleep(0.1)
     assert failures == []
-    assert len(answered) == 200 == len(set(answered))
-    stored = [row["uuid"] for row in backend.list_summaries(0, 1000)]
+    assert len(answered) == 800 == len(set(answered))
+    stored = [row["uuid"] for row in backend.list_summaries(0, 2000)]
     assert sorted(stored) == sorted(answered), "a session was lost or stored twice"
     assert backend.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     backend.close()

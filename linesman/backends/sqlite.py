@@ -204,8 +204,8 @@ class SqliteBackend(Backend):
 
     def prune(self, keep: int) -> int:
         cutoff = self._run(
-            f"SELECT timestamp, rowid FROM sessions ORDER BY timestamp DESC, rowid DESC "
-            f"LIMIT 1 OFFSET ?", (int(keep) - 1,)).fetchone() if keep > 0 else None
+            "SELECT timestamp, rowid FROM sessions ORDER BY timestamp DESC, rowid DESC "
+            "LIMIT 1 OFFSET ?", (int(keep) - 1,)).fetchone() if keep > 0 else None
         if keep > 0 and cutoff is None:
             return 0
         if cutoff is None:
