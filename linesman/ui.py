@@ -428,7 +428,8 @@ class ProfilerUI:
         stats = endpoint_stats(self.backend.summaries(), self.folds)
         return self.render(request, "endpoints.mako", endpoints=stats)
 
-    def endpoint_sessions(self, request: Request) -> tuple[str, list[ProfilingSession]]:
+    def merged(self, request: Request) -> tuple[str, ProfilingSession, int]:
+        """The endpoint named in the query, its newest sessions added up, and how many."""
         endpoint = request.GET.get("endpoint", "")
         method, _, folded = endpoint.partition(" ")
         if not re.fullmatch(r"[A-Z]{1,10}", method) or not folded.startswith("/") or len(
@@ -440,27 +441,23 @@ class ProfilerUI:
         sessions = [session for session in map(self.backend.get, uuids) if session is not None]
         if not sessions:
             raise http.HTTPNotFound("No stored session belongs to that endpoint.")
-        return endpoint, sessions
+        return endpoint, merge_sessions(sessions, method, folded), len(sessions)
 
     def merged_page(self, request: Request) -> Response:
-        endpoint, sessions = self.endpoint_sessions(request)
-        method, _, path = endpoint.partition(" ")
+        endpoint, merged, count = self.merged(request)
         cutoff = parse_cutoff(request.GET.get("cutoff"))
-        merged = merge_sessions(sessions, method, path)
-        view = self.session_view(merged, cutoff)
         chosen = self.middleware.settings.chart_packages
         return self.render(request, "session.mako", cutoff=cutoff, packages="",
                            chart=package_chart(merged, chosen) if chosen else None,
-                           merged_count=len(sessions), endpoint=endpoint, **view)
+                           merged_count=count, endpoint=endpoint,
+                           **self.session_view(merged, cutoff))
 
     def merged_prof(self, request: Request) -> Response:
-        endpoint, sessions = self.endpoint_sessions(request)
-        method, _, path = endpoint.partition(" ")
-        merged = merge_sessions(sessions, method, path)
+        _, merged, _ = self.merged(request)
         response = Response(body=to_prof(merged), content_type="application/octet-stream",
                             charset=None)
-        response.content_disposition = (
-            f'attachment; filename="{export_name(merged, "prof").replace(merged.uuid[:8], "merged")}"')
+        name = export_name(merged, "prof").replace(merged.uuid[:8], "merged")
+        response.content_disposition = f'attachment; filename="{name}"'
         return response
 
     def comparison(self, request: Request) -> dict:

@@ -94,11 +94,7 @@ def test_the_ini_configures_it_with_a_here_relative_sqlite_url(tmp_path):
 
 
 def test_the_switch_set_in_one_host_is_off_in_the_other_within_a_second(store):
-    url = store.url.render_as_string(hide_password=False)
-    options = {"backend": "linesman.backends.sqlalchemy:SQLAlchemyBackend", "url": url,
-               "table_prefix": store.table_prefix}
-    first = ProfilingMiddleware(apps.hello_app, **options)
-    second = ProfilingMiddleware(apps.hello_app, **options)
+    first, second = middleware_on(store, apps.hello_app), middleware_on(store, apps.hello_app)
     call(second)  # its writer thread, which watches the switch, is running
     assert second.flush(10)
     first.set_enabled(False)
@@ -118,11 +114,7 @@ def test_the_switch_set_in_one_host_is_off_in_the_other_within_a_second(store):
 
 
 def test_deletes_from_one_host_are_seen_by_the_other(store):
-    url = store.url.render_as_string(hide_password=False)
-    options = {"backend": "linesman.backends.sqlalchemy:SQLAlchemyBackend", "url": url,
-               "table_prefix": store.table_prefix}
-    first = ProfilingMiddleware(apps.hello_app, **options)
-    second = ProfilingMiddleware(apps.hello_app, **options)
+    first, second = middleware_on(store, apps.hello_app), middleware_on(store, apps.hello_app)
     call(first, "/a")
     assert first.flush(10)
     assert second.backend.count() == 1
