@@ -149,11 +149,11 @@ class ProfilerGate:
         It waits up to ``wait`` seconds for a moment with no profiled request in
         flight: work done then takes no time from a request. Where one profiler
         sees every thread the wait is for correctness (1 s by default) and the
-        work counts as company while it runs; elsewhere it is a courtesy (50 ms),
-        so that under steady load storage keeps up.
+        work counts as company while it runs; elsewhere it is a courtesy (0.5 s),
+        short enough that under steady load storage keeps up.
         """
         if wait is None:
-            wait = 1.0 if self.exclusive else 0.05
+            wait = 1.0 if self.exclusive else 0.5
         deadline = time.monotonic() + wait
         while self._in_flight and time.monotonic() < deadline:
             time.sleep(0.001)
