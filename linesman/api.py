@@ -15,7 +15,7 @@ from webob import Request, Response
 from webob import exc as http
 
 from linesman import __version__
-from linesman.backends.base import SORT_KEYS
+from linesman.backends.base import SORT_KEYS, SUMMARY_FIELDS
 
 if TYPE_CHECKING:
     from linesman.ui import ProfilerUI
@@ -39,10 +39,7 @@ def json_error(error: http.HTTPException) -> Response:
 
 
 def _summary(row: dict) -> dict:
-    return {"uuid": row["uuid"], "timestamp": row["timestamp"], "method": row["method"],
-            "path": row["path"], "query": row["query"], "status": row["status"],
-            "duration": row["duration"], "cpu_time": row["cpu_time"],
-            "failed": bool(row["failed"])}
+    return {name: row[name] for name in SUMMARY_FIELDS} | {"failed": bool(row["failed"])}
 
 
 class SessionsAPI:

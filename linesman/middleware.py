@@ -112,8 +112,9 @@ class ProfilingMiddleware:
         ui_environ = dict(environ)
         ui_environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + self.profiler_path
         ui_environ["PATH_INFO"] = path[len(self.profiler_path):]
-        # The UI's own code must not land in a request's profile (3.12+).
-        tracked = self.enabled and environ.get("wsgi.multithread", True)
+        # Where one profiler sees every thread, the UI's code must not land in a profile.
+        tracked = (self.enabled and self.gate.exclusive
+                   and environ.get("wsgi.multithread", True))
         if tracked:
             self.gate.enter(False)
         try:

@@ -16,9 +16,13 @@ from typing import TYPE_CHECKING, Any, Iterable
 if TYPE_CHECKING:
     from linesman.session import ProfilingSession
 
-__all__ = ["Backend", "BackendError", "SessionQuery", "SessionSummary", "SORT_KEYS"]
+__all__ = ["Backend", "BackendError", "SessionQuery", "SessionSummary", "SORT_KEYS",
+           "SUMMARY_FIELDS"]
 
-SessionSummary = dict  # uuid, timestamp, method, path, query, status, duration, cpu_time, failed
+SessionSummary = dict  # one value per SUMMARY_FIELDS name
+# What a listing shows of a session; stores keep these as columns beside the document.
+SUMMARY_FIELDS = ("uuid", "timestamp", "method", "path", "query", "status", "duration",
+                  "cpu_time", "failed")
 SORT_KEYS = ("timestamp", "duration", "path", "status")
 
 

@@ -23,7 +23,7 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
-from linesman.backends.base import Backend, BackendError
+from linesman.backends.base import SUMMARY_FIELDS, Backend, BackendError
 from linesman.session import ProfilingSession
 
 __all__ = ["PickleBackend", "DamagedStore"]
@@ -208,8 +208,6 @@ class PickleBackend(Backend):
     def summaries(self) -> list[dict]:
         documents = sorted(self._reading().values(),
                            key=lambda document: document.get("timestamp", 0.0))
-        keys = ("uuid", "timestamp", "method", "path", "query", "status", "duration",
-                "cpu_time", "failed")
-        return [{key: document.get(key) for key in keys}
+        return [{key: document.get(key) for key in SUMMARY_FIELDS}
                 for document in documents]
 

@@ -19,7 +19,8 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
-from linesman.backends.base import Backend, BackendError, SessionQuery, SessionSummary
+from linesman.backends.base import (SUMMARY_FIELDS, Backend, BackendError, SessionQuery,
+                                    SessionSummary)
 from linesman.backends.codec import decode_session, encode_session
 from linesman.config import ConfigError
 from linesman.session import ProfilingSession
@@ -36,8 +37,6 @@ __all__ = ["SQLAlchemyBackend"]
 
 SCHEMA_VERSION = 1
 PATH_LENGTH = 700  # indexable everywhere (MariaDB: 3072 bytes of utf8mb4)
-_SUMMARY = ("uuid", "timestamp", "method", "path", "query", "status", "duration",
-            "cpu_time", "failed")
 _LOCK_KEY = 0x6C696E65  # "line": the advisory lock that serialises setup()
 
 
@@ -228,7 +227,7 @@ class SQLAlchemyBackend(Backend):
             order.insert(0, direction(sa.case((key.is_(None), 0), else_=1)))
         if query.sort == "timestamp":
             order = [direction(columns.timestamp), direction(columns.uuid)]
-        statement = sa.select(*(columns[name] for name in _SUMMARY)).order_by(*order)
+        statement = sa.select(*(columns[name] for name in SUMMARY_FIELDS)).order_by(*order)
         for clause in self._where(query):
             statement = statement.where(clause)
         if limit >= 0:
@@ -237,7 +236,7 @@ class SQLAlchemyBackend(Backend):
             statement = statement.offset(int(offset))
         with self._transaction() as connection:
             rows = connection.execute(statement).all()
-        return [dict(zip(_SUMMARY, row)) | {"failed": bool(row[-1])} for row in rows]
+        return [dict(zip(SUMMARY_FIELDS, row)) | {"failed": bool(row[-1])} for row in rows]
 
     def summaries(self) -> list[SessionSummary]:
         return self.list_summaries(0, -1, SessionQuery(descending=False))

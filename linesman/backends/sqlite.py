@@ -16,7 +16,8 @@ import threading
 from collections import OrderedDict
 from typing import Iterable
 
-from linesman.backends.base import Backend, BackendError, SessionQuery, SessionSummary
+from linesman.backends.base import (SUMMARY_FIELDS, Backend, BackendError, SessionQuery,
+                                    SessionSummary)
 from linesman.backends.codec import decode_session, encode_session
 from linesman.session import ProfilingSession
 
@@ -45,7 +46,7 @@ CREATE TABLE IF NOT EXISTS settings (
     value TEXT NOT NULL
 );
 """
-_SUMMARY_COLUMNS = "uuid, timestamp, method, path, query, status, duration, cpu_time, failed"
+_SUMMARY_COLUMNS = ", ".join(SUMMARY_FIELDS)
 _ORDER = "timestamp, rowid"
 
 
@@ -192,8 +193,7 @@ class SqliteBackend(Backend):
             f"LIMIT ? OFFSET ?",
             (*parameters, int(limit), int(offset)),
         )
-        names = _SUMMARY_COLUMNS.split(", ")
-        summaries = [dict(zip(names, row)) for row in rows]
+        summaries = [dict(zip(SUMMARY_FIELDS, row)) for row in rows]
         for summary in summaries:
             summary["failed"] = bool(summary["failed"])
         return summaries
