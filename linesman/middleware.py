@@ -121,7 +121,7 @@ class ProfilingMiddleware:
             return list(self.ui(ui_environ, start_response))
         finally:
             if tracked:
-                self.gate.leave(None)
+                self.gate.leave()
 
     def _selected(self, environ: dict) -> bool:
         settings = self.settings
@@ -158,10 +158,10 @@ class ProfilingMiddleware:
         try:
             result = self.app(environ, start_response)
         except BaseException:
-            self.gate.leave(None)
+            self.gate.leave()
             raise
         if _finished_when_returned(result, environ):
-            self.gate.leave(None)
+            self.gate.leave()
             return result
         return TrackedResponse(result, self.gate)
 
@@ -235,10 +235,10 @@ class ProfiledRequest:
             return
         self.finished = True
         middleware = self.middleware
+        gate = middleware.gate
         try:
             duration = time.perf_counter() - self.started
-            gate = middleware.gate
-            gate.leave(self.profile)
+            gate.seal(self.profile)
             reason = gate.verdict(self.profile)
             if reason is None and duration < middleware.settings.min_duration:
                 reason = "too_fast"
@@ -253,6 +253,10 @@ class ProfiledRequest:
         except Exception:
             middleware.health.problem("finish", "linesman: could not finish a profile",
                                       exc_info=True)
+        finally:
+            # Counted out last: where one profiler sees every thread, a profile that
+            # starts now must not record this thread handing the record over.
+            gate.leave()
 
 
 class ProfiledResponse:
@@ -331,7 +335,7 @@ class TrackedResponse:
     def _leave(self) -> None:
         if not self._left:
             self._left = True
-            self._gate.leave(None)
+            self._gate.leave()
 
     def __del__(self) -> None:
         self._leave()

@@ -15,10 +15,12 @@ in flight so that it is dropped instead of stored with calls not its own.
 from __future__ import annotations
 
 import cProfile
+import functools
 import itertools
+import math
 import sys
 import time
-from contextlib import contextmanager
+from queue import Empty
 from typing import Any, Callable, Iterator
 
 __all__ = ["ProfilerGate", "RequestProfile", "SKIP_REASONS", "is_exclusive_profiler"]
@@ -31,6 +33,10 @@ SKIP_REASONS = {
     "too_fast": "shorter than min_duration",
     "queue_full": "the storage queue was full",
 }
+
+
+_NOT_YET = math.inf  # a hold's start time before it is read: "just now"
+_NEVER = object()  # a sentinel no item equals, compared in C (see ProfilerGate.idle)
 
 
 def is_exclusive_profiler() -> bool:
@@ -84,21 +90,24 @@ class ProfilerGate:
     way out. A profile saw company if another request was in flight when it
     began, or if anyone drew a number between its first and its last.
 
-    linesman's own work off the request path (the writer thread) counts as
-    company too, since where one profiler sees every thread its encoding and
-    SQL would land in the request being profiled. That work waits for a moment
-    with no request in flight and is done one session at a time; a request that
-    wants a profile while it runs waits for it (``patience``, 0.2 s at most)
-    before it is served unprofiled.
+    linesman's own thread (the writer) counts as company too, since where one
+    profiler sees every thread its encoding and SQL would land in the request
+    being profiled. The writer *holds* the gate whenever it runs Python code:
+    taking the hold draws a number, so a profile already running is dropped,
+    and no profile starts while it is held (a request waits for it, ``patience``
+    0.2 s at most, before it is served unprofiled). The writer lets go only
+    inside :meth:`idle`, which sleeps and waits for a moment with no request in
+    flight without making a single call a profiler could record.
     """
 
     def __init__(self, exclusive: bool | None = None, patience: float = 0.2) -> None:
         self.exclusive = is_exclusive_profiler() if exclusive is None else exclusive
         self.patience = patience
         self._in_flight: list[None] = []
-        self._background: list[None] = []
-        self._background_since = 0.0
+        self._held = [False]  # a one-slot list: set and cleared without a call
+        self._held_since = _NOT_YET
         self._arrivals = itertools.count()
+        self._naps = iter(functools.partial(time.sleep, 0.001), _NEVER)
 
     def enter(self, wants_profile: bool) -> tuple[RequestProfile | None, str | None]:
         """Count a request in; give it a profile, or the reason it gets none."""
@@ -108,26 +117,32 @@ class ProfilerGate:
             return None, None
         overlapping = len(self._in_flight) > 1
         if self.exclusive:
-            if overlapping or not self._background_done():
+            if overlapping or not self._hold_ended():
                 return None, "busy"
             arrival = next(self._arrivals)  # counted afresh after the wait
-            if len(self._in_flight) > 1 or self._background:
+            if len(self._in_flight) > 1 or self._held[0]:
                 return None, "busy"
         return RequestProfile(arrival, overlapping, not self.exclusive), None
 
-    def _background_done(self) -> bool:
-        """Wait for short background work; never for work that is already long (a
-        locked or unreachable store), so a request's added wait stays under
-        ``patience`` and is nothing at all while the store is in trouble."""
-        while self._background:
-            if time.monotonic() - self._background_since > self.patience:
+    def _hold_ended(self) -> bool:
+        """Wait for a short hold; never for one that is already long (a locked or
+        unreachable store), so a request's added wait stays under ``patience``
+        and is nothing at all while the store is in trouble."""
+        while self._held[0]:
+            if time.monotonic() - self._held_since > self.patience:
                 return False
             time.sleep(0.0005)
         return True
 
-    def leave(self, profile: RequestProfile | None) -> None:
-        if profile is not None and next(self._arrivals) - profile.arrival > 1:
+    def seal(self, profile: RequestProfile) -> None:
+        """The profile's last number: did anyone draw one since its first?"""
+        if next(self._arrivals) - profile.arrival > 1:
             profile.concurrent = True
+
+    def leave(self, profile: RequestProfile | None = None) -> None:
+        """Count a request out (sealing its profile first, if not done yet)."""
+        if profile is not None:
+            self.seal(profile)
         self._in_flight.pop()
 
     def verdict(self, profile: RequestProfile) -> str | None:
@@ -142,28 +157,52 @@ class ProfilerGate:
     def in_flight(self) -> int:
         return len(self._in_flight)
 
-    @contextmanager
-    def background_work(self, wait: float | None = None) -> Iterator[None]:
-        """Mark linesman's own work off the request path (see the class notes).
+    @property
+    def quiet_wait(self) -> float:
+        """How long the writer waits for no request in flight before it works
+        anyway: where one profiler sees every thread that wait spares a profile
+        (1 s); elsewhere it is a courtesy (0.5 s), short enough that under steady
+        load storage keeps up."""
+        return 1.0 if self.exclusive else 0.5
 
-        It waits up to ``wait`` seconds for a moment with no profiled request in
-        flight: work done then takes no time from a request. Where one profiler
-        sees every thread the wait is for correctness (1 s by default) and the
-        work counts as company while it runs; elsewhere it is a courtesy (0.5 s),
-        short enough that under steady load storage keeps up.
-        """
-        if wait is None:
-            wait = 1.0 if self.exclusive else 0.5
-        deadline = time.monotonic() + wait
-        while self._in_flight and time.monotonic() < deadline:
-            time.sleep(0.001)
-        if not self.exclusive:
-            yield
-            return
-        self._background_since = time.monotonic()
-        self._background.append(None)
+    def hold(self) -> None:
+        """linesman's own thread is about to run Python code (see the class notes)."""
+        self._held[0] = True
         next(self._arrivals)
+        self._held_since = time.monotonic()
+
+    def release(self) -> None:
+        self._held_since = _NOT_YET
+        self._held[0] = False
+
+    def idle(self, waiting: Iterator[Any]) -> Any:
+        """Let go of the hold, take the next item from ``waiting`` (None if it
+        timed out), wait for a moment with no request in flight, hold again.
+
+        Between letting go and holding again this makes no call a profiler
+        records (``sys.monitoring`` reports calls, starts and returns, never
+        plain bytecode): ``waiting`` and the 1 ms naps are C iterators driven by
+        ``for``, and the rest is stores and comparisons. So a request profiled
+        meanwhile holds none of linesman's code, and one that is still running
+        when the hold is taken again is dropped as overlapping.
+        """
+        held, in_flight, naps = self._held, self._in_flight, self._naps
+        patience_naps = int(self.quiet_wait * 1000)
+        item = None
+        self._held_since = _NOT_YET
+        held[0] = False
         try:
-            yield
-        finally:
-            self._background.pop()
+            for item in waiting:
+                break
+        except Empty:
+            pass
+        waited = 0
+        while in_flight and waited < patience_naps:
+            for _ in naps:
+                break
+            waited += 1
+        held[0] = True  # no backward jump between the last look and here: no thread switch
+        for _ in self._arrivals:
+            break
+        self._held_since = time.monotonic()
+        return item

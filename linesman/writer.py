@@ -14,6 +14,7 @@ every insert.
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import queue
 import threading
@@ -31,6 +32,7 @@ from linesman.session import ProfilingSession
 __all__ = ["ProfileRecord", "SessionWriter", "Retention"]
 
 _STOP = object()
+_NEVER = object()  # no item equals it; compared in C, see ProfilerGate.idle
 _WRITERS: "weakref.WeakSet[SessionWriter]" = weakref.WeakSet()
 
 
@@ -44,7 +46,7 @@ os.register_at_fork(after_in_child=_after_fork)
 BATCH = 200  # sessions built, and stored per transaction, when several wait
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # compared to a sentinel in C: no Python __eq__
 class ProfileRecord:
     """A finished request's raw profile and figures, before it is a session."""
 
@@ -105,7 +107,9 @@ class SessionWriter:
         self.switch_interval = switch_interval
         self.retry_backoff = retry_backoff
         self.gate = gate or ProfilerGate(exclusive=False)
-        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self.queue_size = queue_size
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()  # get() blocks in C
+        self._queued = 0
         self._backlog: deque[tuple[ProfilingSession, int]] = deque()
         self._backlog_bytes = 0
         self._retry_at = 0.0
@@ -129,11 +133,12 @@ class SessionWriter:
         with self._start_lock:
             if self._thread_pid == os.getpid() and self._thread is not None:
                 return
-            self._queue = queue.Queue(maxsize=self._queue.maxsize)
-            self._backlog, self._backlog_bytes, self._pending = deque(), 0, 0
+            self._queue = queue.SimpleQueue()
+            self._backlog, self._backlog_bytes, self._pending, self._queued = deque(), 0, 0, 0
             self._stopping = False
             thread = threading.Thread(target=self._run, name="linesman-writer", daemon=True)
             self._thread, self._thread_pid = thread, os.getpid()
+            self.gate.hold()  # the thread's start-up is Python code too
             thread.start()
             self.started = True
             atexit.register(_close_at_exit, weakref.ref(self))
@@ -142,13 +147,14 @@ class SessionWriter:
         """Queue a record without waiting; False (counted) when the queue is full."""
         self.ensure_started()
         with self._idle:
-            self._pending += 1
-        try:
-            self._queue.put_nowait(record)
-        except queue.Full:
-            self._done()
-            self._refused("queue_full", f"the storage queue is full ({self._queue.maxsize})")
+            full = self._queued >= self.queue_size
+            if not full:
+                self._queued += 1
+                self._pending += 1
+        if full:
+            self._refused("queue_full", f"the storage queue is full ({self.queue_size})")
             return False
+        self._queue.put(record)
         return True
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -171,10 +177,9 @@ class SessionWriter:
             self.health.problem("exit", "linesman: %d profile(s) not stored at exit",
                                 self._pending)
         self._stopping = True
-        try:
-            self._queue.put_nowait(_STOP)
-        except queue.Full:
-            pass
+        with self._idle:
+            self._queued += 1
+        self._queue.put(_STOP)
         self._thread.join(1.0)
         self._thread = None
         self.started = False
@@ -200,46 +205,50 @@ class SessionWriter:
                             "slow or down?", why)
 
     def _run(self) -> None:
+        """The writer's loop. It runs holding the gate (taken for it before the
+        thread started) and lets go only inside ``gate.idle``; see ProfilerGate."""
+        gate = self.gate
         # The switch was read at start-up; the first request must not wait for it.
         next_switch_check = time.monotonic() + self.switch_interval
         while not self._stopping:
-            now = time.monotonic()
-            if now >= next_switch_check:
-                with self.gate.background_work():
-                    self._check_store()
-                next_switch_check = now + self.switch_interval
-            wake = next_switch_check
-            if self._backlog:
-                wake = min(wake, self._retry_at)
             try:
-                item = self._queue.get(timeout=max(0.0, wake - time.monotonic()))
-            except queue.Empty:
-                item = None
-            batch = [] if item is None else [item]
-            while batch and len(batch) < BATCH:  # whatever else waits, in the same moment
+                wake = next_switch_check
+                if self._backlog:
+                    wake = min(wake, self._retry_at)
+                timeout = max(0.0, wake - time.monotonic())
+                item = gate.idle(iter(functools.partial(self._queue.get, True, timeout),
+                                      _NEVER))
+                now = time.monotonic()
+                if now >= next_switch_check:
+                    self._check_store()
+                    next_switch_check = now + self.switch_interval
+                self._work(item)
+            except Exception:  # a bug here must not stop storage for good
+                self.health.problem("writer", "linesman: the writer failed", exc_info=True)
+
+    def _work(self, item: Any) -> None:
+        """One stretch of work between two quiet moments. Where one profiler sees
+        every thread that is one record built and one stored, so a request that
+        wants a profile never waits for more; elsewhere whatever is waiting."""
+        batch = [] if item is None else [item]
+        if not self.gate.exclusive:
+            while batch and len(batch) < BATCH:
                 try:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            if _STOP in batch:
-                self._stopping = True
-                batch = [record for record in batch if record is not _STOP]
-            for group in self._holds(batch):
-                with self.gate.background_work():
-                    for record in group:
-                        self._take(record)
-            finished = self._drain()
-            self._retain()
-            if finished:  # flush() returns once retention has seen them too
-                self._done(finished)
-
-    def _holds(self, records: list) -> list[list]:
-        """How to split work between moments of quiet: where one profiler sees every
-        thread, one record at a time, so a request that wants a profile never waits
-        for more than one; elsewhere all at once."""
-        if not records:
-            return []
-        return [[record] for record in records] if self.gate.exclusive else [records]
+        if batch:
+            with self._idle:
+                self._queued -= len(batch)
+        if _STOP in batch:
+            self._stopping = True
+            batch = [record for record in batch if record is not _STOP]
+        for record in batch:
+            self._take(record)
+        finished = self._drain(1 if self.gate.exclusive else None)
+        self._retain()
+        if finished:  # flush() returns once retention has seen them too
+            self._done(finished)
 
     def _take(self, record: ProfileRecord) -> None:
         """Build the session and put it at the end of the backlog (bounded)."""
@@ -250,28 +259,29 @@ class SessionWriter:
             self.health.problem("build", "linesman: could not build a session", exc_info=True)
             return
         size = approximate_size(session)
-        if self._backlog and (len(self._backlog) >= self._queue.maxsize
+        if self._backlog and (len(self._backlog) >= self.queue_size
                               or self._backlog_bytes + size > self.queue_bytes):
             self._done()
             self._refused("backlog_full", "sessions waiting for the store passed the bound "
-                          f"({self._queue.maxsize} sessions or {self.queue_bytes} bytes)")
+                          f"({self.queue_size} sessions or {self.queue_bytes} bytes)")
             return
         self._backlog.append((session, size))
         self._backlog_bytes += size
 
-    def _drain(self) -> int:
-        """Store the backlog in order, a batch per transaction, until it is empty or
-        the store fails; the number of sessions finished (stored or given up)."""
+    def _drain(self, limit: int | None = None) -> int:
+        """Store the backlog in order, a batch per transaction, until it is empty,
+        ``limit`` sessions are stored or the store fails; the number of sessions
+        finished (stored or given up)."""
         finished = 0
-        size = 1 if self.gate.exclusive else BATCH
-        while self._backlog and time.monotonic() >= self._retry_at and not self._stopping:
+        size = min(limit or BATCH, BATCH)
+        while self._backlog and time.monotonic() >= self._retry_at and (
+                limit is None or finished < limit) and not self._stopping:
             batch = [self._backlog[number] for number in range(min(size, len(self._backlog)))]
             try:
-                with self.gate.background_work():
-                    if not self.ready:
-                        self.backend.setup()
-                        self.ready = True
-                    self._add(batch)
+                if not self.ready:
+                    self.backend.setup()
+                    self.ready = True
+                self._add(batch)
             except BackendError as exc:
                 self._store_trouble(exc)
                 self._retry_at = time.monotonic() + self._retry_delay
@@ -345,12 +355,11 @@ class SessionWriter:
         self._inserts_since_prune = 0
         self._pruned_at = time.monotonic()
         try:
-            with self.gate.background_work():
-                removed = 0
-                if retention.max_age is not None:
-                    removed += self.backend.prune_older(time.time() - retention.max_age)
-                if retention.max_sessions is not None:
-                    removed += self.backend.prune(retention.max_sessions)
+            removed = 0
+            if retention.max_age is not None:
+                removed += self.backend.prune_older(time.time() - retention.max_age)
+            if retention.max_sessions is not None:
+                removed += self.backend.prune(retention.max_sessions)
         except Exception:
             self.health.problem("prune", "linesman: could not remove old sessions",
                                 exc_info=True)

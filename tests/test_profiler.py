@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import cProfile
+import functools
+import queue
 import sys
 import threading
 import time
@@ -106,16 +108,17 @@ def test_a_python_level_profiler_is_left_in_place():
     assert gate.verdict(profile) == expected
 
 
-def hold_background(gate, seconds, started):
-    with gate.background_work(wait=0):
-        started.set()
-        time.sleep(seconds)
+def hold(gate, seconds, started):
+    gate.hold()
+    started.set()
+    time.sleep(seconds)
+    gate.release()
 
 
-def test_a_profile_does_not_start_while_linesman_works_in_the_background():
+def test_a_profile_does_not_start_while_linesman_holds_the_gate():
     gate = ProfilerGate(exclusive=True, patience=0.01)
     started = threading.Event()
-    worker = threading.Thread(target=hold_background, args=(gate, 0.3, started))
+    worker = threading.Thread(target=hold, args=(gate, 0.3, started))
     worker.start()
     started.wait(5)
     profile, reason = gate.enter(True)
@@ -124,10 +127,10 @@ def test_a_profile_does_not_start_while_linesman_works_in_the_background():
     worker.join()
 
 
-def test_a_profile_waits_for_short_background_work():
+def test_a_profile_waits_for_a_short_hold():
     gate = ProfilerGate(exclusive=True, patience=2.0)
     started = threading.Event()
-    worker = threading.Thread(target=hold_background, args=(gate, 0.02, started))
+    worker = threading.Thread(target=hold, args=(gate, 0.02, started))
     worker.start()
     started.wait(5)
     profile, reason = gate.enter(True)
@@ -137,21 +140,57 @@ def test_a_profile_waits_for_short_background_work():
     worker.join()
 
 
-def test_background_work_during_a_profile_drops_it():
+def test_taking_the_hold_during_a_profile_drops_it():
     gate = ProfilerGate(exclusive=True)
     profile, _ = gate.enter(True)
-    with gate.background_work(wait=0):  # gave up waiting for the request to end
-        pass
+    gate.hold()  # the writer gave up waiting for the request to end
+    gate.release()
     gate.leave(profile)
     assert gate.verdict(profile) == "overlap"
 
 
-def test_background_work_is_free_where_profiles_are_per_thread():
+def test_the_hold_is_free_where_profiles_are_per_thread():
     gate = ProfilerGate(exclusive=False)
     profile, _ = gate.enter(True)
-    with gate.background_work(wait=0):
-        second, reason = gate.enter(True)
-        assert reason is None
-        gate.leave(second)
+    gate.hold()
+    second, reason = gate.enter(True)
+    assert reason is None
+    gate.leave(second)
+    gate.release()
     gate.leave(profile)
     assert gate.verdict(profile) is None
+
+
+def work_after_idle(gate, waiting, woke):
+    """A writer's stretch: hold, idle until an item comes, then Python code."""
+    gate.hold()
+    woke.append(gate.idle(waiting))
+    woke.append(sorted(str(number) for number in range(50)))  # code a profile must not see
+    gate.release()
+
+
+def test_the_writer_idles_without_a_call_a_profile_could_record():
+    """On 3.12+ one profiler records every thread: the writer waking up, waiting
+    for quiet and taking the hold again must leave nothing in a profile that ran
+    meanwhile. It wakes during the profile (an item arrives), naps while the
+    request is in flight, and works only after it left."""
+    gate = ProfilerGate(exclusive=True)
+    items = queue.SimpleQueue()
+    woke = []
+    waiting = iter(functools.partial(items.get, True, 10.0), object())
+    writer = threading.Thread(target=work_after_idle, args=(gate, waiting, woke))
+    writer.start()
+    deadline = time.monotonic() + 5
+    while gate._held[0] and time.monotonic() < deadline:  # until it sleeps
+        time.sleep(0.001)
+    profile, reason = gate.enter(True)
+    assert reason is None
+    profile.call(items.put, "record")
+    profile.call(apps.spin, 0.05)  # the writer is awake and napping meanwhile
+    gate.leave(profile)
+    writer.join(5)
+    assert woke[0] == "record"
+    assert gate.verdict(profile) is None, "the writer held the gate during the profile"
+    recorded = names(profile)
+    assert not [name for name in recorded if "sleep" in name or "sorted" in name
+                or "idle" in name or "work_after_idle" in name], recorded
