@@ -16,6 +16,8 @@ from webob import exc as http
 
 from linesman import __version__
 from linesman.backends.base import SORT_KEYS, SUMMARY_FIELDS
+from linesman.capture import (MAX_CAPTURE_MINUTES, MAX_CAPTURE_REQUESTS, CaptureError,
+                              parse_capture)
 
 if TYPE_CHECKING:
     from linesman.ui import ProfilerUI
@@ -94,6 +96,27 @@ class SessionsAPI:
         self.ui.middleware.set_enabled(body["enabled"])
         return json_response({"enabled": body["enabled"]})
 
+    def captures(self, request: Request) -> Response:
+        return json_response({"captures": [window.to_json()
+                                           for window in self.ui.backend.captures(50)]})
+
+    def start_capture(self, request: Request) -> Response:
+        try:
+            body = json.loads(request.body or b"null")
+        except ValueError:
+            raise http.HTTPBadRequest("The body is not JSON.") from None
+        if not isinstance(body, dict):
+            raise http.HTTPBadRequest('The body is an object such as {"requests": 10}.')
+        try:
+            window = parse_capture(body)
+        except CaptureError as error:
+            raise http.HTTPBadRequest(str(error)) from None
+        self.ui.middleware.start_capture(window)
+        return json_response(window.to_json(), status=201)
+
+    def stop_capture(self, request: Request, window_id: str) -> Response:
+        return json_response({"stopped": self.ui.middleware.stop_capture(window_id)})
+
     def openapi(self, request: Request) -> Response:
         return json_response(openapi_document(request.script_name))
 
@@ -109,8 +132,8 @@ def openapi_document(base: str) -> dict:
     return {
         "openapi": "3.0.3",
         "info": {"title": "linesman", "version": __version__,
-                 "description": "The stored profiles of a WSGI app, and the on/off switch. "
-                                "DELETE and PUT need the linesman_csrf cookie's value in an "
+                 "description": "The stored profiles of a WSGI app, the on/off switch and "
+                                "capture windows. DELETE, PUT and POST need the linesman_csrf cookie's value in an "
                                 "X-Linesman-CSRF header; without it they answer 403."},
         "servers": [{"url": f"{base}/api"}],
         "paths": {
@@ -131,6 +154,9 @@ def openapi_document(base: str) -> dict:
                                                                   "enum": ["asc", "desc"]}},
                     {"name": "page", "in": "query", "schema": {
                         "type": "string", "pattern": "^[1-9][0-9]{0,5}$"}},
+                    {"name": "capture", "in": "query", "schema": {
+                        "type": "string", "format": "uuid"},
+                     "description": "Only the sessions this capture window caught"},
                     {"name": "per_page", "in": "query", "schema": {
                         "type": "string", "pattern": "^[1-9][0-9]{0,2}$"}},
                 ],
@@ -161,6 +187,34 @@ def openapi_document(base: str) -> dict:
                 "responses": {"200": {"description": "The comparison", "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/Comparison"}}}},
                     "400": error, "404": error, "500": error, **refused}}},
+            "/captures": {
+                "get": {"summary": "The newest capture windows, open or ended",
+                        "responses": {"200": {"description": "Windows", "content": {
+                            "application/json": {"schema": {
+                                "type": "object", "required": ["captures"], "properties": {
+                                    "captures": {"type": "array", "items": {
+                                        "$ref": "#/components/schemas/Capture"}}}}}}},
+                            **refused}},
+                "post": {"summary": "Arm a capture window for every process: profile the "
+                                    "next N matching requests, or for M minutes",
+                         "requestBody": {"required": True, "content": {"application/json": {
+                             "schema": {"$ref": "#/components/schemas/NewCapture"}}}},
+                         "responses": {"201": {"description": "The window", "content": {
+                             "application/json": {"schema": {
+                                 "$ref": "#/components/schemas/Capture"}}}},
+                             "400": error, **refused}},
+            },
+            "/captures/{id}/stop": {
+                "parameters": [{"name": "id", "in": "path", "required": True,
+                                "schema": {"type": "string", "format": "uuid"}}],
+                "post": {"summary": "End a capture window now",
+                         "responses": {"200": {"description": "Whether it was running",
+                                               "content": {"application/json": {"schema": {
+                                                   "type": "object", "required": ["stopped"],
+                                                   "properties": {"stopped": {
+                                                       "type": "boolean"}}}}}},
+                                       "400": error, "404": error, **refused}},
+            },
             "/state": {
                 "get": {"summary": "Whether profiling is on",
                         "responses": {"200": {"description": "The switch", "content": {
@@ -206,6 +260,27 @@ def openapi_document(base: str) -> dict:
                                        "selftime_change": {"type": "number"},
                                        "calls_before": {"type": "integer"},
                                        "calls_after": {"type": "integer"}}}}}},
+            "NewCapture": {"type": "object", "properties": {
+                "requests": {"type": "integer", "minimum": 1, "maximum": MAX_CAPTURE_REQUESTS},
+                "minutes": {"type": "number", "minimum": 0.1, "maximum": MAX_CAPTURE_MINUTES},
+                "pattern": {"type": "string", "maxLength": 500,
+                            "description": "A regular expression searched in the path"},
+                "method": {"type": "string", "pattern": "^([A-Z]{1,10})?$"},
+                "min_ms": {"type": "number", "minimum": 0, "maximum": 3600000}},
+                "description": "At least one of requests and minutes."},
+            "Capture": {"type": "object",
+                        "required": ["id", "pattern", "method", "requests", "until",
+                                     "min_duration", "created", "ended", "caught", "open"],
+                        "properties": {
+                            "id": {"type": "string", "format": "uuid"},
+                            "pattern": string, "method": string,
+                            "requests": {"type": "integer", "nullable": True},
+                            "until": {"type": "number", "nullable": True},
+                            "min_duration": {"type": "number"},
+                            "created": {"type": "number"},
+                            "ended": {"type": "number", "nullable": True},
+                            "caught": {"type": "integer", "minimum": 0},
+                            "open": {"type": "boolean"}}},
             "Deleted": {"type": "object", "required": ["deleted"],
                         "properties": {"deleted": {"type": "integer", "minimum": 0}}},
             "Summary": {"type": "object",

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable
 
 from linesman.backends import create_backend
 from linesman.backends.base import Backend
+from linesman.capture import CaptureWindow
 from linesman.config import Settings, parse_settings
 from linesman.health import Health
 from linesman.profiler import ProfilerGate, RequestProfile
@@ -57,12 +58,14 @@ class ProfilingMiddleware:
         self.health = Health()
         self.gate = ProfilerGate()
         self.enabled = self.settings.enabled
+        self.captures: tuple[CaptureWindow, ...] = ()  # open capture windows, read with the switch
         ready = self._set_up_store()
         self.writer = SessionWriter(
             self.backend, self.health, queue_size=self.settings.queue_size,
             queue_bytes=self.settings.queue_bytes, flush_timeout=self.settings.flush_timeout,
             retention=Retention(self.settings.max_sessions, self.settings.max_age),
-            on_switch=self._apply_switch, ready=ready, gate=self.gate)
+            on_switch=self._apply_switch, on_captures=self._apply_captures, ready=ready,
+            gate=self.gate)
         self.ui = ProfilerUI(self)  # built now: a wrong access option fails at start-up
 
     # -- start-up and the switch ---------------------------------------------
@@ -71,6 +74,7 @@ class ProfilingMiddleware:
         try:
             self.backend.setup()
             self._apply_switch(self.backend.get_enabled())
+            self._apply_captures(self.backend.open_captures())
         except Exception as exc:
             message = f"{self.backend.describe()}: {exc}"
             self.health.store_failed(message)
@@ -82,6 +86,19 @@ class ProfilingMiddleware:
     def _apply_switch(self, stored: bool | None) -> None:
         if stored is not None:
             self.enabled = stored
+
+    def _apply_captures(self, windows: list[CaptureWindow]) -> None:
+        self.captures = tuple(windows)
+
+    def start_capture(self, window: CaptureWindow) -> None:
+        """Arm a capture window for every process that shares the store."""
+        self.backend.start_capture(window)
+        self._apply_captures(self.backend.open_captures())
+
+    def stop_capture(self, window_id: str) -> bool:
+        stopped = self.backend.stop_capture(window_id)
+        self._apply_captures(self.backend.open_captures())
+        return stopped
 
     def set_enabled(self, enabled: bool) -> None:
         """Turn profiling on or off for every process that shares the store."""
@@ -102,7 +119,9 @@ class ProfilingMiddleware:
         if path.startswith(self.profiler_path):
             if path == self.profiler_path or path[len(self.profiler_path)] == "/":
                 return self._serve_ui(environ, start_response, path)
-        if not self.enabled:
+        if not self.enabled and not self.captures:
+            if not self.writer.started:  # its thread watches the switch and the windows
+                self.writer.ensure_started()
             return self.app(environ, start_response)
         return self._observe(environ, start_response)
 
@@ -142,7 +161,9 @@ class ProfilingMiddleware:
     def _observe(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if not self.writer.started:
             self.writer.ensure_started()
-        wanted = self._selected(environ)
+        window = self._window_for(environ) if self.captures else None
+        selected = self.enabled and self._selected(environ)
+        wanted = selected or window is not None
         if not wanted and not (self.gate.exclusive and environ.get("wsgi.multithread", True)):
             # Only where one profiler sees every thread can this request spoil a profile.
             return self.app(environ, start_response)
@@ -151,7 +172,17 @@ class ProfilingMiddleware:
             self.health.count(f"skipped.{skipped}")
         if profile is None:
             return self._serve_tracked(environ, start_response)
-        return self._serve_profiled(environ, start_response, profile)
+        return self._serve_profiled(environ, start_response, profile, selected, window)
+
+    def _window_for(self, environ: dict) -> CaptureWindow | None:
+        """The first open capture window this request falls in, if any."""
+        now = time.time()
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        for window in self.captures:
+            if window.is_open(now) and window.matches(method, path):
+                return window
+        return None
 
     def _serve_tracked(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         """Serve unprofiled, but stay counted in flight until the body is closed."""
@@ -165,9 +196,10 @@ class ProfilingMiddleware:
             return result
         return TrackedResponse(result, self.gate)
 
-    def _serve_profiled(self, environ: dict, start_response: Callable,
-                        profile: RequestProfile) -> Iterable[bytes]:
-        request = ProfiledRequest(self, environ, start_response, profile)
+    def _serve_profiled(self, environ: dict, start_response: Callable, profile: RequestProfile,
+                        selected: bool = True,
+                        window: CaptureWindow | None = None) -> Iterable[bytes]:
+        request = ProfiledRequest(self, environ, start_response, profile, selected, window)
         try:
             result = profile.call(self.app, environ, request.start_response)
         except BaseException as exc:
@@ -201,12 +233,16 @@ class ProfiledRequest:
     """What one profiled request gathers until its body is closed."""
 
     __slots__ = ("middleware", "profile", "server_start_response", "environ", "uuid",
-                 "timestamp", "started", "status", "response_size", "header", "finished")
+                 "timestamp", "started", "status", "response_size", "header", "finished",
+                 "selected", "window")
 
     def __init__(self, middleware: ProfilingMiddleware, environ: dict,
-                 start_response: Callable, profile: RequestProfile) -> None:
+                 start_response: Callable, profile: RequestProfile, selected: bool = True,
+                 window: CaptureWindow | None = None) -> None:
         self.middleware = middleware
         self.profile = profile
+        self.selected = selected  # by the switch and the options, not only by a window
+        self.window = window
         self.server_start_response = start_response
         self.environ = {key: environ[key] for key in _KEPT_ENVIRON if key in environ}
         self.uuid = str(uuid_module.uuid4())
@@ -240,8 +276,12 @@ class ProfiledRequest:
             duration = time.perf_counter() - self.started
             gate.seal(self.profile)
             reason = gate.verdict(self.profile)
-            if reason is None and duration < middleware.settings.min_duration:
-                reason = "too_fast"
+            capture = None
+            if reason is None:
+                if self.window is not None and duration >= self.window.min_duration:
+                    capture = self.window.id
+                elif not self.selected or duration < middleware.settings.min_duration:
+                    reason = "too_fast"
             if reason is not None:
                 middleware.health.count(f"skipped.{reason}")
                 return
@@ -249,7 +289,8 @@ class ProfiledRequest:
             middleware.writer.submit(ProfileRecord(
                 self.profile.profile, self.environ, self.uuid, self.timestamp, duration,
                 self.profile.cpu_time, self.status, self.response_size,
-                None if error is None else _error_text(error), self.profile.concurrent))
+                None if error is None else _error_text(error), self.profile.concurrent,
+                capture, self.selected and duration >= middleware.settings.min_duration))
         except Exception:
             middleware.health.problem("finish", "linesman: could not finish a profile",
                                       exc_info=True)

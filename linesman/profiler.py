@@ -32,6 +32,7 @@ SKIP_REASONS = {
     "profiler_unavailable": "another profiling tool was active in the process",
     "too_fast": "shorter than min_duration",
     "queue_full": "the storage queue was full",
+    "capture_closed": "its capture window had caught enough, or ended, before it was stored",
 }
 
 

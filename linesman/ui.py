@@ -20,6 +20,7 @@ import logging
 import re
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from datetime import datetime, timezone
 from importlib import resources
@@ -38,6 +39,7 @@ from linesman.api import SessionsAPI, json_error
 from linesman.backends.base import SORT_KEYS, BackendError, SessionQuery
 from linesman.callgraph import (package_times, profiled_time, recursive_functions,
                                 render_svg, to_dot)
+from linesman.capture import CaptureError, parse_capture
 from linesman.endpoints import (DEFAULT_FOLDS, compare_sessions, endpoint_of, endpoint_stats,
                                 merge_sessions)
 from linesman.exports import export_name, to_json, to_prof, to_speedscope
@@ -108,13 +110,14 @@ def parse_list_query(params) -> tuple[SessionQuery, int]:
     sort = _choice(params.get("sort"), "|".join(SORT_KEYS), "sort") or "timestamp"
     order = _choice(params.get("order"), "asc|desc", "order") or "desc"
     page = _choice(params.get("page"), r"[1-9][0-9]{0,5}", "page number") or "1"
+    capture = _choice(params.get("capture"), UUID_PATTERN, "capture window")
     path = params.get("path", "")
     if len(path) > 500:
         raise http.HTTPBadRequest("The path filter is too long.")
     query = SessionQuery(path_contains=path, method=method,
                          status=int(status) if status else None,
                          min_duration=float(min_ms) / 1000 if min_ms else 0.0,
-                         sort=sort, descending=order == "desc")
+                         capture=capture, sort=sort, descending=order == "desc")
     return query, int(page)
 
 
@@ -123,6 +126,7 @@ def query_params(query: SessionQuery) -> dict[str, str]:
     params = {"path": query.path_contains, "method": query.method,
               "status": "" if query.status is None else str(query.status),
               "min_ms": f"{query.min_duration * 1000:g}" if query.min_duration else "",
+              "capture": query.capture,
               "sort": "" if query.sort == "timestamp" else query.sort,
               "order": "" if query.descending else "asc"}
     return {name: value for name, value in params.items() if value}
@@ -236,6 +240,13 @@ class ProfilerUI:
             ("POST", re.compile(rf"/delete/(?P<session_uuid>{UUID_PATTERN})"), self.delete_one),
             ("POST", re.compile(r"/delete"), self.delete_selected),
             ("POST", re.compile(r"/state"), self.set_state),
+            ("POST", re.compile(r"/captures"), self.start_capture),
+            ("POST", re.compile(rf"/captures/(?P<window_id>{UUID_PATTERN})/stop"),
+             self.stop_capture),
+            ("GET", re.compile(r"/api/captures"), api.captures),
+            ("POST", re.compile(r"/api/captures"), api.start_capture),
+            ("POST", re.compile(rf"/api/captures/(?P<window_id>{UUID_PATTERN})/stop"),
+             api.stop_capture),
             ("GET", re.compile(r"/api/sessions"), api.list),
             ("GET", re.compile(api_session), api.detail),
             ("DELETE", re.compile(api_session), api.delete),
@@ -372,6 +383,7 @@ class ProfilerUI:
             more=more, damaged=self.damaged,
             query=query, params=query_params(query), links=ListLinks(request.script_name, query),
             enabled=self.middleware.enabled, counts=counts, skipped=skipped,
+            captures=self.backend.captures(5), now=time.time(),
             deleted=int(deleted) if deleted.isdigit() and len(deleted) < 9 else None)
 
     # -- one session -----------------------------------------------------------------
@@ -547,6 +559,24 @@ class ProfilerUI:
 
     def delete_all(self, request: Request) -> Response:
         return self.deleted(request, self.backend.delete_all(), None)
+
+    def start_capture(self, request: Request) -> Response:
+        try:
+            window = parse_capture(request.POST)
+        except CaptureError as error:
+            raise http.HTTPBadRequest(f"The capture window was not armed: {error}.") from None
+        self.middleware.start_capture(window)
+        if "text/html" in request.headers.get("Accept", ""):
+            return http.HTTPSeeOther(location=self.back_to_list(request))
+        return Response(f"capture {window.id} armed", content_type="text/plain",
+                        charset="utf-8")
+
+    def stop_capture(self, request: Request, window_id: str) -> Response:
+        stopped = self.middleware.stop_capture(window_id)
+        if "text/html" in request.headers.get("Accept", ""):
+            return http.HTTPSeeOther(location=self.back_to_list(request))
+        return Response("stopped" if stopped else "it had already ended",
+                        content_type="text/plain", charset="utf-8")
 
     def set_state(self, request: Request) -> Response:
         wanted = request.POST.get("enabled", "")

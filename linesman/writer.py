@@ -22,7 +22,7 @@ import time
 import weakref
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from linesman.backends.base import Backend, BackendError
 from linesman.health import Health
@@ -60,6 +60,8 @@ class ProfileRecord:
     response_size: int
     error: str | None
     concurrent: bool
+    capture: str | None = None  # the capture window that asked for it
+    selected: bool = True  # wanted by the switch and the options too, window or not
 
     def to_session(self) -> ProfilingSession:
         return ProfilingSession(self.profile.getstats(), self.environ, self.timestamp,
@@ -67,6 +69,15 @@ class ProfileRecord:
                                 cpu_time=self.cpu_time, status=self.status,
                                 response_size=self.response_size, error=self.error,
                                 concurrent=self.concurrent)
+
+
+class Waiting(NamedTuple):
+    """A built session in the backlog, and what it takes to store it."""
+
+    session: ProfilingSession
+    size: int
+    capture: str | None
+    selected: bool
 
 
 def approximate_size(session: ProfilingSession) -> int:
@@ -94,6 +105,7 @@ class SessionWriter:
                  queue_bytes: int = 64 << 20, flush_timeout: float = 5.0,
                  retention: Retention = Retention(),
                  on_switch: Callable[[bool | None], None] | None = None,
+                 on_captures: Callable[[list], None] | None = None,
                  ready: bool = True, switch_interval: float = 0.5,
                  retry_backoff: tuple[float, float] = (0.25, 5.0),
                  gate: ProfilerGate | None = None) -> None:
@@ -103,6 +115,7 @@ class SessionWriter:
         self.flush_timeout = flush_timeout
         self.retention = retention
         self.on_switch = on_switch
+        self.on_captures = on_captures
         self.ready = ready
         self.switch_interval = switch_interval
         self.retry_backoff = retry_backoff
@@ -110,7 +123,7 @@ class SessionWriter:
         self.queue_size = queue_size
         self._queue: queue.SimpleQueue = queue.SimpleQueue()  # get() blocks in C
         self._queued = 0
-        self._backlog: deque[tuple[ProfilingSession, int]] = deque()
+        self._backlog: deque[Waiting] = deque()
         self._backlog_bytes = 0
         self._retry_at = 0.0
         self._retry_delay = retry_backoff[0]
@@ -265,7 +278,7 @@ class SessionWriter:
             self._refused("backlog_full", "sessions waiting for the store passed the bound "
                           f"({self.queue_size} sessions or {self.queue_bytes} bytes)")
             return
-        self._backlog.append((session, size))
+        self._backlog.append(Waiting(session, size, record.capture, record.selected))
         self._backlog_bytes += size
 
     def _drain(self, limit: int | None = None) -> int:
@@ -291,20 +304,45 @@ class SessionWriter:
             if self.health.store_error is not None:
                 self.health.store_ok()
             for _ in batch:
-                _, size = self._backlog.popleft()
-                self._backlog_bytes -= size
+                self._backlog_bytes -= self._backlog.popleft().size
             finished += len(batch)
         return finished
 
-    def _add(self, batch: list[tuple[ProfilingSession, int]]) -> None:
+    def _add(self, batch: list[Waiting]) -> None:
         """One transaction for the batch; a session the backend cannot take (a bug, not
-        an outage) is dropped alone, and the rest stored."""
+        an outage) is dropped alone, and the rest stored. A session a capture window
+        asked for is stored only if the window still has room (the store decides),
+        or if it was wanted anyway."""
+        plain = [waiting.session for waiting in batch if waiting.capture is None]
+        if plain:
+            self._add_plain(plain)
+        for session, _, capture, selected in batch:
+            if capture is None:
+                continue
+            try:
+                caught = self.backend.add_captured(session, capture)
+                if not caught and selected:
+                    self.backend.add(session)
+                    caught = True
+            except BackendError:
+                raise
+            except Exception:
+                self.health.count("lost.store_error")
+                self.health.problem("add", "linesman: the backend failed to store a "
+                                    "captured session", exc_info=True)
+                continue
+            if caught:
+                self._stored(1)
+            else:
+                self.health.count("skipped.capture_closed")
+
+    def _add_plain(self, sessions: list[ProfilingSession]) -> None:
         try:
-            self.backend.add_many([session for session, _ in batch])
+            self.backend.add_many(sessions)
         except BackendError:
             raise
         except Exception:
-            for session, _ in batch:
+            for session in sessions:
                 try:
                     self.backend.add(session)
                 except BackendError:
@@ -316,7 +354,7 @@ class SessionWriter:
                     continue
                 self._stored(1)
             return
-        self._stored(len(batch))
+        self._stored(len(sessions))
 
     def _stored(self, count: int) -> None:
         self.health.count("stored", count)
@@ -330,11 +368,14 @@ class SessionWriter:
                 self.ready = True
                 self.health.store_ok()
             state = self.backend.get_enabled()
+            windows = self.backend.open_captures()
         except Exception as exc:
             self._store_trouble(exc)
             return
         if self.on_switch is not None:
             self.on_switch(state)
+        if self.on_captures is not None:
+            self.on_captures(windows)
 
     def _store_trouble(self, exc: BaseException) -> None:
         message = f"{self.backend.describe()}: {exc}"

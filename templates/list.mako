@@ -18,6 +18,44 @@
 % endfor
 </p>
 
+<section class="captures" aria-labelledby="captures-heading">
+  <h2 id="captures-heading">Capture windows</h2>
+  % for w in captures:
+  <% running = w.is_open(now) %>
+  <div class="capture ${'running' if running else 'ended'}">
+    <span class="state ${'on' if running else 'off'}">${'Catching' if running else 'Ended'}</span>
+    <span class="what">${w.describe()}</span>
+    <span class="caught">caught ${w.caught}${'' if w.requests is None else ' of %d' % w.requests}</span>
+    % if w.caught:
+    <a href="${base}/?capture=${w.id}">show what it caught</a>
+    % endif
+    % if running:
+    <form method="post" action="${base}/captures/${w.id}/stop" class="inline">
+      <input type="hidden" name="${csrf_field}" value="${csrf}">
+      <input type="hidden" name="return_to" value="${urlencode(params)}">
+      <button type="submit">Stop</button>
+    </form>
+    % endif
+  </div>
+  % endfor
+  <form method="post" action="${base}/captures" class="capture-form" id="capture-form">
+    <input type="hidden" name="${csrf_field}" value="${csrf}">
+    <input type="hidden" name="return_to" value="${urlencode(params)}">
+    <label>Profile the next <input type="text" name="requests" value="10" size="4" inputmode="numeric"> requests</label>
+    <label>whose path matches <input type="text" name="pattern" placeholder="^/api/orders" size="18"></label>
+    <label>method <select name="method">
+      <option value="">any</option>
+      % for m in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+      <option>${m}</option>
+      % endfor
+    </select></label>
+    <label>for at most <input type="text" name="minutes" size="4" inputmode="decimal" placeholder="∞"> minutes</label>
+    <label>only those slower than <input type="text" name="min_ms" size="5" inputmode="decimal" placeholder="0"> ms</label>
+    <button type="submit">Start capturing</button>
+  </form>
+  <p class="hint">A window profiles the requests it matches even with profiling off, in every process that shares this store, then linesman is back as it was.</p>
+</section>
+
 <form method="get" action="${base}/" class="filters" id="filters">
   <label>Path contains <input type="search" name="path" value="${query.path_contains}" placeholder="/api/"></label>
   <label>Method <select name="method">
@@ -28,6 +66,10 @@
   </select></label>
   <label>Status <input type="text" name="status" value="${'' if query.status is None else query.status}" size="4" inputmode="numeric" pattern="[1-5][0-9]{2}" placeholder="200"></label>
   <label>Slower than <input type="text" name="min_ms" value="${params.get('min_ms', '')}" size="6" inputmode="decimal" placeholder="0"> ms</label>
+  % if query.capture:
+  <input type="hidden" name="capture" value="${query.capture}">
+  <span class="filter-note">caught by one capture window</span>
+  % endif
   % if query.sort != "timestamp":
   <input type="hidden" name="sort" value="${query.sort}">
   % endif

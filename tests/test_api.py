@@ -103,7 +103,8 @@ def test_the_openapi_document_is_valid_and_matches_the_routes(api):
     document = client.get("/__profiler__/api/openapi.json").json
     validate_spec(document)
     assert document["servers"] == [{"url": "/__profiler__/api"}]
-    assert set(document["paths"]) == {"/sessions", "/sessions/{uuid}", "/state", "/compare"}
+    assert set(document["paths"]) == {"/sessions", "/sessions/{uuid}", "/state", "/compare",
+                                      "/captures", "/captures/{id}/stop"}
     assert set(document["paths"]["/sessions/{uuid}"]) == {"parameters", "get", "delete"}
     assert set(document["paths"]["/state"]) == {"get", "put"}
 

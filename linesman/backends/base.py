@@ -9,9 +9,13 @@ override them with queries that never decode a stored session to list it.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable
+
+from linesman.capture import CaptureWindow
 
 if TYPE_CHECKING:
     from linesman.session import ProfilingSession
@@ -34,6 +38,7 @@ class SessionQuery:
     method: str = ""
     status: int | None = None
     min_duration: float = 0.0
+    capture: str = ""  # the id of a capture window: only the sessions it caught
     sort: str = "timestamp"
     descending: bool = True
 
@@ -44,7 +49,7 @@ class SessionQuery:
     @property
     def filters(self) -> bool:
         return bool(self.path_contains or self.method or self.status is not None
-                     or self.min_duration)
+                     or self.min_duration or self.capture)
 
     def matches(self, summary: SessionSummary) -> bool:
         if self.path_contains and self.path_contains.casefold() not in str(
@@ -117,22 +122,26 @@ class Backend:
         if query is None or not query.filters:
             found = len(self.summaries())
         else:
-            found = sum(1 for summary in self.summaries() if query.matches(summary))
+            found = len(self._selected(query))
         return found if limit is None else min(found, limit)
+
+    def _selected(self, query: SessionQuery) -> list[SessionSummary]:
+        caught = set(self.captured_uuids(query.capture)) if query.capture else None
+        return [summary for summary in self.summaries() if query.matches(summary)
+                and (caught is None or summary["uuid"] in caught)]
 
     def list_summaries(self, offset: int = 0, limit: int = 50,
                        query: SessionQuery | None = None) -> list[SessionSummary]:
         """A page of the summaries ``query`` selects, newest first by default."""
         query = query or SessionQuery()
-        chosen = query.order([summary for summary in self.summaries() if query.matches(summary)])
+        chosen = query.order(self._selected(query))
         return chosen[offset:] if limit < 0 else chosen[offset:offset + limit]
 
     def delete_matching(self, query: SessionQuery) -> int:
         """Remove every session the query selects; the number removed."""
         if not query.filters:
             return self.delete_all()
-        return self.delete_many([summary["uuid"] for summary in self.summaries()
-                                 if query.matches(summary)])
+        return self.delete_many([summary["uuid"] for summary in self._selected(query)])
 
     def prune(self, keep: int) -> int:
         """Keep the newest ``keep`` sessions; the number removed."""
@@ -152,6 +161,64 @@ class Backend:
     def set_enabled(self, enabled: bool) -> None:
         # A store without a settings table keeps the switch for this process only.
         self._linesman_enabled = bool(enabled)
+
+    # -- capture windows (see linesman.capture) --------------------------------
+    # The defaults keep windows in this process only, like the switch above; the
+    # bundled SQL stores keep them in tables, shared by every process.
+    def _local_captures(self) -> tuple[threading.Lock, dict[str, CaptureWindow],
+                                       dict[str, list[str]]]:
+        state = self.__dict__.get("_linesman_captures")
+        if state is None:
+            state = self.__dict__.setdefault("_linesman_captures", (threading.Lock(), {}, {}))
+        return state
+
+    def start_capture(self, window: CaptureWindow) -> None:
+        """Arm a window."""
+        lock, windows, _ = self._local_captures()
+        with lock:
+            windows[window.id] = window
+
+    def captures(self, limit: int = 20) -> list[CaptureWindow]:
+        """The newest windows, open or ended, newest first."""
+        _, windows, _ = self._local_captures()
+        return sorted(windows.values(), key=lambda window: window.created, reverse=True)[:limit]
+
+    def open_captures(self) -> list[CaptureWindow]:
+        """The windows still catching, read by every process with the switch."""
+        now = time.time()
+        return [window for window in self.captures() if window.is_open(now)]
+
+    def stop_capture(self, window_id: str) -> bool:
+        """End a window now; False if there is no such window or it had ended."""
+        lock, windows, _ = self._local_captures()
+        with lock:
+            window = windows.get(window_id)
+            if window is None or window.ended is not None:
+                return False
+            windows[window_id] = window.stopped(time.time())
+        return True
+
+    def add_captured(self, session: "ProfilingSession", window_id: str) -> bool:
+        """Store a session caught by a window, and count it, if the window still
+        has room; False (nothing stored) if not. Stores do both in one transaction,
+        so a window of N holds exactly N however many processes race."""
+        lock, windows, caught = self._local_captures()
+        with lock:
+            window = windows.get(window_id)
+            now = time.time()
+            if session.uuid in caught.get(window_id, ()):
+                return True  # stored by an earlier try
+            if window is None or not window.is_open(now):
+                return False
+            self.add(session)
+            windows[window_id] = window.caught_one(now)
+            caught.setdefault(window_id, []).append(session.uuid)
+        return True
+
+    def captured_uuids(self, window_id: str) -> list[str]:
+        """The ids of the sessions a window caught (some may have been deleted since)."""
+        _, _, caught = self._local_captures()
+        return list(caught.get(window_id, ()))
 
     def close(self) -> None:
         """Release connections and files; the default has none."""

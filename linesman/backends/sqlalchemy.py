@@ -14,6 +14,7 @@ Install with ``pip install 'linesman[sql]'``.
 from __future__ import annotations
 
 import os
+import time
 import weakref
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from typing import Any, Iterable, Iterator
 from linesman.backends.base import (SUMMARY_FIELDS, Backend, BackendError, SessionQuery,
                                     SessionSummary)
 from linesman.backends.codec import decode_session, encode_session
+from linesman.capture import CaptureWindow
 from linesman.config import ConfigError
 from linesman.session import ProfilingSession
 
@@ -101,6 +103,19 @@ class SQLAlchemyBackend(Backend):
             sa.Column("name", sa.String(64), primary_key=True),
             sa.Column("value", sa.String(255), nullable=False),
         )
+        self.captures_table = sa.Table(
+            f"{prefix}captures", self.metadata,
+            sa.Column("id", sa.String(36), primary_key=True),
+            sa.Column("spec", sa.Text, nullable=False),
+            sa.Column("created", sa.Double, nullable=False, index=True),
+            sa.Column("ended", sa.Double, nullable=True),
+            sa.Column("caught", sa.Integer, nullable=False),
+        )
+        self.captured_table = sa.Table(
+            f"{prefix}captured", self.metadata,
+            sa.Column("capture_id", sa.String(36), primary_key=True),
+            sa.Column("uuid", sa.String(36), primary_key=True),
+        )
 
     @contextmanager
     def _transaction(self) -> Iterator[sa.Connection]:
@@ -142,6 +157,10 @@ class SQLAlchemyBackend(Backend):
         self.add_many([session])
 
     def add_many(self, sessions: list[ProfilingSession]) -> None:
+        with self._transaction() as connection:
+            self._insert(connection, sessions)
+
+    def _insert(self, connection: sa.Connection, sessions: list[ProfilingSession]) -> None:
         rows = [{
             "uuid": session.uuid, "timestamp": session.timestamp, "method": session.method[:16],
             "path": session.path[:PATH_LENGTH], "query": session.query,
@@ -149,10 +168,9 @@ class SQLAlchemyBackend(Backend):
             "cpu_time": session.cpu_time, "failed": session.failed,
             "document": encode_session(session),
         } for session in sessions]
-        with self._transaction() as connection:
-            connection.execute(sa.delete(self.sessions).where(
-                self.sessions.c.uuid.in_([row["uuid"] for row in rows])))
-            connection.execute(sa.insert(self.sessions), rows)
+        connection.execute(sa.delete(self.sessions).where(
+            self.sessions.c.uuid.in_([row["uuid"] for row in rows])))
+        connection.execute(sa.insert(self.sessions), rows)
 
     def get(self, session_uuid: str) -> ProfilingSession | None:
         with self._transaction() as connection:
@@ -199,6 +217,9 @@ class SQLAlchemyBackend(Backend):
             clauses.append(columns.status == query.status)
         if query.min_duration:
             clauses.append(columns.duration >= query.min_duration)
+        if query.capture:
+            clauses.append(columns.uuid.in_(sa.select(self.captured_table.c.uuid).where(
+                self.captured_table.c.capture_id == query.capture)))
         return clauses
 
     def count(self, query: SessionQuery | None = None, limit: int | None = None) -> int:
@@ -284,6 +305,66 @@ class SQLAlchemyBackend(Backend):
     def set_enabled(self, enabled: bool) -> None:
         with self._transaction() as connection:
             self._put_setting(connection, "enabled", "1" if enabled else "0")
+
+    # -- capture windows ---------------------------------------------------------
+    def _window_columns(self) -> list:
+        columns = self.captures_table.c
+        return [columns.id, columns.spec, columns.created, columns.ended, columns.caught]
+
+    def start_capture(self, window: CaptureWindow) -> None:
+        with self._transaction() as connection:
+            connection.execute(sa.insert(self.captures_table), {
+                "id": window.id, "spec": window.spec(), "created": window.created,
+                "ended": window.ended, "caught": window.caught})
+
+    def captures(self, limit: int = 20) -> list[CaptureWindow]:
+        statement = sa.select(*self._window_columns()).order_by(
+            self.captures_table.c.created.desc()).limit(int(limit))
+        with self._transaction() as connection:
+            return [CaptureWindow.from_stored(*row) for row in connection.execute(statement)]
+
+    def open_captures(self) -> list[CaptureWindow]:
+        statement = sa.select(*self._window_columns()).where(
+            self.captures_table.c.ended.is_(None)).order_by(self.captures_table.c.created.desc())
+        with self._transaction() as connection:
+            windows = [CaptureWindow.from_stored(*row) for row in connection.execute(statement)]
+        now = time.time()
+        return [window for window in windows if window.is_open(now)]
+
+    def stop_capture(self, window_id: str) -> bool:
+        columns = self.captures_table.c
+        with self._transaction() as connection:
+            return connection.execute(sa.update(self.captures_table).where(
+                columns.id == str(window_id), columns.ended.is_(None)).values(
+                ended=time.time())).rowcount == 1
+
+    def add_captured(self, session: ProfilingSession, window_id: str) -> bool:
+        columns = self.captures_table.c
+        with self._transaction() as connection:
+            # The window's row stays locked until the commit: racing processes take turns.
+            found = connection.execute(sa.select(*self._window_columns()).where(
+                columns.id == window_id).with_for_update()).first()
+            captured = self.captured_table.c
+            if found and connection.execute(sa.select(captured.uuid).where(
+                    captured.capture_id == window_id, captured.uuid == session.uuid)).first():
+                return True  # stored by an earlier try
+            now = time.time()
+            window = CaptureWindow.from_stored(*found) if found else None
+            if window is None or not window.is_open(now):
+                return False
+            self._insert(connection, [session])
+            connection.execute(sa.insert(self.captured_table),
+                               {"capture_id": window_id, "uuid": session.uuid})
+            window = window.caught_one(now)
+            connection.execute(sa.update(self.captures_table).where(columns.id == window_id)
+                               .values(caught=window.caught, ended=window.ended))
+        return True
+
+    def captured_uuids(self, window_id: str) -> list[str]:
+        statement = sa.select(self.captured_table.c.uuid).where(
+            self.captured_table.c.capture_id == str(window_id))
+        with self._transaction() as connection:
+            return list(connection.execute(statement).scalars())
 
     def drop_tables(self) -> None:
         """Remove linesman's tables (for tests and uninstalling)."""

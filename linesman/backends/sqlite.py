@@ -13,12 +13,14 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from collections import OrderedDict
 from typing import Iterable
 
 from linesman.backends.base import (SUMMARY_FIELDS, Backend, BackendError, SessionQuery,
                                     SessionSummary)
 from linesman.backends.codec import decode_session, encode_session
+from linesman.capture import CaptureWindow
 from linesman.session import ProfilingSession
 
 __all__ = ["SqliteBackend"]
@@ -45,8 +47,28 @@ CREATE TABLE IF NOT EXISTS settings (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS captures (
+    id TEXT PRIMARY KEY,
+    spec TEXT NOT NULL,
+    created REAL NOT NULL,
+    ended REAL,
+    caught INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS captured (
+    capture_id TEXT NOT NULL,
+    uuid TEXT NOT NULL,
+    PRIMARY KEY (capture_id, uuid)
+);
 """
 _SUMMARY_COLUMNS = ", ".join(SUMMARY_FIELDS)
+_INSERT = ("INSERT OR REPLACE INTO sessions (uuid, timestamp, method, path, query, status, "
+           "duration, cpu_time, failed, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def _row(session: ProfilingSession) -> tuple:
+    return (session.uuid, session.timestamp, session.method, session.path, session.query,
+            session.status, session.duration, session.cpu_time, int(session.failed),
+            encode_session(session))
 _ORDER = "timestamp, rowid"
 
 
@@ -68,6 +90,9 @@ def _where(query: SessionQuery | None) -> tuple[str, list]:
     if query.min_duration:
         clauses.append("duration >= ?")
         parameters.append(query.min_duration)
+    if query.capture:
+        clauses.append("uuid IN (SELECT uuid FROM captured WHERE capture_id = ?)")
+        parameters.append(query.capture)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), parameters
 
 
@@ -133,16 +158,11 @@ class SqliteBackend(Backend):
         self.add_many([session])
 
     def add_many(self, sessions: list[ProfilingSession]) -> None:
-        rows = [(session.uuid, session.timestamp, session.method, session.path, session.query,
-                 session.status, session.duration, session.cpu_time, int(session.failed),
-                 encode_session(session)) for session in sessions]
+        rows = [_row(session) for session in sessions]
         try:
             with self.conn:
                 self.conn.execute("BEGIN IMMEDIATE")
-                self.conn.executemany(
-                    "INSERT OR REPLACE INTO sessions (uuid, timestamp, method, path, query, "
-                    "status, duration, cpu_time, failed, document) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                self.conn.executemany(_INSERT, rows)
         except sqlite3.Error as exc:
             raise BackendError(f"{self.filename}: {exc}") from exc
 
@@ -224,6 +244,56 @@ class SqliteBackend(Backend):
     def set_enabled(self, enabled: bool) -> None:
         self._run("INSERT OR REPLACE INTO settings (name, value) VALUES ('enabled', ?)",
                   ("1" if enabled else "0",))
+
+    # -- capture windows ---------------------------------------------------------
+    def start_capture(self, window: CaptureWindow) -> None:
+        self._run("INSERT INTO captures (id, spec, created, ended, caught) VALUES (?, ?, ?, ?, ?)",
+                  (window.id, window.spec(), window.created, window.ended, window.caught))
+
+    def captures(self, limit: int = 20) -> list[CaptureWindow]:
+        rows = self._run("SELECT id, spec, created, ended, caught FROM captures "
+                         "ORDER BY created DESC LIMIT ?", (int(limit),))
+        return [CaptureWindow.from_stored(*row) for row in rows]
+
+    def open_captures(self) -> list[CaptureWindow]:
+        rows = self._run("SELECT id, spec, created, ended, caught FROM captures "
+                         "WHERE ended IS NULL ORDER BY created DESC")
+        now = time.time()
+        return [window for window in map(lambda row: CaptureWindow.from_stored(*row), rows)
+                if window.is_open(now)]
+
+    def stop_capture(self, window_id: str) -> bool:
+        return self._run("UPDATE captures SET ended = ? WHERE id = ? AND ended IS NULL",
+                         (time.time(), str(window_id))).rowcount == 1
+
+    def add_captured(self, session: ProfilingSession, window_id: str) -> bool:
+        row = _row(session)
+        try:
+            with self.conn:
+                self.conn.execute("BEGIN IMMEDIATE")  # the count and the insert, as one
+                found = self.conn.execute("SELECT id, spec, created, ended, caught FROM "
+                                          "captures WHERE id = ?", (window_id,)).fetchone()
+                if found and self.conn.execute(  # stored by an earlier try: done
+                        "SELECT 1 FROM captured WHERE capture_id = ? AND uuid = ?",
+                        (window_id, session.uuid)).fetchone():
+                    return True
+                now = time.time()
+                window = CaptureWindow.from_stored(*found) if found else None
+                if window is None or not window.is_open(now):
+                    return False
+                self.conn.execute(_INSERT, row)
+                self.conn.execute("INSERT OR IGNORE INTO captured (capture_id, uuid) "
+                                  "VALUES (?, ?)", (window_id, session.uuid))
+                window = window.caught_one(now)
+                self.conn.execute("UPDATE captures SET caught = ?, ended = ? WHERE id = ?",
+                                  (window.caught, window.ended, window_id))
+        except sqlite3.Error as exc:
+            raise BackendError(f"{self.filename}: {exc}") from exc
+        return True
+
+    def captured_uuids(self, window_id: str) -> list[str]:
+        rows = self._run("SELECT uuid FROM captured WHERE capture_id = ?", (str(window_id),))
+        return [uuid for (uuid,) in rows]
 
     def close(self) -> None:
         with self._connections_lock:
