@@ -178,12 +178,14 @@ def openapi_document(base: str) -> dict:
                                          "404": error, **refused}},
             },
             "/compare": {"get": {
-                "summary": "Two sessions compared function by function, largest change first",
+                "summary": "Two profiles compared function by function, largest change "
+                           "first: sessions, or endpoints merged (GET /users/{id}, with an "
+                           "optional @SINCE..UNTIL in ISO 8601 UTC or Unix seconds)",
                 "parameters": [
                     {"name": "a", "in": "query", "required": True,
-                     "schema": {"type": "string", "format": "uuid"}},
+                     "schema": {"type": "string", "maxLength": 900}},
                     {"name": "b", "in": "query", "required": True,
-                     "schema": {"type": "string", "format": "uuid"}}],
+                     "schema": {"type": "string", "maxLength": 900}}],
                 "responses": {"200": {"description": "The comparison", "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/Comparison"}}}},
                     "400": error, "404": error, "500": error, **refused}}},

@@ -100,8 +100,18 @@ def _shade(fraction: float) -> str:
     return f"#ff{green_blue:02x}{green_blue:02x}" if fraction > 0 else "#ffffff"
 
 
-def to_dot(graph: nx.DiGraph, cutoff: float = 0.05, title: str = "") -> str:
-    """The pruned call graph in DOT, nodes shaded by cumulative time."""
+def change_shade(change: float, largest: float) -> str:
+    """Red for a function that got slower, blue for one that got faster, white for
+    none: the colour of a comparison's graph and differential flame graph."""
+    share = min(abs(change) / largest, 1.0) if largest > 0 else 0.0
+    fade = int(255 - 190 * share)
+    return f"#ff{fade:02x}{fade:02x}" if change > 0 else f"#{fade:02x}{fade:02x}ff"
+
+
+def to_dot(graph: nx.DiGraph, cutoff: float = 0.05, title: str = "",
+           changes: dict[str, float] | None = None) -> str:
+    """The pruned call graph in DOT, nodes shaded by cumulative time, or, given
+    ``changes`` (own-time change per function), coloured by that change."""
     import pydot
 
     total = profiled_time(graph) or 1.0
@@ -112,13 +122,19 @@ def to_dot(graph: nx.DiGraph, cutoff: float = 0.05, title: str = "") -> str:
                           fontsize="10")
     dot.set_edge_defaults(fontname="Helvetica", fontsize="9", color='"#777777"')
     ids = {node: f"n{number}" for number, node in enumerate(shown)}
+    largest = max((abs(change) for change in (changes or {}).values()), default=0.0)
     for node, data in shown.nodes(data=True):
         share = data["totaltime"] / total
         where = "" if data["file"] == "~" else f"\n{data['file']}:{data['line']}"
         label = (f"{data['name']}{where}\n{share:.1%} cumulative · "
                  f"{data['inlinetime'] / total:.1%} own · {data['callcount']} calls")
+        fill = _shade(share)
+        if changes is not None:
+            change = changes.get(node, 0.0)
+            label += f"\nown time {change * 1000:+.2f} ms"
+            fill = change_shade(change, largest)
         dot.add_node(pydot.Node(ids[node], label=_dot_quote(label),
-                                fillcolor=_dot_quote(_shade(share)),
+                                fillcolor=_dot_quote(fill),
                                 tooltip=_dot_quote(node)))
     for caller, callee, data in shown.edges(data=True):
         dot.add_edge(pydot.Edge(ids[caller], ids[callee],

@@ -273,11 +273,25 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def load_profile(backend, text: str):
+    """A session by id, or an endpoint's sessions merged (``GET /users/{id}@FROM..TO``)."""
+    from linesman.endpoints import DEFAULT_FOLDS, parse_ref, resolve
+
+    try:
+        ref = parse_ref(text)
+    except ValueError as exc:
+        raise CommandError(f"{text[:80]!r}: {exc}") from None
+    found = resolve(backend, ref, DEFAULT_FOLDS)
+    if found is None:
+        raise CommandError(f"nothing stored matches {text[:80]!r}")
+    return found[0]
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from linesman.endpoints import compare_sessions
 
     backend = open_store(args.store)
-    before, after = load_session(backend, args.a), load_session(backend, args.b)
+    before, after = load_profile(backend, args.a), load_profile(backend, args.b)
     report = compare_sessions(before, after)
     if args.json:
         json.dump(report, sys.stdout, indent=1)
@@ -292,6 +306,29 @@ def cmd_compare(args: argparse.Namespace) -> int:
         note = "" if row["status"] == "changed" else f" ({row['status']})"
         print(f"{row['tottime_change'] * 1000:>+10.3f}ms {row['cumtime_change'] * 1000:>+10.3f}ms "
               f"{calls:>13}  {row['function']}{note}")
+    return 0
+
+
+def cmd_capture(args: argparse.Namespace) -> int:
+    from linesman.capture import CaptureError, parse_capture
+
+    backend = open_store(args.store)
+    if args.stop:
+        print("stopped" if backend.stop_capture(args.stop) else "no such window running")
+        return 0
+    if args.requests is None and args.minutes is None:
+        for window in backend.captures():
+            state = "catching" if window.is_open() else "ended"
+            print(f"{window.id}  {state:8}  caught {window.caught:>5}  {window.describe()}")
+        return 0
+    try:
+        window = parse_capture({"requests": args.requests, "minutes": args.minutes,
+                                "pattern": args.match or "", "method": args.method or "",
+                                "min_ms": args.slower_than})
+    except CaptureError as exc:
+        raise CommandError(str(exc)) from None
+    backend.start_capture(window)
+    print(f"{window.id}  armed: {window.describe()}")
     return 0
 
 
@@ -375,11 +412,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     compare = command("compare", "compare two sessions function by function", cmd_compare)
     store_argument(compare)
-    compare.add_argument("a", metavar="A", help="the earlier session's id")
-    compare.add_argument("b", metavar="B", help="the later session's id")
+    compare.add_argument("a", metavar="A", help="the earlier session's id, or an endpoint "
+                         "merged: 'GET /users/{id}', optionally @FROM..TO (ISO, UTC)")
+    compare.add_argument("b", metavar="B", help="the later one, as A")
     compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
     compare.add_argument("--limit", type=int, default=20, metavar="N",
                          help="how many functions (20)")
+
+    capture = command("capture", "arm a capture window for every process sharing the "
+                      "store (no option: list the windows)", cmd_capture)
+    store_argument(capture)
+    capture.add_argument("--requests", metavar="N", help="profile the next N matching requests")
+    capture.add_argument("--minutes", metavar="M", help="for at most M minutes")
+    capture.add_argument("--match", metavar="REGEX", help="only paths matching this expression")
+    capture.add_argument("--method", metavar="METHOD", help="only this method (GET, POST, ...)")
+    capture.add_argument("--slower-than", metavar="MS", help="only requests slower than MS ms")
+    capture.add_argument("--stop", metavar="ID", help="end this window now")
 
     prune = command("prune", "remove old sessions", cmd_prune)
     store_argument(prune)

@@ -11,12 +11,22 @@ from __future__ import annotations
 import re
 import statistics
 from dataclasses import dataclass
-from typing import Iterable
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Iterable
 
 from linesman.session import CallStats, FunctionStats, ProfilingSession
 
+if TYPE_CHECKING:
+    from linesman.backends.base import Backend
+
 __all__ = ["DEFAULT_FOLDS", "fold_path", "endpoint_of", "EndpointStats", "endpoint_stats",
-           "merge_sessions", "compare_sessions"]
+           "merge_sessions", "compare_sessions", "ProfileRef", "parse_ref", "parse_time",
+           "endpoint_sessions", "resolve", "median_session", "MERGE_LIMIT"]
+
+MERGE_LIMIT = 500  # the newest sessions of an endpoint that a merge adds up
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_ENDPOINT = re.compile(r"[A-Z]{1,10} /\S{0,800}")
+_RANGE = re.compile(r"@([^@\s]*)\.\.([^@\s]*)$")
 
 # Numbers, UUIDs and long hex tokens, each a whole path segment.
 DEFAULT_FOLDS = (
@@ -142,3 +152,93 @@ def compare_sessions(before: ProfilingSession, after: ProfilingSession) -> dict:
         "duration_change": after.duration - before.duration,
         "functions": rows,
     }
+
+
+def parse_time(text: str) -> float:
+    """A time in ISO 8601 (UTC unless it says otherwise) or Unix seconds."""
+    text = text.strip()
+    if re.fullmatch(r"[0-9]{1,12}(\.[0-9]{1,6})?", text):
+        return float(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text[:40]!r} is not a time (2026-11-26T10:00, UTC, or Unix "
+                         "seconds)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+@dataclass(frozen=True)
+class ProfileRef:
+    """What a comparison side names: one session, or an endpoint's sessions merged
+    (optionally those between ``since`` and ``until``)."""
+
+    uuid: str = ""
+    endpoint: str = ""
+    since: float | None = None
+    until: float | None = None
+
+    def __str__(self) -> str:
+        if self.uuid:
+            return self.uuid
+        if self.since is None and self.until is None:
+            return self.endpoint
+        def iso(moment: float | None) -> str:
+            return "" if moment is None else datetime.fromtimestamp(
+                moment, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{self.endpoint}@{iso(self.since)}..{iso(self.until)}"
+
+
+def parse_ref(text: str) -> ProfileRef:
+    """A session id, or ``METHOD /folded/path`` with an optional ``@SINCE..UNTIL``."""
+    text = (text or "").strip()
+    if UUID.fullmatch(text):
+        return ProfileRef(uuid=text)
+    since = until = None
+    window = _RANGE.search(text)
+    if window:
+        text = text[:window.start()]
+        since = parse_time(window.group(1)) if window.group(1) else None
+        until = parse_time(window.group(2)) if window.group(2) else None
+    if not _ENDPOINT.fullmatch(text):
+        raise ValueError("name a session id, or an endpoint such as 'GET /users/{id}' "
+                         "with an optional @SINCE..UNTIL")
+    return ProfileRef(endpoint=text, since=since, until=until)
+
+
+def endpoint_sessions(backend: "Backend", ref: ProfileRef, folds: Iterable[re.Pattern[str]],
+                      limit: int = MERGE_LIMIT) -> list[ProfilingSession]:
+    """The newest ``limit`` stored sessions of the endpoint within the ref's range."""
+    folds = tuple(folds)
+    uuids = [row["uuid"] for row in reversed(backend.summaries())
+             if (ref.since is None or row["timestamp"] >= ref.since)
+             and (ref.until is None or row["timestamp"] < ref.until)
+             and endpoint_of(row["method"], row["path"], folds) == ref.endpoint][:limit]
+    return [session for session in map(backend.get, uuids) if session is not None]
+
+
+def resolve(backend: "Backend", ref: ProfileRef, folds: Iterable[re.Pattern[str]],
+            limit: int = MERGE_LIMIT) -> tuple[ProfilingSession, int] | None:
+    """The profile a ref names and how many sessions it adds up; None if none."""
+    if ref.uuid:
+        session = backend.get(ref.uuid)
+        return None if session is None else (session, 1)
+    sessions = endpoint_sessions(backend, ref, folds, limit)
+    if not sessions:
+        return None
+    method, _, path = ref.endpoint.partition(" ")
+    merged = merge_sessions(sessions, method, path)
+    merged.uuid = str(ref)
+    return merged, len(sessions)
+
+
+def median_session(backend: "Backend", session: ProfilingSession,
+                   folds: Iterable[re.Pattern[str]]) -> str:
+    """The id of the session of median duration among this one's endpoint."""
+    folds = tuple(folds)
+    endpoint = endpoint_of(session.method, session.path, folds)
+    rows = sorted((row for row in backend.summaries()
+                   if endpoint_of(row["method"], row["path"], folds) == endpoint),
+                  key=lambda row: row["duration"])
+    return rows[(len(rows) - 1) // 2]["uuid"] if rows else session.uuid

@@ -40,8 +40,8 @@ from linesman.backends.base import SORT_KEYS, BackendError, SessionQuery
 from linesman.callgraph import (package_times, profiled_time, recursive_functions,
                                 render_svg, to_dot)
 from linesman.capture import CaptureError, parse_capture
-from linesman.endpoints import (DEFAULT_FOLDS, compare_sessions, endpoint_of, endpoint_stats,
-                                merge_sessions)
+from linesman.endpoints import (DEFAULT_FOLDS, MERGE_LIMIT, ProfileRef, compare_sessions, endpoint_stats,
+                                median_session, parse_ref, parse_time, resolve)
 from linesman.exports import export_name, to_json, to_prof, to_speedscope
 from linesman.profiler import SKIP_REASONS
 from linesman.session import ProfilingSession, SessionFormatError
@@ -171,6 +171,13 @@ def fmt_iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
 
 
+def fmt_range(timestamp: float | None) -> str:
+    """A merge range's end as the form shows it (UTC, to the second)."""
+    if timestamp is None:
+        return ""
+    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def fmt_count(number: int, cap: int) -> str:
     """A count from ``count(limit=cap + 1)``: exact, or "10,000+" past the cap."""
     return f"{cap:,}+" if number > cap else f"{number:,}"
@@ -232,6 +239,7 @@ class ProfilerUI:
         self.routes: list[tuple[str, re.Pattern[str], Callable[..., Response]]] = [
             ("GET", re.compile(r"/?"), self.list_page),
             ("GET", re.compile(session), self.session_page),
+            ("GET", re.compile(session + r"/versus-median"), self.versus_median),
             ("GET", re.compile(session + r"\.(?P<kind>prof|speedscope\.json|dot|svg|json)"),
              self.export),
             ("GET", re.compile(r"/static/[A-Za-z0-9._/-]+"), self.static_file),
@@ -349,6 +357,7 @@ class ProfilerUI:
         body = self.templates.get_template(template).render_unicode(
             base=request.script_name, csrf=request.environ["linesman.csrf"],
             csrf_field=CSRF_FIELD, fmt_time=fmt_time, fmt_iso=fmt_iso, fmt_ms=fmt_ms,
+            fmt_range=fmt_range,
             health=self.middleware.health, urlencode=urlencode, **values)
         return Response(body, status=status, content_type="text/html", charset="utf-8")
 
@@ -411,17 +420,7 @@ class ProfilerUI:
 
     def session_view(self, session: ProfilingSession, cutoff: float) -> dict:
         graph = session.graph
-        total = profiled_time(graph)
-        index = {function.key: number for number, function in enumerate(session.functions)}
-        figures = {
-            "total": total,
-            "cutoff": cutoff,
-            "functions": [[f.name, f.file, f.line, f.callcount, f.reccallcount,
-                           f.inlinetime, f.totaltime] for f in session.functions],
-            "calls": [[index[c.caller], index[c.callee], c.callcount, c.totaltime]
-                      for c in session.calls if c.caller in index and c.callee in index],
-            "roots": [index[node] for node, degree in graph.in_degree() if degree == 0],
-        }
+        figures = profile_figures(session, cutoff)
         figures["dot"] = to_dot(graph, cutoff / 100, f"{session.method} {session.path}")
         return {
             "session": session,
@@ -430,7 +429,7 @@ class ProfilerUI:
         }
 
     # -- across sessions ------------------------------------------------------------
-    MERGE_LIMIT = 500  # the newest sessions of an endpoint that a merge adds up
+    MERGE_LIMIT = MERGE_LIMIT
 
     @property
     def folds(self) -> tuple:
@@ -440,28 +439,34 @@ class ProfilerUI:
         stats = endpoint_stats(self.backend.summaries(), self.folds)
         return self.render(request, "endpoints.mako", endpoints=stats)
 
-    def merged(self, request: Request) -> tuple[str, ProfilingSession, int]:
-        """The endpoint named in the query, its newest sessions added up, and how many."""
+    def merged(self, request: Request) -> tuple[ProfileRef, ProfilingSession, int]:
+        """The endpoint named in the query (its sessions between ``since`` and
+        ``until``, if given), its newest sessions added up, and how many."""
         endpoint = request.GET.get("endpoint", "")
         method, _, folded = endpoint.partition(" ")
         if not re.fullmatch(r"[A-Z]{1,10}", method) or not folded.startswith("/") or len(
                 endpoint) > 800:
             raise http.HTTPBadRequest("That is not an endpoint (a method and a path).")
-        uuids = [row["uuid"] for row in reversed(self.backend.summaries())
-                 if endpoint_of(row["method"], row["path"], self.folds) == endpoint
-                 ][:self.MERGE_LIMIT]
-        sessions = [session for session in map(self.backend.get, uuids) if session is not None]
-        if not sessions:
-            raise http.HTTPNotFound("No stored session belongs to that endpoint.")
-        return endpoint, merge_sessions(sessions, method, folded), len(sessions)
+        try:
+            since, until = (parse_time(request.GET[name]) if request.GET.get(name) else None
+                            for name in ("since", "until"))
+        except ValueError as error:
+            raise http.HTTPBadRequest(f"since and until are times: {error}.") from None
+        ref = ProfileRef(endpoint=endpoint, since=since, until=until)
+        found = resolve(self.backend, ref, self.folds, self.MERGE_LIMIT)
+        if found is None:
+            raise http.HTTPNotFound("No stored session belongs to that endpoint"
+                                    + (" in that time range." if since or until else "."))
+        return ref, *found
 
     def merged_page(self, request: Request) -> Response:
-        endpoint, merged, count = self.merged(request)
+        ref, merged, count = self.merged(request)
         cutoff = parse_cutoff(request.GET.get("cutoff"))
         chosen = self.middleware.settings.chart_packages
         return self.render(request, "session.mako", cutoff=cutoff, packages="",
                            chart=package_chart(merged, chosen) if chosen else None,
-                           merged_count=count, endpoint=endpoint,
+                           merged_count=count, endpoint=ref.endpoint, merge_ref=ref,
+                           merge_query=merge_params(str(ref)),
                            **self.session_view(merged, cutoff))
 
     def merged_prof(self, request: Request) -> Response:
@@ -472,18 +477,40 @@ class ProfilerUI:
         response.content_disposition = f'attachment; filename="{name}"'
         return response
 
+    def versus_median(self, request: Request, session_uuid: str) -> Response:
+        """This session against the median one of its endpoint."""
+        session = self.load(session_uuid)
+        median = median_session(self.backend, session, self.folds)
+        return http.HTTPSeeOther(location=f"{request.script_name}/compare?"
+                                 + urlencode({"a": median, "b": session_uuid}))
+
     def comparison(self, request: Request) -> dict:
         chosen = request.GET.getall("session_uuids[]") or [request.GET.get("a", ""),
                                                           request.GET.get("b", "")]
-        if len(chosen) != 2 or not all(re.fullmatch(UUID_PATTERN, uuid) for uuid in chosen):
-            raise http.HTTPBadRequest("Compare exactly two sessions (a= and b=).")
-        before, after = (self.load(uuid) for uuid in chosen)
-        if before.timestamp > after.timestamp:
+        if len(chosen) != 2 or any(len(text) > 900 for text in chosen):
+            raise http.HTTPBadRequest("Compare exactly two profiles (a= and b=).")
+        try:
+            refs = [parse_ref(text) for text in chosen]
+        except ValueError as error:
+            raise http.HTTPBadRequest(f"Compare two sessions or endpoints: {error}.") from None
+        sides = []
+        for ref in refs:
+            found = resolve(self.backend, ref, self.folds, self.MERGE_LIMIT)
+            if found is None:
+                raise http.HTTPNotFound(f"Nothing stored matches {str(ref)[:120]}.")
+            sides.append(found)
+        (before, before_count), (after, after_count) = sides
+        if refs[0].uuid and refs[1].uuid and before.timestamp > after.timestamp:
             before, after = after, before
-        return {"report": compare_sessions(before, after), "before": before, "after": after}
+        report = compare_sessions(before, after)
+        return {"report": report, "before": before, "after": after,
+                "counts": (before_count, after_count),
+                "refs": (before.uuid, after.uuid),
+                "figures": script_json(comparison_figures(after, report))}
 
     def compare_page(self, request: Request) -> Response:
-        return self.render(request, "compare.mako", **self.comparison(request))
+        return self.render(request, "compare.mako", merge_params=merge_params,
+                           **self.comparison(request))
 
     def compare_json(self, request: Request) -> Response:
         from linesman.api import json_response
@@ -586,6 +613,42 @@ class ProfilerUI:
         if "text/html" in request.headers.get("Accept", ""):
             return http.HTTPSeeOther(location=self.back_to_list(request))
         return Response(f"profiling {wanted}", content_type="text/plain", charset="utf-8")
+
+
+def merge_params(ref: str) -> dict[str, str]:
+    """The merged page's URL parameters for an endpoint reference."""
+    parsed = parse_ref(ref)
+    params = {"endpoint": parsed.endpoint}
+    for name in ("since", "until"):
+        moment = getattr(parsed, name)
+        if moment is not None:
+            params[name] = f"{moment:.0f}"
+    return params
+
+
+def profile_figures(session: ProfilingSession, cutoff: float) -> dict:
+    """What the session page's script draws from: every function and call, by index."""
+    graph = session.graph
+    index = {function.key: number for number, function in enumerate(session.functions)}
+    return {
+        "total": profiled_time(graph),
+        "cutoff": cutoff,
+        "functions": [[f.name, f.file, f.line, f.callcount, f.reccallcount,
+                       f.inlinetime, f.totaltime] for f in session.functions],
+        "calls": [[index[c.caller], index[c.callee], c.callcount, c.totaltime]
+                  for c in session.calls if c.caller in index and c.callee in index],
+        "roots": [index[node] for node, degree in graph.in_degree() if degree == 0],
+    }
+
+
+def comparison_figures(after: ProfilingSession, report: dict) -> dict:
+    """The later profile's figures with each function's own-time change: the
+    differential flame graph and the graph coloured by change."""
+    changes = {row["function"]: row["selftime_change"] for row in report["functions"]}
+    figures = profile_figures(after, 1.0)
+    figures["change"] = [changes.get(f.key, 0.0) for f in after.functions]
+    figures["dot"] = to_dot(after.graph, 0.01, f"{after.method} {after.path}", changes=changes)
+    return figures
 
 
 def package_chart(session: ProfilingSession, packages: tuple[str, ...]) -> list[dict]:

@@ -1,19 +1,33 @@
 <%inherit file="base.mako"/>
 <%def name="title()">Comparison</%def>
+<%def name="head()"><script type="module" src="${base}/static/session.js"></script></%def>
 <% r = report %>
-<h1>${after.method} ${after.path} <small>compared with an earlier session</small></h1>
+<%def name="side(profile, ref, count)">
+% if count > 1 or not ref[:1].isalnum() or ' ' in ref:
+<a href="${base}/endpoints/merged?${urlencode(merge_params(ref))}">${ref}</a> (${count} sessions merged)
+% else:
+<a href="${base}/profiles/${profile.uuid}">${profile.method} ${profile.path}</a>, ${fmt_time(profile.timestamp)}
+% endif
+</%def>
+<h1>${after.method} ${after.path} <small>compared</small></h1>
 <dl class="summary">
-  <dt>Before</dt><dd><a href="${base}/profiles/${before.uuid}">${before.method} ${before.path}</a>, ${fmt_time(before.timestamp)}: ${fmt_ms(r['duration_before'])}</dd>
-  <dt>After</dt><dd><a href="${base}/profiles/${after.uuid}">${after.method} ${after.path}</a>, ${fmt_time(after.timestamp)}: ${fmt_ms(r['duration_after'])}</dd>
+  <dt>Before</dt><dd>${side(before, refs[0], counts[0])}: ${fmt_ms(r['duration_before'])}</dd>
+  <dt>After</dt><dd>${side(after, refs[1], counts[1])}: ${fmt_ms(r['duration_after'])}</dd>
   <dt>Change</dt><dd class="${'bad' if r['duration_change'] > 0 else ''}">${'%+.1f' % (r['duration_change'] * 1000)} ms</dd>
 </dl>
-<p class="exports">Export: <a href="${base}/compare.json?${urlencode({'a': before.uuid, 'b': after.uuid})}">JSON</a></p>
-<table class="stats">
+<p class="exports">Export: <a href="${base}/compare.json?${urlencode({'a': refs[0], 'b': refs[1]})}">JSON</a></p>
+<nav class="sections" aria-label="Views of this comparison">
+  <a href="#changes-section">Changes</a> · <a href="#flame-section">Differential flame graph</a> · <a href="#graph-section">Call graph</a>
+</nav>
+
+<section id="changes-section">
+<h2>Changes, largest first</h2>
+<table class="stats" id="changes">
 <thead><tr><th class="num">own time change</th><th class="num">cumulative change</th><th class="num">calls</th><th></th><th>function</th></tr></thead>
 <tbody>
 % for row in r['functions'][:300]:
-<tr class="${'failed' if row['tottime_change'] > 0 else ''}">
-  <td class="num">${'%+.3f' % (row['tottime_change'] * 1000)} ms</td>
+<tr class="${'failed' if row['selftime_change'] > 0 else ''}">
+  <td class="num">${'%+.3f' % (row['selftime_change'] * 1000)} ms</td>
   <td class="num">${'%+.3f' % (row['cumtime_change'] * 1000)} ms</td>
   <td class="num">${row['calls_before']} → ${row['calls_after']}</td>
   <td>${'' if row['status'] == 'changed' else row['status']}</td>
@@ -22,3 +36,19 @@
 % endfor
 </tbody>
 </table>
+<p class="hint">Own time counts the built-ins a function calls (its clock reads, its sleeps) as its own. Functions that vanished are listed here but not drawn below, which shows the later profile.</p>
+</section>
+
+<section id="flame-section">
+  <h2>Differential flame graph</h2>
+  <p class="hint">The later profile's call paths; red bars are functions whose own time grew, blue ones shrank, the deeper the colour the larger the change. Click a bar to zoom.</p>
+  <div id="flame" class="flame"></div>
+</section>
+
+<section id="graph-section">
+  <h2>Call graph, coloured by change</h2>
+  <p class="hint">The later profile's functions above 1% of its time; red slower, blue faster. <button type="button" id="graph-download" disabled>Save as SVG</button></p>
+  <div id="graph" class="graph"><p class="hint">Drawing…</p></div>
+</section>
+
+<script type="application/json" id="profile-data">${figures | n}</script>

@@ -4,7 +4,7 @@
 <% export = base + "/profiles/" + session.uuid %>
 <% merged = context.get('merged_count', None) %>
 <div class="titlebar">
-  <h1><span class="method">${session.method}</span> ${session.path}${('?' + session.query) if session.query else ''}${(' (%d sessions merged)' % merged) if merged else ''}</h1>
+  <h1><span class="method">${session.method}</span> ${session.path}${('?' + session.query) if session.query else ''}${(' (%d session%s merged)' % (merged, '' if merged == 1 else 's')) if merged else ''}</h1>
   % if not merged:
   <form method="post" action="${base}/delete/${session.uuid}">
     <input type="hidden" name="${csrf_field}" value="${csrf}">
@@ -22,14 +22,29 @@
   <dt>Response</dt><dd>${session.response_size} bytes</dd>
 </dl>
 % if merged:
-<p class="exports">Export: <a href="${base}/endpoints/merged.prof?${urlencode({'endpoint': context.get('endpoint')})}" download>.prof</a> (the merged figures)</p>
+<% ref = context.get('merge_ref') %>
+<p class="exports">Export: <a href="${base}/endpoints/merged.prof?${urlencode(context.get('merge_query'))}" download>.prof</a> (the merged figures)</p>
+<form method="get" action="${base}/endpoints/merged" class="controls" id="merge-range">
+  <input type="hidden" name="endpoint" value="${ref.endpoint}">
+  <label>From <input type="text" name="since" value="${fmt_range(ref.since)}" placeholder="2026-11-26T09:00" size="17"></label>
+  <label>to <input type="text" name="until" value="${fmt_range(ref.until)}" placeholder="now" size="17"></label>
+  <span class="hint">UTC, or Unix seconds</span>
+  <button type="submit">Merge this range</button>
+</form>
+<form method="get" action="${base}/compare" class="controls" id="merge-compare">
+  <input type="hidden" name="b" value="${str(ref)}">
+  <label>Compare with <input type="text" name="a" value="${ref.endpoint}@..${fmt_range(ref.since)}" size="48"></label>
+  <button type="submit">Compare</button>
+  <span class="hint">an endpoint with @FROM..TO, or a session id</span>
+</form>
 % else:
 <p class="exports">Export:
   <a href="${export}.prof" download>.prof</a> (pstats, snakeviz) ·
   <a href="${export}.speedscope.json" download>speedscope</a> ·
   <a href="${export}.dot?cutoff=${cutoff}" download>.dot</a> ·
   <a href="${export}.svg?cutoff=${cutoff}" download>.svg</a> ·
-  <a href="${export}.json" download>JSON</a>
+  <a href="${export}.json" download>JSON</a> ·
+  <a href="${export}/versus-median">Compare against its endpoint's median</a>
 </p>
 % endif
 

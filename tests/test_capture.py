@@ -363,3 +363,30 @@ def test_the_api_arms_lists_and_stops_windows(ui):
         error = client.post_json("/__profiler__/api/captures", body, headers=headers,
                                  status=400).json
         assert set(error) == {"error"}
+
+
+def test_the_command_line_arms_lists_and_stops_a_window(make_profiled):
+    import subprocess
+    import sys
+
+    middleware = make_profiled(apps.hello_app, enabled="false")
+    store = middleware.backend.filename
+
+    def linesman(*args):
+        result = subprocess.run([sys.executable, "-m", "linesman", *args],
+                                capture_output=True, text=True, timeout=60)
+        return result.returncode, result.stdout + result.stderr
+
+    code, out = linesman("capture", store, "--requests", "2", "--match", "^/api/")
+    assert code == 0 and "armed" in out
+    window_id = out.split()[0]
+    middleware._apply_captures(middleware.backend.open_captures())
+    for path in ("/api/1", "/home", "/api/2", "/api/3"):
+        call(middleware, path=path)
+    assert middleware.flush(10)
+    code, out = linesman("capture", store)
+    assert code == 0 and f"{window_id}  ended" in out and "caught     2" in out
+    assert linesman("capture", store, "--requests", "0")[0] == 1
+    code, out = linesman("capture", store, "--minutes", "5")
+    code, out = linesman("capture", store, "--stop", out.split()[0])
+    assert out.strip() == "stopped"

@@ -144,7 +144,12 @@ def test_the_merged_profile_page_and_export(site, tmp_path):
 def test_compare_page_json_and_api(site):
     _, client, ids = site
     page = client.get(f"/__profiler__/compare?a={ids[0]}&b={ids[3]}")
-    assert "compared with an earlier session" in page.text
+    assert "<small>compared</small>" in page.text
+    figures = json.loads(re.search(r'id="profile-data">(.*?)</script>', page.text).group(1))
+    names = [f[0] for f in figures["functions"]]
+    assert len(figures["change"]) == len(names)
+    assert max(figures["change"]) == figures["change"][names.index("spin")]
+    assert "own time +" in figures["dot"] and "#ff" in figures["dot"]
     report = client.get(f"/__profiler__/api/compare?a={ids[0]}&b={ids[3]}").json
     assert report["before"] == ids[0] and report["after"] == ids[3]
     assert report["functions"][0]["name"] == "spin"
@@ -179,3 +184,41 @@ def test_folding_rules_are_configurable(make_profiled):
     rows = dict(re.findall(r'<td class="path">([^<]+)</td>\s*<td class="num">(\d+)</td>',
                            page.text))
     assert rows == {"GET /orders/{id}": "2", "GET /orders/7": "1"}
+
+
+def test_merges_take_a_time_range_and_compare_with_each_other(site):
+    middleware, client, ids = site
+    stamps = {row["uuid"]: row["timestamp"] for row in middleware.backend.summaries()}
+    middle = (stamps[ids[0]] + stamps[ids[1]]) / 2  # between the first two of /users/
+    page = client.get("/__profiler__/endpoints/merged",
+                      {"endpoint": "GET /users/{id}", "since": f"{middle:.6f}"})
+    assert "(2 sessions merged)" in page.text
+    page = client.get("/__profiler__/endpoints/merged",
+                      {"endpoint": "GET /users/{id}", "until": f"{middle:.6f}"})
+    assert "(1 session merged)" in page.text
+    client.get("/__profiler__/endpoints/merged",
+               {"endpoint": "GET /users/{id}", "since": "yesterday"}, status=400)
+    client.get("/__profiler__/endpoints/merged",
+               {"endpoint": "GET /users/{id}", "since": "2999-01-01T00:00"}, status=404)
+    early = f"GET /users/{{id}}@..{middle:.6f}"
+    late = f"GET /users/{{id}}@{middle:.6f}.."
+    report = client.get("/__profiler__/api/compare", {"a": early, "b": late}).json
+    assert report["before"].startswith("GET /users/{id}@")
+    spin = next(row for row in report["functions"] if row["name"] == "spin")
+    assert (spin["calls_before"], spin["calls_after"]) == (1, 2)
+    page = client.get("/__profiler__/compare", {"a": "GET /users/{id}", "b": "GET /slow/{id}"})
+    assert "(3 sessions merged)" in page.text
+    client.get("/__profiler__/compare", {"a": "GET /users/{id}", "b": "nonsense"}, status=400)
+    client.get("/__profiler__/compare", {"a": "GET /users/{id}", "b": "GET /none"}, status=404)
+
+
+def test_a_session_against_its_endpoints_median(site):
+    middleware, client, ids = site
+    durations = sorted((row["duration"], row["uuid"]) for row in middleware.backend.summaries()
+                       if row["path"].startswith("/users/"))
+    median = durations[1][1]
+    page = client.get(f"/__profiler__/profiles/{ids[0]}")
+    link = page.click("against its endpoint")
+    assert link.status_int == 303
+    assert f"a={median}" in link.location and f"b={ids[0]}" in link.location
+    assert "<small>compared</small>" in link.follow().text
