@@ -260,8 +260,10 @@ def openapi_document(base: str) -> dict:
                                        "cumtime_change": {"type": "number"},
                                        "tottime_change": {"type": "number"},
                                        "selftime_change": {"type": "number"},
-                                       "calls_before": {"type": "integer"},
-                                       "calls_after": {"type": "integer"}}}}}},
+                                       "calls_before": {"type": "number"},
+                                       "calls_after": {"type": "number"}}}},
+                               "sessions_before": {"type": "integer", "minimum": 1},
+                               "sessions_after": {"type": "integer", "minimum": 1}}},
             "NewCapture": {"type": "object", "properties": {
                 "requests": {"type": "integer", "minimum": 1, "maximum": MAX_CAPTURE_REQUESTS},
                 "minutes": {"type": "number", "minimum": 0.1, "maximum": MAX_CAPTURE_MINUTES},

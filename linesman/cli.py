@@ -284,15 +284,16 @@ def load_profile(backend, text: str):
     found = resolve(backend, ref, DEFAULT_FOLDS)
     if found is None:
         raise CommandError(f"nothing stored matches {text[:80]!r}")
-    return found[0]
+    return found
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from linesman.endpoints import compare_sessions
 
     backend = open_store(args.store)
-    before, after = load_profile(backend, args.a), load_profile(backend, args.b)
-    report = compare_sessions(before, after)
+    (before, before_count), (after, after_count) = (load_profile(backend, args.a),
+                                                    load_profile(backend, args.b))
+    report = compare_sessions(before, after, before_count, after_count)
     if args.json:
         json.dump(report, sys.stdout, indent=1)
         sys.stdout.write("\n")

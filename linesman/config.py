@@ -160,6 +160,7 @@ class Settings:
     exclude_paths: tuple[re.Pattern[str], ...] = ()
     min_duration: float = 0.0
     max_sessions: int | None = None
+    keep_slowest: int | None = None
     max_age: float | None = None
     response_header: bool = True
     queue_size: int = 1000
@@ -186,6 +187,7 @@ OPTIONS: dict[str, Callable[[Any], Any]] = {
     "exclude_paths": to_patterns,
     "min_duration": to_seconds,
     "max_sessions": to_optional_count,
+    "keep_slowest": to_optional_count,
     "max_age": to_optional_seconds,
     "response_header": to_bool,
     "queue_size": to_positive_int,

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_FOLDS", "fold_path", "endpoint_of", "EndpointStats", "endpoint_stats",
            "merge_sessions", "compare_sessions", "ProfileRef", "parse_ref", "parse_time",
-           "endpoint_sessions", "resolve", "median_session", "MERGE_LIMIT"]
+           "endpoint_sessions", "resolve", "median_session", "MERGE_LIMIT",
+           "slowest_per_endpoint", "prune_keeping_slowest", "iso_utc"]
 
 MERGE_LIMIT = 500  # the newest sessions of an endpoint that a merge adds up
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -123,33 +124,49 @@ def _self_time(session: ProfilingSession) -> dict[str, float]:
     return own
 
 
-def compare_sessions(before: ProfilingSession, after: ProfilingSession) -> dict:
-    """Function by function, what changed from ``before`` to ``after``, largest first."""
+def compare_sessions(before: ProfilingSession, after: ProfilingSession,
+                     before_count: int = 1, after_count: int = 1) -> dict:
+    """Function by function, what changed from ``before`` to ``after``, largest first.
+
+    A side that is a merge of several sessions counts per request (its figures
+    divided by ``*_count``), so 500 requests last week compare fairly with 20
+    today."""
     old = {f.key: f for f in before.functions}
     new = {f.key: f for f in after.functions}
     old_self, new_self = _self_time(before), _self_time(after)
+
+    def per(value: float, count: int) -> float:
+        return value / count if count > 1 else value
+
     rows = []
     for key in old.keys() | new.keys():
         a, b = old.get(key), new.get(key)
         sample = b or a
+        cum_a = per(a.totaltime, before_count) if a else 0.0
+        cum_b = per(b.totaltime, after_count) if b else 0.0
         rows.append({
             "function": key, "name": sample.name, "file": sample.file, "line": sample.line,
             "status": "appeared" if a is None else "vanished" if b is None else "changed",
-            "cumtime_before": a.totaltime if a else 0.0, "cumtime_after": b.totaltime if b else 0.0,
-            "cumtime_change": (b.totaltime if b else 0.0) - (a.totaltime if a else 0.0),
-            "tottime_change": (b.inlinetime if b else 0.0) - (a.inlinetime if a else 0.0),
-            "selftime_change": new_self.get(key, 0.0) - old_self.get(key, 0.0),
-            "calls_before": a.callcount if a else 0, "calls_after": b.callcount if b else 0,
+            "cumtime_before": cum_a, "cumtime_after": cum_b, "cumtime_change": cum_b - cum_a,
+            "tottime_change": (per(b.inlinetime, after_count) if b else 0.0)
+            - (per(a.inlinetime, before_count) if a else 0.0),
+            "selftime_change": per(new_self.get(key, 0.0), after_count)
+            - per(old_self.get(key, 0.0), before_count),
+            "calls_before": per(a.callcount, before_count) if a else 0,
+            "calls_after": per(b.callcount, after_count) if b else 0,
         })
     # Own time first (built-ins counted with their caller): a slowed function and all
     # its callers gain the same cumulative time, but only the function itself gains
     # own time. On a tie the Python function comes before the built-in it called.
     rows.sort(key=lambda row: (abs(row["selftime_change"]), row["file"] != "~",
                                abs(row["cumtime_change"])), reverse=True)
+    duration_before = per(before.duration, before_count)
+    duration_after = per(after.duration, after_count)
     return {
         "before": before.uuid, "after": after.uuid,
-        "duration_before": before.duration, "duration_after": after.duration,
-        "duration_change": after.duration - before.duration,
+        "sessions_before": before_count, "sessions_after": after_count,
+        "duration_before": duration_before, "duration_after": duration_after,
+        "duration_change": duration_after - duration_before,
         "functions": rows,
     }
 
@@ -184,10 +201,16 @@ class ProfileRef:
             return self.uuid
         if self.since is None and self.until is None:
             return self.endpoint
-        def iso(moment: float | None) -> str:
-            return "" if moment is None else datetime.fromtimestamp(
-                moment, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-        return f"{self.endpoint}@{iso(self.since)}..{iso(self.until)}"
+        return f"{self.endpoint}@{iso_utc(self.since)}..{iso_utc(self.until)}"
+
+
+def iso_utc(moment: float | None) -> str:
+    """A range end as written in a reference: ISO 8601 in UTC, exact to the
+    microsecond (so a reference names the very sessions a page showed)."""
+    if moment is None:
+        return ""
+    text = datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return text.removesuffix(".000000")
 
 
 def parse_ref(text: str) -> ProfileRef:
@@ -242,3 +265,31 @@ def median_session(backend: "Backend", session: ProfilingSession,
                    if endpoint_of(row["method"], row["path"], folds) == endpoint),
                   key=lambda row: row["duration"])
     return rows[(len(rows) - 1) // 2]["uuid"] if rows else session.uuid
+
+
+def slowest_per_endpoint(summaries: Iterable[dict], count: int,
+                         folds: Iterable[re.Pattern[str]] = DEFAULT_FOLDS) -> set[str]:
+    """The ids of each endpoint's ``count`` slowest sessions."""
+    folds = tuple(folds)
+    groups: dict[str, list[dict]] = {}
+    for row in summaries:
+        groups.setdefault(endpoint_of(row["method"], row["path"], folds), []).append(row)
+    kept: set[str] = set()
+    for rows in groups.values():
+        rows.sort(key=lambda row: row["duration"], reverse=True)
+        kept.update(row["uuid"] for row in rows[:count])
+    return kept
+
+
+def prune_keeping_slowest(backend: "Backend", keep: int, slowest: int,
+                          folds: Iterable[re.Pattern[str]] = DEFAULT_FOLDS) -> int:
+    """Remove the oldest sessions beyond ``keep``, sparing each endpoint's
+    ``slowest`` slowest, so a rare slow request is not pushed out by many fast
+    ones (the store may then hold a little more than ``keep``)."""
+    rows = backend.summaries()  # oldest first
+    excess = len(rows) - keep
+    if excess <= 0:
+        return 0
+    spared = slowest_per_endpoint(rows, slowest, folds)
+    doomed = [row["uuid"] for row in rows if row["uuid"] not in spared][:excess]
+    return backend.delete_many(doomed) if doomed else 0

@@ -22,6 +22,7 @@ from linesman.backends import create_backend
 from linesman.backends.base import Backend
 from linesman.capture import CaptureWindow
 from linesman.config import Settings, parse_settings
+from linesman.endpoints import DEFAULT_FOLDS
 from linesman.health import Health
 from linesman.profiler import ProfilerGate, RequestProfile
 from linesman.ui import ProfilerUI
@@ -63,7 +64,9 @@ class ProfilingMiddleware:
         self.writer = SessionWriter(
             self.backend, self.health, queue_size=self.settings.queue_size,
             queue_bytes=self.settings.queue_bytes, flush_timeout=self.settings.flush_timeout,
-            retention=Retention(self.settings.max_sessions, self.settings.max_age),
+            retention=Retention(self.settings.max_sessions, self.settings.max_age,
+                                keep_slowest=self.settings.keep_slowest,
+                                folds=self.settings.endpoint_folds or DEFAULT_FOLDS),
             on_switch=self._apply_switch, on_captures=self._apply_captures, ready=ready,
             gate=self.gate)
         self.ui = ProfilerUI(self)  # built now: a wrong access option fails at start-up

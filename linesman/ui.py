@@ -41,7 +41,7 @@ from linesman.callgraph import (package_times, profiled_time, recursive_function
                                 render_svg, to_dot)
 from linesman.capture import CaptureError, parse_capture
 from linesman.endpoints import (DEFAULT_FOLDS, MERGE_LIMIT, ProfileRef, compare_sessions, endpoint_stats,
-                                median_session, parse_ref, parse_time, resolve)
+                                iso_utc, median_session, parse_ref, parse_time, resolve)
 from linesman.exports import export_name, to_json, to_prof, to_speedscope
 from linesman.profiler import SKIP_REASONS
 from linesman.session import ProfilingSession, SessionFormatError
@@ -169,13 +169,6 @@ def fmt_time(timestamp: float) -> str:
 
 def fmt_iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
-
-
-def fmt_range(timestamp: float | None) -> str:
-    """A merge range's end as the form shows it (UTC, to the second)."""
-    if timestamp is None:
-        return ""
-    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def fmt_count(number: int, cap: int) -> str:
@@ -357,7 +350,7 @@ class ProfilerUI:
         body = self.templates.get_template(template).render_unicode(
             base=request.script_name, csrf=request.environ["linesman.csrf"],
             csrf_field=CSRF_FIELD, fmt_time=fmt_time, fmt_iso=fmt_iso, fmt_ms=fmt_ms,
-            fmt_range=fmt_range,
+            fmt_range=iso_utc,
             health=self.middleware.health, urlencode=urlencode, **values)
         return Response(body, status=status, content_type="text/html", charset="utf-8")
 
@@ -501,10 +494,11 @@ class ProfilerUI:
             sides.append(found)
         (before, before_count), (after, after_count) = sides
         if refs[0].uuid and refs[1].uuid and before.timestamp > after.timestamp:
-            before, after = after, before
-        report = compare_sessions(before, after)
+            before, after = after, before  # two sessions: the earlier is "before"
+        report = compare_sessions(before, after, before_count, after_count)
         return {"report": report, "before": before, "after": after,
                 "counts": (before_count, after_count),
+                "merged": (not refs[0].uuid, not refs[1].uuid),
                 "refs": (before.uuid, after.uuid),
                 "figures": script_json(comparison_figures(after, report))}
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
 from linesman.backends.base import Backend, BackendError
+from linesman.endpoints import DEFAULT_FOLDS, prune_keeping_slowest
 from linesman.health import Health
 from linesman.profiler import ProfilerGate
 from linesman.session import ProfilingSession
@@ -92,6 +93,8 @@ class Retention:
     max_sessions: int | None = None
     max_age: float | None = None
     interval: float = 10.0  # seconds between checks at most
+    keep_slowest: int | None = None  # max_sessions spares each endpoint's N slowest
+    folds: tuple = DEFAULT_FOLDS  # what makes paths one endpoint
 
     def every(self) -> int:
         """Inserts between two checks: a tenth of the limit, so it overshoots little."""
@@ -399,7 +402,10 @@ class SessionWriter:
             removed = 0
             if retention.max_age is not None:
                 removed += self.backend.prune_older(time.time() - retention.max_age)
-            if retention.max_sessions is not None:
+            if retention.max_sessions is not None and retention.keep_slowest:
+                removed += prune_keeping_slowest(self.backend, retention.max_sessions,
+                                                 retention.keep_slowest, retention.folds)
+            elif retention.max_sessions is not None:
                 removed += self.backend.prune(retention.max_sessions)
         except Exception:
             self.health.problem("prune", "linesman: could not remove old sessions",

@@ -2,17 +2,17 @@
 <%def name="title()">Comparison</%def>
 <%def name="head()"><script type="module" src="${base}/static/session.js"></script></%def>
 <% r = report %>
-<%def name="side(profile, ref, count)">
-% if count > 1 or not ref[:1].isalnum() or ' ' in ref:
-<a href="${base}/endpoints/merged?${urlencode(merge_params(ref))}">${ref}</a> (${count} sessions merged)
+<%def name="side(profile, ref, count, merged)">
+% if merged:
+<a href="${base}/endpoints/merged?${urlencode(merge_params(ref))}">${ref}</a> (${count} session${'' if count == 1 else 's'} merged, figures per request)\
 % else:
-<a href="${base}/profiles/${profile.uuid}">${profile.method} ${profile.path}</a>, ${fmt_time(profile.timestamp)}
+<a href="${base}/profiles/${profile.uuid}">${profile.method} ${profile.path}</a>, ${fmt_time(profile.timestamp)}\
 % endif
 </%def>
 <h1>${after.method} ${after.path} <small>compared</small></h1>
 <dl class="summary">
-  <dt>Before</dt><dd>${side(before, refs[0], counts[0])}: ${fmt_ms(r['duration_before'])}</dd>
-  <dt>After</dt><dd>${side(after, refs[1], counts[1])}: ${fmt_ms(r['duration_after'])}</dd>
+  <dt>Before</dt><dd>${side(before, refs[0], counts[0], merged[0])}: ${fmt_ms(r['duration_before'])}</dd>
+  <dt>After</dt><dd>${side(after, refs[1], counts[1], merged[1])}: ${fmt_ms(r['duration_after'])}</dd>
   <dt>Change</dt><dd class="${'bad' if r['duration_change'] > 0 else ''}">${'%+.1f' % (r['duration_change'] * 1000)} ms</dd>
 </dl>
 <p class="exports">Export: <a href="${base}/compare.json?${urlencode({'a': refs[0], 'b': refs[1]})}">JSON</a></p>
@@ -22,20 +22,27 @@
 
 <section id="changes-section">
 <h2>Changes, largest first</h2>
-<table class="stats" id="changes">
-<thead><tr><th class="num">own time change</th><th class="num">cumulative change</th><th class="num">calls</th><th></th><th>function</th></tr></thead>
-<tbody>
-% for row in r['functions'][:300]:
+<%def name="change_rows(rows)">
+% for row in rows:
 <tr class="${'failed' if row['selftime_change'] > 0 else ''}">
   <td class="num">${'%+.3f' % (row['selftime_change'] * 1000)} ms</td>
   <td class="num">${'%+.3f' % (row['cumtime_change'] * 1000)} ms</td>
-  <td class="num">${row['calls_before']} → ${row['calls_after']}</td>
+  <td class="num">${'%g' % row['calls_before']} → ${'%g' % row['calls_after']}</td>
   <td>${'' if row['status'] == 'changed' else row['status']}</td>
   <td class="fn">${row['function']}</td>
 </tr>
 % endfor
-</tbody>
+</%def>
+<table class="stats" id="changes">
+<thead><tr><th class="num">own time change</th><th class="num">cumulative change</th><th class="num">calls</th><th></th><th>function</th></tr></thead>
+<tbody>${change_rows(r['functions'][:15])}</tbody>
 </table>
+% if len(r['functions']) > 15:
+<details>
+<summary>The other ${len(r['functions']) - 15} functions (${min(len(r['functions']), 2000) - 15} shown)</summary>
+<table class="stats"><tbody>${change_rows(r['functions'][15:2000])}</tbody></table>
+</details>
+% endif
 <p class="hint">Own time counts the built-ins a function calls (its clock reads, its sleeps) as its own. Functions that vanished are listed here but not drawn below, which shows the later profile.</p>
 </section>
 

@@ -205,9 +205,13 @@ def test_merges_take_a_time_range_and_compare_with_each_other(site):
     report = client.get("/__profiler__/api/compare", {"a": early, "b": late}).json
     assert report["before"].startswith("GET /users/{id}@")
     spin = next(row for row in report["functions"] if row["name"] == "spin")
-    assert (spin["calls_before"], spin["calls_after"]) == (1, 2)
+    assert (report["sessions_before"], report["sessions_after"]) == (1, 2)
+    # Per request: each /users/ request called spin once, whichever side has more.
+    assert (spin["calls_before"], spin["calls_after"]) == (1, 1)
+    durations = {row["uuid"]: row["duration"] for row in middleware.backend.summaries()}
+    assert report["duration_after"] == pytest.approx((durations[ids[1]] + durations[ids[2]]) / 2)
     page = client.get("/__profiler__/compare", {"a": "GET /users/{id}", "b": "GET /slow/{id}"})
-    assert "(3 sessions merged)" in page.text
+    assert "(3 sessions merged, figures per request)" in page.text
     client.get("/__profiler__/compare", {"a": "GET /users/{id}", "b": "nonsense"}, status=400)
     client.get("/__profiler__/compare", {"a": "GET /users/{id}", "b": "GET /none"}, status=404)
 
@@ -222,3 +226,22 @@ def test_a_session_against_its_endpoints_median(site):
     assert link.status_int == 303
     assert f"a={median}" in link.location and f"b={ids[0]}" in link.location
     assert "<small>compared</small>" in link.follow().text
+
+
+@pytest.mark.parametrize("keep_slowest, slow_kept", [("1", True), ("", False)])
+def test_retention_can_spare_each_endpoints_slowest(make_profiled, keep_slowest, slow_kept):
+    def app(environ, start_response):
+        apps.spin(0.02 if environ["PATH_INFO"] == "/report" else 0.0002)
+        return apps.hello_app(environ, start_response)
+
+    middleware = make_profiled(app, max_sessions="5", keep_slowest=keep_slowest)
+    client = TestApp(middleware, extra_environ=dict(LOCAL))
+    client.get("/report")
+    assert middleware.flush(10)
+    for number in range(20):
+        client.get(f"/items/{number}")
+        assert middleware.flush(10)
+    paths = [row["path"] for row in middleware.backend.summaries()]
+    assert len(paths) == 5
+    assert ("/report" in paths) is slow_kept
+    assert paths[-1] == "/items/19", "the newest are kept"

@@ -1,0 +1,116 @@
+"""The cross-session pages in real headless Chromium: capture windows, comparisons,
+merged profiles over a time range."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from linesman.backends.sqlite import SqliteBackend
+
+from servers import free_port, get, running
+from test_browser import browser, page, screenshot  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.server
+
+ROUTES = ("/slow", "/template", "/slow", "/template", "/slow", "/json")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    store = tmp_path_factory.mktemp("views") / "sessions.db"
+    port = free_port()
+    backend = SqliteBackend(filename=str(store))
+    with running(["-m", "linesman", "demo", "--port", str(port), "--store", str(store)], port):
+        for number, route in enumerate(ROUTES, start=1):
+            assert get(port, route)[0] == 200
+            wait_for(lambda: backend.count() >= number)
+        yield {"base": f"http://127.0.0.1:{port}/__profiler__", "backend": backend,
+               "port": port}
+    backend.close()
+
+
+def wait_for(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def uuids_of(backend, path: str) -> list[str]:
+    return [row["uuid"] for row in backend.summaries() if row["path"] == path]
+
+
+def test_a_comparison_draws_a_differential_flame_graph_and_a_coloured_graph(site, page):
+    backend = site["backend"]
+    before, after = uuids_of(backend, "/template")[0], uuids_of(backend, "/slow")[-1]
+    page.goto(f"{site['base']}/compare?a={before}&b={after}")
+    page.wait_for_selector("#graph svg", timeout=30000)
+    first = page.locator("#changes tbody tr").first.inner_text()
+    assert "slow_lookup" in first or "checksum" in first or "sleep" in first
+    slow = page.locator("#flame .frame", has_text="slow_lookup").first
+    assert slow.get_attribute("data-change") not in (None, "0")
+    assert slow.evaluate("bar => getComputedStyle(bar).backgroundColor").startswith(
+        "rgb(255, "), "a function that got slower is red"
+    fills = page.locator("#graph svg g.node path, #graph svg g.node polygon").evaluate_all(
+        "shapes => shapes.map(shape => shape.getAttribute('fill'))")
+    assert any(fill.lower().startswith("#ff") and fill.lower() != "#ffffff" for fill in fills)
+    assert page.locator("#graph svg text", has_text="own time +").count() >= 1
+    screenshot(page, "compare")
+
+
+def test_a_session_against_its_endpoints_median(site, page):
+    slow = uuids_of(site["backend"], "/slow")
+    page.goto(f"{site['base']}/profiles/{slow[0]}")
+    page.click("text=Compare against its endpoint's median")
+    page.wait_for_url("**/compare?**")
+    assert f"b={slow[0]}" in page.url
+    page.wait_for_selector("#flame .frame")
+    assert page.locator("h1").inner_text().startswith("GET /slow")
+
+
+def test_a_merged_profile_over_a_range_compared_with_another(site, page):
+    backend = site["backend"]
+    stamps = sorted(row["timestamp"] for row in backend.summaries() if row["path"] == "/slow")
+    page.goto(site["base"] + "/endpoints")
+    page.click("a[href*='merged'][href*='slow']")
+    page.wait_for_selector("#flame .frame")
+    assert "(3 sessions merged)" in page.inner_text("h1")
+    page.fill("#merge-range input[name=since]", f"{(stamps[0] + stamps[1]) / 2:.3f}")
+    page.click("#merge-range button")
+    page.wait_for_url("**since=**")
+    assert "(2 sessions merged)" in page.inner_text("h1")
+    page.click("#merge-compare button")
+    page.wait_for_url("**/compare?**")
+    page.wait_for_selector("#graph svg", timeout=30000)
+    assert "(1 session merged" in page.inner_text("dl.summary")
+    assert "(2 sessions merged" in page.inner_text("dl.summary")
+
+
+def test_a_capture_window_armed_from_the_list_catches_exactly_n(site, page):
+    backend = site["backend"]
+    page.goto(site["base"] + "/")
+    page.click("button >> text=Turn off")
+    page.wait_for_selector("text=Profiling is off")
+    stored = backend.count()
+    page.fill("#capture-form input[name=requests]", "2")
+    page.fill("#capture-form input[name=pattern]", "^/json")
+    page.click("#capture-form button")
+    page.wait_for_selector(".capture.running")
+    assert "caught 0 of 2" in page.inner_text(".captures")
+    time.sleep(0.6)  # the demo's writer reads open windows every 0.5 s
+    for route in ("/json", "/slow", "/json", "/json", "/template"):
+        assert get(site["port"], route)[0] == 200
+    wait_for(lambda: backend.count() >= stored + 2)
+    time.sleep(0.3)
+    assert backend.count() == stored + 2
+    page.reload()
+    assert "caught 2 of 2" in page.inner_text(".captures")
+    assert page.locator(".capture.ended").count() == 1
+    screenshot(page, "list-capture")
+    page.click("text=show what it caught")
+    page.wait_for_url("**capture=**")
+    assert page.locator("td.path a").all_inner_texts() == ["/json", "/json"]
+    page.click("button >> text=Turn on")
+    page.wait_for_selector("text=Profiling is on")
