@@ -650,19 +650,19 @@ def package_chart(session: ProfilingSession, packages: tuple[str, ...]) -> list[
     import math
 
     times = package_times(session.graph, packages)
-    total = sum(time for _, time in times) or 1.0
+    total = sum(seconds for _, seconds in times) or 1.0
     slices, angle = [], -math.pi / 2
     colours = ["#1f6feb", "#d29922", "#2da44e", "#cf222e", "#8250df", "#0a7ea4", "#bf3989",
                "#6e7781"]
-    for number, (name, time) in enumerate(times):
-        share = time / total
+    for number, (name, seconds) in enumerate(times):
+        share = seconds / total
         end = angle + share * 2 * math.pi
         large = 1 if share > 0.5 else 0
         x1, y1 = 50 + 45 * math.cos(angle), 50 + 45 * math.sin(angle)
         x2, y2 = 50 + 45 * math.cos(end), 50 + 45 * math.sin(end)
         path = (f"M50,50 L{x1:.3f},{y1:.3f} A45,45 0 {large} 1 {x2:.3f},{y2:.3f} Z"
                 if share < 0.9999 else "M50,5 A45,45 0 1 1 49.999,5 Z")
-        slices.append({"name": name, "time": time, "share": share, "path": path,
+        slices.append({"name": name, "time": seconds, "share": share, "path": path,
                        "colour": colours[number % len(colours)]})
         angle = end
     return slices

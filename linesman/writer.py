@@ -319,25 +319,22 @@ class SessionWriter:
         plain = [waiting.session for waiting in batch if waiting.capture is None]
         if plain:
             self._add_plain(plain)
-        for session, _, capture, selected in batch:
-            if capture is None:
+        for waiting in batch:
+            if waiting.capture is None:
                 continue
-            try:
-                caught = self.backend.add_captured(session, capture)
-                if not caught and selected:
-                    self.backend.add(session)
-                    caught = True
-            except BackendError:
-                raise
-            except Exception:
-                self.health.count("lost.store_error")
-                self.health.problem("add", "linesman: the backend failed to store a "
-                                    "captured session", exc_info=True)
-                continue
-            if caught:
+            stored = self._one(lambda: self._add_captured(waiting))
+            if stored:
                 self._stored(1)
-            else:
+            elif stored is False:
                 self.health.count("skipped.capture_closed")
+
+    def _add_captured(self, waiting: Waiting) -> bool:
+        if self.backend.add_captured(waiting.session, waiting.capture):
+            return True
+        if waiting.selected:
+            self.backend.add(waiting.session)
+            return True
+        return False
 
     def _add_plain(self, sessions: list[ProfilingSession]) -> None:
         try:
@@ -346,18 +343,23 @@ class SessionWriter:
             raise
         except Exception:
             for session in sessions:
-                try:
-                    self.backend.add(session)
-                except BackendError:
-                    raise
-                except Exception:
-                    self.health.count("lost.store_error")
-                    self.health.problem("add", "linesman: the backend failed to store a "
-                                        "session", exc_info=True)
-                    continue
-                self._stored(1)
+                if self._one(lambda: self.backend.add(session)):
+                    self._stored(1)
             return
         self._stored(len(sessions))
+
+    def _one(self, store: Callable[[], bool | None]) -> bool | None:
+        """One session's store call: whether it was stored, or None when the backend
+        failed on it (a bug, not an outage: that session alone is lost, counted)."""
+        try:
+            return store() is not False
+        except BackendError:
+            raise
+        except Exception:
+            self.health.count("lost.store_error")
+            self.health.problem("add", "linesman: the backend failed to store a session",
+                                exc_info=True)
+            return None
 
     def _stored(self, count: int) -> None:
         self.health.count("stored", count)

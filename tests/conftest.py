@@ -1,12 +1,18 @@
-"""Shared fixtures: a middleware on a real SQLite file, and the profiler check."""
+"""Shared fixtures: a middleware on a real SQLite file, the profiler check, and a
+real headless Chromium."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+from pathlib import Path
 
 import pytest
 
 from linesman.middleware import ProfilingMiddleware
+
+from require import require
 
 
 def active_profilers() -> list[str]:
@@ -42,3 +48,44 @@ def make_profiled(tmp_path):
     yield build
     for middleware in made:
         middleware.close()
+
+
+# -- real headless Chromium, for the browser tests -------------------------------
+CHROMIUM = os.environ.get("LINESMAN_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require(shutil.which(CHROMIUM) is not None or Path(CHROMIUM).exists(),
+            f"Chromium at {CHROMIUM} (Debian package chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A tab; the test fails if the page logged an error."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    problems: list[str] = []
+    tab.on("console", lambda message: problems.append(message.text)
+           if message.type == "error" else None)
+    tab.on("pageerror", lambda error: problems.append(str(error)))
+    tab.problems = problems
+    yield tab
+    context.close()
+    assert problems == [], f"the page logged errors: {problems}"
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

@@ -58,3 +58,24 @@ def get(port: int, path: str, timeout: float = 30.0) -> tuple[int, dict, bytes]:
         return response.status, dict(response.getheaders()), response.read()
     finally:
         connection.close()
+
+
+@contextmanager
+def demo_with_sessions(store, routes):
+    """``linesman demo`` on ``store``, once a session of each route is stored; yields
+    the port and an open SqliteBackend on the store."""
+    from linesman.backends.sqlite import SqliteBackend
+
+    port = free_port()
+    backend = SqliteBackend(filename=str(store))
+    try:
+        with running(["-m", "linesman", "demo", "--port", str(port), "--store", str(store)],
+                     port):
+            for number, route in enumerate(routes, start=1):
+                assert get(port, route)[0] in (200, 404)
+                deadline = time.monotonic() + 10
+                while backend.count() < number and time.monotonic() < deadline:
+                    time.sleep(0.02)
+            yield port, backend
+    finally:
+        backend.close()

@@ -9,6 +9,7 @@ import pytest
 from linesman.backends.base import Backend, SessionQuery
 from linesman.backends.pickle import PickleBackend
 from linesman.backends.sqlite import SqliteBackend
+from linesman.capture import parse_capture
 
 from databases import server_backend
 from sessions import real_session
@@ -280,3 +281,37 @@ def test_count_can_stop_early(backend, varied):
     assert backend.count(limit=100) == 6
     assert backend.count(SessionQuery(path_contains="api"), limit=2) == 2
     assert backend.count(SessionQuery(path_contains="api"), limit=10) == 3
+
+
+# -- capture windows --------------------------------------------------------------
+def test_a_store_keeps_windows_and_counts_exactly(backend):
+    armed = parse_capture({"requests": "2", "pattern": "^/items"})
+    backend.start_capture(armed)
+    assert [w.id for w in backend.open_captures()] == [armed.id]
+    sessions = [real_session(timestamp=1000.0 + n) for n in range(3)]
+    assert backend.add_captured(sessions[0], armed.id) is True
+    assert backend.add_captured(sessions[0], armed.id) is True, "a retry is not counted twice"
+    assert backend.add_captured(sessions[1], armed.id) is True
+    assert backend.add_captured(sessions[2], armed.id) is False, "the window is full"
+    assert backend.get(sessions[2].uuid) is None
+    assert backend.open_captures() == []
+    (stored,) = backend.captures()
+    assert (stored.caught, stored.ended is not None) == (2, True)
+    assert sorted(backend.captured_uuids(armed.id)) == sorted(s.uuid for s in sessions[:2])
+    backend.add(real_session())  # not caught
+    caught = SessionQuery(capture=armed.id)
+    assert backend.count(caught) == 2
+    assert {s["uuid"] for s in backend.list_summaries(0, 50, caught)} == {
+        s.uuid for s in sessions[:2]}
+    assert backend.count() == 3
+
+
+def test_a_stopped_window_catches_nothing_more(backend):
+    armed = parse_capture({"requests": "5"})
+    backend.start_capture(armed)
+    assert backend.stop_capture(armed.id) is True
+    assert backend.stop_capture(armed.id) is False, "already ended"
+    assert backend.stop_capture("no-such-window") is False
+    assert backend.add_captured(real_session(), armed.id) is False
+    assert backend.add_captured(real_session(), "no-such-window") is False
+    assert backend.count() == 0 and backend.open_captures() == []

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import cProfile
-import os
-import shutil
 import time
-from pathlib import Path
 
 import pytest
 
 from linesman import ProfilingSession
-from linesman.backends.sqlite import SqliteBackend
 
-from require import require
-from servers import free_port, get, running
+from conftest import screenshot
+from servers import demo_with_sessions
 
 pytestmark = pytest.mark.server
 
-CHROMIUM = os.environ.get("LINESMAN_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 ROUTES = ("/", "/template", "/json", "/slow", "/query", "/stream", "/slow?token=abc",
           "/<b>bold</b>")
 
@@ -44,54 +38,11 @@ def many_functions_session(count: int = 5000) -> ProfilingSession:
 def site(tmp_path_factory):
     """The demo served by waitress, with a session per route and one very large one."""
     store = tmp_path_factory.mktemp("browser") / "sessions.db"
-    port = free_port()
-    backend = SqliteBackend(filename=str(store))
-    with running(["-m", "linesman", "demo", "--port", str(port), "--store", str(store)], port):
-        for number, route in enumerate(ROUTES, start=1):
-            assert get(port, route)[0] in (200, 404)
-            deadline = time.monotonic() + 10
-            while backend.count() < number and time.monotonic() < deadline:
-                time.sleep(0.02)
+    with demo_with_sessions(store, ROUTES) as (port, backend):
         big = many_functions_session()
         backend.add(big)
         yield {"base": f"http://127.0.0.1:{port}/__profiler__", "backend": backend,
                "big": big.uuid}
-    backend.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require(shutil.which(CHROMIUM) is not None or Path(CHROMIUM).exists(),
-            f"Chromium at {CHROMIUM} (Debian package chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"])
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    tab = context.new_page()
-    problems: list[str] = []
-    tab.on("console", lambda message: problems.append(message.text)
-           if message.type == "error" else None)
-    tab.on("pageerror", lambda error: problems.append(str(error)))
-    tab.problems = problems
-    yield tab
-    context.close()
-    assert problems == [], f"the page logged errors: {problems}"
-
-
-def screenshot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def test_the_list_shows_and_filters_sessions(site, page):

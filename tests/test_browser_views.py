@@ -7,10 +7,8 @@ import time
 
 import pytest
 
-from linesman.backends.sqlite import SqliteBackend
-
-from servers import free_port, get, running
-from test_browser import browser, page, screenshot  # noqa: F401 - fixtures
+from conftest import screenshot
+from servers import demo_with_sessions, get
 
 pytestmark = pytest.mark.server
 
@@ -20,15 +18,10 @@ ROUTES = ("/slow", "/template", "/slow", "/template", "/slow", "/json")
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     store = tmp_path_factory.mktemp("views") / "sessions.db"
-    port = free_port()
-    backend = SqliteBackend(filename=str(store))
-    with running(["-m", "linesman", "demo", "--port", str(port), "--store", str(store)], port):
-        for number, route in enumerate(ROUTES, start=1):
-            assert get(port, route)[0] == 200
-            wait_for(lambda: backend.count() >= number)
+    with demo_with_sessions(store, ROUTES) as (port, backend):
+        assert backend.count() == len(ROUTES)
         yield {"base": f"http://127.0.0.1:{port}/__profiler__", "backend": backend,
                "port": port}
-    backend.close()
 
 
 def wait_for(condition, timeout: float = 10.0) -> None:

@@ -10,14 +10,13 @@ import time
 
 import pytest
 
-from linesman.backends.base import SessionQuery
 from linesman.backends.sqlite import SqliteBackend
 from linesman.capture import CaptureError, CaptureWindow, parse_capture
 
 import apps
 from sessions import real_session
 from servers import free_port, get, running
-from test_backends import FACTORIES, PERSISTENT, backend, kind  # noqa: F401 - fixtures
+from test_backends import FACTORIES, PERSISTENT
 from wsgi_client import call
 
 
@@ -63,40 +62,7 @@ def test_a_window_is_open_until_full_stopped_or_out_of_time():
     assert stored == once
 
 
-# -- every store -------------------------------------------------------------------
-def test_a_store_keeps_windows_and_counts_exactly(backend):
-    armed = window(requests="2", pattern="^/items")
-    backend.start_capture(armed)
-    assert [w.id for w in backend.open_captures()] == [armed.id]
-    sessions = [real_session(timestamp=1000.0 + n) for n in range(3)]
-    assert backend.add_captured(sessions[0], armed.id) is True
-    assert backend.add_captured(sessions[0], armed.id) is True, "a retry is not counted twice"
-    assert backend.add_captured(sessions[1], armed.id) is True
-    assert backend.add_captured(sessions[2], armed.id) is False, "the window is full"
-    assert backend.get(sessions[2].uuid) is None
-    assert backend.open_captures() == []
-    (stored,) = backend.captures()
-    assert (stored.caught, stored.ended is not None) == (2, True)
-    assert sorted(backend.captured_uuids(armed.id)) == sorted(s.uuid for s in sessions[:2])
-    backend.add(real_session())  # not caught
-    caught = SessionQuery(capture=armed.id)
-    assert backend.count(caught) == 2
-    assert {s["uuid"] for s in backend.list_summaries(0, 50, caught)} == {
-        s.uuid for s in sessions[:2]}
-    assert backend.count() == 3
-
-
-def test_a_stopped_window_catches_nothing_more(backend):
-    armed = window(requests="5")
-    backend.start_capture(armed)
-    assert backend.stop_capture(armed.id) is True
-    assert backend.stop_capture(armed.id) is False, "already ended"
-    assert backend.stop_capture("no-such-window") is False
-    assert backend.add_captured(real_session(), armed.id) is False
-    assert backend.add_captured(real_session(), "no-such-window") is False
-    assert backend.count() == 0 and backend.open_captures() == []
-
-
+# -- racing stores ---------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mariadb"])
 def test_racing_processes_store_exactly_n(kind, tmp_path):
     """Eight writers, each with its own connection, race for a window of 25."""
