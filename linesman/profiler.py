@@ -38,6 +38,7 @@ SKIP_REASONS = {
 
 _NOT_YET = math.inf  # a hold's start time before it is read: "just now"
 _NEVER = object()  # a sentinel no item equals, compared in C (see ProfilerGate.idle)
+NAP = 0.001  # how often the idle writer looks for a moment with no request in flight
 
 
 def is_exclusive_profiler() -> bool:
@@ -108,7 +109,7 @@ class ProfilerGate:
         self._held = [False]  # a one-slot list: set and cleared without a call
         self._held_since = _NOT_YET
         self._arrivals = itertools.count()
-        self._naps = iter(functools.partial(time.sleep, 0.001), _NEVER)
+        self._naps = iter(functools.partial(time.sleep, NAP), _NEVER)
 
     def enter(self, wants_profile: bool) -> tuple[RequestProfile | None, str | None]:
         """Count a request in; give it a profile, or the reason it gets none."""
@@ -188,7 +189,7 @@ class ProfilerGate:
         when the hold is taken again is dropped as overlapping.
         """
         held, in_flight, naps = self._held, self._in_flight, self._naps
-        patience_naps = int(self.quiet_wait * 1000)
+        patience_naps = int(self.quiet_wait / NAP)
         item = None
         self._held_since = _NOT_YET
         held[0] = False
