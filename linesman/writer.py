@@ -319,14 +319,17 @@ class SessionWriter:
         plain = [waiting.session for waiting in batch if waiting.capture is None]
         if plain:
             self._add_plain(plain)
-        for waiting in batch:
-            if waiting.capture is None:
-                continue
+        captured = [waiting for waiting in batch if waiting.capture is not None]
+        for waiting in captured:
             stored = self._one(lambda: self._add_captured(waiting))
             if stored:
                 self._stored(1)
             elif stored is False:
                 self.health.count("skipped.capture_closed")
+        if captured and self.on_captures is not None:
+            # A window may have filled: this process stops catching at once, not at
+            # the next read of the switch.
+            self.on_captures(self.backend.open_captures())
 
     def _add_captured(self, waiting: Waiting) -> bool:
         if self.backend.add_captured(waiting.session, waiting.capture):
