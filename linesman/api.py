@@ -40,6 +40,13 @@ def json_error(error: http.HTTPException) -> Response:
     return response
 
 
+def _json_body(request: Request) -> Any:
+    try:
+        return json.loads(request.body or b"null")
+    except ValueError:
+        raise http.HTTPBadRequest("The body is not JSON.") from None
+
+
 def _summary(row: dict) -> dict:
     return {name: row[name] for name in SUMMARY_FIELDS} | {"failed": bool(row["failed"])}
 
@@ -87,10 +94,7 @@ class SessionsAPI:
         return json_response({"enabled": bool(self.ui.middleware.enabled)})
 
     def set_state(self, request: Request) -> Response:
-        try:
-            body = json.loads(request.body or b"null")
-        except ValueError:
-            raise http.HTTPBadRequest("The body is not JSON.") from None
+        body = _json_body(request)
         if not isinstance(body, dict) or not isinstance(body.get("enabled"), bool):
             raise http.HTTPBadRequest('The body is {"enabled": true} or {"enabled": false}.')
         self.ui.middleware.set_enabled(body["enabled"])
@@ -101,10 +105,7 @@ class SessionsAPI:
                                            for window in self.ui.backend.captures(50)]})
 
     def start_capture(self, request: Request) -> Response:
-        try:
-            body = json.loads(request.body or b"null")
-        except ValueError:
-            raise http.HTTPBadRequest("The body is not JSON.") from None
+        body = _json_body(request)
         if not isinstance(body, dict):
             raise http.HTTPBadRequest('The body is an object such as {"requests": 10}.')
         try:

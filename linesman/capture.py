@@ -44,7 +44,8 @@ class CaptureWindow:
     created: float = 0.0
     ended: float | None = None  # stopped, or full
     caught: int = 0
-    _regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    _regex: re.Pattern[str] | None = field(default=None, init=False, compare=False,
+                                           repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_regex", re.compile(self.pattern) if self.pattern else None)

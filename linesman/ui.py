@@ -37,8 +37,8 @@ from webob.static import DirectoryApp
 from linesman.access import AccessPolicy
 from linesman.api import SessionsAPI, json_error
 from linesman.backends.base import SORT_KEYS, BackendError, SessionQuery
-from linesman.callgraph import (package_times, profiled_time, recursive_functions,
-                                render_svg, to_dot)
+from linesman.callgraph import (change_shade, package_times, profiled_time,
+                                recursive_functions, render_svg, to_dot)
 from linesman.capture import CaptureError, parse_capture
 from linesman.endpoints import (DEFAULT_FOLDS, MERGE_LIMIT, ProfileRef, compare_sessions, endpoint_stats,
                                 iso_utc, median_session, parse_ref, parse_time, resolve)
@@ -459,7 +459,7 @@ class ProfilerUI:
         return self.render(request, "session.mako", cutoff=cutoff, packages="",
                            chart=package_chart(merged, chosen) if chosen else None,
                            merged_count=count, endpoint=ref.endpoint, merge_ref=ref,
-                           merge_query=merge_params(str(ref)),
+                           merge_query=merge_params(ref),
                            **self.session_view(merged, cutoff))
 
     def merged_prof(self, request: Request) -> Response:
@@ -492,14 +492,13 @@ class ProfilerUI:
             if found is None:
                 raise http.HTTPNotFound(f"Nothing stored matches {str(ref)[:120]}.")
             sides.append(found)
+        if refs[0].uuid and refs[1].uuid and sides[0][0].timestamp > sides[1][0].timestamp:
+            sides.reverse()  # two sessions: the earlier is "before"
+            refs.reverse()
         (before, before_count), (after, after_count) = sides
-        if refs[0].uuid and refs[1].uuid and before.timestamp > after.timestamp:
-            before, after = after, before  # two sessions: the earlier is "before"
         report = compare_sessions(before, after, before_count, after_count)
         return {"report": report, "before": before, "after": after,
-                "counts": (before_count, after_count),
-                "merged": (not refs[0].uuid, not refs[1].uuid),
-                "refs": (before.uuid, after.uuid),
+                "counts": (before_count, after_count), "refs": refs,
                 "figures": script_json(comparison_figures(after, report))}
 
     def compare_page(self, request: Request) -> Response:
@@ -553,9 +552,13 @@ class ProfilerUI:
     # -- changes -------------------------------------------------------------------
     def deleted(self, request: Request, count: int, uuids: set[str] | None) -> Response:
         self.cache.forget(uuids)
+        return self.changed(request, f"{count} row(s) deleted.", deleted=str(count))
+
+    def changed(self, request: Request, text: str, **changes: str) -> Response:
+        """A browser goes back to the list it came from; a script gets ``text``."""
         if "text/html" in request.headers.get("Accept", ""):
-            return http.HTTPSeeOther(location=self.back_to_list(request, deleted=str(count)))
-        return Response(f"{count} row(s) deleted.", content_type="text/plain", charset="utf-8")
+            return http.HTTPSeeOther(location=self.back_to_list(request, **changes))
+        return Response(text, content_type="text/plain", charset="utf-8")
 
     def back_to_list(self, request: Request, **changes: str) -> str:
         """The list page the form came from (its filters kept), with ``changes``."""
@@ -587,36 +590,28 @@ class ProfilerUI:
         except CaptureError as error:
             raise http.HTTPBadRequest(f"The capture window was not armed: {error}.") from None
         self.middleware.start_capture(window)
-        if "text/html" in request.headers.get("Accept", ""):
-            return http.HTTPSeeOther(location=self.back_to_list(request))
-        return Response(f"capture {window.id} armed", content_type="text/plain",
-                        charset="utf-8")
+        return self.changed(request, f"capture {window.id} armed")
 
     def stop_capture(self, request: Request, window_id: str) -> Response:
         stopped = self.middleware.stop_capture(window_id)
-        if "text/html" in request.headers.get("Accept", ""):
-            return http.HTTPSeeOther(location=self.back_to_list(request))
-        return Response("stopped" if stopped else "it had already ended",
-                        content_type="text/plain", charset="utf-8")
+        return self.changed(request, "stopped" if stopped else "it had already ended")
 
     def set_state(self, request: Request) -> Response:
         wanted = request.POST.get("enabled", "")
         if wanted not in ("on", "off"):
             raise http.HTTPBadRequest("Profiling is turned on or off.")
         self.middleware.set_enabled(wanted == "on")
-        if "text/html" in request.headers.get("Accept", ""):
-            return http.HTTPSeeOther(location=self.back_to_list(request))
-        return Response(f"profiling {wanted}", content_type="text/plain", charset="utf-8")
+        return self.changed(request, f"profiling {wanted}")
 
 
-def merge_params(ref: str) -> dict[str, str]:
-    """The merged page's URL parameters for an endpoint reference."""
-    parsed = parse_ref(ref)
-    params = {"endpoint": parsed.endpoint}
+def merge_params(ref: ProfileRef) -> dict[str, str]:
+    """The merged page's URL parameters for an endpoint reference (exact times, so
+    the page merges the very sessions the reference names)."""
+    params = {"endpoint": ref.endpoint}
     for name in ("since", "until"):
-        moment = getattr(parsed, name)
+        moment = getattr(ref, name)
         if moment is not None:
-            params[name] = f"{moment:.0f}"
+            params[name] = iso_utc(moment)
     return params
 
 
@@ -639,8 +634,10 @@ def comparison_figures(after: ProfilingSession, report: dict) -> dict:
     """The later profile's figures with each function's own-time change: the
     differential flame graph and the graph coloured by change."""
     changes = {row["function"]: row["selftime_change"] for row in report["functions"]}
+    largest = max((abs(change) for change in changes.values()), default=0.0)
     figures = profile_figures(after, 1.0)
     figures["change"] = [changes.get(f.key, 0.0) for f in after.functions]
+    figures["change_colours"] = [change_shade(change, largest) for change in figures["change"]]
     figures["dot"] = to_dot(after.graph, 0.01, f"{after.method} {after.path}", changes=changes)
     return figures
 

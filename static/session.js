@@ -16,15 +16,9 @@ for (const [caller, callee, calls, cum] of data.calls) {
 }
 callees.forEach((list) => list.sort((a, b) => b.cum - a.cum));
 
-// A comparison page sends each function's own-time change: the flame graph is then
-// differential (red slower, blue faster, as in the call graph).
+// A comparison page sends each function's own-time change and its colour (red slower,
+// blue faster, as in the call graph): the flame graph is then differential.
 const change = data.change || null;
-const largestChange = change ? Math.max(1e-12, ...change.map(Math.abs)) : 0;
-function changeColour(seconds) {
-  const fade = Math.round(255 - 190 * Math.min(Math.abs(seconds) / largestChange, 1));
-  const hex = fade.toString(16).padStart(2, "0");
-  return seconds > 0 ? `#ff${hex}${hex}` : `#${hex}${hex}ff`;
-}
 
 const ms = (seconds) => (seconds * 1000).toFixed(seconds * 1000 >= 100 ? 0 : 2);
 const percent = (seconds) => `${(100 * seconds / total).toFixed(1)}%`;
@@ -155,7 +149,7 @@ function drawFlame(top) {
       bar.style.top = `${depth * 20}px`;
       bar.title = `${name} ${fn ? fn.where : ""}\n${ms(node.time)} ms, ${percent(node.time)}`;
       if (change && fn) {
-        bar.style.background = changeColour(change[fn.index]);
+        bar.style.background = data.change_colours[fn.index];
         bar.dataset.change = String(change[fn.index]);
         bar.title += `\nown time ${change[fn.index] >= 0 ? "+" : ""}${ms(change[fn.index])} ms`;
       }

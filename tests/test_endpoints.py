@@ -210,6 +210,10 @@ def test_merges_take_a_time_range_and_compare_with_each_other(site):
     assert (spin["calls_before"], spin["calls_after"]) == (1, 1)
     durations = {row["uuid"]: row["duration"] for row in middleware.backend.summaries()}
     assert report["duration_after"] == pytest.approx((durations[ids[1]] + durations[ids[2]]) / 2)
+    # Each side links to its merged page, which merges the very same sessions.
+    page = client.get("/__profiler__/compare", {"a": early, "b": late})
+    assert "(2 sessions merged)" in page.click(href="merged.*since=").text
+    assert "(1 session merged)" in page.click(href="merged.*until=").text
     page = client.get("/__profiler__/compare", {"a": "GET /users/{id}", "b": "GET /slow/{id}"})
     assert "(3 sessions merged, figures per request)" in page.text
     client.get("/__profiler__/compare", {"a": "GET /users/{id}", "b": "nonsense"}, status=400)

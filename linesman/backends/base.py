@@ -186,7 +186,7 @@ class Backend:
     def open_captures(self) -> list[CaptureWindow]:
         """The windows still catching, read by every process with the switch."""
         now = time.time()
-        return [window for window in self.captures() if window.is_open(now)]
+        return [window for window in self.captures(10_000) if window.is_open(now)]
 
     def stop_capture(self, window_id: str) -> bool:
         """End a window now; False if there is no such window or it had ended."""

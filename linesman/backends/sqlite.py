@@ -259,8 +259,8 @@ class SqliteBackend(Backend):
         rows = self._run("SELECT id, spec, created, ended, caught FROM captures "
                          "WHERE ended IS NULL ORDER BY created DESC")
         now = time.time()
-        return [window for window in map(lambda row: CaptureWindow.from_stored(*row), rows)
-                if window.is_open(now)]
+        windows = [CaptureWindow.from_stored(*row) for row in rows]
+        return [window for window in windows if window.is_open(now)]
 
     def stop_capture(self, window_id: str) -> bool:
         return self._run("UPDATE captures SET ended = ? WHERE id = ? AND ended IS NULL",
