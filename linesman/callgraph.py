@@ -14,10 +14,13 @@ from typing import TYPE_CHECKING
 import networkx as nx
 
 if TYPE_CHECKING:
-    from linesman.session import ProfilingSession
+    from typing import Iterable
+
+    from linesman.session import ProfilingSession, StackStats
 
 __all__ = ["build_graph", "root_nodes", "profiled_time", "prune", "recursive_functions",
-           "package_times", "to_dot", "render_svg", "call_tree", "TreeNode"]
+           "package_times", "to_dot", "render_svg", "call_tree", "stack_tree", "session_tree", "profile_total",
+           "TreeNode"]
 
 FIGURES = ("callcount", "reccallcount", "inlinetime", "totaltime")
 
@@ -37,8 +40,26 @@ def build_graph(session: "ProfilingSession") -> nx.DiGraph:
 
 
 def root_nodes(graph: nx.DiGraph) -> list[str]:
-    """Functions nobody in the profile called, slowest first."""
+    """Where the profile's calls start, slowest first.
+
+    Functions nobody in the profile called; and where a group of functions only
+    call each other (``builtins.exec`` at the top of every ``python -m cProfile``
+    file calls itself through the import system), the slowest of the group.
+    """
     roots = [node for node in graph if graph.in_degree(node) == 0]
+    called_by_self = [node for node in graph if graph.in_degree(node) > 0]
+    if called_by_self:
+        condensed = nx.condensation(graph.subgraph(called_by_self))
+        members = condensed.graph["mapping"]
+        groups: dict[int, list[str]] = {}
+        for node, group in members.items():
+            groups.setdefault(group, []).append(node)
+        for group, degree in condensed.in_degree():
+            if degree:
+                continue
+            nodes = groups[group]
+            if all(caller in nodes for node in nodes for caller in graph.predecessors(node)):
+                roots.append(max(nodes, key=lambda node: graph.nodes[node].get("totaltime", 0.0)))
     return sorted(roots, key=lambda node: graph.nodes[node].get("totaltime", 0.0), reverse=True)
 
 
@@ -48,6 +69,13 @@ def profiled_time(graph: nx.DiGraph) -> float:
     if roots:
         return sum(graph.nodes[node]["totaltime"] for node in roots)
     return max((data["totaltime"] for _, data in graph.nodes(data=True)), default=0.0)
+
+
+def profile_total(session: "ProfilingSession") -> float:
+    """The time a session's profile covers: its stacks' time, or its roots'."""
+    if session.stacks is not None:
+        return sum(stack.time for stack in session.stacks)
+    return profiled_time(session.graph)
 
 
 def prune(graph: nx.DiGraph, cutoff: float) -> nx.DiGraph:
@@ -158,21 +186,76 @@ def render_svg(dot_text: str) -> bytes | None:
 
 @dataclass
 class TreeNode:
-    """One call path's function in the call tree, with its estimated time."""
+    """One call path's function in the call tree, with its time on that path.
+
+    ``calls`` is the calls made along that path for cProfile's sessions and the
+    samples found on it for sampled ones. ``reentry`` is, for an estimated tree,
+    the part of ``time`` spent re-entering a function already open above."""
 
     key: str
     time: float
     calls: int
     children: list["TreeNode"] = field(default_factory=list)
     recursive: bool = False
+    reentry: float = 0.0
+
+
+def session_tree(session: "ProfilingSession", cutoff: float = 0.0,
+                 max_nodes: int = 5000) -> list[TreeNode]:
+    """The session's call tree: exact from a sampled session's stacks, estimated
+    from cProfile's caller/callee pairs otherwise."""
+    if session.stacks is not None:
+        return stack_tree(session.stacks, cutoff, max_nodes)
+    return call_tree(session.graph, cutoff, max_nodes)
+
+
+def stack_tree(stacks: "Iterable[StackStats]", cutoff: float = 0.0,
+               max_nodes: int = 5000) -> list[TreeNode]:
+    """The call tree of sampled stacks: every path as it was seen, none estimated.
+
+    Built without recursion on the stacks' depth; the nodes kept are the largest
+    first, at least ``cutoff`` of the whole, ``max_nodes`` at most."""
+    top = TreeNode("", 0.0, 0)
+    index: dict[tuple[int, str], TreeNode] = {}
+    for stack in stacks:
+        node = top
+        node.time += stack.time
+        for key in stack.frames:
+            child = index.get((id(node), key))
+            if child is None:
+                child = index[(id(node), key)] = TreeNode(key, 0.0, 0)
+                node.children.append(child)
+            child.time += stack.time
+            child.calls += stack.samples
+            node = child
+    threshold = top.time * cutoff
+    budget = max_nodes
+    todo = [top]
+    while todo:
+        node = todo.pop()
+        node.children.sort(key=lambda child: child.time, reverse=True)
+        kept = []
+        for child in node.children:
+            if child.time < threshold or child.time <= 0 or budget <= 0:
+                continue
+            budget -= 1
+            kept.append(child)
+        node.children = kept
+        todo.extend(reversed(kept))
+    return top.children
 
 
 def call_tree(graph: nx.DiGraph, cutoff: float = 0.0, max_nodes: int = 5000) -> list[TreeNode]:
-    """The call graph unfolded into a tree from its roots.
+    """The call graph unfolded into a tree from its roots: an estimate.
 
-    A callee's subtree is scaled by the share of its time spent under this
-    caller: an estimate wherever a function has several callers. A function
-    is never expanded inside itself, and at most ``max_nodes`` nodes are made.
+    cProfile keeps no stacks, so a callee's subtree is scaled by the share of
+    its time spent under this caller wherever it has several callers. A
+    function is never expanded inside itself (a ↻ leaf); and where a chain
+    re-enters a function open above (Django's middleware: ``inner`` calls a
+    middleware that calls ``inner``), the children would add up to more than
+    their parent: the re-entered time is then taken out of them, so a
+    recursive chain never squeezes the siblings that did the work. At most
+    ``max_nodes`` nodes are made.
     """
     total = profiled_time(graph)
     threshold = total * cutoff
@@ -190,12 +273,40 @@ def call_tree(graph: nx.DiGraph, cutoff: float = 0.0, max_nodes: int = 5000) -> 
             if share < threshold or budget[0] <= 0 or (share <= 0 and threshold > 0):
                 continue
             if callee in path or callee == key:
-                node.children.append(TreeNode(callee, share, data["callcount"], recursive=True))
+                node.children.append(TreeNode(callee, share, data["callcount"],
+                                              recursive=True, reentry=share))
                 budget[0] -= 1
                 continue
             node.children.append(grow(callee, share, data["callcount"], path | {callee}))
+        _fit_children(node)
         return node
 
     return [grow(root, graph.nodes[root]["totaltime"], graph.nodes[root]["callcount"], {root})
             for root in root_nodes(graph)
             if graph.nodes[root]["totaltime"] >= threshold and budget[0] > 0]
+
+
+def _fit_children(node: TreeNode) -> None:
+    """Take re-entered time out of children that add up to more than their parent."""
+    children = node.children
+    overflow = sum(child.time for child in children) - node.time
+    reentry = sum(child.reentry for child in children)
+    if overflow > 0 and reentry > 0:
+        keep = max(0.0, 1.0 - overflow / reentry)
+        for child in children:
+            _shrink_reentry(child, keep)
+        node.children = [child for child in children if child.time > 1e-12]
+        node.children.sort(key=lambda child: child.time, reverse=True)
+    node.reentry = sum(child.reentry for child in node.children)
+
+
+def _shrink_reentry(node: TreeNode, keep: float) -> float:
+    """Keep ``keep`` of the re-entered time under ``node``; the time taken out."""
+    if node.recursive:
+        removed = node.time * (1.0 - keep)
+    else:
+        removed = sum(_shrink_reentry(child, keep) for child in node.children)
+        node.children = [child for child in node.children if child.time > 1e-12]
+    node.time -= removed
+    node.reentry *= keep
+    return removed

@@ -176,15 +176,18 @@ SORTS = {"cumtime": lambda f: f.totaltime, "tottime": lambda f: f.inlinetime,
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from linesman.callgraph import call_tree, profiled_time
+    from linesman.callgraph import profile_total, session_tree
 
     session = load_session(open_store(args.store), args.uuid)
     graph = session.graph
-    total = profiled_time(graph) or 1e-12
+    total = profile_total(session) or 1e-12
+    sampled = session.kind == "sampled"
+    engine = (f"sampled, {session.samples} samples" if sampled else "cProfile")
     print(f"{session.method} {session.path}{'?' + session.query if session.query else ''}  "
           f"status {session.status}  wall {session.duration * 1000:.1f} ms  "
-          f"cpu {session.cpu_time * 1000:.1f} ms  {len(session.functions)} functions")
-    print(f"\ncall tree (cutoff {args.cutoff:g}%; shared callees are estimated)")
+          f"cpu {session.cpu_time * 1000:.1f} ms  {len(session.functions)} functions  {engine}")
+    how = "from the sampled stacks" if sampled else "shared callees are estimated"
+    print(f"\ncall tree (cutoff {args.cutoff:g}%; {how})")
 
     def draw(node, depth: int) -> None:
         data = graph.nodes[node.key]
@@ -195,10 +198,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         for child in node.children:
             draw(child, depth + 1)
 
-    for root in call_tree(graph, args.cutoff / 100, max_nodes=2000):
+    for root in session_tree(session, args.cutoff / 100, max_nodes=2000):
         draw(root, 0)
     print(f"\ntop {args.limit} functions by {args.sort}")
-    print(f"{'ncalls':>10} {'tottime':>10} {'cumtime':>10}  function")
+    print(f"{'samples' if sampled else 'ncalls':>10} {'tottime':>10} {'cumtime':>10}  function")
     for function in sorted(session.functions, key=SORTS[args.sort], reverse=True)[:args.limit]:
         calls = (str(function.callcount) if not function.reccallcount else
                  f"{function.callcount}/{function.callcount - function.reccallcount}")
@@ -210,7 +213,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from linesman.callgraph import render_svg, to_dot
-    from linesman.exports import to_json, to_prof, to_speedscope
+    from linesman.exports import to_collapsed, to_json, to_prof, to_speedscope
 
     session = load_session(open_store(args.store), args.uuid)
     if args.format == "prof":
@@ -219,6 +222,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         data = json.dumps(to_speedscope(session)).encode()
     elif args.format == "json":
         data = to_json(session).encode()
+    elif args.format == "collapsed":
+        data = to_collapsed(session).encode()
     else:
         dot = to_dot(session.graph, args.cutoff / 100, f"{session.method} {session.path}")
         if args.format == "dot":
@@ -396,12 +401,13 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--limit", type=int, default=20, metavar="N",
                       help="how many top functions (20)")
 
-    export = command("export", "write a session as .prof, speedscope, DOT, SVG or JSON",
+    export = command("export", "write a session as .prof, speedscope, collapsed stacks, DOT, "
+                     "SVG or JSON",
                      cmd_export)
     store_argument(export)
     export.add_argument("uuid", metavar="UUID", help="the session's id (from list)")
     export.add_argument("--format", required=True,
-                        choices=["prof", "speedscope", "dot", "svg", "json"])
+                        choices=["prof", "speedscope", "collapsed", "dot", "svg", "json"])
     export.add_argument("-o", "--output", metavar="FILE", help="file to write (stdout)")
     export.add_argument("--cutoff", type=float, default=5.0, metavar="PCT",
                         help="for dot and svg: hide functions below this share (5)")

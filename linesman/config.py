@@ -132,6 +132,24 @@ def to_positive_int(value: Any) -> int:
     return _to_int(value, 1)
 
 
+PROFILERS = ("auto", "cprofile", "sampling")
+
+
+def to_profiler(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in PROFILERS:
+        raise ValueError(f"expected one of {', '.join(PROFILERS)}")
+    return text
+
+
+def to_sample_interval(value: Any) -> float:
+    """A sampling interval: from 0.1 ms to 1 s (``1ms`` and ``0.001`` alike)."""
+    seconds = to_seconds(value)
+    if not 0.0001 <= seconds <= 1.0:
+        raise ValueError("expected an interval from 0.1ms to 1s")
+    return seconds
+
+
 def to_profiler_path(value: Any) -> str:
     path = "/" + str(value).strip().strip("/")
     if path == "/" or not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", path):
@@ -152,6 +170,8 @@ class Settings:
     """linesman's own options, typed; see README.rst for each one."""
 
     profiler_path: str = "/__profiler__"
+    profiler: str = "auto"
+    sample_interval: float = 0.001
     backend: str = "linesman.backends.sqlite:SqliteBackend"
     chart_packages: tuple[str, ...] = ()
     enabled: bool = True
@@ -179,6 +199,8 @@ class Settings:
 # (name, converter): defaults live on Settings, converters here.
 OPTIONS: dict[str, Callable[[Any], Any]] = {
     "profiler_path": to_profiler_path,
+    "profiler": to_profiler,
+    "sample_interval": to_sample_interval,
     "backend": to_backend_spec,
     "chart_packages": to_words,
     "enabled": to_bool,

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Iterable
 
-from linesman.session import CallStats, FunctionStats, ProfilingSession
+from linesman.callgraph import profile_total
+from linesman.session import SAMPLED, CallStats, FunctionStats, ProfilingSession, StackStats
 
 if TYPE_CHECKING:
     from linesman.backends.base import Backend
@@ -82,7 +83,10 @@ def endpoint_stats(summaries: Iterable[dict],
 
 
 def merge_sessions(sessions: list[ProfilingSession], method: str, path: str) -> ProfilingSession:
-    """One profile whose every figure is the sum of the sessions' figures."""
+    """One profile whose every figure is the sum of the sessions' figures; sampled
+    sessions add up their stacks, so the merged tree is still exact."""
+    if sessions and all(session.kind == SAMPLED for session in sessions):
+        return _merge_stacks(sessions, method, path)
     functions: dict[str, list] = {}
     labels: dict[str, tuple[str, int, str]] = {}
     calls: dict[tuple[str, str], list] = {}
@@ -113,6 +117,38 @@ def merge_sessions(sessions: list[ProfilingSession], method: str, path: str) -> 
     return merged
 
 
+def _merge_stacks(sessions: list[ProfilingSession], method: str, path: str) -> ProfilingSession:
+    labels: dict = {}
+    stacks: dict[tuple[str, ...], list] = {}
+    for session in sessions:
+        labels.update(session.labels())
+        for stack in session.stacks or ():
+            figures = stacks.setdefault(stack.frames, [0, 0.0])
+            figures[0] += stack.samples
+            figures[1] += stack.time
+    intervals = {session.interval for session in sessions}
+    merged = ProfilingSession(
+        environ={"REQUEST_METHOD": method, "PATH_INFO": path},
+        timestamp=max(s.timestamp for s in sessions),
+        duration=sum(s.duration for s in sessions), cpu_time=sum(s.cpu_time for s in sessions),
+        response_size=sum(s.response_size for s in sessions),
+        stacks=[StackStats(frames, samples, seconds)
+                for frames, (samples, seconds) in stacks.items()],
+        labels=labels, interval=intervals.pop() if len(intervals) == 1 else None)
+    return merged
+
+
+def one_kind(sessions: list[ProfilingSession]) -> list[ProfilingSession]:
+    """The sessions made by the engine most of them were made by (the newest's on
+    a tie): call counts and samples do not add up."""
+    kinds = [session.kind for session in sessions]
+    if len(set(kinds)) < 2:
+        return sessions
+    newest = max(sessions, key=lambda session: session.timestamp).kind
+    chosen = max(set(kinds), key=lambda kind: (kinds.count(kind), kind == newest))
+    return [session for session in sessions if session.kind == chosen]
+
+
 def _self_time(session: ProfilingSession) -> dict[str, float]:
     """Own time with the built-ins a function called counted as its own: a loop's clock
     reads or a handler's sleep are that function's doing."""
@@ -130,7 +166,9 @@ def compare_sessions(before: ProfilingSession, after: ProfilingSession,
 
     A side that is a merge of several sessions counts per request (its figures
     divided by ``*_count``), so 500 requests last week compare fairly with 20
-    today."""
+    today. A cProfile profile and a sampled one compare by time shares (each
+    figure as a fraction of its own profile's time): ``basis`` says which."""
+    by_share = before.kind != after.kind
     old = {f.key: f for f in before.functions}
     new = {f.key: f for f in after.functions}
     old_self, new_self = _self_time(before), _self_time(after)
@@ -138,22 +176,31 @@ def compare_sessions(before: ProfilingSession, after: ProfilingSession,
     def per(value: float, count: int) -> float:
         return value / count if count > 1 else value
 
+    per_before, per_after = before_count, after_count  # what function figures divide by
+    if by_share:  # times as shares of their own side; calls are not comparable
+        before_total, after_total = profile_total(before) or 1.0, profile_total(after) or 1.0
+        old_self = {key: value / before_total for key, value in old_self.items()}
+        new_self = {key: value / after_total for key, value in new_self.items()}
+        old = {key: _as_share(f, before_total) for key, f in old.items()}
+        new = {key: _as_share(f, after_total) for key, f in new.items()}
+        per_before = per_after = 1
+
     rows = []
     for key in old.keys() | new.keys():
         a, b = old.get(key), new.get(key)
         sample = b or a
-        cum_a = per(a.totaltime, before_count) if a else 0.0
-        cum_b = per(b.totaltime, after_count) if b else 0.0
+        cum_a = per(a.totaltime, per_before) if a else 0.0
+        cum_b = per(b.totaltime, per_after) if b else 0.0
         rows.append({
             "function": key, "name": sample.name, "file": sample.file, "line": sample.line,
             "status": "appeared" if a is None else "vanished" if b is None else "changed",
             "cumtime_before": cum_a, "cumtime_after": cum_b, "cumtime_change": cum_b - cum_a,
-            "tottime_change": (per(b.inlinetime, after_count) if b else 0.0)
-            - (per(a.inlinetime, before_count) if a else 0.0),
-            "selftime_change": per(new_self.get(key, 0.0), after_count)
-            - per(old_self.get(key, 0.0), before_count),
-            "calls_before": per(a.callcount, before_count) if a else 0,
-            "calls_after": per(b.callcount, after_count) if b else 0,
+            "tottime_change": (per(b.inlinetime, per_after) if b else 0.0)
+            - (per(a.inlinetime, per_before) if a else 0.0),
+            "selftime_change": per(new_self.get(key, 0.0), per_after)
+            - per(old_self.get(key, 0.0), per_before),
+            "calls_before": None if by_share else per(a.callcount, per_before) if a else 0,
+            "calls_after": None if by_share else per(b.callcount, per_after) if b else 0,
         })
     # Own time first (built-ins counted with their caller): a slowed function and all
     # its callers gain the same cumulative time, but only the function itself gains
@@ -164,11 +211,19 @@ def compare_sessions(before: ProfilingSession, after: ProfilingSession,
     duration_after = per(after.duration, after_count)
     return {
         "before": before.uuid, "after": after.uuid,
+        "basis": "share" if by_share else "time",
+        "kinds": [before.kind, after.kind],
         "sessions_before": before_count, "sessions_after": after_count,
         "duration_before": duration_before, "duration_after": duration_after,
         "duration_change": duration_after - duration_before,
         "functions": rows,
     }
+
+
+def _as_share(function: FunctionStats, total: float) -> FunctionStats:
+    return FunctionStats(function.file, function.line, function.name, function.callcount,
+                         function.reccallcount, function.inlinetime / total,
+                         function.totaltime / total)
 
 
 def parse_time(text: str) -> float:
@@ -238,7 +293,7 @@ def endpoint_sessions(backend: "Backend", ref: ProfileRef, folds: Iterable[re.Pa
              if (ref.since is None or row["timestamp"] >= ref.since)
              and (ref.until is None or row["timestamp"] < ref.until)
              and endpoint_of(row["method"], row["path"], folds) == ref.endpoint][:limit]
-    return [session for session in map(backend.get, uuids) if session is not None]
+    return one_kind([session for session in map(backend.get, uuids) if session is not None])
 
 
 def resolve(backend: "Backend", ref: ProfileRef, folds: Iterable[re.Pattern[str]],

@@ -1,9 +1,12 @@
 """A session in the formats other tools read, and back from pstats's.
 
 ``.prof`` is the marshal format of ``pstats.Stats`` (and so of snakeviz and
-gprof2dot); speedscope's JSON file format takes an evented profile, which is
-laid out here from the call tree; DOT and SVG come from the call graph; JSON is
-the session's own document.
+gprof2dot); a sampled session's "calls" there are its samples. speedscope's
+JSON file format takes a sampled profile from a sampled session's stacks and an
+evented one laid out from a cProfile session's estimated call tree. Collapsed
+stacks (``a;b;c 1234``, what flamegraph.pl, inferno and speedscope read) weigh
+each stack by its time in microseconds. DOT and SVG come from the call graph;
+JSON is the session's own document.
 """
 
 from __future__ import annotations
@@ -13,11 +16,11 @@ import marshal
 from typing import Any
 
 from linesman import __version__
-from linesman.callgraph import TreeNode, call_tree, profiled_time
+from linesman.callgraph import TreeNode, session_tree
 from linesman.session import ProfilingSession
 
-__all__ = ["to_pstats", "to_prof", "to_speedscope", "to_json", "export_name", "from_pstats",
-           "read_prof"]
+__all__ = ["to_pstats", "to_prof", "to_speedscope", "to_collapsed", "to_json", "export_name",
+           "from_pstats", "read_prof"]
 
 Label = tuple[str, int, str]
 
@@ -55,21 +58,33 @@ def to_prof(session: ProfilingSession) -> bytes:
 
 
 def to_speedscope(session: ProfilingSession, max_nodes: int = 20000) -> dict[str, Any]:
-    """A speedscope file (evented profile) laid out from the call tree."""
-    graph = session.graph
+    """A speedscope file: sampled from a sampled session's stacks, evented from
+    a cProfile session's call tree."""
+    labels = session.labels()
     frames: list[dict[str, Any]] = []
     frame_of: dict[str, int] = {}
     events: list[dict[str, Any]] = []
 
     def frame(key: str) -> int:
         if key not in frame_of:
-            data = graph.nodes[key]
-            entry: dict[str, Any] = {"name": data["name"]}
-            if data["file"] != "~":
-                entry.update(file=data["file"], line=data["line"])
+            file, line, name = labels[key]
+            entry: dict[str, Any] = {"name": name}
+            if file != "~":
+                entry.update(file=file, line=line)
             frame_of[key] = len(frames)
             frames.append(entry)
         return frame_of[key]
+
+    name = f"{session.method} {session.path}"
+    if session.stacks is not None:
+        stacks = [stack for stack in session.stacks if stack.frames]
+        profile: dict[str, Any] = {
+            "type": "sampled", "name": name, "unit": "seconds", "startValue": 0.0,
+            "endValue": sum(stack.time for stack in stacks),
+            "samples": [[frame(key) for key in stack.frames] for stack in stacks],
+            "weights": [stack.time for stack in stacks],
+        }
+        return _speedscope_file(name, frames, profile)
 
     def lay_out(node: TreeNode, start: float, span: float) -> None:
         index = frame(node.key)
@@ -84,20 +99,50 @@ def to_speedscope(session: ProfilingSession, max_nodes: int = 20000) -> dict[str
         events.append({"type": "C", "frame": index, "at": start + span})
 
     at = 0.0
-    for root in call_tree(graph, 0.0, max_nodes):
+    for root in session_tree(session, 0.0, max_nodes):
         lay_out(root, at, root.time)
         at += root.time
-    end = max(at, profiled_time(graph))
-    name = f"{session.method} {session.path}"
+    return _speedscope_file(name, frames, {"type": "evented", "name": name, "unit": "seconds",
+                                           "startValue": 0.0, "endValue": at, "events": events})
+
+
+def _speedscope_file(name: str, frames: list, profile: dict) -> dict[str, Any]:
     return {
         "$schema": "https://www.speedscope.app/file-format-schema.json",
         "shared": {"frames": frames},
-        "profiles": [{"type": "evented", "name": name, "unit": "seconds",
-                      "startValue": 0.0, "endValue": end, "events": events}],
+        "profiles": [profile],
         "name": name,
         "activeProfileIndex": 0,
         "exporter": f"linesman {__version__}",
     }
+
+
+def _collapsed_name(label: tuple[str, int, str]) -> str:
+    file, line, name = label
+    text = name if file == "~" else f"{name} ({file}:{line})"
+    return text.replace(";", ":").replace("\n", " ")
+
+
+def to_collapsed(session: ProfilingSession, max_nodes: int = 20000) -> str:
+    """Collapsed stacks, one ``root;...;leaf MICROSECONDS`` line per stack: the
+    sampled stacks as they are, or each path of cProfile's estimated tree with the
+    time spent in its last function."""
+    labels = session.labels()
+    totals: dict[str, int] = {}
+    if session.stacks is not None:
+        for stack in session.stacks:
+            line = ";".join(_collapsed_name(labels[key]) for key in stack.frames)
+            totals[line] = totals.get(line, 0) + round(stack.time * 1e6)
+    else:
+        todo = [(root, _collapsed_name(labels[root.key]))
+                for root in session_tree(session, 0.0, max_nodes)]
+        while todo:
+            node, line = todo.pop()
+            own = node.time - sum(child.time for child in node.children)
+            totals[line] = totals.get(line, 0) + max(0, round(own * 1e6))
+            todo.extend((child, f"{line};{_collapsed_name(labels[child.key])}")
+                        for child in node.children)
+    return "".join(f"{line} {weight}\n" for line, weight in totals.items() if weight > 0)
 
 
 def to_json(session: ProfilingSession) -> str:
@@ -113,20 +158,24 @@ def export_name(session: ProfilingSession, extension: str) -> str:
 def from_pstats(stats: dict, path: str = "/imported", method: str = "GET",
                 timestamp: float | None = None) -> ProfilingSession:
     """A session from a ``pstats.Stats.stats`` mapping (a ``.prof`` file's content)."""
-    from linesman.session import CallStats, FunctionStats, function_key
+    from linesman.session import CallStats, FunctionStats, function_key, is_profiler_noise
 
     session = ProfilingSession(environ={"REQUEST_METHOD": method, "PATH_INFO": path},
                                timestamp=timestamp)
     functions, calls = [], []
     for (file, line, name), (cc, nc, tt, ct, callers) in stats.items():
+        if is_profiler_noise((str(file), int(line), str(name))):
+            continue
         function = FunctionStats(str(file), int(line), str(name), int(nc), int(nc - cc),
                                  float(tt), float(ct))
         functions.append(function)
-        for (caller_file, caller_line, caller_name), figures in callers.items():
+        for caller, figures in callers.items():
+            caller_label = (str(caller[0]), int(caller[1]), str(caller[2]))
+            if is_profiler_noise(caller_label) or caller not in stats:
+                continue
             edge_nc, edge_cc, edge_tt, edge_ct = figures
-            calls.append(CallStats(
-                function_key(str(caller_file), int(caller_line), str(caller_name)), function.key, int(edge_nc), int(edge_nc - edge_cc), float(edge_tt),
-                float(edge_ct)))
+            calls.append(CallStats(function_key(*caller_label), function.key, int(edge_nc),
+                                   int(edge_nc - edge_cc), float(edge_tt), float(edge_ct)))
     session.functions, session.calls = functions, calls
     session.duration = session._profiled_time()
     session.status = None

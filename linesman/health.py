@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 
 __all__ = ["Health"]
+
+UNKEPT_REMEMBERED = 2000  # ids of recent profiles not kept, for the link's answer
 
 log = logging.getLogger("linesman")
 
@@ -27,6 +29,18 @@ class Health:
         self._last_logged: dict[str, float] = {}
         self._suppressed: Counter[str] = Counter()
         self.store_error: str | None = None
+        self._unkept: OrderedDict[str, str] = OrderedDict()
+
+    def not_kept(self, uuid: str, reason: str) -> None:
+        """Remember why a response whose header names ``uuid`` has no profile."""
+        with self._lock:
+            self._unkept[uuid] = reason
+            if len(self._unkept) > UNKEPT_REMEMBERED:
+                self._unkept.popitem(last=False)
+
+    def why_not_kept(self, uuid: str) -> str | None:
+        with self._lock:
+            return self._unkept.get(uuid)
 
     def count(self, name: str, amount: int = 1) -> None:
         with self._lock:

@@ -25,6 +25,7 @@ from linesman.config import Settings, parse_settings
 from linesman.endpoints import DEFAULT_FOLDS
 from linesman.health import Health
 from linesman.profiler import ProfilerGate, RequestProfile
+from linesman.sampling import SampledProfile
 from linesman.ui import ProfilerUI
 from linesman.writer import ProfileRecord, Retention, SessionWriter
 
@@ -161,16 +162,37 @@ class ProfilingMiddleware:
         rate = settings.sample_rate
         return rate >= 1.0 or random.random() < rate
 
+    def _samples(self, environ: dict) -> bool:
+        """Whether this request gets the sampling engine rather than cProfile.
+
+        ``auto`` samples exactly where cProfile cannot be the request's own:
+        from Python 3.12 (one cProfile per process, recording every thread) on a
+        server that runs requests in several threads."""
+        choice = self.settings.profiler
+        if choice == "auto":
+            return self.gate.exclusive and environ.get("wsgi.multithread", True)
+        return choice == "sampling"
+
     def _observe(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if not self.writer.started:
             self.writer.ensure_started()
         window = self._window_for(environ) if self.captures else None
         selected = self.enabled and self._selected(environ)
         wanted = selected or window is not None
+        if self._samples(environ):
+            if not wanted:  # sampling is per thread: an unprofiled request spoils nothing
+                return self.app(environ, start_response)
+            profile = SampledProfile(self.settings.sample_interval, self.gate.count_in())
+            return self._serve_profiled(environ, start_response, profile, selected, window)
         if not wanted and not (self.gate.exclusive and environ.get("wsgi.multithread", True)):
             # Only where one profiler sees every thread can this request spoil a profile.
             return self.app(environ, start_response)
         profile, skipped = self.gate.enter(wanted)
+        if skipped == "busy" and self.settings.profiler == "auto":
+            # cProfile is not free for it (linesman's writer holds it): sample instead.
+            profile = SampledProfile(self.settings.sample_interval, self.gate.arrival())
+            profile.concurrent = True
+            skipped = None
         if skipped:
             self.health.count(f"skipped.{skipped}")
         if profile is None:
@@ -199,7 +221,8 @@ class ProfilingMiddleware:
             return result
         return TrackedResponse(result, self.gate)
 
-    def _serve_profiled(self, environ: dict, start_response: Callable, profile: RequestProfile,
+    def _serve_profiled(self, environ: dict, start_response: Callable,
+                        profile: RequestProfile | SampledProfile,
                         selected: bool = True,
                         window: CaptureWindow | None = None) -> Iterable[bytes]:
         request = ProfiledRequest(self, environ, start_response, profile, selected, window)
@@ -240,7 +263,8 @@ class ProfiledRequest:
                  "selected", "window")
 
     def __init__(self, middleware: ProfilingMiddleware, environ: dict,
-                 start_response: Callable, profile: RequestProfile, selected: bool = True,
+                 start_response: Callable, profile: RequestProfile | SampledProfile,
+                 selected: bool = True,
                  window: CaptureWindow | None = None) -> None:
         self.middleware = middleware
         self.profile = profile
@@ -287,13 +311,18 @@ class ProfiledRequest:
                     reason = "too_fast"
             if reason is not None:
                 middleware.health.count(f"skipped.{reason}")
+                if self.header is not None:
+                    middleware.health.not_kept(self.uuid, reason)
                 return
             middleware.health.count("profiled")
-            middleware.writer.submit(ProfileRecord(
-                self.profile.profile, self.environ, self.uuid, self.timestamp, duration,
+            raw = self.profile if isinstance(self.profile, SampledProfile) else self.profile.profile
+            queued = middleware.writer.submit(ProfileRecord(
+                raw, self.environ, self.uuid, self.timestamp, duration,
                 self.profile.cpu_time, self.status, self.response_size,
                 None if error is None else _error_text(error), self.profile.concurrent,
                 capture, self.selected and duration >= middleware.settings.min_duration))
+            if not queued and self.header is not None:
+                middleware.health.not_kept(self.uuid, "queue_full")
         except Exception:
             middleware.health.problem("finish", "linesman: could not finish a profile",
                                       exc_info=True)

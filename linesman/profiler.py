@@ -51,6 +51,8 @@ class RequestProfile:
 
     __slots__ = ("profile", "cpu_time", "concurrent", "lost", "arrival", "_check_thread_hook")
 
+    kind = "deterministic"
+
     def __init__(self, arrival: int, concurrent: bool, check_thread_hook: bool) -> None:
         self.profile = cProfile.Profile()
         self.cpu_time = 0.0
@@ -61,14 +63,21 @@ class RequestProfile:
 
     def call(self, function: Callable[..., Any], *args: Any) -> Any:
         """``function(*args)`` with the profiler on; never fails because of it."""
-        if self.lost is not None or not self._enable():
+        if self.lost is not None:
             return function(*args)
-        started = time.thread_time()
+        started = time.thread_time()  # read before enabling: linesman's clock is not the app's
+        if not self._enable():
+            return function(*args)
         try:
             return function(*args)
         finally:
             self.profile.disable()
             self.cpu_time += time.thread_time() - started
+
+    @property
+    def sees_every_thread(self) -> bool:
+        """Whether other threads' calls land in it (cProfile from Python 3.12)."""
+        return not self._check_thread_hook
 
     def _enable(self) -> bool:
         # Before 3.12, enabling would silently replace another tool's hook.
@@ -147,11 +156,20 @@ class ProfilerGate:
             self.seal(profile)
         self._in_flight.pop()
 
+    def arrival(self) -> int:
+        """A fresh arrival number, for a request already counted in."""
+        return next(self._arrivals)
+
+    def count_in(self) -> int:
+        """Count in a request that runs no cProfile; its arrival number."""
+        self._in_flight.append(None)
+        return next(self._arrivals)
+
     def verdict(self, profile: RequestProfile) -> str | None:
         """Why this finished profile must not be stored, if it must not."""
         if profile.lost is not None:
             return profile.lost
-        if self.exclusive and profile.concurrent:
+        if profile.sees_every_thread and profile.concurrent:
             return "overlap"
         return None
 

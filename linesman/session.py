@@ -1,11 +1,18 @@
 """The profiled request as plain data: what the backends store and the UI shows.
 
-A :class:`ProfilingSession` is built from ``cProfile.Profile().getstats()`` and a
-WSGI environ, in the writer thread rather than on the request path. It holds a
-summary of the request and the raw figures of every function and every
-caller/callee pair, and turns into a versioned JSON-ready dict and back with
-every figure unchanged. Derived views (the networkx graph among them) are
-computed from those figures by :mod:`linesman.callgraph` when asked.
+A :class:`ProfilingSession` is built in the writer thread, never on the request
+path, from one of two engines' output and a WSGI environ:
+
+* ``deterministic``: cProfile's ``getstats()``, exact call counts and times of
+  every function and every caller/callee pair, but no call stacks;
+* ``sampled``: the sampling engine's stacks (:mod:`linesman.sampling`), each
+  distinct stack with its sample count and time. The function rows and
+  caller/callee pairs are derived from the stacks (a function's "calls" are then
+  the samples it appears in), so everything built on rows works for both.
+
+It turns into a versioned JSON-ready dict and back with every figure unchanged.
+Derived views (the networkx graph among them) are computed from those figures
+by :mod:`linesman.callgraph` when asked.
 """
 
 from __future__ import annotations
@@ -16,10 +23,13 @@ import uuid as uuid_module
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-__all__ = ["ProfilingSession", "FunctionStats", "CallStats", "SessionFormatError", "mask_query"]
+__all__ = ["ProfilingSession", "FunctionStats", "CallStats", "StackStats", "SessionFormatError",
+           "mask_query", "DETERMINISTIC", "SAMPLED"]
 
 SCHEMA = "linesman.session"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2 added the engine's kind, its interval and sampled stacks
+DETERMINISTIC = "deterministic"  # cProfile: exact call counts, no stacks
+SAMPLED = "sampled"  # the sampling engine: stacks with samples and time, no call counts
 _BUILTIN_FILE = "~"  # what pstats uses for functions without a source file
 _KEPT_HEADERS = ("HTTP_HOST", "HTTP_USER_AGENT", "CONTENT_TYPE", "CONTENT_LENGTH")
 _SECRET_NAME = re.compile(r"token|passw|pwd|secret|key|auth|session|signature|sig$|credential", re.I)
@@ -59,6 +69,16 @@ class CallStats:
     totaltime: float
 
 
+@dataclass(frozen=True, slots=True)
+class StackStats:
+    """One distinct sampled call stack (function keys from the entry down to the
+    leaf), how many samples found it and the wall time they stand for."""
+
+    frames: tuple[str, ...]
+    samples: int
+    time: float
+
+
 def function_key(file: str, line: int, name: str) -> str:
     if file == _BUILTIN_FILE:
         return name
@@ -72,7 +92,7 @@ def _label(code: Any) -> tuple[str, int, str]:
     return (code.co_filename, code.co_firstlineno, name)
 
 
-def _is_profiler_noise(label: tuple[str, int, str]) -> bool:
+def is_profiler_noise(label: tuple[str, int, str]) -> bool:
     # Turning the profiler off is recorded as a call; it is never the app's.
     return label[0] == _BUILTIN_FILE and "_lsprof.Profiler" in label[2]
 
@@ -83,18 +103,75 @@ def stats_from_profile(entries: Iterable[Any]) -> tuple[list[FunctionStats], lis
     calls: list[CallStats] = []
     for entry in entries:
         label = _label(entry.code)
-        if _is_profiler_noise(label):
+        if is_profiler_noise(label):
             continue
         function = FunctionStats(*label, entry.callcount, entry.reccallcount,
                                  entry.inlinetime, entry.totaltime)
         functions.append(function)
         for sub in entry.calls or ():
             sub_label = _label(sub.code)
-            if _is_profiler_noise(sub_label):
+            if is_profiler_noise(sub_label):
                 continue
             calls.append(CallStats(function.key, function_key(*sub_label), sub.callcount,
                                    sub.reccallcount, sub.inlinetime, sub.totaltime))
     return functions, calls
+
+
+Label = tuple[str, int, str]
+
+
+def stacks_from_samples(raw: Mapping[Any, list]) -> tuple[dict[str, Label], list[StackStats]]:
+    """The sampling engine's stacks (code objects, leaf first) -> labels and stacks."""
+    labels: dict[str, Label] = {}
+    keys: dict[Any, str] = {}  # code object or C label -> key
+
+    def key_of(code: Any) -> str:
+        key = keys.get(code)
+        if key is None:
+            label = _label(code)
+            key = keys[code] = function_key(*label)
+            labels[key] = label
+        return key
+
+    stacks = []
+    for (codes, leaf), (samples, seconds) in raw.items():
+        frames = [key_of(code) for code in reversed(codes)]
+        if leaf is not None:
+            frames.append(key_of(leaf))
+        stacks.append(StackStats(tuple(frames), int(samples), float(seconds)))
+    return labels, stacks
+
+
+def rows_from_stacks(labels: Mapping[str, Label], stacks: Iterable[StackStats]
+                     ) -> tuple[list[FunctionStats], list[CallStats]]:
+    """Function rows and caller/callee pairs of a sampled profile.
+
+    A function's cumulative time is the time of the stacks it is on (once per
+    stack, however often it recurs there), its own time that of the stacks it
+    ends; its "calls" are the samples it appears in. A pair is counted the same way.
+    """
+    functions: dict[str, list] = {key: [0, 0.0, 0.0] for key in labels}  # samples, own, cum
+    pairs: dict[tuple[str, str], list] = {}
+    for stack in stacks:
+        frames = stack.frames
+        if not frames:
+            continue
+        for key in set(frames):
+            figures = functions[key]
+            figures[0] += stack.samples
+            figures[2] += stack.time
+        functions[frames[-1]][1] += stack.time
+        for pair in set(zip(frames, frames[1:])):
+            figures = pairs.setdefault(pair, [0, 0.0, 0.0])
+            figures[0] += stack.samples
+            figures[2] += stack.time
+        if len(frames) > 1:
+            pairs[(frames[-2], frames[-1])][1] += stack.time
+    rows = [FunctionStats(*labels[key], samples, 0, own, cum)
+            for key, (samples, own, cum) in functions.items() if samples]
+    calls = [CallStats(caller, callee, samples, 0, own, cum)
+             for (caller, callee), (samples, own, cum) in pairs.items()]
+    return rows, calls
 
 
 def _wsgi_text(value: str) -> str:
@@ -132,13 +209,20 @@ def summarize_environ(environ: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class ProfilingSession:
-    """One profiled request: its summary and its profile's figures."""
+    """One profiled request: its summary and its profile's figures.
+
+    ``stats`` is cProfile's ``getstats()``; a sampled profile gives ``stacks``
+    (with the ``labels`` of the functions on them) and its ``interval`` instead.
+    """
 
     def __init__(self, stats: Iterable[Any] = (), environ: Mapping[str, Any] | None = None,
                  timestamp: float | None = None, *, uuid: str | None = None,
                  duration: float | None = None, cpu_time: float = 0.0,
                  status: int | None = None, response_size: int = 0,
-                 error: str | None = None, concurrent: bool = False) -> None:
+                 error: str | None = None, concurrent: bool = False,
+                 stacks: Iterable[StackStats] | None = None,
+                 labels: Mapping[str, Label] | None = None,
+                 interval: float | None = None) -> None:
         self.uuid = uuid or str(uuid_module.uuid4())
         self.timestamp = time.time() if timestamp is None else float(timestamp)
         request = summarize_environ(environ or {})
@@ -146,7 +230,14 @@ class ProfilingSession:
         self.path: str = request["path"]
         self.query: str = request["query"]
         self.headers: dict[str, str] = request["headers"]
-        self.functions, self.calls = stats_from_profile(stats)
+        self.stacks: list[StackStats] | None = None
+        self.interval: float | None = None
+        if stacks is not None:
+            self.stacks = [stack for stack in stacks if stack.frames]
+            self.interval = interval
+            self.functions, self.calls = rows_from_stacks(labels or {}, self.stacks)
+        else:
+            self.functions, self.calls = stats_from_profile(stats)
         self.duration = float(duration) if duration is not None else self._profiled_time()
         self.cpu_time = float(cpu_time)
         self.status = status
@@ -156,7 +247,23 @@ class ProfilingSession:
         self._graph = None
 
     def _profiled_time(self) -> float:
+        if self.stacks is not None:
+            return sum(stack.time for stack in self.stacks)
         return max((function.totaltime for function in self.functions), default=0.0)
+
+    @property
+    def kind(self) -> str:
+        """Which engine made it: ``deterministic`` (cProfile) or ``sampled``."""
+        return DETERMINISTIC if self.stacks is None else SAMPLED
+
+    @property
+    def samples(self) -> int:
+        """How many samples a sampled session holds (0 for cProfile's)."""
+        return sum(stack.samples for stack in self.stacks or ())
+
+    def labels(self) -> dict[str, Label]:
+        """Each function's (file, line, name), by key."""
+        return {f.key: (f.file, f.line, f.name) for f in self.functions}
 
     @property
     def failed(self) -> bool:
@@ -187,6 +294,7 @@ class ProfilingSession:
 
     def to_dict(self) -> dict[str, Any]:
         index = {function.key: number for number, function in enumerate(self.functions)}
+        sampled = self.stacks is not None
         return {
             "schema": SCHEMA,
             "version": SCHEMA_VERSION,
@@ -195,16 +303,21 @@ class ProfilingSession:
             "response_size": self.response_size,
             "error": self.error,
             "concurrent": self.concurrent,
+            "kind": self.kind,
+            "interval": self.interval,
             "functions": [
                 [f.file, f.line, f.name, f.callcount, f.reccallcount, f.inlinetime, f.totaltime]
                 for f in self.functions
             ],
-            "calls": [
+            # A sampled session's pairs are derived from its stacks when read.
+            "calls": [] if sampled else [
                 [index[c.caller], index[c.callee], c.callcount, c.reccallcount,
                  c.inlinetime, c.totaltime]
                 for c in self.calls
                 if c.caller in index and c.callee in index
             ],
+            "stacks": [[[index[key] for key in stack.frames], stack.samples, stack.time]
+                       for stack in self.stacks] if sampled else None,
         }
 
     @classmethod
@@ -216,12 +329,13 @@ class ProfilingSession:
             raise SessionFormatError(f"session document version {version!r} is newer than "
                                      f"this linesman reads ({SCHEMA_VERSION})")
         try:
-            return cls._from_v1(document)
+            return cls._from_document(document)
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise SessionFormatError(f"damaged session document: {exc!r}") from None
 
     @classmethod
-    def _from_v1(cls, document: Mapping[str, Any]) -> "ProfilingSession":
+    def _from_document(cls, document: Mapping[str, Any]) -> "ProfilingSession":
+        """Versions 1 and 2; version 1 had only cProfile's sessions."""
         session = cls(uuid=str(document["uuid"]), timestamp=document["timestamp"],
                       duration=document["duration"], cpu_time=document["cpu_time"],
                       status=document["status"], response_size=document["response_size"],
@@ -230,12 +344,24 @@ class ProfilingSession:
         session.path = str(document["path"])
         session.query = str(document["query"])
         session.headers = {str(k): str(v) for k, v in dict(document["headers"]).items()}
-        session.functions = [
+        functions = [
             FunctionStats(str(file), int(line), str(name), int(cc), int(rcc),
                           float(inline), float(total))
             for file, line, name, cc, rcc, inline, total in document["functions"]
         ]
-        keys = [function.key for function in session.functions]
+        keys = [function.key for function in functions]
+        stacks = document.get("stacks")
+        if document.get("kind", DETERMINISTIC) == SAMPLED and stacks is not None:
+            session.stacks = [
+                StackStats(tuple(keys[number] for number in frames), int(samples), float(seconds))
+                for frames, samples, seconds in stacks
+            ]
+            interval = document.get("interval")
+            session.interval = None if interval is None else float(interval)
+            labels = {f.key: (f.file, f.line, f.name) for f in functions}
+            session.functions, session.calls = rows_from_stacks(labels, session.stacks)
+            return session
+        session.functions = functions
         session.calls = [
             CallStats(keys[caller], keys[callee], int(cc), int(rcc), float(inline), float(total))
             for caller, callee, cc, rcc, inline, total in document["calls"]

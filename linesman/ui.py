@@ -37,12 +37,12 @@ from webob.static import DirectoryApp
 from linesman.access import AccessPolicy
 from linesman.api import SessionsAPI, json_error
 from linesman.backends.base import SORT_KEYS, BackendError, SessionQuery
-from linesman.callgraph import (change_shade, package_times, profiled_time,
-                                recursive_functions, render_svg, to_dot)
+from linesman.callgraph import (change_shade, package_times, profile_total,
+                                recursive_functions, render_svg, session_tree, to_dot)
 from linesman.capture import CaptureError, parse_capture
 from linesman.endpoints import (DEFAULT_FOLDS, MERGE_LIMIT, ProfileRef, compare_sessions, endpoint_stats,
                                 iso_utc, median_session, parse_ref, parse_time, resolve)
-from linesman.exports import export_name, to_json, to_prof, to_speedscope
+from linesman.exports import export_name, to_collapsed, to_json, to_prof, to_speedscope
 from linesman.profiler import SKIP_REASONS
 from linesman.session import ProfilingSession, SessionFormatError
 
@@ -233,7 +233,7 @@ class ProfilerUI:
             ("GET", re.compile(r"/?"), self.list_page),
             ("GET", re.compile(session), self.session_page),
             ("GET", re.compile(session + r"/versus-median"), self.versus_median),
-            ("GET", re.compile(session + r"\.(?P<kind>prof|speedscope\.json|dot|svg|json)"),
+            ("GET", re.compile(session + r"\.(?P<kind>prof|speedscope\.json|collapsed\.txt|dot|svg|json)"),
              self.export),
             ("GET", re.compile(r"/static/[A-Za-z0-9._/-]+"), self.static_file),
             ("POST", re.compile(r"/delete/all"), self.delete_all),
@@ -350,7 +350,7 @@ class ProfilerUI:
         body = self.templates.get_template(template).render_unicode(
             base=request.script_name, csrf=request.environ["linesman.csrf"],
             csrf_field=CSRF_FIELD, fmt_time=fmt_time, fmt_iso=fmt_iso, fmt_ms=fmt_ms,
-            fmt_range=iso_utc,
+            fmt_range=iso_utc, profiler_text=profiler_text,
             health=self.middleware.health, urlencode=urlencode, **values)
         return Response(body, status=status, content_type="text/html", charset="utf-8")
 
@@ -392,9 +392,22 @@ class ProfilerUI:
     def load(self, session_uuid: str) -> ProfilingSession:
         session = self.backend.get(session_uuid)
         if session is None:
-            raise http.HTTPNotFound("No stored session has that id; it may have been "
-                                    "deleted, or not kept.")
+            raise http.HTTPNotFound(self.why_missing(session_uuid))
         return session
+
+    def why_missing(self, session_uuid: str) -> str:
+        """Why a link (the response header's, say) leads to no profile."""
+        reason = self.middleware.health.why_not_kept(session_uuid)
+        if reason is not None:
+            return (f"This request was profiled but its profile was not kept: "
+                    f"{SKIP_REASONS.get(reason, reason)}.")
+        settings = self.middleware.settings
+        floor = (f" (shorter than min_duration, {settings.min_duration * 1000:g} ms)"
+                 if settings.min_duration else "")
+        return ("No stored session has that id. A response names its profile before the "
+                "profile is kept, so it may have been dropped" + floor + ", refused by a full "
+                "queue or the store, served by another process that did not keep it, "
+                "deleted, or removed by retention.")
 
     def session_page(self, request: Request, session_uuid: str) -> Response:
         cutoff = parse_cutoff(request.GET.get("cutoff"))
@@ -519,6 +532,9 @@ class ProfilerUI:
             content_type, extension = "application/json", "speedscope.json"
         elif kind == "json":
             body, content_type, extension = to_json(session).encode(), "application/json", "json"
+        elif kind == "collapsed.txt":
+            body = to_collapsed(session).encode()
+            content_type, extension = "text/plain; charset=utf-8", "collapsed.txt"
         else:
             cutoff = parse_cutoff(request.GET.get("cutoff"))
             dot = to_dot(session.graph, cutoff / 100, f"{session.method} {session.path}")
@@ -615,19 +631,39 @@ def merge_params(ref: ProfileRef) -> dict[str, str]:
     return params
 
 
+TREE_NODES = 5000  # the most call-tree nodes a page carries
+TREE_FLOOR = 0.001  # the page's tree keeps paths of at least 0.1 %, for the flame graph
+
+
 def profile_figures(session: ProfilingSession, cutoff: float) -> dict:
-    """What the session page's script draws from: every function and call, by index."""
-    graph = session.graph
+    """What the session page's script draws from: every function by index, and
+    the call tree flat in preorder as ``[function, parent, time, calls, recursive]``."""
     index = {function.key: number for number, function in enumerate(session.functions)}
+    tree = []
+    todo = [(root, -1) for root in reversed(
+        session_tree(session, min(cutoff / 100, TREE_FLOOR), TREE_NODES))]
+    while todo:
+        node, parent = todo.pop()
+        tree.append([index[node.key], parent, node.time, node.calls, int(node.recursive)])
+        todo.extend((child, len(tree) - 1) for child in reversed(node.children))
     return {
-        "total": profiled_time(graph),
+        "total": profile_total(session),
         "cutoff": cutoff,
+        "kind": session.kind,
+        "samples": session.samples,
         "functions": [[f.name, f.file, f.line, f.callcount, f.reccallcount,
                        f.inlinetime, f.totaltime] for f in session.functions],
-        "calls": [[index[c.caller], index[c.callee], c.callcount, c.totaltime]
-                  for c in session.calls if c.caller in index and c.callee in index],
-        "roots": [index[node] for node, degree in graph.in_degree() if degree == 0],
+        "tree": tree,
     }
+
+
+def profiler_text(session: ProfilingSession) -> str:
+    """The summary's line on the engine, honest about what its figures are."""
+    if session.kind == "sampled":
+        every = f"every {session.interval * 1000:g} ms" if session.interval else ""
+        return (f"sampling {every}, {session.samples} sample"
+                f"{'' if session.samples == 1 else 's'}: time shares, no call counts")
+    return "cProfile: exact call counts"
 
 
 def comparison_figures(after: ProfilingSession, report: dict) -> dict:

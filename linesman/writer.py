@@ -28,7 +28,8 @@ from linesman.backends.base import Backend, BackendError
 from linesman.endpoints import DEFAULT_FOLDS, prune_keeping_slowest
 from linesman.health import Health
 from linesman.profiler import ProfilerGate
-from linesman.session import ProfilingSession
+from linesman.sampling import SampledProfile
+from linesman.session import ProfilingSession, stacks_from_samples
 
 __all__ = ["ProfileRecord", "SessionWriter", "Retention"]
 
@@ -51,7 +52,7 @@ BATCH = 200  # sessions built, and stored per transaction, when several wait
 class ProfileRecord:
     """A finished request's raw profile and figures, before it is a session."""
 
-    profile: Any  # cProfile.Profile, disabled
+    profile: Any  # cProfile.Profile, disabled, or the SampledProfile that ran
     environ: dict
     uuid: str
     timestamp: float
@@ -65,11 +66,16 @@ class ProfileRecord:
     selected: bool = True  # wanted by the switch and the options too, window or not
 
     def to_session(self) -> ProfilingSession:
+        summary = dict(uuid=self.uuid, duration=self.duration, cpu_time=self.cpu_time,
+                       status=self.status, response_size=self.response_size,
+                       error=self.error, concurrent=self.concurrent)
+        if isinstance(self.profile, SampledProfile):
+            labels, stacks = stacks_from_samples(self.profile.stacks)
+            return ProfilingSession(environ=self.environ, timestamp=self.timestamp,
+                                    stacks=stacks, labels=labels,
+                                    interval=self.profile.interval, **summary)
         return ProfilingSession(self.profile.getstats(), self.environ, self.timestamp,
-                                uuid=self.uuid, duration=self.duration,
-                                cpu_time=self.cpu_time, status=self.status,
-                                response_size=self.response_size, error=self.error,
-                                concurrent=self.concurrent)
+                                **summary)
 
 
 class Waiting(NamedTuple):
@@ -83,7 +89,9 @@ class Waiting(NamedTuple):
 
 def approximate_size(session: ProfilingSession) -> int:
     """Bytes a waiting session holds, roughly: enough to bound a backlog."""
-    return 400 + 160 * len(session.functions) + 120 * len(session.calls)
+    stacks = session.stacks or ()
+    return (400 + 160 * len(session.functions) + 120 * len(session.calls)
+            + sum(100 + 8 * len(stack.frames) for stack in stacks))
 
 
 @dataclass(frozen=True)

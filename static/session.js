@@ -10,17 +10,30 @@ const functions = data.functions.map(([name, file, line, calls, recursive, own, 
   index, name, file, line, calls, recursive, own, cum,
   where: file === "~" ? "" : `${file}:${line}`,
 }));
-const callees = functions.map(() => []);
-for (const [caller, callee, calls, cum] of data.calls) {
-  callees[caller].push({ callee, calls, cum });
+const sampled = data.kind === "sampled";
+const callsLabel = (count) => (sampled ? `${count} sample${count === 1 ? "" : "s"}` : `${count}×`);
+
+// The call tree comes from the server, laid out flat in preorder as
+// [function, parent, time, calls, recursive]: exact for a sampled session (its
+// stacks), estimated from caller/callee pairs for a cProfile one.
+const nodes = data.tree.map(([fn, parent, time, calls, recursive]) => ({
+  fn, parent, time, calls, recursive: Boolean(recursive), children: [],
+}));
+const roots = [];
+for (const node of nodes) {
+  if (node.parent < 0) roots.push(node);
+  else nodes[node.parent].children.push(node);
 }
-callees.forEach((list) => list.sort((a, b) => b.cum - a.cum));
 
 // A comparison page sends each function's own-time change and its colour (red slower,
 // blue faster, as in the call graph): the flame graph is then differential.
 const change = data.change || null;
 
-const ms = (seconds) => (seconds * 1000).toFixed(seconds * 1000 >= 100 ? 0 : 2);
+const ms = (seconds) => {
+  const value = seconds * 1000;
+  const text = value.toFixed(Math.abs(value) >= 100 ? 0 : 2);
+  return /^-0(\.0+)?$/.test(text) ? text.slice(1) : text; // never "-0.00"
+};
 const percent = (seconds) => `${(100 * seconds / total).toFixed(1)}%`;
 
 function element(tag, className, text) {
@@ -30,27 +43,7 @@ function element(tag, className, text) {
   return node;
 }
 
-// The children of a tree node: its callees, scaled by the share of the callee's
-// time spent under this caller, above the cutoff, never a function inside itself.
-function childrenOf(node, minimum) {
-  const fn = functions[node.fn];
-  const scale = Math.min(node.time / (fn.cum || 1e-12), 1);
-  const result = [];
-  for (const edge of callees[node.fn]) {
-    const time = edge.cum * scale;
-    if (time < minimum || time <= 0) continue;
-    const recursive = node.path.has(edge.callee);
-    result.push({
-      fn: edge.callee, time, calls: edge.calls, recursive,
-      path: recursive ? node.path : new Set([...node.path, edge.callee]),
-    });
-  }
-  return result;
-}
-
-const roots = data.roots.map((fn) => ({
-  fn, time: functions[fn].cum, calls: functions[fn].calls, recursive: false, path: new Set([fn]),
-})).filter((root) => root.time >= threshold).sort((a, b) => b.time - a.time);
+const visibleChildren = (node) => node.children.filter((kid) => kid.time >= threshold && kid.time > 0);
 
 // -- call tree ------------------------------------------------------------------
 function treeRow(node, depth) {
@@ -59,7 +52,7 @@ function treeRow(node, depth) {
   row.setAttribute("role", "treeitem");
   const line = element("div", "row");
   line.style.paddingLeft = `${depth * 1.1}rem`;
-  const kids = node.recursive ? [] : childrenOf(node, threshold);
+  const kids = node.recursive ? [] : visibleChildren(node);
   const toggle = element("span", "toggle", node.recursive ? "↻" : kids.length ? "▸" : "·");
   const bar = element("span", "bar");
   const fill = element("span", "fill");
@@ -68,7 +61,7 @@ function treeRow(node, depth) {
   line.append(toggle, bar,
     element("span", "pct", percent(node.time)),
     element("span", "time", `${ms(node.time)} ms`),
-    element("span", "calls", `${node.calls}×`),
+    element("span", "calls", callsLabel(node.calls)),
     element("span", "name", fn.name),
     element("span", "where", fn.where));
   line.title = node.recursive ? "Called inside itself: not expanded again" : fn.where || fn.name;
@@ -95,11 +88,14 @@ function treeRow(node, depth) {
 
 function drawTree() {
   const tree = document.getElementById("tree");
-  if (!roots.length) {
-    tree.append(element("p", "hint", "Nothing above the cutoff."));
+  const shown = roots.filter((root) => root.time >= threshold);
+  if (!shown.length) {
+    tree.append(element("p", "hint", sampled && !data.samples
+      ? "No samples: the request ran for less than the sampling interval."
+      : "Nothing above the cutoff."));
     return;
   }
-  roots.forEach((root) => tree.append(treeRow(root, 0)));
+  shown.forEach((root) => tree.append(treeRow(root, 0)));
   // Open the hottest path, so the answer is on screen at once.
   let row = tree.querySelector(":scope > .node");
   for (let depth = 0; row && depth < 12; depth += 1) {
@@ -111,47 +107,97 @@ function drawTree() {
 }
 
 // -- flame graph ------------------------------------------------------------------
+// Drawn from the same tree: zoom by clicking a bar, back through the breadcrumb
+// (or the top bar), and search to mark every bar whose function matches.
 const FLAME_BUDGET = 4000;
+const everything = { fn: -1, time: roots.reduce((sum, r) => sum + r.time, 0), children: roots };
+let flameTop = everything;
+let flameSearch = "";
 
 function flameLevels(top) {
   const levels = [];
   let budget = FLAME_BUDGET;
   const minimum = top.time * 0.002;
-  const visit = (node, depth, start) => {
-    if (budget <= 0) return;
+  const todo = [{ node: top, depth: 0, start: 0 }];
+  while (todo.length && budget > 0) {
+    const { node, depth, start } = todo.pop();
     budget -= 1;
     (levels[depth] ||= []).push({ node, start });
-    if (node.recursive) return;
+    if (node.recursive) continue;
     let at = start;
-    for (const kid of childrenOf(node, minimum)) {
-      visit(kid, depth + 1, at);
+    const next = [];
+    for (const kid of node.children) {
+      if (kid.time < minimum || kid.time <= 0) continue;
+      next.push({ node: kid, depth: depth + 1, start: at });
       at += kid.time;
     }
-  };
-  visit(top, 0, 0);
+    todo.push(...next.reverse());
+  }
   return levels;
 }
 
+function pathTo(node) {
+  const path = [];
+  for (let at = node; at && at !== everything; at = at.parent >= 0 ? nodes[at.parent] : null) {
+    path.unshift(at);
+  }
+  return [everything, ...path];
+}
+
+function nameOf(node) {
+  return node === everything ? "all" : functions[node.fn].name;
+}
+
+function drawCrumbs() {
+  const crumbs = document.getElementById("flame-crumbs");
+  if (!crumbs) return;
+  crumbs.replaceChildren();
+  const path = pathTo(flameTop);
+  path.forEach((node, position) => {
+    if (position) crumbs.append(" › ");
+    if (node === flameTop) {
+      crumbs.append(element("span", "current", nameOf(node)));
+    } else {
+      const link = element("button", "crumb", nameOf(node));
+      link.type = "button";
+      link.addEventListener("click", () => drawFlame(node));
+      crumbs.append(link);
+    }
+  });
+}
+
 function drawFlame(top) {
+  flameTop = top || everything;
   const flame = document.getElementById("flame");
   flame.replaceChildren();
-  const everything = { fn: -1, time: roots.reduce((sum, r) => sum + r.time, 0), path: new Set() };
-  const base = top || everything;
-  const levels = top ? flameLevels(top) : [[{ node: everything, start: 0 }],
-    ...mergeLevels(roots)];
+  const base = flameTop;
+  const levels = flameLevels(base);
+  let matched = 0;
+  const counted = new Set();
   levels.forEach((level, depth) => {
     for (const { node, start } of level) {
-      const fn = functions[node.fn];
-      const name = fn ? fn.name : "all";
+      const fn = node === everything ? null : functions[node.fn];
+      const name = nameOf(node);
       const bar = element("div", "frame", name);
-      bar.style.left = `${100 * start / base.time}%`;
-      bar.style.width = `${Math.max(0.05, 100 * node.time / base.time)}%`;
+      bar.style.left = `${100 * start / (base.time || 1e-12)}%`;
+      bar.style.width = `${Math.max(0.05, 100 * node.time / (base.time || 1e-12))}%`;
       bar.style.top = `${depth * 20}px`;
-      bar.title = `${name} ${fn ? fn.where : ""}\n${ms(node.time)} ms, ${percent(node.time)}`;
+      bar.title = `${name} ${fn ? fn.where : ""}\n${ms(node.time)} ms, ${percent(node.time)}` +
+        (fn ? `, ${callsLabel(node.calls)}` : "");
       if (change && fn) {
         bar.style.background = data.change_colours[fn.index];
         bar.dataset.change = String(change[fn.index]);
         bar.title += `\nown time ${change[fn.index] >= 0 ? "+" : ""}${ms(change[fn.index])} ms`;
+      }
+      if (flameSearch && fn && (fn.name.toLowerCase().includes(flameSearch)
+          || fn.file.toLowerCase().includes(flameSearch))) {
+        bar.classList.add("match");
+        // Count a match's time once, not again for a match nested inside it.
+        let inside = false;
+        for (let at = node.parent >= 0 ? nodes[node.parent] : null; at; at = at.parent >= 0 ? nodes[at.parent] : null) {
+          if (counted.has(at)) { inside = true; break; }
+        }
+        if (!inside) { matched += node.time; counted.add(node); }
       }
       bar.dataset.share = String(Math.round(100 * node.time / total));
       bar.addEventListener("click", () => drawFlame(depth === 0 ? null : node));
@@ -159,18 +205,18 @@ function drawFlame(top) {
     }
   });
   flame.style.height = `${levels.length * 20 + 4}px`;
+  drawCrumbs();
+  const found = document.getElementById("flame-matched");
+  if (found) found.textContent = flameSearch ? `Matched: ${percent(matched)} of the request` : "";
 }
 
-function mergeLevels(nodes) {
-  const merged = [];
-  let at = 0;
-  for (const root of nodes) {
-    flameLevels(root).forEach((level, depth) => {
-      (merged[depth] ||= []).push(...level.map(({ node, start }) => ({ node, start: start + at })));
-    });
-    at += root.time;
-  }
-  return merged;
+function wireFlameSearch() {
+  const search = document.getElementById("flame-search");
+  if (!search) return;
+  search.addEventListener("input", () => {
+    flameSearch = search.value.trim().toLowerCase();
+    drawFlame(flameTop === everything ? null : flameTop);
+  });
 }
 
 // -- statistics table ----------------------------------------------------------------
@@ -189,6 +235,7 @@ let showAll = false;
 
 function drawStats() {
   const body = document.querySelector("#stats tbody");
+  const columns = sampled ? [0, 1, 3, 5] : [0, 1, 2, 3, 4, 5];
   const filter = document.getElementById("stats-search").value.trim().toLowerCase();
   const key = sorters[sortKey];
   const rows = functions
@@ -203,14 +250,15 @@ function drawStats() {
   body.replaceChildren(...shown.map((f) => {
     const row = element("tr");
     const calls = f.recursive ? `${f.calls}/${f.calls - f.recursive}` : String(f.calls);
-    row.append(
+    const cells = [
       element("td", "num", calls),
       element("td", "num", (f.own * 1000).toFixed(3)),
       element("td", "num", (sorters.ownper(f) * 1000).toFixed(3)),
       element("td", "num", (f.cum * 1000).toFixed(3)),
       element("td", "num", (sorters.cumper(f) * 1000).toFixed(3)),
       element("td", "fn", f.file === "~" ? f.name : `${f.where}(${f.name})`),
-    );
+    ];
+    row.append(...columns.map((column) => cells[column]));
     return row;
   }));
   const more = document.getElementById("stats-more");
@@ -268,6 +316,7 @@ async function drawGraph() {
 }
 
 if (document.getElementById("tree")) drawTree();
+wireFlameSearch();
 drawFlame(null);
 if (document.getElementById("stats")) wireStats();
 drawGraph();

@@ -22,12 +22,21 @@
 
 <section id="changes-section">
 <h2>Changes, largest first</h2>
+% if r['basis'] == 'share':
+<p class="hint" id="share-basis">One side was profiled by cProfile (exact call counts) and the other by sampling (time shares, no call counts), so each function is compared by its share of its own profile's time, in percentage points; calls are not compared.</p>
+% endif
 <%def name="change_rows(rows)">
 % for row in rows:
 <tr class="${'failed' if row['selftime_change'] > 0 else ''}">
+  % if r['basis'] == 'share':
+  <td class="num">${'%+.2f' % (row['selftime_change'] * 100)} pts</td>
+  <td class="num">${'%+.2f' % (row['cumtime_change'] * 100)} pts</td>
+  <td class="num">—</td>
+  % else:
   <td class="num">${'%+.3f' % (row['selftime_change'] * 1000)} ms</td>
   <td class="num">${'%+.3f' % (row['cumtime_change'] * 1000)} ms</td>
   <td class="num">${'%g' % row['calls_before']} → ${'%g' % row['calls_after']}</td>
+  % endif
   <td>${'' if row['status'] == 'changed' else row['status']}</td>
   <td class="fn">${row['function']}</td>
 </tr>

@@ -17,6 +17,7 @@
   <dt>Wall time</dt><dd>${fmt_ms(session.duration)}</dd>
   <dt>CPU time</dt><dd>${fmt_ms(session.cpu_time)}</dd>
   <dt>When</dt><dd><time datetime="${fmt_iso(session.timestamp)}">${fmt_time(session.timestamp)}</time></dd>
+  <dt>Profiler</dt><dd>${profiler_text(session)}</dd>
   <dt>Functions</dt><dd>${len(session.functions)}</dd>
   <dt>Alongside</dt><dd>${'other requests ran at the same time' if session.concurrent else 'no other request'}</dd>
   <dt>Response</dt><dd>${session.response_size} bytes</dd>
@@ -41,6 +42,7 @@
 <p class="exports">Export:
   <a href="${export}.prof" download>.prof</a> (pstats, snakeviz) ·
   <a href="${export}.speedscope.json" download>speedscope</a> ·
+  <a href="${export}.collapsed.txt" download>collapsed stacks</a> (flamegraph.pl, inferno) ·
   <a href="${export}.dot?cutoff=${cutoff}" download>.dot</a> ·
   <a href="${export}.svg?cutoff=${cutoff}" download>.svg</a> ·
   <a href="${export}.json" download>JSON</a> ·
@@ -64,18 +66,28 @@
 
 <section id="tree-section">
   <h2>Call tree</h2>
+  % if session.kind == 'sampled':
+  <p class="hint">Built from the sampled call stacks: every path is one the request really took,
+  and its time is that of the samples found on it. Click a row to expand it.</p>
+  % else:
   <p class="hint">Built from caller/callee pairs: where a function has several callers, the time
   below it is shared out in proportion (an estimate). Click a row to expand it.
   % if recursive:
-  ${recursive} function${'' if recursive == 1 else 's'} call${'s' if recursive == 1 else ''} itself directly or through others; the tree does not expand a function inside itself (marked ↻).
+  ${recursive} function${'' if recursive == 1 else 's'} call${'s' if recursive == 1 else ''} ${'itself' if recursive == 1 else 'themselves'} directly or through others; the tree does not expand a function inside itself (marked ↻).
   % endif
   </p>
+  % endif
   <div id="tree" class="tree" role="tree" aria-label="Call tree"></div>
 </section>
 
 <section id="flame-section">
   <h2>Flame graph</h2>
-  <p class="hint">Each bar is a call path; width is its share of the request's time. Click a bar to zoom, click the top bar to zoom out.</p>
+  <p class="hint">Each bar is a call path; width is its share of the request's time${' (from the sampled stacks)' if session.kind == 'sampled' else ' (estimated from caller/callee pairs)'}. Click a bar to zoom, click the top bar or the path above to zoom out.</p>
+  <div class="flame-tools">
+    <nav id="flame-crumbs" class="crumbs" aria-label="Flame graph zoom"></nav>
+    <input type="search" id="flame-search" placeholder="Highlight a function or file" aria-label="Highlight functions in the flame graph">
+    <span id="flame-matched" class="hint" aria-live="polite"></span>
+  </div>
   <div id="flame" class="flame"></div>
 </section>
 
@@ -102,11 +114,17 @@
   <input type="search" id="stats-search" placeholder="Filter by function or file" aria-label="Filter functions">
   <table class="stats" id="stats">
     <thead><tr>
+      % if session.kind == 'sampled':
+      <th class="num" data-sort="calls">samples</th>
+      <th class="num" data-sort="own">own time</th>
+      <th class="num sorted" data-sort="cum">cumulative</th>
+      % else:
       <th class="num" data-sort="calls">ncalls</th>
       <th class="num" data-sort="own">tottime</th>
       <th class="num" data-sort="ownper">percall</th>
       <th class="num sorted" data-sort="cum">cumtime</th>
       <th class="num" data-sort="cumper">percall</th>
+      % endif
       <th data-sort="name">filename:lineno(function)</th>
     </tr></thead>
     <tbody></tbody>

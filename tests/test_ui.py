@@ -148,7 +148,12 @@ def test_a_session_page_carries_its_figures(populated):
     assert figures["cutoff"] == 5.0
     assert figures["total"] > 0.004
     assert figures["dot"].startswith("digraph callgraph {")
-    assert figures["roots"]
+    # The tree, flat in preorder: its first node is a root, and every other node's
+    # parent comes before it.
+    tree = figures["tree"]
+    assert tree[0][1] == -1 and figures["kind"] == "deterministic"
+    assert all(0 <= parent < number for number, (_, parent, *_) in enumerate(tree) if parent >= 0)
+    assert "spin" in {figures["functions"][node[0]][0] for node in tree}
 
 
 @pytest.mark.parametrize("cutoff", ["0", "0.5", "5", "100", "12.125"])
