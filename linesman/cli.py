@@ -96,7 +96,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     ini = resources.files("linesman.demo") / "demo.ini"
     store = os.path.abspath(args.store)
     with resources.as_file(ini) as ini_path:
-        app = loadapp(f"config:{ini_path}", global_conf={"store": store})
+        app = loadapp(f"config:{ini_path}",
+                      global_conf={"store": store, "engine": args.profiler})
     base = f"http://127.0.0.1:{args.port}"
     return serve_app(app, "127.0.0.1", args.port, [
         f"linesman demo: the app at {base}/",
@@ -370,6 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = command("demo", "serve a sample app with linesman on 127.0.0.1", cmd_demo)
     demo.add_argument("--port", type=int, default=8080, help="port to listen on (8080)")
+    demo.add_argument("--profiler", choices=["auto", "cprofile", "sampling"], default="auto",
+                      help="the profiling engine (auto)")
     demo.add_argument("--store", default=os.path.join(tempfile.gettempdir(),
                                                       "linesman-demo.db"),
                       help="SQLite file for the sessions (%(default)s)")

@@ -61,7 +61,7 @@ def get(port: int, path: str, timeout: float = 30.0) -> tuple[int, dict, bytes]:
 
 
 @contextmanager
-def demo_with_sessions(store, routes):
+def demo_with_sessions(store, routes, profiler="auto"):
     """``linesman demo`` on ``store``, once a session of each route is stored; yields
     the port and an open SqliteBackend on the store."""
     from linesman.backends.sqlite import SqliteBackend
@@ -69,8 +69,8 @@ def demo_with_sessions(store, routes):
     port = free_port()
     backend = SqliteBackend(filename=str(store))
     try:
-        with running(["-m", "linesman", "demo", "--port", str(port), "--store", str(store)],
-                     port):
+        with running(["-m", "linesman", "demo", "--port", str(port), "--store", str(store),
+                      "--profiler", profiler], port):
             for number, route in enumerate(routes, start=1):
                 assert get(port, route)[0] in (200, 404)
                 deadline = time.monotonic() + 10

@@ -12,7 +12,7 @@ from linesman.backends.sqlite import SqliteBackend
 from linesman.capture import parse_capture
 
 from databases import server_backend
-from sessions import real_session
+from sessions import real_session, sampled_session
 
 
 class SevenOnlyBackend(Backend):
@@ -90,6 +90,18 @@ def backend(kind, tmp_path):
     if hasattr(store, "drop_tables"):
         store.drop_tables()
     store.close()
+
+
+def test_a_sampled_session_keeps_its_stacks(backend):
+    session = sampled_session()
+    assert session.kind == "sampled" and session.samples >= 5
+    backend.add(session)
+    loaded = backend.get(session.uuid)
+    assert loaded.kind == "sampled"
+    assert loaded.interval == session.interval
+    assert loaded.stacks == session.stacks
+    assert loaded.functions == session.functions
+    assert loaded.to_dict() == session.to_dict()
 
 
 def test_setup_twice_is_harmless(backend):

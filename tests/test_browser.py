@@ -34,21 +34,43 @@ def many_functions_session(count: int = 5000) -> ProfilingSession:
                             status=200)
 
 
+def sampled_demo_session() -> ProfilingSession:
+    """The demo's /slow route under the sampling engine, for real, in this process."""
+    from linesman.demo.app import make_app
+    from linesman.sampling import SampledProfile
+    from linesman.session import stacks_from_samples
+
+    app = make_app({})
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/slow", "SCRIPT_NAME": "",
+               "QUERY_STRING": "", "wsgi.url_scheme": "http", "SERVER_NAME": "localhost",
+               "SERVER_PORT": "80"}
+    profile = SampledProfile(0.0002)
+    while profile.samples < 30:
+        profile.call(lambda: b"".join(app(environ, lambda *args: None)))
+    labels, stacks = stacks_from_samples(profile.stacks)
+    stored_as = {"REQUEST_METHOD": "GET", "PATH_INFO": "/sampled"}
+    return ProfilingSession(environ=stored_as, status=200, stacks=stacks, labels=labels,
+                            interval=profile.interval, cpu_time=profile.cpu_time)
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """The demo served by waitress, with a session per route and one very large one."""
+    """The demo served by waitress under cProfile (the pages' figures below are
+    cProfile's), with a session per route, one very large one and a sampled one."""
     store = tmp_path_factory.mktemp("browser") / "sessions.db"
-    with demo_with_sessions(store, ROUTES) as (port, backend):
+    with demo_with_sessions(store, ROUTES, profiler="cprofile") as (port, backend):
         big = many_functions_session()
         backend.add(big)
+        sampled = sampled_demo_session()
+        backend.add(sampled)
         yield {"base": f"http://127.0.0.1:{port}/__profiler__", "backend": backend,
-               "big": big.uuid}
+               "big": big.uuid, "sampled": sampled.uuid}
 
 
 def test_the_list_shows_and_filters_sessions(site, page):
     page.goto(site["base"] + "/")
     rows = page.locator("table.sessions tbody tr")
-    assert rows.count() == len(ROUTES) + 1
+    assert rows.count() == len(ROUTES) + 2  # and the large and the sampled session
     assert page.locator("td.path a", has_text="/<b>bold</b>").count() == 1, "escaped as text"
     assert page.locator("td.path b").count() == 0
     screenshot(page, "list")
@@ -104,6 +126,28 @@ def test_a_session_page_answers_where_the_time_went(site, page):
     assert page.locator("#flame .frame").first.inner_text() == "all"
 
 
+def test_a_sampled_session_reads_as_one(site, page):
+    page.goto(f"{site['base']}/profiles/{site['sampled']}")
+    page.wait_for_selector("#tree .node")
+    summary = page.inner_text("dl.summary")
+    assert "sampling every 0.2 ms" in summary and "no call counts" in summary
+    assert page.locator("#stats th", has_text="samples").count() == 1
+    assert page.locator("#stats th", has_text="percall").count() == 0
+    assert "from the sampled call stacks" in page.inner_text("#tree-section")
+    assert page.locator("#tree .row .name", has_text="slow_lookup").count() >= 1
+    # Search marks the matching bars and says how much of the request they cover.
+    page.fill("#flame-search", "slow_lookup")
+    assert page.locator("#flame .frame.match").count() >= 1
+    assert "Matched:" in page.inner_text("#flame-matched")
+    screenshot(page, "session-sampled")
+    # Zoom in, then back out through the breadcrumb.
+    page.locator("#flame .frame", has_text="slow_lookup").first.click()
+    assert page.locator("#flame .frame").first.inner_text().startswith("slow_lookup")
+    assert page.locator("#flame-crumbs .current").inner_text() == "slow_lookup"
+    page.locator("#flame-crumbs button").first.click()
+    assert page.locator("#flame .frame").first.inner_text() == "all"
+
+
 def test_a_bad_cutoff_is_a_page_not_a_traceback(site, page):
     uuid = site["backend"].list_summaries(0, 1)[0]["uuid"]
     response = page.goto(f"{site['base']}/profiles/{uuid}?cutoff=nan")
@@ -127,20 +171,22 @@ def test_a_five_thousand_function_session_opens_lazily(site, page):
 
 def test_delete_asks_first(site, page):
     backend = site["backend"]
+    stored = backend.count()
     page.goto(site["base"] + "/?path=json")
     assert page.locator("table.sessions tbody tr").count() == 1
     page.once("dialog", lambda dialog: dialog.dismiss())
     page.locator("table.sessions tbody tr button", has_text="Delete").click()
-    assert backend.count() == len(ROUTES) + 1, "dismissed, yet deleted"
+    assert backend.count() == stored, "dismissed, yet deleted"
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator("table.sessions tbody tr button", has_text="Delete").click()
     page.wait_for_selector("text=1 session deleted.")
-    assert backend.count() == len(ROUTES)
+    assert backend.count() == stored - 1
     assert page.locator("table.sessions tbody tr").count() == 0
 
 
 def test_select_and_delete_and_the_switch(site, page):
     backend = site["backend"]
+    stored = backend.count()
     page.goto(site["base"] + "/?path=query")
     button = page.locator("button", has_text="Delete selected")
     assert button.is_disabled()
@@ -149,7 +195,7 @@ def test_select_and_delete_and_the_switch(site, page):
     page.once("dialog", lambda dialog: dialog.accept())
     button.click()
     page.wait_for_selector("text=1 session deleted.")
-    assert backend.count() == len(ROUTES) - 1
+    assert backend.count() == stored - 1
     page.click("button >> text=Turn off")
     page.wait_for_selector("text=Profiling is off")
     assert backend.get_enabled() is False
