@@ -8,6 +8,7 @@ cProfile's four figures. The UI's tree, pruning and package chart build on it.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -26,7 +27,7 @@ FIGURES = ("callcount", "reccallcount", "inlinetime", "totaltime")
 
 
 def build_graph(session: "ProfilingSession") -> nx.DiGraph:
-    graph = nx.DiGraph()
+    graph = nx.DiGraph(kind=session.kind)  # "sampled": callcount counts samples
     for function in session.functions:
         graph.add_node(function.key, file=function.file, line=function.line,
                        name=function.name, callcount=function.callcount,
@@ -151,11 +152,13 @@ def to_dot(graph: nx.DiGraph, cutoff: float = 0.05, title: str = "",
     dot.set_edge_defaults(fontname="Helvetica", fontsize="9", color='"#777777"')
     ids = {node: f"n{number}" for number, node in enumerate(shown)}
     largest = max((abs(change) for change in (changes or {}).values()), default=0.0)
+    sampled = graph.graph.get("kind") == "sampled"
+    counted = "samples" if sampled else "calls"
     for node, data in shown.nodes(data=True):
         share = data["totaltime"] / total
         where = "" if data["file"] == "~" else f"\n{data['file']}:{data['line']}"
         label = (f"{data['name']}{where}\n{share:.1%} cumulative · "
-                 f"{data['inlinetime'] / total:.1%} own · {data['callcount']} calls")
+                 f"{data['inlinetime'] / total:.1%} own · {data['callcount']} {counted}")
         fill = _shade(share)
         if changes is not None:
             change = changes.get(node, 0.0)
@@ -166,7 +169,7 @@ def to_dot(graph: nx.DiGraph, cutoff: float = 0.05, title: str = "",
                                 tooltip=_dot_quote(node)))
     for caller, callee, data in shown.edges(data=True):
         dot.add_edge(pydot.Edge(ids[caller], ids[callee],
-                                label=_dot_quote(f"{data['callcount']}×"),
+                                label=_dot_quote("" if sampled else f"{data['callcount']}×"),
                                 penwidth=f"{1 + 3 * data['totaltime'] / total:.2f}"))
     return dot.to_string()
 
@@ -254,40 +257,54 @@ def call_tree(graph: nx.DiGraph, cutoff: float = 0.0, max_nodes: int = 5000) -> 
     re-enters a function open above (Django's middleware: ``inner`` calls a
     middleware that calls ``inner``), the children would add up to more than
     their parent: the re-entered time is then taken out of them, so a
-    recursive chain never squeezes the siblings that did the work. At most
-    ``max_nodes`` nodes are made.
+    recursive chain never squeezes the siblings that did the work.
+
+    The largest paths are unfolded first, ``max_nodes`` at most, so a budget
+    spent never hides a large path behind many small ones; no recursion on depth.
     """
-    total = profiled_time(graph)
-    threshold = total * cutoff
-    budget = [max_nodes]
-
-    def grow(key: str, time: float, calls: int, path: set[str]) -> TreeNode:
-        node = TreeNode(key, time, calls)
-        budget[0] -= 1
-        own_total = graph.nodes[key]["totaltime"] or 1.0
-        scale = min(time / own_total, 1.0)
-        edges = sorted(graph.out_edges(key, data=True),
-                       key=lambda edge: edge[2]["totaltime"], reverse=True)
-        for _, callee, data in edges:
+    threshold = profiled_time(graph) * cutoff
+    made: list[tuple[TreeNode, TreeNode | None]] = []  # every node and its parent
+    ancestors: dict[int, frozenset[str]] = {}  # what is open above each node
+    waiting: list[tuple[float, int, TreeNode, TreeNode | None]] = []
+    for root in root_nodes(graph):
+        data = graph.nodes[root]
+        if data["totaltime"] >= threshold:
+            heapq.heappush(waiting, (-data["totaltime"], len(waiting),
+                                     TreeNode(root, data["totaltime"], data["callcount"]), None))
+    roots: list[TreeNode] = []
+    order = len(waiting)
+    while waiting and len(made) < max_nodes:
+        _, _, node, parent = heapq.heappop(waiting)
+        made.append((node, parent))
+        if parent is None:
+            roots.append(node)
+        else:
+            parent.children.append(node)
+        if node.recursive:
+            continue
+        path = ancestors[id(node)] = (ancestors[id(parent)] if parent else frozenset()) | {
+            node.key}
+        scale = min(node.time / (graph.nodes[node.key]["totaltime"] or 1.0), 1.0)
+        for _, callee, data in graph.out_edges(node.key, data=True):
             share = data["totaltime"] * scale
-            if share < threshold or budget[0] <= 0 or (share <= 0 and threshold > 0):
+            if share < threshold or (share <= 0 and threshold > 0):
                 continue
-            if callee in path or callee == key:
-                node.children.append(TreeNode(callee, share, data["callcount"],
-                                              recursive=True, reentry=share))
-                budget[0] -= 1
-                continue
-            node.children.append(grow(callee, share, data["callcount"], path | {callee}))
+            recursive = callee in path
+            child = TreeNode(callee, share, data["callcount"], recursive=recursive,
+                             reentry=share if recursive else 0.0)
+            order += 1
+            heapq.heappush(waiting, (-share, order, child, node))
+    for node, _ in reversed(made):  # children before their parents
         _fit_children(node)
-        return node
-
-    return [grow(root, graph.nodes[root]["totaltime"], graph.nodes[root]["callcount"], {root})
-            for root in root_nodes(graph)
-            if graph.nodes[root]["totaltime"] >= threshold and budget[0] > 0]
+    roots.sort(key=lambda root: root.time, reverse=True)
+    return roots
 
 
 def _fit_children(node: TreeNode) -> None:
-    """Take re-entered time out of children that add up to more than their parent."""
+    """Children that add up to more than their parent: take re-entered time out of
+    them first, then squeeze what excess is left (shares of a shared callee)."""
+    if node.recursive:
+        return  # a ↻ leaf: its time is all re-entered time
     children = node.children
     overflow = sum(child.time for child in children) - node.time
     reentry = sum(child.reentry for child in children)
@@ -296,17 +313,35 @@ def _fit_children(node: TreeNode) -> None:
         for child in children:
             _shrink_reentry(child, keep)
         node.children = [child for child in children if child.time > 1e-12]
-        node.children.sort(key=lambda child: child.time, reverse=True)
+    spread = sum(child.time for child in node.children)
+    if spread > node.time > 0:  # what is left of the estimate's excess: squeeze evenly
+        for child in node.children:
+            _scale_subtree(child, node.time / spread)
+    node.children.sort(key=lambda child: child.time, reverse=True)
     node.reentry = sum(child.reentry for child in node.children)
 
 
-def _shrink_reentry(node: TreeNode, keep: float) -> float:
-    """Keep ``keep`` of the re-entered time under ``node``; the time taken out."""
-    if node.recursive:
-        removed = node.time * (1.0 - keep)
-    else:
-        removed = sum(_shrink_reentry(child, keep) for child in node.children)
-        node.children = [child for child in node.children if child.time > 1e-12]
-    node.time -= removed
-    node.reentry *= keep
-    return removed
+def _scale_subtree(top: TreeNode, factor: float) -> None:
+    subtree = [top]
+    for node in subtree:
+        subtree.extend(node.children)
+        node.time *= factor
+        node.reentry *= factor
+
+
+def _shrink_reentry(top: TreeNode, keep: float) -> None:
+    """Keep ``keep`` of the re-entered time under ``top`` (its ↻ leaves shrink, and
+    every node above them by as much)."""
+    subtree = [top]
+    for node in subtree:  # grows while it is walked: preorder, no recursion
+        subtree.extend(node.children)
+    removed: dict[int, float] = {}
+    for node in reversed(subtree):
+        if node.recursive:
+            taken = node.time * (1.0 - keep)
+        else:
+            taken = sum(removed[id(child)] for child in node.children)
+            node.children = [child for child in node.children if child.time > 1e-12]
+        removed[id(node)] = taken
+        node.time -= taken
+        node.reentry *= keep

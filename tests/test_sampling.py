@@ -343,3 +343,44 @@ def test_the_response_header_link_says_why_a_profile_was_not_kept(make_profiled)
     unknown = client.get("/__profiler__/profiles/00000000-0000-4000-8000-000000000000",
                          status=404)
     assert "may have been dropped" in unknown.text
+
+
+# -- a real Django admin page -----------------------------------------------------------
+def django_admin_session(tmp_path, profiler: str) -> ProfilingSession:
+    store = tmp_path / f"{profiler}.db"
+    result = subprocess.run([sys.executable, os.path.join(HERE, "django_admin_profile.py"),
+                             str(store), profiler], capture_output=True, text=True,
+                            timeout=180, cwd=HERE,
+                            env=dict(os.environ, PYTHONPATH=HERE))
+    assert result.returncode == 0, result.stderr
+    backend = SqliteBackend(filename=str(store))
+    try:
+        return backend.get(result.stdout.strip())
+    finally:
+        backend.close()
+
+
+def tree_nodes(tree):
+    todo = list(tree)
+    while todo:
+        node = todo.pop()
+        yield node
+        todo.extend(node.children)
+
+
+@pytest.mark.parametrize("profiler", ["cprofile", "sampling"])
+def test_the_django_admin_tree_shows_get_response_at_its_real_width(tmp_path, profiler):
+    """Django's middleware chain re-enters ``inner``: the tree (and the flame graph
+    drawn from it) must still give ``BaseHandler._get_response`` its real time."""
+    session = django_admin_session(tmp_path, profiler)
+    assert session.kind == ("sampled" if profiler == "sampling" else "deterministic")
+    total = profile_total(session)
+    response = next(f for f in session.functions if f.name == "BaseHandler._get_response")
+    assert response.totaltime >= 0.5 * total  # the view's work is most of the request
+    nodes = [node for node in tree_nodes(session_tree(session))
+             if node.key == response.key]
+    widest = max(node.time for node in nodes)
+    assert widest >= 0.9 * response.totaltime, (widest, response.totaltime)
+    # No node is wider than its parent: nothing squeezes its siblings out of the box.
+    for node in tree_nodes(session_tree(session)):
+        assert sum(child.time for child in node.children) <= node.time * 1.0001 + 1e-9
