@@ -182,7 +182,8 @@ class ProfilingMiddleware:
         if self._samples(environ):
             if not wanted:  # sampling is per thread: an unprofiled request spoils nothing
                 return self.app(environ, start_response)
-            profile = SampledProfile(self.settings.sample_interval, self.gate.count_in())
+            profile = SampledProfile(self.settings.sample_interval, self.gate.count_in(),
+                                     LINESMAN_HOOKS)
             return self._serve_profiled(environ, start_response, profile, selected, window)
         if not wanted and not (self.gate.exclusive and environ.get("wsgi.multithread", True)):
             # Only where one profiler sees every thread can this request spoil a profile.
@@ -190,7 +191,8 @@ class ProfilingMiddleware:
         profile, skipped = self.gate.enter(wanted)
         if skipped == "busy" and self.settings.profiler == "auto":
             # cProfile is not free for it (linesman's writer holds it): sample instead.
-            profile = SampledProfile(self.settings.sample_interval, self.gate.arrival())
+            profile = SampledProfile(self.settings.sample_interval, self.gate.arrival(),
+                                     LINESMAN_HOOKS)
             profile.concurrent = True
             skipped = None
         if skipped:
@@ -320,7 +322,8 @@ class ProfiledRequest:
                 raw, self.environ, self.uuid, self.timestamp, duration,
                 self.profile.cpu_time, self.status, self.response_size,
                 None if error is None else _error_text(error), self.profile.concurrent,
-                capture, self.selected and duration >= middleware.settings.min_duration))
+                capture, self.selected and duration >= middleware.settings.min_duration,
+                LINESMAN_HOOKS))
             if not queued and self.header is not None:
                 middleware.health.not_kept(self.uuid, "queue_full")
         except Exception:
@@ -330,6 +333,10 @@ class ProfiledRequest:
             # Counted out last: where one profiler sees every thread, a profile that
             # starts now must not record this thread handing the record over.
             gate.leave()
+
+
+# linesman's code that the app itself calls, under the profiler: left out of profiles.
+LINESMAN_HOOKS = frozenset({ProfiledRequest.start_response.__code__})
 
 
 class ProfiledResponse:

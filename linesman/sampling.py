@@ -48,13 +48,15 @@ class SampledProfile:
     """One request's sampled stacks, with the interface of a request's cProfile."""
 
     __slots__ = ("interval", "stacks", "samples", "cpu_time", "lost", "concurrent", "arrival",
-                 "_base", "_last", "_last_key")
+                 "hidden", "_base", "_last", "_last_key")
 
     kind = "sampled"
     sees_every_thread = False  # its hook is set on the request's own thread only
 
-    def __init__(self, interval: float = DEFAULT_INTERVAL, arrival: int = 0) -> None:
+    def __init__(self, interval: float = DEFAULT_INTERVAL, arrival: int = 0,
+                 hidden: frozenset = frozenset()) -> None:
         self.interval = interval
+        self.hidden = hidden  # code objects of linesman's hooks, left out of stacks
         self.stacks: dict[StackKey, list] = {}  # stack -> [samples, seconds]
         self.samples = 0
         self.cpu_time = 0.0
@@ -90,10 +92,12 @@ class SampledProfile:
             frame = frame.f_back  # type: ignore[assignment]
         elif event == "c_return" or event == "c_exception":
             leaf = c_function_label(arg)
-        base = self._base
+        base, hidden = self._base, self.hidden
         codes = []
         while frame is not None and frame is not base:
-            codes.append(frame.f_code)
+            code = frame.f_code
+            if code not in hidden:
+                codes.append(code)
             frame = frame.f_back  # type: ignore[assignment]
         if not codes:
             return  # linesman's own frame, before the app's first call

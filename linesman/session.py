@@ -21,7 +21,7 @@ import re
 import time
 import uuid as uuid_module
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Collection, Iterable, Mapping, NamedTuple
 
 __all__ = ["ProfilingSession", "FunctionStats", "CallStats", "StackStats", "SessionFormatError",
            "mask_query", "DETERMINISTIC", "SAMPLED"]
@@ -95,6 +95,43 @@ def _label(code: Any) -> tuple[str, int, str]:
 def is_profiler_noise(label: tuple[str, int, str]) -> bool:
     # Turning the profiler off is recorded as a call; it is never the app's.
     return label[0] == _BUILTIN_FILE and "_lsprof.Profiler" in label[2]
+
+
+class _Entry(NamedTuple):
+    """A ``getstats()`` entry or sub-entry, rebuilt (those cannot be changed)."""
+
+    code: Any
+    callcount: int
+    reccallcount: int
+    totaltime: float
+    inlinetime: float
+    calls: Any = None
+
+
+def splice_out(entries: Iterable[Any], hidden: Collection[Any]) -> list[Any]:
+    """``getstats()`` without the functions in ``hidden`` (linesman's own hooks that
+    the app calls, such as its ``start_response``): their callers call their
+    callees directly, in proportion to how much each caller called them."""
+    entries = list(entries)
+    removed = [entry for entry in entries if entry.code in hidden]
+    if not removed:
+        return entries
+    total = sum(entry.totaltime for entry in removed) or 1.0
+    their_calls = [sub for entry in removed for sub in entry.calls or ()]
+    kept = []
+    for entry in entries:
+        if entry.code in hidden:
+            continue
+        calls = list(entry.calls or ())
+        into = [sub for sub in calls if sub.code in hidden]
+        if into:
+            share = sum(sub.totaltime for sub in into) / total
+            calls = [sub for sub in calls if sub.code not in hidden] + [
+                _Entry(sub.code, sub.callcount, sub.reccallcount, sub.totaltime * share,
+                       sub.inlinetime * share) for sub in their_calls]
+        kept.append(_Entry(entry.code, entry.callcount, entry.reccallcount, entry.totaltime,
+                           entry.inlinetime, calls))
+    return kept
 
 
 def stats_from_profile(entries: Iterable[Any]) -> tuple[list[FunctionStats], list[CallStats]]:

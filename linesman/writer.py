@@ -29,7 +29,7 @@ from linesman.endpoints import DEFAULT_FOLDS, prune_keeping_slowest
 from linesman.health import Health
 from linesman.profiler import ProfilerGate
 from linesman.sampling import SampledProfile
-from linesman.session import ProfilingSession, stacks_from_samples
+from linesman.session import ProfilingSession, splice_out, stacks_from_samples
 
 __all__ = ["ProfileRecord", "SessionWriter", "Retention"]
 
@@ -64,6 +64,7 @@ class ProfileRecord:
     concurrent: bool
     capture: str | None = None  # the capture window that asked for it
     selected: bool = True  # wanted by the switch and the options too, window or not
+    hidden: frozenset = frozenset()  # code of linesman's hooks the app called
 
     def to_session(self) -> ProfilingSession:
         summary = dict(uuid=self.uuid, duration=self.duration, cpu_time=self.cpu_time,
@@ -74,8 +75,8 @@ class ProfileRecord:
             return ProfilingSession(environ=self.environ, timestamp=self.timestamp,
                                     stacks=stacks, labels=labels,
                                     interval=self.profile.interval, **summary)
-        return ProfilingSession(self.profile.getstats(), self.environ, self.timestamp,
-                                **summary)
+        return ProfilingSession(splice_out(self.profile.getstats(), self.hidden), self.environ,
+                                self.timestamp, **summary)
 
 
 class Waiting(NamedTuple):

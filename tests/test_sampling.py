@@ -384,3 +384,25 @@ def test_the_django_admin_tree_shows_get_response_at_its_real_width(tmp_path, pr
     # No node is wider than its parent: nothing squeezes its siblings out of the box.
     for node in tree_nodes(session_tree(session)):
         assert sum(child.time for child in node.children) <= node.time * 1.0001 + 1e-9
+
+
+@pytest.mark.parametrize("engine", ["cprofile", "sampling"])
+def test_linesmans_start_response_never_appears_in_a_profile(make_profiled, engine):
+    """The app calls linesman's start_response; its callers call the server's instead."""
+    def app(environ, start_response):
+        apps.spin(0.003)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        apps.spin(0.003)
+        return [b"ok"]
+
+    middleware = make_profiled(app, profiler=engine, sample_interval="0.1ms")
+    uuid = TestApp(middleware).get("/").headers["X-Linesman-Session"].split(";")[0]
+    assert middleware.flush(10)
+    session = middleware.backend.get(uuid)
+    names = {f.name for f in session.functions}
+    assert "ProfiledRequest.start_response" not in names
+    assert not any("linesman" in f.file for f in session.functions)
+    if engine == "cprofile":  # exact: the server's start_response, called by the app
+        server = next(f for f in session.functions if "start_response" in f.name)
+        app_key = next(f.key for f in session.functions if f.name.endswith("<locals>.app"))
+        assert session.graph.has_edge(app_key, server.key)
