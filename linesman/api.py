@@ -82,7 +82,9 @@ class SessionsAPI:
                       "cumtime": f.totaltime}
                      for f in sorted(session.functions, key=lambda f: f.totaltime, reverse=True)]
         return json_response({"session": _summary(document) | {
-            key: document[key] for key in ("headers", "response_size", "error", "concurrent")},
+            key: document[key] for key in ("headers", "response_size", "error", "concurrent")}
+            | {"profiler": session.kind, "interval": session.interval,
+               "samples": session.samples},
             "functions": functions})
 
     def delete(self, request: Request, session_uuid: str) -> Response:
@@ -309,12 +311,18 @@ def openapi_document(base: str) -> dict:
             "Detail": {"type": "object", "required": ["session", "functions"], "properties": {
                 "session": {"allOf": [{"$ref": "#/components/schemas/Summary"}, {
                     "type": "object",
-                    "required": ["headers", "response_size", "error", "concurrent"],
+                    "required": ["headers", "response_size", "error", "concurrent",
+                                 "profiler", "interval", "samples"],
                     "properties": {
                         "headers": {"type": "object", "additionalProperties": string},
                         "response_size": {"type": "integer", "minimum": 0},
                         "error": {"type": "string", "nullable": True},
-                        "concurrent": {"type": "boolean"}}}]},
+                        "concurrent": {"type": "boolean"},
+                        "profiler": {"type": "string", "enum": ["deterministic", "sampled"],
+                                     "description": "cProfile's exact call counts, or "
+                                                    "sampled stacks (ncalls are samples)"},
+                        "interval": {"type": "number", "nullable": True},
+                        "samples": {"type": "integer", "minimum": 0}}}]},
                 "functions": {"type": "array", "items": {
                     "type": "object",
                     "required": ["name", "file", "line", "ncalls", "primitive_calls",

@@ -59,6 +59,8 @@ def test_one_session_with_its_statistics(api):
     detail = client.get(f"/__profiler__/api/sessions/{uuids[0]}").json
     assert detail["session"]["uuid"] == uuids[0] and detail["session"]["path"] == "/a"
     assert detail["session"]["status"] == 200 and detail["session"]["concurrent"] is False
+    assert detail["session"]["profiler"] == "deterministic"  # WebTest serves one thread
+    assert detail["session"]["samples"] == 0 and detail["session"]["interval"] is None
     names = [f["name"] for f in detail["functions"]]
     assert "hello_app" in names
     cumulative = [f["cumtime"] for f in detail["functions"]]
