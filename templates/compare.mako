@@ -58,6 +58,11 @@
 <section id="flame-section">
   <h2>Differential flame graph</h2>
   <p class="hint">The later profile's call paths; red bars are functions whose own time grew, blue ones shrank, the deeper the colour the larger the change. Click a bar to zoom.</p>
+  <div class="flame-tools">
+    <nav id="flame-crumbs" class="crumbs" aria-label="Flame graph zoom"></nav>
+    <input type="search" id="flame-search" placeholder="Highlight a function or file" aria-label="Highlight functions in the flame graph">
+    <span id="flame-matched" class="hint" aria-live="polite"></span>
+  </div>
   <div id="flame" class="flame"></div>
 </section>
 
