@@ -127,7 +127,7 @@ def _merge_stacks(sessions: list[ProfilingSession], method: str, path: str) -> P
             figures[0] += stack.samples
             figures[1] += stack.time
     intervals = {session.interval for session in sessions}
-    merged = ProfilingSession(
+    return ProfilingSession(
         environ={"REQUEST_METHOD": method, "PATH_INFO": path},
         timestamp=max(s.timestamp for s in sessions),
         duration=sum(s.duration for s in sessions), cpu_time=sum(s.cpu_time for s in sessions),
@@ -135,7 +135,6 @@ def _merge_stacks(sessions: list[ProfilingSession], method: str, path: str) -> P
         stacks=[StackStats(frames, samples, seconds)
                 for frames, (samples, seconds) in stacks.items()],
         labels=labels, interval=intervals.pop() if len(intervals) == 1 else None)
-    return merged
 
 
 def one_kind(sessions: list[ProfilingSession]) -> list[ProfilingSession]:
