@@ -1,12 +1,18 @@
 """Who may open the profiler UI: one check before every route.
 
 A profile exposes the app's source paths and timings, so the UI is closed
-unless the configuration opens it: by default only loopback clients, asking
-for a loopback host name (which stops DNS rebinding), get in. A request that
-came through a proxy counts as coming from the client the proxy names, and
-only proxies listed in ``trusted_proxies`` are believed; from any other
-address, forwarding headers make the request remote, since a proxy on the same
-host would otherwise make every client look local.
+unless the configuration opens it. Addresses alone cannot close it: behind a
+reverse proxy on the same host every client arrives from 127.0.0.1 with a
+loopback Host, and servers such as waitress strip the forwarding headers that
+would say otherwise. So, as Jupyter does, the UI also asks for an access token
+derived from the store's secret (``linesman url STORE`` prints a link that logs
+in); the link sets a cookie, scripts send the token in a header.
+
+On top of the token, only loopback clients asking for a loopback host name
+(which stops DNS rebinding) get in by default. A request that came through a
+proxy counts as coming from the client the proxy names, and only proxies listed
+in ``trusted_proxies`` are believed; from any other address, forwarding headers
+make the request remote.
 """
 
 from __future__ import annotations
@@ -18,13 +24,24 @@ import importlib
 import ipaddress
 from dataclasses import dataclass
 from typing import Any, Callable
+from urllib.parse import parse_qsl
 
 from linesman.config import ConfigError, Settings
+from linesman.signing import Signer
 
-__all__ = ["AccessPolicy", "Verdict"]
+__all__ = ["AccessPolicy", "Verdict", "LOGIN_COOKIE", "TOKEN_HEADER", "TOKEN_PARAMETER"]
+
+LOGIN_COOKIE = "linesman_login"
+TOKEN_HEADER = "X-Linesman-Token"
+TOKEN_PARAMETER = "token"
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+TOKEN_NEEDED = ("The profiler needs its access token. Open the link that "
+                "`linesman url STORE` prints for this app's store (the app's log shows it "
+                "at start-up too); scripts send the token in the X-Linesman-Token header.")
 
 
 @dataclass(frozen=True)
@@ -32,6 +49,8 @@ class Verdict:
     allowed: bool
     status: int = 200  # 401 asks for credentials, 403 refuses
     reason: str = ""
+    by_link: bool = False  # the token came in the query: set the cookie, drop it from the URL
+    by_header: bool = False  # the token came in a header: a script, which needs no CSRF token
 
 
 def _networks(entries: tuple[str, ...], option: str) -> tuple[Network, ...]:
@@ -71,10 +90,28 @@ def host_name(host_header: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+def cookie_value(environ: dict, name: str) -> str:
+    """One cookie's value, without parsing (or failing on) the others."""
+    for part in str(environ.get("HTTP_COOKIE", "")).split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value.strip().strip('"')
+    return ""
+
+
+def query_token(environ: dict) -> str:
+    query = str(environ.get("QUERY_STRING", ""))
+    if TOKEN_PARAMETER + "=" not in query:
+        return ""
+    return dict(parse_qsl(query, max_num_fields=100)).get(TOKEN_PARAMETER, "")
+
+
 class AccessPolicy:
     """The UI's gate, built once from the settings."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, signer: Callable[[], Signer]) -> None:
+        self.signer = signer
+        self.require_token = settings.require_token
         self.networks = _networks(settings.allowed_ips, "allowed_ips")
         self.proxies = _networks(settings.trusted_proxies, "trusted_proxies")
         self.any_host = "*" in settings.allowed_hosts
@@ -113,11 +150,33 @@ class AccessPolicy:
         host = host_name(str(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")))
         if not self.any_host and host not in self.hosts:
             return Verdict(False, 403, "The profiler does not answer under this host name.")
+        token = None
+        if self.require_token:
+            token = self._token(environ)
+            if token is None:
+                return Verdict(False, 401, TOKEN_NEEDED)
         if self.credentials is not None and not self._credentials_match(environ):
             return Verdict(False, 401, "The profiler needs a user name and password.")
         if self.hook is not None and not self._hook_allows(environ):
             return Verdict(False, 403, "The profiler is not open to you.")
-        return Verdict(True)
+        return Verdict(True, by_link=token == "link", by_header=token == "header")
+
+    def _token(self, environ: dict) -> str | None:
+        """How the request showed the token ("cookie", "header", "link"), or None."""
+        signer = self.signer()
+        cookie = cookie_value(environ, LOGIN_COOKIE)
+        if cookie and signer.is_login_cookie(cookie):
+            return "cookie"
+        header = str(environ.get("HTTP_X_LINESMAN_TOKEN", ""))
+        scheme, _, bearer = str(environ.get("HTTP_AUTHORIZATION", "")).partition(" ")
+        if scheme.lower() == "bearer":
+            header = header or bearer.strip()
+        if header and signer.is_login_token(header):
+            return "header"
+        given = query_token(environ)
+        if given and signer.is_login_token(given):
+            return "link"
+        return None
 
     def _credentials_match(self, environ: dict) -> bool:
         header = str(environ.get("HTTP_AUTHORIZATION", ""))

@@ -130,14 +130,18 @@ def openapi_document(base: str) -> dict:
         "$ref": "#/components/schemas/Error"}}}}
     uuid_parameter = {"name": "uuid", "in": "path", "required": True,
                       "schema": {"type": "string", "format": "uuid"}}
-    refused = {"403": error}
+    refused = {"401": error, "403": error}
     string = {"type": "string"}
     return {
         "openapi": "3.0.3",
         "info": {"title": "linesman", "version": __version__,
                  "description": "The stored profiles of a WSGI app, the on/off switch and "
-                                "capture windows. DELETE, PUT and POST need the linesman_csrf cookie's value in an "
-                                "X-Linesman-CSRF header; without it they answer 403."},
+                                "capture windows. Every call needs the access token "
+                                "(`linesman url STORE` prints it) in an X-Linesman-Token "
+                                "header; without it, 401. A browser logged in by its cookie "
+                                "sends a signed CSRF token in an X-Linesman-CSRF header with "
+                                "DELETE, PUT and POST; without it they answer 403."},
+        "security": [{"token": []}],
         "servers": [{"url": f"{base}/api"}],
         "paths": {
             "/sessions": {"get": {
@@ -234,7 +238,8 @@ def openapi_document(base: str) -> dict:
                             "400": error, **refused}},
             },
         },
-        "components": {"schemas": {
+        "components": {"securitySchemes": {"token": {
+            "type": "apiKey", "in": "header", "name": "X-Linesman-Token"}}, "schemas": {
             "Error": {"type": "object", "required": ["error"],
                       "properties": {"error": string}},
             "State": {"type": "object", "required": ["enabled"],

@@ -19,12 +19,15 @@ import uuid as uuid_module
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Mapping
 
+from linesman.patterns import compile_pattern
+
 __all__ = ["CaptureWindow", "CaptureError", "parse_capture", "MAX_CAPTURE_REQUESTS",
            "MAX_CAPTURE_MINUTES"]
 
 MAX_CAPTURE_REQUESTS = 10_000
 MAX_CAPTURE_MINUTES = 24 * 60
 _METHOD = re.compile(r"[A-Z]{1,10}")
+_NOTHING = re.compile(r"(?!)")  # matches no path
 
 
 class CaptureError(ValueError):
@@ -44,11 +47,16 @@ class CaptureWindow:
     created: float = 0.0
     ended: float | None = None  # stopped, or full
     caught: int = 0
-    _regex: re.Pattern[str] | None = field(default=None, init=False, compare=False,
-                                           repr=False)
+    _regex: Any = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_regex", re.compile(self.pattern) if self.pattern else None)
+        regex = None
+        if self.pattern:
+            try:
+                regex = compile_pattern(self.pattern)
+            except ValueError:  # stored by an older linesman: it catches nothing
+                regex = _NOTHING
+        object.__setattr__(self, "_regex", regex)
 
     def is_open(self, now: float | None = None) -> bool:
         if self.ended is not None:
@@ -134,9 +142,9 @@ def parse_capture(values: Mapping[str, Any], now: float | None = None) -> Captur
     if not isinstance(pattern, str) or len(pattern) > 500:
         raise CaptureError("pattern: a regular expression of at most 500 characters")
     try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise CaptureError(f"pattern: not a regular expression ({exc})") from None
+        compile_pattern(pattern)
+    except ValueError as exc:
+        raise CaptureError(f"pattern: {exc}") from None
     method = values.get("method") or ""
     if not isinstance(method, str) or (method and not _METHOD.fullmatch(method)):
         raise CaptureError("method: an HTTP method such as GET, or empty for any")

@@ -80,6 +80,26 @@ def not_found_app(environ, start_response):
     return [body]
 
 
+def find_profiler(app, depth: int = 10):
+    """The ProfilingMiddleware inside a loaded app (a filter pipeline), if any."""
+    from linesman.middleware import ProfilingMiddleware
+
+    for _ in range(depth):
+        if isinstance(app, ProfilingMiddleware):
+            return app
+        app = getattr(app, "app", None) or getattr(app, "application", None)
+        if app is None:
+            return None
+    return None
+
+
+def login_line(app, base: str) -> list[str]:
+    profiler = find_profiler(app)
+    if profiler is None or not profiler.settings.require_token:
+        return []
+    return [f"               log in to the profiler with {base}{profiler.login_path()}"]
+
+
 def serve_app(app, host: str, port: int, banner: Sequence[str]) -> int:
     from waitress import serve
 
@@ -102,6 +122,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return serve_app(app, "127.0.0.1", args.port, [
         f"linesman demo: the app at {base}/",
         f"               the profiler at {base}/__profiler__/",
+        *login_line(app, base),
         f"               sessions stored in {store}"])
 
 
@@ -112,8 +133,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not ini.is_file():
         raise CommandError(f"no ini file at {args.ini}")
     app = loadapp(f"config:{ini}", name=args.app)
+    base = f"http://{args.host}:{args.port}"
     return serve_app(app, args.host, args.port,
-                     [f"linesman serve: {ini} at http://{args.host}:{args.port}/"])
+                     [f"linesman serve: {ini} at {base}/", *login_line(app, base)])
 
 
 def cmd_view(args: argparse.Namespace) -> int:
@@ -132,8 +154,26 @@ def cmd_view(args: argparse.Namespace) -> int:
                {"backend": "linesman.backends.pickle:PickleBackend", "filename": spec}
                if spec.endswith((".dat", ".pickle", ".pkl")) else {"filename": spec})
     app = ProfilingMiddleware(not_found_app, sample_rate="0", **options)
+    base = f"http://127.0.0.1:{args.port}"
     return serve_app(app, "127.0.0.1", args.port, [
-        f"linesman view: {args.store} at http://127.0.0.1:{args.port}/__profiler__/"])
+        f"linesman view: {args.store} at {base}/__profiler__/", *login_line(app, base)])
+
+
+def cmd_url(args: argparse.Namespace) -> int:
+    from linesman.config import to_profiler_path
+    from linesman.signing import Signer
+
+    try:
+        path = to_profiler_path(args.path)
+    except ValueError as exc:
+        raise CommandError(f"--path {args.path!r}: {exc}") from None
+    base = args.base.rstrip("/")
+    if base and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", base):
+        raise CommandError(f"--base {args.base!r}: expected an address such as "
+                           "http://127.0.0.1:8080")
+    signer = Signer(open_store(args.store).get_secret())
+    print(f"{base}{path}/?token={signer.login_token}")
+    return 0
 
 
 def summaries_for(backend, path: str | None, slowest: int | None) -> list[dict]:
@@ -438,6 +478,12 @@ def build_parser() -> argparse.ArgumentParser:
     capture.add_argument("--method", metavar="METHOD", help="only this method (GET, POST, ...)")
     capture.add_argument("--slower-than", metavar="MS", help="only requests slower than MS ms")
     capture.add_argument("--stop", metavar="ID", help="end this window now")
+
+    url = command("url", "print the link that logs a browser in to the profiler UI", cmd_url)
+    store_argument(url)
+    url.add_argument("--base", default="", metavar="URL",
+                     help="the app's address, such as http://127.0.0.1:8080 (none: the path)")
+    url.add_argument("--path", default="/__profiler__", help="profiler_path (/__profiler__)")
 
     prune = command("prune", "remove old sessions", cmd_prune)
     store_argument(prune)

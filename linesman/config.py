@@ -43,15 +43,18 @@ def to_words(value: Any) -> tuple[str, ...]:
     return tuple(word for word in re.split(r"[\s,]+", str(value)) if word)
 
 
-def to_patterns(value: Any) -> tuple[re.Pattern[str], ...]:
-    """Regular expressions, one per line or separated by white space."""
+def to_patterns(value: Any) -> tuple[Any, ...]:
+    """Regular expressions, one per line or separated by white space, matched in
+    linear time (see linesman.patterns): paths come from anyone."""
+    from linesman.patterns import compile_pattern
+
     words = value if isinstance(value, (list, tuple)) else str(value).split()
     patterns = []
     for word in words:
         try:
-            patterns.append(re.compile(word))
-        except re.error as exc:
-            raise ValueError(f"{word!r} is not a regular expression: {exc}") from None
+            patterns.append(compile_pattern(word))
+        except ValueError as exc:
+            raise ValueError(f"{word!r}: {exc}") from None
     return tuple(patterns)
 
 
@@ -176,8 +179,8 @@ class Settings:
     chart_packages: tuple[str, ...] = ()
     enabled: bool = True
     sample_rate: float = 1.0
-    include_paths: tuple[re.Pattern[str], ...] = ()
-    exclude_paths: tuple[re.Pattern[str], ...] = ()
+    include_paths: tuple[Any, ...] = ()  # compiled by linesman.patterns
+    exclude_paths: tuple[Any, ...] = ()
     min_duration: float = 0.0
     max_sessions: int | None = None
     keep_slowest: int | None = None
@@ -186,10 +189,11 @@ class Settings:
     queue_size: int = 1000
     queue_bytes: int = 64 << 20
     flush_timeout: float = 5.0
-    endpoint_folds: tuple[re.Pattern[str], ...] = ()
+    endpoint_folds: tuple[Any, ...] = ()
     allowed_ips: tuple[str, ...] = ("127.0.0.1", "::1")
     allowed_hosts: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
+    require_token: bool = True
     auth_user: str = ""
     auth_password: str = ""
     authorize: str = ""
@@ -219,10 +223,19 @@ OPTIONS: dict[str, Callable[[Any], Any]] = {
     "allowed_ips": to_words,
     "allowed_hosts": to_words,
     "trusted_proxies": to_words,
+    "require_token": to_bool,
     "auth_user": lambda value: str(value).strip(),
     "auth_password": str,
     "authorize": lambda value: to_backend_spec(value) if str(value).strip() else "",
 }
+
+
+def backend_option(name: str, value: Any, convert: Callable[[Any], Any]) -> Any:
+    """A backend's own option, converted, or a ConfigError that names it."""
+    try:
+        return convert(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"linesman option {name} = {value!r}: {exc}") from None
 
 
 def parse_settings(options: dict[str, Any]) -> Settings:

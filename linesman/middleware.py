@@ -23,9 +23,11 @@ from linesman.backends.base import Backend
 from linesman.capture import CaptureWindow
 from linesman.config import Settings, parse_settings
 from linesman.endpoints import DEFAULT_FOLDS
+from linesman.access import TOKEN_PARAMETER
 from linesman.health import Health
 from linesman.profiler import ProfilerGate, RequestProfile
 from linesman.sampling import SampledProfile
+from linesman.signing import Signer, new_secret
 from linesman.ui import ProfilerUI
 from linesman.writer import ProfileRecord, Retention, SessionWriter
 
@@ -61,6 +63,8 @@ class ProfilingMiddleware:
         self.gate = ProfilerGate()
         self.enabled = self.settings.enabled
         self.captures: tuple[CaptureWindow, ...] = ()  # open capture windows, read with the switch
+        self.signer = Signer(new_secret(), shared=False)  # the store's, once it answers
+        self._signer_tried = 0.0
         ready = self._set_up_store()
         self.writer = SessionWriter(
             self.backend, self.health, queue_size=self.settings.queue_size,
@@ -71,6 +75,9 @@ class ProfilingMiddleware:
             on_switch=self._apply_switch, on_captures=self._apply_captures, ready=ready,
             gate=self.gate)
         self.ui = ProfilerUI(self)  # built now: a wrong access option fails at start-up
+        if self.settings.require_token:
+            log.info("linesman: the profiler UI opens with %s (`linesman url STORE` "
+                     "prints it too)", self.login_path())
 
     # -- start-up and the switch ---------------------------------------------
     def _set_up_store(self) -> bool:
@@ -79,6 +86,7 @@ class ProfilingMiddleware:
             self.backend.setup()
             self._apply_switch(self.backend.get_enabled())
             self._apply_captures(self.backend.open_captures())
+            self.signer = Signer(self.backend.get_secret())
         except Exception as exc:
             message = f"{self.backend.describe()}: {exc}"
             self.health.store_failed(message)
@@ -86,6 +94,23 @@ class ProfilingMiddleware:
                                 "the app serves and storage will retry: %s", message)
             return False
         return True
+
+    def current_signer(self) -> Signer:
+        """The store's signer; while the store has not answered, a stand-in of this
+        process, and another try for the store's at most every 30 s."""
+        if not self.signer.shared and time.monotonic() - self._signer_tried > 30.0:
+            self._signer_tried = time.monotonic()
+            try:
+                self.signer = Signer(self.backend.get_secret())
+            except Exception as exc:
+                log.warning("linesman: the store's secret cannot be read (%s); this "
+                            "process signs with its own until it can", exc)
+        return self.signer
+
+    def login_path(self, script_name: str = "") -> str:
+        """The UI's address with the access token, which logs a browser in."""
+        token = self.current_signer().login_token
+        return f"{script_name}{self.profiler_path}/?{TOKEN_PARAMETER}={token}"
 
     def _apply_switch(self, stored: bool | None) -> None:
         if stored is not None:
@@ -281,7 +306,8 @@ class ProfiledRequest:
         self.response_size = 0
         self.finished = False
         self.header = None
-        if middleware.settings.response_header:
+        # Only a client that may open the UI learns that a profiler is mounted, and where.
+        if middleware.settings.response_header and middleware.ui.access.check(environ).allowed:
             url = f"{environ.get('SCRIPT_NAME', '')}{middleware.profiler_path}/profiles/{self.uuid}"
             self.header = (SESSION_HEADER, f"{self.uuid}; url={url}")
 

@@ -14,11 +14,9 @@ is installed.
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import re
-import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -34,7 +32,7 @@ from webob.multidict import MultiDict
 from webob import exc as http
 from webob.static import DirectoryApp
 
-from linesman.access import AccessPolicy
+from linesman.access import LOGIN_COOKIE, TOKEN_PARAMETER, AccessPolicy
 from linesman.api import SessionsAPI, json_error
 from linesman.backends.base import SORT_KEYS, BackendError, SessionQuery
 from linesman.callgraph import (change_shade, package_times, profile_total,
@@ -218,7 +216,7 @@ class ProfilerUI:
 
     def __init__(self, middleware: "ProfilingMiddleware") -> None:
         self.middleware = middleware
-        self.access = AccessPolicy(middleware.settings)
+        self.access = AccessPolicy(middleware.settings, middleware.current_signer)
         self.templates = TemplateLookup(directories=[str(asset_folder("templates"))],
                                         default_filters=["h"], strict_undefined=True,
                                         input_encoding="utf-8")
@@ -275,19 +273,21 @@ class ProfilerUI:
     # -- the one entry -----------------------------------------------------------
     def __call__(self, environ: dict, start_response: Callable):
         request = Request(environ)
+        signer = self.middleware.current_signer()
         token = request.cookies.get(CSRF_COOKIE, "")
-        new_token = None if re.fullmatch(r"[A-Za-z0-9_-]{32,64}", token) else (
-            secrets.token_urlsafe(32))
+        new_token = None if signer.is_csrf_token(token) else signer.csrf_token()
         request.environ["linesman.csrf"] = new_token or token
+        verdict = None
         try:
             verdict = self.access.check(environ)
             if not verdict.allowed:
-                error = (http.HTTPUnauthorized if verdict.status == 401 else http.HTTPForbidden)(
-                    verdict.reason)
-                if verdict.status == 401:
-                    error.headers["WWW-Authenticate"] = 'Basic realm="linesman", charset="UTF-8"'
-                raise error
-            response = self.dispatch(request)
+                raise self.refusal(verdict)
+            request.environ["linesman.by_header"] = verdict.by_header
+            if verdict.by_link and request.method in ("GET", "HEAD") and not (
+                    request.path_info.startswith("/api/")):
+                response = http.HTTPSeeOther(location=self.without_token(request))
+            else:
+                response = self.dispatch(request)
         except http.HTTPException as error:
             response = self.error_page(request, error)
         except BackendError as error:
@@ -304,10 +304,39 @@ class ProfilerUI:
                 "The profiler failed to draw this page; the details are in the log."))
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if verdict is not None and verdict.by_link:
+            # The login cookie covers the app too, so its responses may carry the
+            # session header (see ProfiledRequest) to this browser.
+            response.set_cookie(LOGIN_COOKIE, signer.login_cookie, path=self.app_root(request),
+                                httponly=True, samesite="Strict")
         if new_token and response.content_type in ("text/html", "application/json"):
             response.set_cookie(CSRF_COOKIE, new_token, path=request.script_name or "/",
                                 httponly=True, samesite="Strict")
         return response(environ, start_response)
+
+    @staticmethod
+    def refusal(verdict) -> http.HTTPException:
+        if verdict.status != 401:
+            return http.HTTPForbidden(verdict.reason)
+        error = http.HTTPUnauthorized(verdict.reason)
+        if "password" in verdict.reason:
+            error.headers["WWW-Authenticate"] = 'Basic realm="linesman", charset="UTF-8"'
+        else:
+            error.headers["WWW-Authenticate"] = 'Bearer realm="linesman"'
+        return error
+
+    def app_root(self, request: Request) -> str:
+        outer = request.script_name[:-len(self.middleware.profiler_path)]
+        return outer + "/" if not outer.endswith("/") else outer
+
+    @staticmethod
+    def without_token(request: Request) -> str:
+        """The URL just opened with the login link, minus the token."""
+        kept = [(name, value) for name, value in parse_qsl(request.query_string,
+                                                           keep_blank_values=True)
+                if name != TOKEN_PARAMETER]
+        path = request.script_name + (request.path_info or "/")
+        return path + ("?" + urlencode(kept) if kept else "")
 
     def dispatch(self, request: Request) -> Response:
         path = request.path_info
@@ -327,12 +356,12 @@ class ProfilerUI:
         raise http.HTTPNotFound("There is no such page in the profiler.")
 
     def check_post(self, request: Request) -> None:
-        """A change needs the CSRF token of the cookie, in the form or a header."""
+        """A change needs a CSRF token this store's secret signed, in the form or a
+        header: a cookie planted by another page (cookies ignore ports) is not one."""
         length = request.content_length
         if length is None or length > MAX_FORM_BYTES:
             if length is not None or request.headers.get("Transfer-Encoding"):
                 raise http.HTTPRequestEntityTooLarge("That form is too large.")
-        expected = request.cookies.get(CSRF_COOKIE, "")
         given = request.headers.get(CSRF_HEADER)
         if request.method == "POST":
             try:
@@ -340,7 +369,9 @@ class ProfilerUI:
             except Exception:
                 raise http.HTTPBadRequest("The form cannot be read.") from None
             given = given or form.get(CSRF_FIELD, "")
-        if not expected or not hmac.compare_digest(str(given).encode(), expected.encode()):
+        if request.environ.get("linesman.by_header"):
+            return  # a header no other site's page can send: a script, not a forged form
+        if not self.middleware.current_signer().is_csrf_token(str(given or "")):
             raise http.HTTPForbidden("The form's security token is missing or out of date; "
                                      "reload the page and try again.")
 

@@ -24,7 +24,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
-from linesman.backends.base import Backend, BackendError
+from linesman.backends.base import Backend, BackendError, SessionRefused
 from linesman.endpoints import DEFAULT_FOLDS, prune_keeping_slowest
 from linesman.health import Health
 from linesman.profiler import ProfilerGate
@@ -248,8 +248,10 @@ class SessionWriter:
                     self._check_store()
                     next_switch_check = now + self.switch_interval
                 self._work(item)
-            except Exception:  # a bug here must not stop storage for good
+            except Exception:  # a bug here must not stop storage for good, nor spin
                 self.health.problem("writer", "linesman: the writer failed", exc_info=True)
+                self._retry_at = time.monotonic() + self._retry_delay
+                self._retry_delay = min(self._retry_delay * 2, self.retry_backoff[1])
 
     def _work(self, item: Any) -> None:
         """One stretch of work between two quiet moments. Where one profiler sees
@@ -307,7 +309,7 @@ class SessionWriter:
                     self.backend.setup()
                     self.ready = True
                 self._add(batch)
-            except BackendError as exc:
+            except Exception as exc:  # linesman's error or a backend's own: both wait
                 self._store_trouble(exc)
                 self._retry_at = time.monotonic() + self._retry_delay
                 self._retry_delay = min(self._retry_delay * 2, self.retry_backoff[1])
@@ -330,7 +332,7 @@ class SessionWriter:
             self._add_plain(plain)
         captured = [waiting for waiting in batch if waiting.capture is not None]
         for waiting in captured:
-            stored = self._one(lambda: self._add_captured(waiting))
+            stored = self._one(lambda: self._add_captured(waiting), waiting.session)
             if stored:
                 self._stored(1)
             elif stored is False:
@@ -351,6 +353,9 @@ class SessionWriter:
     def _add_plain(self, sessions: list[ProfilingSession]) -> None:
         try:
             self.backend.add_many(sessions)
+        except SessionRefused:
+            self._add_one_by_one(sessions)
+            return
         except BackendError:
             raise
         except Exception:
@@ -360,11 +365,34 @@ class SessionWriter:
             return
         self._stored(len(sessions))
 
-    def _one(self, store: Callable[[], bool | None]) -> bool | None:
+    def _add_one_by_one(self, sessions: list[ProfilingSession]) -> None:
+        """A batch the store refused for what one of them holds: each alone, so only
+        the sessions it refuses are lost, and storage goes on after them. (An outage
+        on the way raises; storing again later replaces, never duplicates.)"""
+        for session in sessions:
+            try:
+                self.backend.add(session)
+            except SessionRefused as exc:
+                self._refused_by_store(session, exc)
+                continue
+            self._stored(1)
+
+    def _refused_by_store(self, session: ProfilingSession, exc: Exception) -> None:
+        self.health.count("lost.refused_by_store")
+        self.health.problem("refused", "linesman: the store refused a session for its "
+                            "content and it was dropped (%s %s): %s", session.method,
+                            session.path[:200].encode("unicode_escape").decode(), exc)
+
+    def _one(self, store: Callable[[], bool | None], session: ProfilingSession | None = None
+             ) -> bool | None:
         """One session's store call: whether it was stored, or None when the backend
         failed on it (a bug, not an outage: that session alone is lost, counted)."""
         try:
             return store() is not False
+        except SessionRefused as exc:
+            if session is not None:
+                self._refused_by_store(session, exc)
+            return None
         except BackendError:
             raise
         except Exception:

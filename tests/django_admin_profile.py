@@ -29,7 +29,9 @@ def main(store: str, profiler: str) -> str:
 
     application = ProfilingMiddleware(get_wsgi_application(), filename=store,
                                       profiler=profiler, include_paths="^/admin/$")
-    client = TestApp(application, extra_environ={"HTTP_HOST": "localhost"})
+    client = TestApp(application, extra_environ={
+        "HTTP_HOST": "localhost", "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_X_LINESMAN_TOKEN": application.current_signer().login_token})
     login = client.get("/admin/login/?next=/admin/")
     form = login.forms[0]
     form["username"], form["password"] = "admin", "secret"

@@ -50,10 +50,24 @@ def running(args: list[str], port: int, program: str = sys.executable):
             process.wait(10)
 
 
-def get(port: int, path: str, timeout: float = 30.0) -> tuple[int, dict, bytes]:
+def login_headers(store) -> dict[str, str]:
+    """The token header for the UI of the app whose store this is (made if new)."""
+    from linesman.backends import open_store
+    from linesman.signing import Signer
+
+    backend = open_store(str(store))
+    try:
+        backend.setup()
+        return {"X-Linesman-Token": Signer(backend.get_secret()).login_token}
+    finally:
+        backend.close()
+
+
+def get(port: int, path: str, timeout: float = 30.0,
+        headers: dict | None = None) -> tuple[int, dict, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        connection.request("GET", path)
+        connection.request("GET", path, headers=headers or {})
         response = connection.getresponse()
         return response.status, dict(response.getheaders()), response.read()
     finally:

@@ -10,17 +10,18 @@ import pytest
 from openapi_spec_validator import validate as validate_spec
 from webtest import TestApp
 
+from login import ui_client
+
 import apps
 from servers import free_port, get, running
 
 LOCAL = {"REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "localhost"}
-CSRF = "schemathesis-token-schemathesis-token-0123"  # a well-formed double-submit pair
 
 
 @pytest.fixture
 def api(make_profiled):
     middleware = make_profiled(apps.hello_app)
-    client = TestApp(middleware, extra_environ=dict(LOCAL))
+    client = ui_client(middleware)
     uuids = []
     for path in ("/a", "/b/1", "/b/2"):
         uuids.append(client.get(path).headers["X-Linesman-Session"].split(";")[0])
@@ -118,13 +119,16 @@ def test_schemathesis_finds_no_server_error_and_no_schema_break(tmp_path):
     with running(["-m", "linesman", "demo", "--port", str(port), "--store", str(store)], port):
         for route in ("/", "/json", "/slow", "/stream"):
             get(port, route)
+        login = subprocess.run([sys.executable, "-m", "linesman", "url", str(store)],
+                               capture_output=True, text=True, check=True).stdout
+        token = login.strip().rsplit("=", 1)[1]
         program = Path(sys.executable).parent / "schemathesis"
         result = subprocess.run(
             [str(program), "run", f"http://127.0.0.1:{port}/__profiler__/api/openapi.json",
              "--checks", "not_a_server_error,status_code_conformance,"
                          "content_type_conformance,response_schema_conformance",
              "--max-examples", "25", "--seed", "1", "--no-color",
-             "-H", f"Cookie: linesman_csrf={CSRF}", "-H", f"X-Linesman-CSRF: {CSRF}",
+             "-H", f"X-Linesman-Token: {token}",
              "--request-timeout", "20"],
             capture_output=True, text=True, timeout=600, cwd=tmp_path)
     report = result.stdout + result.stderr

@@ -10,7 +10,7 @@ import pytest
 from linesman import ProfilingSession
 
 from conftest import screenshot
-from servers import demo_with_sessions
+from servers import demo_with_sessions, login_headers
 
 pytestmark = pytest.mark.server
 
@@ -63,8 +63,18 @@ def site(tmp_path_factory):
         backend.add(big)
         sampled = sampled_demo_session()
         backend.add(sampled)
-        yield {"base": f"http://127.0.0.1:{port}/__profiler__", "backend": backend,
-               "big": big.uuid, "sampled": sampled.uuid}
+        base = f"http://127.0.0.1:{port}/__profiler__"
+        token = login_headers(store)["X-Linesman-Token"]
+        yield {"base": base, "backend": backend, "big": big.uuid, "sampled": sampled.uuid,
+               "login": f"{base}/?token={token}"}
+
+
+@pytest.fixture
+def page(page, site):
+    """A tab logged in to the UI, as a user is after opening the printed link."""
+    page.goto(site["login"])
+    assert "token=" not in page.url  # the token leaves the address bar at once
+    return page
 
 
 def test_the_list_shows_and_filters_sessions(site, page):
@@ -202,3 +212,48 @@ def test_select_and_delete_and_the_switch(site, page):
     page.click("button >> text=Turn on")
     page.wait_for_selector("text=Profiling is on")
     assert backend.get_enabled() is True
+
+
+ATTACK_PAGE = """<!doctype html><title>another dev server</title>
+<form id="f" method="post" action="{target}/state">
+<input name="enabled" value="off"><input name="csrf_token" value="{token}"></form>
+<script>
+document.cookie = "linesman_csrf={token}; path=/__profiler__";
+document.getElementById("f").submit();
+</script>"""
+
+
+def test_a_cookie_planted_from_another_port_cannot_switch_profiling_off(site, page):
+    """Cookies ignore ports: a page on another port of 127.0.0.1 can plant a CSRF
+    cookie for the profiler and post a form with it, and Chromium sends both."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    planted = "x" * 43
+    body = ATTACK_PAGE.format(target=site["base"], token=planted).encode()
+
+    class Attacker(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    backend = site["backend"]
+    try:
+        with page.expect_response(lambda answer: answer.url.endswith("/state")) as posted:
+            page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+        assert posted.value.status == 403  # the login cookie went along; the token failed
+        cookies = {cookie["name"]: cookie["value"] for cookie in page.context.cookies()}
+        assert cookies.get("linesman_csrf") == planted, "the cookie was not even planted"
+        assert "linesman_login" in cookies
+        assert backend.get_enabled() is not False
+    finally:
+        server.shutdown()
+        server.server_close()

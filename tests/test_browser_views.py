@@ -8,7 +8,7 @@ import time
 import pytest
 
 from conftest import screenshot
-from servers import demo_with_sessions, get
+from servers import demo_with_sessions, get, login_headers
 
 pytestmark = pytest.mark.server
 
@@ -20,8 +20,17 @@ def site(tmp_path_factory):
     store = tmp_path_factory.mktemp("views") / "sessions.db"
     with demo_with_sessions(store, ROUTES) as (port, backend):
         assert backend.count() == len(ROUTES)
-        yield {"base": f"http://127.0.0.1:{port}/__profiler__", "backend": backend,
-               "port": port}
+        base = f"http://127.0.0.1:{port}/__profiler__"
+        token = login_headers(store)["X-Linesman-Token"]
+        yield {"base": base, "backend": backend, "port": port,
+               "login": f"{base}/?token={token}"}
+
+
+@pytest.fixture
+def page(page, site):
+    """A tab logged in to the UI, as a user is after opening the printed link."""
+    page.goto(site["login"])
+    return page
 
 
 def wait_for(condition, timeout: float = 10.0) -> None:

@@ -14,6 +14,7 @@ from linesman.backends.sqlite import SqliteBackend
 from linesman.capture import CaptureError, CaptureWindow, parse_capture
 
 import apps
+from login import ui_client
 from sessions import real_session
 from servers import free_port, get, running
 from test_backends import FACTORIES, PERSISTENT
@@ -240,7 +241,7 @@ def ui(make_profiled):
     from webtest import TestApp
 
     middleware = make_profiled(apps.hello_app, enabled="false")
-    client = TestApp(middleware, extra_environ=dict(LOCAL))
+    client = ui_client(middleware)
     return middleware, client
 
 
@@ -353,3 +354,56 @@ def test_the_command_line_arms_lists_and_stops_a_window(make_profiled):
     code, out = linesman("capture", store, "--minutes", "5")
     code, out = linesman("capture", store, "--stop", out.split()[0])
     assert out.strip() == "stopped"
+
+
+@pytest.mark.parametrize("where", ["capture", "include_paths", "exclude_paths",
+                                   "endpoint_folds"])
+def test_a_backtracking_pattern_cannot_stall_the_app(make_profiled, where):
+    """``^/(a+)+$`` against 26 a's and a "!" takes Python's re seconds, holding the
+    GIL; every pattern that comes from outside is matched in linear time."""
+    import threading
+
+    pattern = "^/(a+)+$"
+    options = {} if where == "capture" else {where: pattern}
+    middleware = make_profiled(apps.hello_app, **options)
+    client = ui_client(middleware)
+    if where == "capture":
+        client.get("/__profiler__/api/state")
+        client.post_json("/__profiler__/api/captures", {"requests": 5, "pattern": pattern},
+                         headers={"X-Linesman-CSRF": client.cookies["linesman_csrf"]},
+                         status=201)
+    other: list[float] = []
+
+    def unrelated() -> None:
+        started = time.perf_counter()
+        client.get("/unrelated")
+        other.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    neighbour = threading.Thread(target=unrelated)
+    neighbour.start()
+    assert client.get("/" + "a" * 26 + "!").body == b"hello"
+    took = time.perf_counter() - started
+    neighbour.join(10)
+    assert middleware.flush(10)
+    if where == "endpoint_folds":
+        page = client.get("/__profiler__/endpoints")
+        assert page.status_int == 200
+        took = time.perf_counter() - started
+    assert took < 0.5, f"the request took {took:.2f} s"
+    assert other and other[0] < 0.5
+
+
+@pytest.mark.parametrize("pattern", [r"(a)\1", r"(?<=/)x"])
+def test_a_pattern_linear_matching_cannot_do_is_refused_naming_it(make_profiled, pattern):
+    from linesman.config import ConfigError
+
+    with pytest.raises(ConfigError, match="include_paths.*lookaround"):
+        make_profiled(apps.hello_app, include_paths=pattern)
+    middleware = make_profiled(apps.hello_app)
+    client = ui_client(middleware)
+    client.get("/__profiler__/api/state")
+    error = client.post_json("/__profiler__/api/captures", {"requests": 5, "pattern": pattern},
+                             headers={"X-Linesman-CSRF": client.cookies["linesman_csrf"]},
+                             status=400).json["error"]
+    assert "lookaround" in error and pattern not in error

@@ -12,7 +12,7 @@ import pytest
 
 from linesman.backends.sqlite import SqliteBackend
 
-from servers import free_port, get, running
+from servers import free_port, get, login_headers, running
 
 
 def test_help_and_version():
@@ -38,22 +38,26 @@ def test_demo_serves_a_profiled_app_and_its_profiler(tmp_path):
     store = tmp_path / "demo.db"
     command = str(Path(sys.executable).parent / "linesman")  # the installed console script
     backend = SqliteBackend(filename=str(store))
+    login = login_headers(store)
     with running(["demo", "--port", str(port), "--store", str(store)], port,
                  program=command) as process:
         # One request at a time, as a person clicks: each is profiled and stored.
         for number, route in enumerate(("/", "/template", "/json", "/slow", "/query",
                                         "/stream", "/slow"), start=1):
-            status, headers, body = get(port, route)
+            status, headers, body = get(port, route, headers=login)
             assert status == 200, route
             assert "X-Linesman-Session" in headers
             deadline = time.monotonic() + 10
             while backend.count() < number and time.monotonic() < deadline:
                 time.sleep(0.02)
-        status, _, page = get(port, "/__profiler__/")
+        assert get(port, "/__profiler__/")[0] == 401
+        status, _, page = get(port, "/__profiler__/", headers=login)
         assert status == 200
         assert b"/slow" in page and b"/template" in page
     output = process.stdout.read().decode()
     assert f"http://127.0.0.1:{port}/__profiler__/" in output
+    assert (f"http://127.0.0.1:{port}/__profiler__/?token={login['X-Linesman-Token']}"
+            in output)
     sessions = list(backend.get_all().values())
     backend.close()
     assert len(sessions) == 7

@@ -18,7 +18,7 @@ from linesman.backends.sqlite import SqliteBackend
 from linesman.demo.app import DemoApp
 from linesman.middleware import ProfilingMiddleware
 
-from servers import free_port, get, running
+from servers import free_port, get, login_headers, running
 from wsgi_client import call
 
 ROUTES = ("/", "/template", "/json", "/slow", "/query", "/stream")
@@ -186,7 +186,7 @@ def test_progress_is_quiet_when_piped(tmp_path):
 def test_view_serves_the_ui_on_a_store_with_no_app(demo_store):
     port = free_port()
     with running(["-m", "linesman", "view", str(demo_store), "--port", str(port)], port):
-        status, _, page = get(port, "/__profiler__/")
+        status, _, page = get(port, "/__profiler__/", headers=login_headers(demo_store))
         assert status == 200 and b"/slow" in page
         assert get(port, "/anything")[0] == 404
     assert SqliteBackend(filename=str(demo_store)).count() == len(ROUTES), "view stored nothing"
@@ -197,8 +197,11 @@ def test_view_opens_a_prof_file(tmp_path):
     target = tmp_path / "run.prof"
     cProfile.run("sorted(range(1000))", str(target))
     port = free_port()
-    with running(["-m", "linesman", "view", str(target), "--port", str(port)], port):
-        status, _, page = get(port, "/__profiler__/")
+    with running(["-m", "linesman", "view", str(target), "--port", str(port)],
+                 port) as process:
+        link = process.stdout.readline().decode() + process.stdout.readline().decode()
+        token = re.search(r"\?token=([\w-]+)", link).group(1)
+        status, _, page = get(port, "/__profiler__/", headers={"X-Linesman-Token": token})
         assert status == 200 and b"/imported/run.prof" in page
 
 
@@ -209,8 +212,9 @@ def test_serve_runs_an_ini(tmp_path):
                    f"filename = {tmp_path / 's.db'}\n\n"
                    "[app:main]\nuse = egg:linesman#demo\nfilter-with = linesman\n")
     port = free_port()
+    login = login_headers(tmp_path / "s.db")
     with running(["-m", "linesman", "serve", str(ini), "--port", str(port)], port):
-        status, headers, _ = get(port, "/json")
+        status, headers, _ = get(port, "/json", headers=login)
         assert status == 200 and "X-Linesman-Session" in headers
 
 

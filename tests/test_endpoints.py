@@ -13,6 +13,8 @@ import time
 import pytest
 from webtest import TestApp
 
+from login import ui_client
+
 from linesman import ProfilingSession
 from linesman.endpoints import (compare_sessions, endpoint_of, endpoint_stats, fold_path,
                                 merge_sessions)
@@ -110,7 +112,7 @@ def site(make_profiled):
         return apps.hello_app(environ, start_response)
 
     middleware = make_profiled(app)
-    client = TestApp(middleware, extra_environ=dict(LOCAL))
+    client = ui_client(middleware)
     ids = []
     for path in ("/users/1", "/users/2", "/users/3", "/slow/7", "/about"):
         ids.append(client.get(path).headers["X-Linesman-Session"].split(";")[0])
@@ -176,7 +178,7 @@ def test_compare_on_the_command_line(site):
 
 def test_folding_rules_are_configurable(make_profiled):
     middleware = make_profiled(apps.hello_app, endpoint_folds=r"(?<=/)[a-z]+-[0-9]+(?=/|$)")
-    client = TestApp(middleware, extra_environ=dict(LOCAL))
+    client = ui_client(middleware)
     for path in ("/orders/abc-1", "/orders/xyz-22", "/orders/7"):
         client.get(path)
         assert middleware.flush(10)
@@ -239,7 +241,7 @@ def test_retention_can_spare_each_endpoints_slowest(make_profiled, keep_slowest,
         return apps.hello_app(environ, start_response)
 
     middleware = make_profiled(app, max_sessions="5", keep_slowest=keep_slowest)
-    client = TestApp(middleware, extra_environ=dict(LOCAL))
+    client = ui_client(middleware)
     client.get("/report")
     assert middleware.flush(10)
     for number in range(20):

@@ -14,6 +14,7 @@ from linesman.config import ConfigError
 from linesman.middleware import ProfilingMiddleware, make_linesman_middleware
 
 import apps
+from login import cookie_environ, token_environ
 from wsgi_client import SESSION_HEADER, call, server_work
 
 
@@ -40,7 +41,7 @@ def test_the_app_answers_the_same_with_and_without_linesman(case, make_profiled)
     bare = call(CASES[case]())
     app = CASES[case]()
     middleware = make_profiled(validator(app))
-    profiled = call(middleware)
+    profiled = call(middleware, **token_environ(middleware))
     assert profiled.comparable() == bare.comparable()
     sessions = stored(middleware)
     assert len(sessions) == 1
@@ -87,7 +88,7 @@ def test_a_client_that_disconnects_early_closes_once_and_the_session_is_kept(mak
 def test_session_records_what_the_request_was(make_profiled):
     middleware = make_profiled(apps.hello_app)
     outcome = call(middleware, "/items", QUERY_STRING="page=2&token=abc",
-                   REQUEST_METHOD="GET")
+                   REQUEST_METHOD="GET", **token_environ(middleware))
     session = stored(middleware)[0]
     assert (session.method, session.path, session.query) == ("GET", "/items", "page=2&token=***")
     assert session.status == 200
@@ -99,9 +100,19 @@ def test_session_records_what_the_request_was(make_profiled):
     assert uuid.UUID(header_uuid).version == 4
 
 
+def test_the_session_header_goes_only_to_clients_that_may_open_the_ui(make_profiled):
+    middleware = make_profiled(apps.hello_app)
+    assert call(middleware).header(SESSION_HEADER) is None  # loopback, but no token
+    remote = {"REMOTE_ADDR": "203.0.113.9", **token_environ(middleware)}
+    assert call(middleware, **remote).header(SESSION_HEADER) is None
+    assert call(middleware, **cookie_environ(middleware)).header(SESSION_HEADER) is not None
+    assert call(middleware, **token_environ(middleware)).header(SESSION_HEADER) is not None
+    assert len(stored(middleware)) == 4  # every one was profiled all the same
+
+
 def test_the_response_header_can_be_turned_off(make_profiled):
     middleware = make_profiled(apps.hello_app, response_header="false")
-    assert call(middleware).header(SESSION_HEADER) is None
+    assert call(middleware, **token_environ(middleware)).header(SESSION_HEADER) is None
     assert len(stored(middleware)) == 1
 
 
@@ -135,7 +146,7 @@ def test_with_profiling_off_requests_pass_straight_through(make_profiled):
 ])
 def test_path_filters_and_sampling_choose_what_is_profiled(make_profiled, options, path, kept):
     middleware = make_profiled(apps.hello_app, **options)
-    outcome = call(middleware, path)
+    outcome = call(middleware, path, **token_environ(middleware))
     assert outcome.chunks == [b"hello"]
     assert len(stored(middleware)) == (1 if kept else 0)
     assert (outcome.header(SESSION_HEADER) is not None) == kept
@@ -174,7 +185,8 @@ def test_mounted_under_a_prefix_the_profiler_keeps_it(make_profiled):
     middleware = make_profiled(apps.hello_app)
     call(middleware, "/page", SCRIPT_NAME="/webapp")
     assert middleware.flush(10)
-    outcome = call(middleware, "/__profiler__/", SCRIPT_NAME="/webapp")
+    outcome = call(middleware, "/__profiler__/", SCRIPT_NAME="/webapp",
+                   **token_environ(middleware))
     assert outcome.status == "200 OK"
     page = b"".join(outcome.chunks).decode()
     session = stored(middleware)[0]

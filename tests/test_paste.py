@@ -13,6 +13,7 @@ from linesman.middleware import (ProfilingMiddleware, profiler_filter_app_factor
                                  profiler_filter_factory)
 
 import apps
+from login import token_environ
 from wsgi_client import SESSION_HEADER, call
 
 
@@ -44,7 +45,7 @@ def test_loadapp_builds_a_profiled_app_from_an_ini(tmp_path):
     assert isinstance(app, ProfilingMiddleware)
     assert app.settings.max_sessions == 10
     assert app.backend.filename == str(tmp_path / "sessions.db")
-    outcome = call(app, "/hello")
+    outcome = call(app, "/hello", **token_environ(app))
     assert outcome.chunks == [b"hello"]
     assert outcome.header(SESSION_HEADER)
     assert app.flush(10)

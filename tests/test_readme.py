@@ -17,6 +17,8 @@ from webtest import TestApp
 from linesman.backends.sqlite import SqliteBackend
 from linesman.middleware import ProfilingMiddleware
 
+from login import token_environ
+
 README = Path(__file__).resolve().parent.parent / "README.rst"
 STORE = "/var/tmp/myapp-sessions.db"
 
@@ -51,7 +53,8 @@ def test_the_flask_recipe(tmp_path):
     namespace = {"__name__": "recipe_app"}
     exec(recipe("flask").replace(STORE, str(tmp_path / "s.db")), namespace)
     app = namespace["app"]
-    response = TestApp(app).get("/orders")
+    response = TestApp(app).get("/orders", extra_environ={
+        "REMOTE_ADDR": "127.0.0.1", **token_environ(app.wsgi_app)})
     assert response.text.startswith("0,1,4,9")
     assert "X-Linesman-Session" in response.headers
     assert app.wsgi_app.flush(10)
@@ -76,7 +79,9 @@ def test_the_django_recipe(tmp_path):
                                                                   "django_site.settings")
     script = source + textwrap.dedent("""
         from webtest import TestApp
-        response = TestApp(application).get("/invoice", extra_environ={"HTTP_HOST": "localhost"})
+        response = TestApp(application).get("/invoice", extra_environ={
+            "HTTP_HOST": "localhost", "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_X_LINESMAN_TOKEN": application.current_signer().login_token})
         assert response.text.startswith("invoice "), response.text
         assert "X-Linesman-Session" in response.headers
         assert application.flush(10)

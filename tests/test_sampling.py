@@ -22,6 +22,7 @@ from linesman.sampling import SampledProfile
 from linesman.session import ProfilingSession
 
 import apps
+from login import ui_client
 from servers import free_port, get, running
 from sessions import real_session, sampled_session
 
@@ -108,7 +109,7 @@ def test_every_concurrent_request_gets_its_own_clean_profile(tmp_path):
 # -- the engine on its own -------------------------------------------------------------
 def test_a_cpu_bound_40_ms_request_holds_at_least_20_samples(make_profiled):
     middleware = make_profiled(_app_running(cpu_bound, 0.040), profiler="sampling")
-    response = TestApp(middleware).get("/busy")
+    response = ui_client(middleware).get("/busy")
     assert middleware.flush(10)
     session = middleware.backend.get(response.headers["X-Linesman-Session"].split(";")[0])
     assert session.kind == "sampled" and session.interval == 0.001
@@ -172,7 +173,7 @@ def test_linesmans_clock_reads_never_appear_in_a_profile(make_profiled):
         middleware = make_profiled(_app_running(apps.spin, 0.01), profiler=engine,
                                    filename=f"/tmp/linesman-clock-{os.getpid()}-{engine}.db")
         try:
-            uuid = TestApp(middleware).get("/").headers["X-Linesman-Session"].split(";")[0]
+            uuid = ui_client(middleware).get("/").headers["X-Linesman-Session"].split(";")[0]
             assert middleware.flush(10)
             session = middleware.backend.get(uuid)
             assert session.cpu_time > 0
@@ -202,7 +203,7 @@ def test_another_tools_hook_on_the_thread_is_left_alone():
 def test_auto_samples_exactly_where_cprofile_cannot_be_the_requests_own(make_profiled,
                                                                        multithread):
     middleware = make_profiled(apps.hello_app)
-    client = TestApp(middleware, extra_environ={"wsgi.multithread": multithread})
+    client = ui_client(middleware, **{"wsgi.multithread": multithread})
     uuid = client.get("/").headers["X-Linesman-Session"].split(";")[0]
     assert middleware.flush(10)
     session = middleware.backend.get(uuid)
@@ -335,8 +336,7 @@ def test_a_cprofile_o_file_has_a_tree_with_the_scripts_functions_on_top(tmp_path
 
 def test_the_response_header_link_says_why_a_profile_was_not_kept(make_profiled):
     middleware = make_profiled(apps.hello_app, min_duration="1s")
-    client = TestApp(middleware, extra_environ={"REMOTE_ADDR": "127.0.0.1",
-                                                "HTTP_HOST": "localhost"})
+    client = ui_client(middleware)
     link = client.get("/").headers["X-Linesman-Session"].split("url=")[1]
     page = client.get(link, status=404)
     assert "not kept" in page.text and "min_duration" in page.text
@@ -396,7 +396,7 @@ def test_linesmans_start_response_never_appears_in_a_profile(make_profiled, engi
         return [b"ok"]
 
     middleware = make_profiled(app, profiler=engine, sample_interval="0.1ms")
-    uuid = TestApp(middleware).get("/").headers["X-Linesman-Session"].split(";")[0]
+    uuid = ui_client(middleware).get("/").headers["X-Linesman-Session"].split(";")[0]
     assert middleware.flush(10)
     session = middleware.backend.get(uuid)
     names = {f.name for f in session.functions}

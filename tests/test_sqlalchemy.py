@@ -16,6 +16,7 @@ import pytest
 from linesman.backends.sqlalchemy import SQLAlchemyBackend
 from linesman.config import ConfigError
 from linesman.middleware import ProfilingMiddleware
+from linesman.signing import Signer
 
 import apps
 from databases import middleware_on, server_backend
@@ -144,6 +145,7 @@ def test_four_gunicorn_workers_store_every_session_once(store, tmp_path):
     url = store.url.render_as_string(hide_password=False)
     ini = write_ini(tmp_path, url, store.table_prefix)
     store.setup()
+    login = {"X-Linesman-Token": Signer(store.get_secret()).login_token}
     port = free_port()
     answered: list[str] = []
     failures: list[object] = []
@@ -152,7 +154,8 @@ def test_four_gunicorn_workers_store_every_session_once(store, tmp_path):
     def client(number: int) -> None:
         for request in range(10):
             try:
-                status, headers, body = get(port, "/json" if request % 2 else "/template")
+                status, headers, body = get(port, "/json" if request % 2 else "/template",
+                                            headers=login)
             except Exception as exc:  # pragma: no cover - reported below
                 failures.append(exc)
                 continue
@@ -221,3 +224,53 @@ def test_a_postgresql_restart_loses_no_session_and_no_request():
     middleware.close()
     store.drop_tables()
     store.close()
+
+
+def test_poison_requests_are_stored_made_storable_and_storage_goes_on(store):
+    """A NUL in the path (PostgreSQL: "text fields cannot contain NUL") and a 70 KB
+    query (MariaDB: "Data too long for column 'query'") once stopped storage for good."""
+    middleware = middleware_on(store, apps.hello_app)
+    try:
+        call(middleware, "/poison/\x00")
+        call(middleware, "/long", QUERY_STRING="q=" + "a" * 70_000)
+        call(middleware, "/after")
+        assert middleware.flush(20), "the writer is stuck on a poison session"
+        rows = {row["path"]: row for row in store.summaries()}
+        assert set(rows) == {"/poison/%00", "/long", "/after"}
+        assert len(rows["/long"]["query"]) <= 8000 and rows["/long"]["query"].endswith("…")
+        assert middleware.health.counts().get("lost.refused_by_store", 0) == 0
+    finally:
+        middleware.close()
+
+
+def test_a_session_the_store_refuses_is_dropped_alone(store):
+    """A session whose content a column cannot take (here an id too long for its
+    column) is dropped and counted; the rest of its batch and what follows are stored."""
+    import cProfile
+
+    from linesman.writer import ProfileRecord
+
+    middleware = middleware_on(store, apps.hello_app)
+    try:
+        profile = cProfile.Profile()
+        profile.enable()
+        sorted(range(100))
+        profile.disable()
+
+        def record(uuid: str, path: str) -> ProfileRecord:
+            return ProfileRecord(profile, {"PATH_INFO": path}, uuid, time.time(), 0.01,
+                                 0.01, 200, 5, None, False)
+
+        good = ["00000000-0000-4000-8000-00000000000" + str(n) for n in range(2)]
+        middleware.writer.submit(record(good[0], "/good/0"))
+        middleware.writer.submit(record("x" * 40, "/refused"))
+        middleware.writer.submit(record(good[1], "/good/1"))
+        assert middleware.flush(20), "the writer is stuck on a refused session"
+        call(middleware, "/later")
+        assert middleware.flush(20)
+        paths = sorted(row["path"] for row in store.summaries())
+        assert paths == ["/good/0", "/good/1", "/later"]
+        assert middleware.health.counts()["lost.refused_by_store"] == 1
+        assert middleware.health.store_error is None  # refusing one is not an outage
+    finally:
+        middleware.close()

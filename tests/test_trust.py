@@ -18,11 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from webtest import TestApp
 
+from login import ui_client
+
 from linesman.backends.sqlite import SqliteBackend
 from linesman.middleware import ProfilingMiddleware
 
 import apps
-from servers import free_port, running
+from servers import free_port, login_headers, running
 from wsgi_client import call
 
 LOCAL = {"REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "localhost"}
@@ -110,7 +112,7 @@ def test_twenty_thousand_requests_keep_memory_threads_and_connections_bounded(tm
         with open("/proc/self/statm") as handle:
             return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
-    run = TestApp(middleware, extra_environ=dict(LOCAL))
+    run = ui_client(middleware)
     for _ in range(2000):
         run.get("/x")
     assert middleware.flush(60)
@@ -141,8 +143,8 @@ def test_a_50_mb_upload_passes_through_byte_identical(make_profiled):
 
     payload = os.urandom(1 << 20) * 50
     middleware = make_profiled(digest_app)
-    answer = TestApp(middleware).post("/upload", payload,
-                                      content_type="application/octet-stream")
+    answer = ui_client(middleware).post("/upload", payload,
+                                        content_type="application/octet-stream")
     assert answer.body == hashlib.sha256(payload).hexdigest().encode()
     assert "X-Linesman-Session" in answer.headers
 
@@ -153,7 +155,7 @@ def test_a_50_mb_upload_passes_through_byte_identical(make_profiled):
     "/__profiler__/static/", "/__profiler__/static/vendor", "/__profiler__/static/.",
 ])
 def test_more_traversal_spellings_are_404(make_profiled, path):
-    client = TestApp(make_profiled(apps.hello_app), extra_environ=dict(LOCAL))
+    client = ui_client(make_profiled(apps.hello_app))
     page = client.get(path, expect_errors=True)
     assert page.status_int == 404
     assert "setup.cfg" not in page.text and "[metadata]" not in page.text
@@ -168,7 +170,7 @@ segments = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs
 def fuzz_target(tmp_path_factory):
     folder = tmp_path_factory.mktemp("fuzz")
     middleware = ProfilingMiddleware(apps.hello_app, filename=str(folder / "s.db"))
-    client = TestApp(middleware, extra_environ=dict(LOCAL))
+    client = ui_client(middleware)
     for path in ("/one", "/two"):
         client.get(path)
     assert middleware.flush(10)
@@ -195,7 +197,7 @@ def fuzz_target(tmp_path_factory):
 def test_no_input_gives_a_5xx_a_reflection_or_a_change(fuzz_target, method, route, word,
                                                        query, form, header):
     middleware, uuid = fuzz_target
-    client = TestApp(middleware, extra_environ=dict(LOCAL))
+    client = ui_client(middleware)
     path = "/__profiler__" + route.replace("{uuid}", uuid).replace(
         "{x}", re.sub(r"[\x00-\x1f\x7f]", "", word))
     before = (middleware.backend.count(), middleware.enabled)
@@ -234,7 +236,7 @@ def test_the_switch_and_the_list_under_load(tmp_path):
 
     def operator() -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        connection.request("GET", "/__profiler__/")
+        connection.request("GET", "/__profiler__/", headers=login)
         response = connection.getresponse()
         page = response.read().decode()
         cookie = response.getheader("Set-Cookie").split(";")[0]
@@ -246,7 +248,8 @@ def test_the_switch_and_the_list_under_load(tmp_path):
                                        ("GET", "/__profiler__/", None),
                                        ("GET", "/__profiler__/api/sessions", None)):
                 connection.request(method, path, body=body, headers={
-                    "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+                    **login, "Cookie": cookie,
+                    "Content-Type": "application/x-www-form-urlencoded"})
                 response = connection.getresponse()
                 response.read()
                 if response.status >= 400:
@@ -254,6 +257,7 @@ def test_the_switch_and_the_list_under_load(tmp_path):
             turn = "on" if turn == "off" else "off"
         connection.close()
 
+    login = login_headers(store)
     with running([script, str(port), str(store), "8"], port):
         workers = [threading.Thread(target=client, args=(n,)) for n in range(8)]
         watcher = threading.Thread(target=operator)

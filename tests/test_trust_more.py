@@ -10,11 +10,13 @@ import time
 import pytest
 from webtest import TestApp
 
+from login import ui_client
+
 from linesman.backends.sqlite import SqliteBackend
 
 import apps
 from databases import middleware_on, server_backend
-from servers import free_port, get, running
+from servers import free_port, get, login_headers, running
 from wsgi_client import SESSION_HEADER, call
 
 LOCAL = {"REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "localhost"}
@@ -83,10 +85,12 @@ def test_four_gunicorn_workers_on_one_sqlite_file_while_the_list_is_read(tmp_pat
     answered, failures = [], []
     lock = threading.Lock()
     stop = threading.Event()
+    login = login_headers(store)  # every worker must accept the store's one token
 
     def client() -> None:
         for number in range(200):
-            status, headers, _ = get(port, "/json" if number % 2 else "/template")
+            status, headers, _ = get(port, "/json" if number % 2 else "/template",
+                                     headers=login)
             with lock:
                 if status != 200 or SESSION_HEADER not in headers:
                     failures.append(status)
@@ -95,7 +99,7 @@ def test_four_gunicorn_workers_on_one_sqlite_file_while_the_list_is_read(tmp_pat
 
     def reader() -> None:
         while not stop.is_set():
-            status, _, _ = get(port, "/__profiler__/")
+            status, _, _ = get(port, "/__profiler__/", headers=login)
             if status != 200:
                 failures.append(("list", status))
 
@@ -131,7 +135,7 @@ def test_a_symlink_out_of_the_static_folder_is_not_followed(make_profiled, tmp_p
     link = asset_folder("static") / "zz-test-link.css"
     link.symlink_to(secret)
     try:
-        client = TestApp(make_profiled(apps.hello_app), extra_environ=dict(LOCAL))
+        client = ui_client(make_profiled(apps.hello_app))
         page = client.get("/__profiler__/static/zz-test-link.css", expect_errors=True)
         assert page.status_int == 404
         assert b"private" not in page.body
@@ -141,7 +145,7 @@ def test_a_symlink_out_of_the_static_folder_is_not_followed(make_profiled, tmp_p
 
 def test_an_undecodable_document_is_flagged_in_the_list(make_profiled):
     middleware = make_profiled(apps.hello_app)
-    client = TestApp(middleware, extra_environ=dict(LOCAL))
+    client = ui_client(middleware)
     uuids = []
     for path in ("/kept", "/damaged"):
         uuids.append(client.get(path).headers[SESSION_HEADER].split(";")[0])

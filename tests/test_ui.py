@@ -15,6 +15,8 @@ import pytest
 from webob import Request
 from webtest import TestApp
 
+from login import cookie_environ, token_environ, ui_client
+
 from linesman.ui import script_json
 
 import apps
@@ -25,7 +27,7 @@ SCHEMA = Path(__file__).parent / "data" / "speedscope-file-format-schema.json"
 
 
 def make_client(middleware) -> TestApp:
-    return TestApp(middleware, extra_environ=dict(LOCAL))
+    return ui_client(middleware)
 
 
 def session_id(response) -> str:
@@ -72,8 +74,10 @@ def test_the_list_shows_profiled_requests_with_safe_headers(profiled):
     assert page.headers["X-Content-Type-Options"] == "nosniff"
     policy = page.headers["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
-    assert "linesman_csrf=" in page.headers["Set-Cookie"]
-    assert "SameSite=Strict" in page.headers["Set-Cookie"]
+    fresh = TestApp(middleware, extra_environ={**LOCAL, **token_environ(middleware)}).get(
+        "/__profiler__/")
+    assert "SameSite=Strict" in fresh.headers["Set-Cookie"]
+    assert "HttpOnly" in fresh.headers["Set-Cookie"]
 
 
 @pytest.mark.parametrize("params, expected", [
@@ -300,12 +304,25 @@ def test_a_post_without_the_right_token_is_refused(populated, token):
     assert middleware.backend.count() == 7 and middleware.enabled
 
 
-def test_a_post_without_the_cookie_is_refused_even_with_a_token(populated):
+def test_a_post_without_the_login_is_refused_even_with_a_csrf_token(populated):
     middleware, client, uuids = populated
     token = csrf_of(client.get("/__profiler__/"))
     client.cookiejar.clear()
-    client.post("/__profiler__/delete/all", {"csrf_token": token}, status=403)
+    client.post("/__profiler__/delete/all", {"csrf_token": token}, status=401)
     assert middleware.backend.count() == 7
+
+
+def test_a_csrf_token_the_server_did_not_sign_is_refused(populated):
+    middleware, client, uuids = populated
+    client.set_cookie("linesman_csrf", "x" * 40)
+    client.post("/__profiler__/delete/all", {"csrf_token": "x" * 40}, status=403)
+    forged = "a" * 24 + "." + "b" * 32
+    client.post("/__profiler__/delete/all", {"csrf_token": forged}, status=403)
+    assert middleware.backend.count() == 7
+    signed = csrf_of(client.get("/__profiler__/"))
+    assert signed != "x" * 40  # the planted cookie was replaced by a signed token
+    client.post("/__profiler__/delete/all", {"csrf_token": signed}, status=200)
+    assert middleware.backend.count() == 0
 
 
 def test_delete_one_answers_scripts_and_redirects_browsers(populated):
@@ -383,7 +400,8 @@ def test_a_huge_form_is_refused_before_it_is_read(populated):
         def read(self, *args):
             raise AssertionError("the body was read")
 
-    request = Request.blank("/__profiler__/delete/all", method="POST", environ=dict(LOCAL))
+    request = Request.blank("/__profiler__/delete/all", method="POST",
+                            environ={**LOCAL, **cookie_environ(middleware)})
     request.environ["wsgi.input"] = Unreadable()
     request.environ["CONTENT_LENGTH"] = str(100 * 1024 * 1024)
     request.environ["CONTENT_TYPE"] = "application/x-www-form-urlencoded"
@@ -416,14 +434,15 @@ def test_strangers_get_403_and_the_app_is_unaffected(profiled, environ):
 @pytest.mark.parametrize("host", ["localhost", "localhost:8080", "127.0.0.1:5000", "[::1]:80",
                                   "LOCALHOST"])
 def test_loopback_host_names_are_let_in(profiled, host):
-    _, client = profiled
-    assert client.get("/__profiler__/", extra_environ={"HTTP_HOST": host}).status_int == 200
+    middleware, client = profiled
+    assert client.get("/__profiler__/", extra_environ={
+        "HTTP_HOST": host, **token_environ(middleware)}).status_int == 200
 
 
 def test_allowed_ips_and_hosts_open_the_ui(make_profiled):
     middleware = make_profiled(apps.hello_app, allowed_ips="10.0.0.0/8",
                                allowed_hosts="profiler.internal")
-    client = TestApp(middleware)
+    client = TestApp(middleware, extra_environ=token_environ(middleware))
     internal = {"REMOTE_ADDR": "10.9.9.9", "HTTP_HOST": "profiler.internal"}
     client.get("/__profiler__/", extra_environ=internal, status=200)
     client.get("/__profiler__/", extra_environ={**internal, "HTTP_HOST": "localhost"}, status=403)
@@ -434,7 +453,7 @@ def test_allowed_ips_and_hosts_open_the_ui(make_profiled):
 def test_trusted_proxies_are_believed_and_only_they(make_profiled):
     middleware = make_profiled(apps.hello_app, trusted_proxies="127.0.0.1",
                                allowed_ips="127.0.0.1 192.0.2.10")
-    client = TestApp(middleware, extra_environ=dict(LOCAL))
+    client = ui_client(middleware)
     client.get("/__profiler__/", headers={"X-Forwarded-For": "192.0.2.10"}, status=200)
     client.get("/__profiler__/", headers={"X-Forwarded-For": "203.0.113.9"}, status=403)
     client.get("/__profiler__/", headers={"X-Forwarded-For": "192.0.2.10, 203.0.113.9"},
@@ -445,7 +464,7 @@ def test_trusted_proxies_are_believed_and_only_they(make_profiled):
 
 def test_basic_credentials(make_profiled):
     middleware = make_profiled(apps.hello_app, auth_user="dev", auth_password="s3cret:x")
-    client = make_client(middleware)
+    client = TestApp(middleware, extra_environ={**LOCAL, **token_environ(middleware)})
     asked = client.get("/__profiler__/", status=401)
     assert asked.headers["WWW-Authenticate"].startswith("Basic")
     client.authorization = ("Basic", ("dev", "wrong"))
@@ -466,12 +485,13 @@ def explode(environ):
 
 def test_an_authorize_hook_decides(make_profiled):
     middleware = make_profiled(apps.hello_app, authorize=f"{__name__}:allow_by_header")
-    client = make_client(middleware)
+    client = TestApp(middleware, extra_environ={**LOCAL, **token_environ(middleware)})
     client.get("/__profiler__/", status=403)
     client.get("/__profiler__/", headers={"X-Team": "perf"}, status=200)
     broken = make_profiled(apps.hello_app, authorize=f"{__name__}:explode",
                            filename=str(Path(middleware.backend.filename)))
-    make_client(broken).get("/__profiler__/", status=403)
+    TestApp(broken, extra_environ={**LOCAL, **token_environ(broken)}).get(
+        "/__profiler__/", headers={"X-Team": "perf"}, status=403)
 
 
 @pytest.mark.parametrize("options, message", [

@@ -16,18 +16,21 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable
 
 from linesman.capture import CaptureWindow
+from linesman.signing import new_secret
 
 if TYPE_CHECKING:
     from linesman.session import ProfilingSession
 
-__all__ = ["Backend", "BackendError", "SessionQuery", "SessionSummary", "SORT_KEYS",
-           "SUMMARY_FIELDS"]
+__all__ = ["Backend", "BackendError", "SessionRefused", "SessionQuery", "SessionSummary",
+           "SORT_KEYS", "SUMMARY_FIELDS", "storable_text"]
 
 SessionSummary = dict  # one value per SUMMARY_FIELDS name
 # What a listing shows of a session; stores keep these as columns beside the document.
 SUMMARY_FIELDS = ("uuid", "timestamp", "method", "path", "query", "status", "duration",
                   "cpu_time", "failed")
 SORT_KEYS = ("timestamp", "duration", "path", "status")
+PATH_LENGTH = 700  # a stored path's column: indexable everywhere (MariaDB: 3072 bytes)
+QUERY_LENGTH = 8000  # a stored query's column (MariaDB's TEXT takes 65,535 bytes)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,24 @@ class SessionQuery:
 
 class BackendError(RuntimeError):
     """The store cannot be used: unreachable, damaged, or refusing a write."""
+
+
+class SessionRefused(BackendError):
+    """The store answers, but refuses this session for what it holds (a value its
+    column cannot take): retrying cannot help, so the writer drops it and goes on."""
+
+
+TRUNCATED = "…"
+
+
+def storable_text(text: str, limit: int) -> str:
+    """Text any store takes: NUL (which PostgreSQL refuses) written as ``%00``, as
+    the client sent it, and at most ``limit`` characters, cut with a marker."""
+    if "\0" in text:
+        text = text.replace("\0", "%00")
+    if len(text) > limit:
+        text = text[:limit - 1] + TRUNCATED
+    return text
 
 
 class Backend:
@@ -161,6 +182,14 @@ class Backend:
     def set_enabled(self, enabled: bool) -> None:
         # A store without a settings table keeps the switch for this process only.
         self._linesman_enabled = bool(enabled)
+
+    def get_secret(self) -> bytes:
+        """The store's random secret, made on first use: every process sharing the
+        store signs the UI's login and forms with it (see linesman.signing)."""
+        secret = self.__dict__.get("_linesman_secret")
+        if secret is None:  # a store without a settings table: this process only
+            secret = self.__dict__.setdefault("_linesman_secret", new_secret())
+        return secret
 
     # -- capture windows (see linesman.capture) --------------------------------
     # The defaults keep windows in this process only, like the switch above; the

@@ -25,6 +25,7 @@ from typing import Any, Iterable, Iterator
 
 from linesman.backends.base import SUMMARY_FIELDS, Backend, BackendError
 from linesman.session import ProfilingSession
+from linesman.signing import new_secret
 
 __all__ = ["PickleBackend", "DamagedStore"]
 
@@ -204,6 +205,15 @@ class PickleBackend(Backend):
     def set_enabled(self, enabled: bool) -> None:
         with self._changing():
             self._settings["enabled"] = bool(enabled)
+
+    def get_secret(self) -> bytes:
+        with self._lock:
+            self._refresh()
+            value = self._settings.get("secret")
+        if not isinstance(value, str):
+            with self._changing():
+                value = self._settings.setdefault("secret", new_secret().hex())
+        return bytes.fromhex(str(value))
 
     def summaries(self) -> list[dict]:
         documents = sorted(self._reading().values(),

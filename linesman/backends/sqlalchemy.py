@@ -20,12 +20,14 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
-from linesman.backends.base import (SUMMARY_FIELDS, Backend, BackendError, SessionQuery,
+from linesman.backends.base import (PATH_LENGTH, QUERY_LENGTH, SUMMARY_FIELDS, Backend,
+                                    BackendError, SessionQuery, SessionRefused, storable_text,
                                     SessionSummary)
 from linesman.backends.codec import decode_session, encode_session
 from linesman.capture import CaptureWindow
-from linesman.config import ConfigError
+from linesman.config import ConfigError, backend_option, to_bool, to_positive_int
 from linesman.session import ProfilingSession
+from linesman.signing import new_secret
 
 try:
     import sqlalchemy as sa
@@ -38,7 +40,6 @@ except ImportError as missing:  # pragma: no cover - depends on the environment
 __all__ = ["SQLAlchemyBackend"]
 
 SCHEMA_VERSION = 1
-PATH_LENGTH = 700  # indexable everywhere (MariaDB: 3072 bytes of utf8mb4)
 _LOCK_KEY = 0x6C696E65  # "line": the advisory lock that serialises setup()
 
 
@@ -65,7 +66,9 @@ class SQLAlchemyBackend(Backend):
         if not table_prefix.replace("_", "").isalnum():
             raise ConfigError("linesman option table_prefix: letters, digits and _ only")
         self.table_prefix = table_prefix
-        options: dict[str, Any] = {"pool_pre_ping": True, "echo": str(echo).lower() == "true",
+        pool_size = backend_option("pool_size", pool_size, to_positive_int)
+        echo = backend_option("echo", echo, to_bool)
+        options: dict[str, Any] = {"pool_pre_ping": True, "echo": echo,
                                    "connect_args": _connect_args(self.url)}
         if self.url.get_backend_name() != "sqlite":
             options.update(pool_size=int(pool_size), max_overflow=int(pool_size),
@@ -122,6 +125,13 @@ class SQLAlchemyBackend(Backend):
         try:
             with self.engine.begin() as connection:
                 yield connection
+        except (sa.exc.DataError, sa.exc.IntegrityError) as exc:
+            raise SessionRefused(f"{self.describe()}: {_short(exc)}") from exc
+        except sa.exc.StatementError as exc:
+            if isinstance(exc, sa.exc.DBAPIError):  # the server's answer: an outage
+                raise BackendError(f"{self.describe()}: {_short(exc)}") from exc
+            # A value the driver could not send (a NUL in text): this row's fault.
+            raise SessionRefused(f"{self.describe()}: {_short(exc)}") from exc
         except SQLAlchemyError as exc:
             raise BackendError(f"{self.describe()}: {_short(exc)}") from exc
 
@@ -162,8 +172,10 @@ class SQLAlchemyBackend(Backend):
 
     def _insert(self, connection: sa.Connection, sessions: list[ProfilingSession]) -> None:
         rows = [{
-            "uuid": session.uuid, "timestamp": session.timestamp, "method": session.method[:16],
-            "path": session.path[:PATH_LENGTH], "query": session.query,
+            "uuid": session.uuid, "timestamp": session.timestamp,
+            "method": storable_text(session.method, 16),
+            "path": storable_text(session.path, PATH_LENGTH),
+            "query": storable_text(session.query, QUERY_LENGTH),
             "status": session.status, "duration": session.duration,
             "cpu_time": session.cpu_time, "failed": session.failed,
             "document": encode_session(session),
@@ -305,6 +317,20 @@ class SQLAlchemyBackend(Backend):
     def set_enabled(self, enabled: bool) -> None:
         with self._transaction() as connection:
             self._put_setting(connection, "enabled", "1" if enabled else "0")
+
+    def get_secret(self) -> bytes:
+        for _ in range(2):  # a second try reads what a racing process inserted
+            with self._transaction() as connection:
+                value = self._setting(connection, "secret")
+                if value is not None:
+                    return bytes.fromhex(value)
+            try:
+                with self._transaction() as connection:
+                    connection.execute(sa.insert(self.settings),
+                                       {"name": "secret", "value": new_secret().hex()})
+            except BackendError:
+                continue
+        raise BackendError(f"{self.describe()}: cannot read or create the store's secret")
 
     # -- capture windows ---------------------------------------------------------
     def _window_columns(self) -> list:

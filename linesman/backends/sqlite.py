@@ -17,11 +17,14 @@ import time
 from collections import OrderedDict
 from typing import Iterable
 
-from linesman.backends.base import (SUMMARY_FIELDS, Backend, BackendError, SessionQuery,
+from linesman.backends.base import (PATH_LENGTH, QUERY_LENGTH, SUMMARY_FIELDS, Backend,
+                                    BackendError, SessionQuery, SessionRefused, storable_text,
                                     SessionSummary)
 from linesman.backends.codec import decode_session, encode_session
 from linesman.capture import CaptureWindow
+from linesman.config import backend_option, to_seconds
 from linesman.session import ProfilingSession
+from linesman.signing import new_secret
 
 __all__ = ["SqliteBackend"]
 
@@ -66,7 +69,8 @@ _INSERT = ("INSERT OR REPLACE INTO sessions (uuid, timestamp, method, path, quer
 
 
 def _row(session: ProfilingSession) -> tuple:
-    return (session.uuid, session.timestamp, session.method, session.path, session.query,
+    return (session.uuid, session.timestamp, storable_text(session.method, 16),
+            storable_text(session.path, PATH_LENGTH), storable_text(session.query, QUERY_LENGTH),
             session.status, session.duration, session.cpu_time, int(session.failed),
             encode_session(session))
 _ORDER = "timestamp, rowid"
@@ -101,7 +105,7 @@ class SqliteBackend(Backend):
 
     def __init__(self, filename: str = "sessions.db", timeout: float = 5.0) -> None:
         self.filename = os.fspath(filename)
-        self.timeout = float(timeout)
+        self.timeout = backend_option("timeout", timeout, to_seconds)
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
@@ -163,6 +167,8 @@ class SqliteBackend(Backend):
             with self.conn:
                 self.conn.execute("BEGIN IMMEDIATE")
                 self.conn.executemany(_INSERT, rows)
+        except (sqlite3.DataError, sqlite3.IntegrityError) as exc:
+            raise SessionRefused(f"{self.filename}: {exc}") from exc
         except sqlite3.Error as exc:
             raise BackendError(f"{self.filename}: {exc}") from exc
 
@@ -245,6 +251,12 @@ class SqliteBackend(Backend):
         self._run("INSERT OR REPLACE INTO settings (name, value) VALUES ('enabled', ?)",
                   ("1" if enabled else "0",))
 
+    def get_secret(self) -> bytes:
+        self._run("INSERT OR IGNORE INTO settings (name, value) VALUES ('secret', ?)",
+                  (new_secret().hex(),))
+        row = self._run("SELECT value FROM settings WHERE name = 'secret'").fetchone()
+        return bytes.fromhex(row[0])
+
     # -- capture windows ---------------------------------------------------------
     def start_capture(self, window: CaptureWindow) -> None:
         self._run("INSERT INTO captures (id, spec, created, ended, caught) VALUES (?, ?, ?, ?, ?)",
@@ -287,6 +299,8 @@ class SqliteBackend(Backend):
                 window = window.caught_one(now)
                 self.conn.execute("UPDATE captures SET caught = ?, ended = ? WHERE id = ?",
                                   (window.caught, window.ended, window_id))
+        except (sqlite3.DataError, sqlite3.IntegrityError) as exc:
+            raise SessionRefused(f"{self.filename}: {exc}") from exc
         except sqlite3.Error as exc:
             raise BackendError(f"{self.filename}: {exc}") from exc
         return True
