@@ -47,6 +47,10 @@ def root_nodes(graph: nx.DiGraph) -> list[str]:
     call each other (``builtins.exec`` at the top of every ``python -m cProfile``
     file calls itself through the import system), the slowest of the group.
     """
+    shape = (graph.number_of_nodes(), graph.number_of_edges())
+    memo = graph.graph.get("_roots")  # a page asks several times; a copy has other shape
+    if memo is not None and memo[0] == shape:
+        return list(memo[1])
     roots = [node for node in graph if graph.in_degree(node) == 0]
     called_by_self = [node for node in graph if graph.in_degree(node) > 0]
     if called_by_self:
@@ -61,7 +65,9 @@ def root_nodes(graph: nx.DiGraph) -> list[str]:
             nodes = groups[group]
             if all(caller in nodes for node in nodes for caller in graph.predecessors(node)):
                 roots.append(max(nodes, key=lambda node: graph.nodes[node].get("totaltime", 0.0)))
-    return sorted(roots, key=lambda node: graph.nodes[node].get("totaltime", 0.0), reverse=True)
+    roots.sort(key=lambda node: graph.nodes[node].get("totaltime", 0.0), reverse=True)
+    graph.graph["_roots"] = (shape, tuple(roots))
+    return roots
 
 
 def profiled_time(graph: nx.DiGraph) -> float:

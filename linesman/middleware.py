@@ -42,6 +42,7 @@ __all__ = [
 log = logging.getLogger("linesman")
 
 SESSION_HEADER = "X-Linesman-Session"
+_KEPT_CHARS = 8192  # of each kept value, before the session's own limits (TEXT_LIMITS)
 _KEPT_ENVIRON = ("REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "HTTP_HOST",
                  "HTTP_USER_AGENT", "CONTENT_TYPE", "CONTENT_LENGTH")
 
@@ -298,7 +299,9 @@ class ProfiledRequest:
         self.selected = selected  # by the switch and the options, not only by a window
         self.window = window
         self.server_start_response = start_response
-        self.environ = {key: environ[key] for key in _KEPT_ENVIRON if key in environ}
+        # Bounded copies: a 120 KB query must not wait 120 KB in the queue.
+        self.environ = {key: str(environ[key])[:_KEPT_CHARS] for key in _KEPT_ENVIRON
+                        if key in environ}
         self.uuid = str(uuid_module.uuid4())
         self.timestamp = time.time()
         self.started = time.perf_counter()

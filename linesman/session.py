@@ -22,9 +22,10 @@ import time
 import uuid as uuid_module
 from dataclasses import dataclass
 from typing import Any, Collection, Iterable, Mapping, NamedTuple
+from urllib.parse import unquote_plus
 
 __all__ = ["ProfilingSession", "FunctionStats", "CallStats", "StackStats", "SessionFormatError",
-           "mask_query", "DETERMINISTIC", "SAMPLED"]
+           "mask_query", "approximate_size", "DETERMINISTIC", "SAMPLED", "TEXT_LIMITS"]
 
 SCHEMA = "linesman.session"
 SCHEMA_VERSION = 2  # 2 added the engine's kind, its interval and sampled stacks
@@ -32,6 +33,9 @@ DETERMINISTIC = "deterministic"  # cProfile: exact call counts, no stacks
 SAMPLED = "sampled"  # the sampling engine: stacks with samples and time, no call counts
 _BUILTIN_FILE = "~"  # what pstats uses for functions without a source file
 _KEPT_HEADERS = ("HTTP_HOST", "HTTP_USER_AGENT", "CONTENT_TYPE", "CONTENT_LENGTH")
+# What a session keeps of a request's text, at most (characters): a bound on the
+# memory of every waiting session, whatever a client sends.
+TEXT_LIMITS = {"path": 2000, "query": 4000, "header": 500}
 _SECRET_NAME = re.compile(r"token|passw|pwd|secret|key|auth|session|signature|sig$|credential", re.I)
 
 
@@ -220,27 +224,43 @@ def _wsgi_text(value: str) -> str:
 
 
 def mask_query(query: str) -> str:
-    """Hide the values of parameters whose names look like credentials."""
+    """Hide the values of parameters whose names look like credentials, judged on
+    the decoded name (``%70assword``, ``pass%77ord``) and after ``&`` or ``;``."""
     if not query:
         return ""
-    parts = []
-    for part in query.split("&"):
-        name, sep, value = part.partition("=")
-        if sep and value and _SECRET_NAME.search(name):
-            part = f"{name}=***"
-        parts.append(part)
-    return "&".join(parts)
+    parts = re.split(r"([&;])", query)
+    for number in range(0, len(parts), 2):
+        name, sep, value = parts[number].partition("=")
+        if sep and value and _SECRET_NAME.search(unquote_plus(name)):
+            parts[number] = f"{name}=***"
+    return "".join(parts)
+
+
+def _capped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def approximate_size(session: "ProfilingSession") -> int:
+    """Bytes a session holds in memory, roughly (measured with tracemalloc on
+    real profiles: about 1 KB per function row and its call pair); its graph,
+    once built, about as much again."""
+    stacks = session.stacks or ()
+    text = len(session.path) + len(session.query) + sum(map(len, session.headers.values()))
+    return (1000 + 2 * text + 600 * len(session.functions) + 450 * len(session.calls)
+            + sum(150 + 8 * len(stack.frames) for stack in stacks))
 
 
 def summarize_environ(environ: Mapping[str, Any]) -> dict[str, Any]:
     """The little of a request worth keeping; never cookies or credentials."""
     path = _wsgi_text(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")) or "/"
     return {
-        "method": str(environ.get("REQUEST_METHOD", "GET")),
-        "path": path,
-        "query": mask_query(_wsgi_text(environ.get("QUERY_STRING", ""))),
+        "method": _capped(str(environ.get("REQUEST_METHOD", "GET")), 32),
+        "path": _capped(path, TEXT_LIMITS["path"]),
+        "query": _capped(mask_query(_wsgi_text(environ.get("QUERY_STRING", ""))),
+                         TEXT_LIMITS["query"]),
         "headers": {
-            name: _wsgi_text(str(environ[name])) for name in _KEPT_HEADERS if environ.get(name)
+            name: _capped(_wsgi_text(str(environ[name])), TEXT_LIMITS["header"])
+            for name in _KEPT_HEADERS if environ.get(name)
         },
     }
 

@@ -42,7 +42,7 @@ from linesman.endpoints import (DEFAULT_FOLDS, MERGE_LIMIT, ProfileRef, compare_
                                 iso_utc, median_session, parse_ref, parse_time, resolve)
 from linesman.exports import export_name, to_collapsed, to_json, to_prof, to_speedscope
 from linesman.profiler import SKIP_REASONS
-from linesman.session import ProfilingSession, SessionFormatError
+from linesman.session import ProfilingSession, SessionFormatError, approximate_size
 
 if TYPE_CHECKING:
     from linesman.middleware import ProfilingMiddleware
@@ -58,6 +58,7 @@ DEFAULT_CUTOFF = 5.0
 CSRF_COOKIE = "linesman_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-Linesman-CSRF"
+PAGE_CACHE_BYTES = 64 << 20  # computed session pages kept, at most (approximate bytes)
 MAX_FORM_BYTES = 1 << 20  # a delete form of 20,000 ids fits; more is refused unread
 _ASCII_NUMBER = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3})?")
 _SECURITY_HEADERS = {
@@ -182,12 +183,30 @@ def fmt_ms(seconds: float | None) -> str:
 
 
 class PageCache:
-    """Computed session pages, keyed by (uuid, cutoff), bounded, dropped on delete."""
+    """Computed session pages, keyed by (uuid, cutoff), dropped on delete; bounded
+    in entries and in (approximate) bytes, so one huge session viewed at many
+    cutoffs cannot fill the app's memory. A session's pages share its object."""
 
-    def __init__(self, size: int = 32) -> None:
+    def __init__(self, size: int = 32, max_bytes: int = PAGE_CACHE_BYTES) -> None:
         self.size = size
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self._entries: OrderedDict[tuple[str, float], dict] = OrderedDict()
+        self._weights: dict[tuple[str, float], int] = {}
         self._lock = threading.Lock()
+
+    @staticmethod
+    def weight(value: dict) -> int:
+        # Counted whole for each entry even where pages share it: an upper bound.
+        return 2 * len(value["figures"]) + 2 * approximate_size(value["session"])
+
+    def session_of(self, uuid: str) -> ProfilingSession | None:
+        """The session object a cached page of ``uuid`` already holds, if any."""
+        with self._lock:
+            for (key_uuid, _), entry in self._entries.items():
+                if key_uuid == uuid:
+                    return entry["session"]
+        return None
 
     def get(self, key: tuple[str, float]) -> dict | None:
         with self._lock:
@@ -197,18 +216,27 @@ class PageCache:
             return entry
 
     def put(self, key: tuple[str, float], value: dict) -> None:
+        weight = self.weight(value)
+        if weight > self.max_bytes:
+            return  # larger than the whole cache: drawn each time instead
         with self._lock:
+            self._drop(key)
             self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            self._weights[key] = weight
+            self.bytes += weight
+            while len(self._entries) > self.size or self.bytes > self.max_bytes:
+                self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: tuple[str, float]) -> None:
+        if self._entries.pop(key, None) is not None:
+            self.bytes -= self._weights.pop(key)
 
     def forget(self, uuids: set[str] | None = None) -> None:
         """Drop the entries of these sessions (all entries when None)."""
         with self._lock:
             for key in list(self._entries):
                 if uuids is None or key[0] in uuids:
-                    del self._entries[key]
+                    self._drop(key)
 
 
 class ProfilerUI:
@@ -447,7 +475,8 @@ class ProfilerUI:
         key = (session_uuid, cutoff)
         view = self.cache.get(key)
         if view is None:
-            view = self.session_view(self.load(session_uuid), cutoff)
+            session = self.cache.session_of(session_uuid) or self.load(session_uuid)
+            view = self.session_view(session, cutoff)
             self.cache.put(key, view)
         session = view["session"]
         chosen = packages or self.middleware.settings.chart_packages

@@ -29,7 +29,8 @@ from linesman.endpoints import DEFAULT_FOLDS, prune_keeping_slowest
 from linesman.health import Health
 from linesman.profiler import ProfilerGate
 from linesman.sampling import SampledProfile
-from linesman.session import ProfilingSession, splice_out, stacks_from_samples
+from linesman.session import (ProfilingSession, approximate_size, splice_out,
+                              stacks_from_samples)
 
 __all__ = ["ProfileRecord", "SessionWriter", "Retention"]
 
@@ -86,13 +87,6 @@ class Waiting(NamedTuple):
     size: int
     capture: str | None
     selected: bool
-
-
-def approximate_size(session: ProfilingSession) -> int:
-    """Bytes a waiting session holds, roughly: enough to bound a backlog."""
-    stacks = session.stacks or ()
-    return (400 + 160 * len(session.functions) + 120 * len(session.calls)
-            + sum(100 + 8 * len(stack.frames) for stack in stacks))
 
 
 @dataclass(frozen=True)
