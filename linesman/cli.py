@@ -20,6 +20,7 @@ from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Iterable, Sequence, TextIO
+from urllib.parse import quote
 
 from linesman import __version__
 
@@ -31,6 +32,15 @@ class CommandError(Exception):
 
 
 # -- helpers ---------------------------------------------------------------------
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def terminal_text(text: object) -> str:
+    """Stored text as a terminal may show it: control characters (escape sequences
+    a client put in a path) written as ``\\x1b`` instead of obeyed."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", str(text))
+
+
 def progress(items: Sequence, label: str, stream: TextIO = sys.stderr) -> Iterable:
     """Yield ``items``, drawing a bar on a terminal; silent when piped."""
     total = len(items)
@@ -45,13 +55,26 @@ def progress(items: Sequence, label: str, stream: TextIO = sys.stderr) -> Iterab
         stream.write("\n")
 
 
-def open_store(spec: str, must_exist: bool = True):
+def open_store(spec: str, must_exist: bool = True, read_only: bool = False):
+    """The store a user named; a read-only command opens a SQLite file read-only,
+    so listing or showing never changes it, whatever it holds."""
     from linesman.backends import open_store as backend_for
+    from linesman.backends.base import BackendError
 
+    if spec.endswith(".prof"):
+        raise CommandError(f"{spec} is a profile, not a store: open it with `linesman view "
+                           f"{spec}`, or store it with `linesman import STORE {spec}`")
     if "://" not in spec and must_exist and not os.path.exists(spec):
         raise CommandError(f"no store at {spec}")
-    backend = backend_for(spec)
-    backend.setup()
+    sqlite = "://" not in spec and not spec.endswith((".dat", ".pickle", ".pkl"))
+    if read_only and sqlite:
+        backend = backend_for("file:" + quote(os.path.abspath(spec)) + "?mode=ro")
+    else:
+        backend = backend_for(spec)
+    try:
+        backend.setup()
+    except BackendError as exc:
+        raise CommandError(f"{spec} cannot be opened as a store: {exc}") from None
     return backend
 
 
@@ -193,7 +216,7 @@ def summaries_for(backend, path: str | None, slowest: int | None) -> list[dict]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    backend = open_store(args.store)
+    backend = open_store(args.store, read_only=True)
     rows = summaries_for(backend, args.path, args.slowest)
     if args.json:
         json.dump(rows, sys.stdout, indent=1)
@@ -207,8 +230,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         when = datetime.fromtimestamp(row["timestamp"]).strftime("%Y-%m-%d %H:%M:%S")
         query = f"?{row['query']}" if row["query"] else ""
         status = "" if row["status"] is None else row["status"]
-        print(f"{when:<19}  {row['method']:<7} {status:>6} {row['duration'] * 1000:>9.1f}  "
-              f"{row['uuid']:<36}  {row['path']}{query}")
+        print(f"{when:<19}  {terminal_text(row['method']):<7} {status:>6} "
+              f"{row['duration'] * 1000:>9.1f}  {row['uuid']:<36}  "
+              f"{terminal_text(row['path'] + query)}")
     return 0
 
 
@@ -219,28 +243,29 @@ SORTS = {"cumtime": lambda f: f.totaltime, "tottime": lambda f: f.inlinetime,
 def cmd_show(args: argparse.Namespace) -> int:
     from linesman.callgraph import profile_total, session_tree
 
-    session = load_session(open_store(args.store), args.uuid)
+    session = load_session(open_store(args.store, read_only=True), args.uuid)
     graph = session.graph
     total = profile_total(session) or 1e-12
     sampled = session.kind == "sampled"
     engine = (f"sampled, {session.samples} samples" if sampled else "cProfile")
-    print(f"{session.method} {session.path}{'?' + session.query if session.query else ''}  "
+    request = f"{session.method} {session.path}{'?' + session.query if session.query else ''}"
+    print(f"{terminal_text(request)}  "
           f"status {session.status}  wall {session.duration * 1000:.1f} ms  "
           f"cpu {session.cpu_time * 1000:.1f} ms  {len(session.functions)} functions  {engine}")
     how = "from the sampled stacks" if sampled else "shared callees are estimated"
     print(f"\ncall tree (cutoff {args.cutoff:g}%; {how})")
 
-    def draw(node, depth: int) -> None:
+    todo = [(root, 0) for root in reversed(session_tree(session, args.cutoff / 100,
+                                                         max_nodes=2000))]
+    while todo:  # a loop, not recursion: a call chain may be thousands deep
+        node, depth = todo.pop()
         data = graph.nodes[node.key]
         mark = " (recursion)" if node.recursive else ""
         where = "" if data["file"] == "~" else f"  {data['file']}:{data['line']}"
-        print(f"{'  ' * depth}{100 * node.time / total:5.1f}%  {node.time * 1000:8.2f} ms  "
-              f"{data['name']}{mark}{where}")
-        for child in node.children:
-            draw(child, depth + 1)
-
-    for root in session_tree(session, args.cutoff / 100, max_nodes=2000):
-        draw(root, 0)
+        print(f"{'  ' * min(depth, 40)}{100 * node.time / total:5.1f}%  "
+              f"{node.time * 1000:8.2f} ms  {terminal_text(data['name'])}{mark}"
+              f"{terminal_text(where)}")
+        todo.extend((child, depth + 1) for child in reversed(node.children))
     print(f"\ntop {args.limit} functions by {args.sort}")
     print(f"{'samples' if sampled else 'ncalls':>10} {'tottime':>10} {'cumtime':>10}  function")
     for function in sorted(session.functions, key=SORTS[args.sort], reverse=True)[:args.limit]:
@@ -248,7 +273,8 @@ def cmd_show(args: argparse.Namespace) -> int:
                  f"{function.callcount}/{function.callcount - function.reccallcount}")
         where = function.name if function.file == "~" else (
             f"{function.file}:{function.line}({function.name})")
-        print(f"{calls:>10} {function.inlinetime:>10.6f} {function.totaltime:>10.6f}  {where}")
+        print(f"{calls:>10} {function.inlinetime:>10.6f} {function.totaltime:>10.6f}  "
+              f"{terminal_text(where)}")
     return 0
 
 
@@ -256,7 +282,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from linesman.callgraph import render_svg, to_dot
     from linesman.exports import to_collapsed, to_json, to_prof, to_speedscope
 
-    session = load_session(open_store(args.store), args.uuid)
+    session = load_session(open_store(args.store, read_only=True), args.uuid)
     if args.format == "prof":
         data = to_prof(session)
     elif args.format == "speedscope":
@@ -276,6 +302,8 @@ def cmd_export(args: argparse.Namespace) -> int:
                                    "export --format dot and render it elsewhere")
             data = svg
     if args.output in (None, "-"):
+        if args.format == "prof" and sys.stdout.isatty():
+            raise CommandError("a .prof file is binary: write it with -o FILE, or pipe it")
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
     else:
@@ -336,7 +364,7 @@ def load_profile(backend, text: str):
 def cmd_compare(args: argparse.Namespace) -> int:
     from linesman.endpoints import compare_sessions
 
-    backend = open_store(args.store)
+    backend = open_store(args.store, read_only=True)
     (before, before_count), (after, after_count) = (load_profile(backend, args.a),
                                                     load_profile(backend, args.b))
     report = compare_sessions(before, after, before_count, after_count)
@@ -344,15 +372,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
         json.dump(report, sys.stdout, indent=1)
         sys.stdout.write("\n")
         return 0
-    print(f"{before.method} {before.path}: {report['duration_before'] * 1000:.1f} ms -> "
-          f"{after.method} {after.path}: {report['duration_after'] * 1000:.1f} ms "
-          f"({report['duration_change'] * 1000:+.1f} ms)")
+    print(terminal_text(f"{before.method} {before.path}: "
+                        f"{report['duration_before'] * 1000:.1f} ms -> "
+                        f"{after.method} {after.path}: {report['duration_after'] * 1000:.1f} ms "
+                        f"({report['duration_change'] * 1000:+.1f} ms)"))
     print(f"{'own change':>12} {'cum change':>12} {'calls':>13}  function")
     for row in report["functions"][:args.limit]:
         calls = f"{row['calls_before']}->{row['calls_after']}"
         note = "" if row["status"] == "changed" else f" ({row['status']})"
         print(f"{row['tottime_change'] * 1000:>+10.3f}ms {row['cumtime_change'] * 1000:>+10.3f}ms "
-              f"{calls:>13}  {row['function']}{note}")
+              f"{calls:>13}  {terminal_text(row['function'])}{note}")
     return 0
 
 
@@ -360,13 +389,19 @@ def cmd_capture(args: argparse.Namespace) -> int:
     from linesman.capture import CaptureError, parse_capture
 
     backend = open_store(args.store)
-    if args.stop:
-        print("stopped" if backend.stop_capture(args.stop) else "no such window running")
+    if args.stop is not None:
+        if not re.fullmatch(r"[0-9a-f-]{36}", args.stop):
+            raise CommandError(f"--stop: {terminal_text(args.stop)!r} is not a window id "
+                               "(capture with no option lists them)")
+        if not backend.stop_capture(args.stop):
+            raise CommandError(f"no capture window {args.stop} is running")
+        print("stopped")
         return 0
     if args.requests is None and args.minutes is None:
         for window in backend.captures():
             state = "catching" if window.is_open() else "ended"
-            print(f"{window.id}  {state:8}  caught {window.caught:>5}  {window.describe()}")
+            print(f"{window.id}  {state:8}  caught {window.caught:>5}  "
+                  f"{terminal_text(window.describe())}")
         return 0
     try:
         window = parse_capture({"requests": args.requests, "minutes": args.minutes,
@@ -375,7 +410,7 @@ def cmd_capture(args: argparse.Namespace) -> int:
     except CaptureError as exc:
         raise CommandError(str(exc)) from None
     backend.start_capture(window)
-    print(f"{window.id}  armed: {window.describe()}")
+    print(f"{window.id}  armed: {terminal_text(window.describe())}")
     return 0
 
 
@@ -383,6 +418,9 @@ def cmd_prune(args: argparse.Namespace) -> int:
     backend = open_store(args.store)
     if args.keep is None and args.older_than is None:
         raise CommandError("say what to prune: --keep N or --older-than AGE (such as 7d)")
+    if args.keep is not None and args.keep < 1:
+        raise CommandError(f"--keep {args.keep}: keep at least 1 (to remove every session, "
+                           "delete them in the UI)")
     removed = 0
     if args.older_than is not None:
         removed += backend.prune_older(time.time() - parse_age(args.older_than))
@@ -499,12 +537,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     from linesman.backends.base import BackendError
     from linesman.config import ConfigError
 
+    from linesman.session import SessionFormatError
+
     try:
         return args.run(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `linesman list ... | head`: the reader had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (CommandError, BackendError, ConfigError, OSError) as exc:
-        print(f"linesman {args.command}: {exc}", file=sys.stderr)
+        print(f"linesman {args.command}: {terminal_text(exc)}", file=sys.stderr)
+        return 1
+    except SessionFormatError as exc:
+        print(f"linesman {args.command}: the stored session cannot be read: "
+              f"{terminal_text(exc)}", file=sys.stderr)
+        return 1
+    except (RecursionError, OverflowError, MemoryError, ValueError, TypeError) as exc:
+        print(f"linesman {args.command}: cannot go on ({type(exc).__name__}: "
+              f"{terminal_text(str(exc)[:300])})", file=sys.stderr)
         return 1
 
 

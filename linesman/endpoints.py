@@ -233,8 +233,8 @@ def parse_time(text: str) -> float:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"{text[:40]!r} is not a time (2026-11-26T10:00, UTC, or Unix "
-                         "seconds)") from None
+        raise ValueError("a time is 2026-11-26T10:00 (UTC unless it says otherwise) or "
+                         "Unix seconds") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.timestamp()
@@ -274,10 +274,15 @@ def parse_ref(text: str) -> ProfileRef:
         return ProfileRef(uuid=text)
     since = until = None
     window = _RANGE.search(text)
+    if window is None and "@" in text:
+        raise ValueError("a time range is @FROM..TO, each side a time (2026-11-26T10:00 or "
+                         "Unix seconds) or empty")
     if window:
         text = text[:window.start()]
         since = parse_time(window.group(1)) if window.group(1) else None
         until = parse_time(window.group(2)) if window.group(2) else None
+        if since is not None and until is not None and since >= until:
+            raise ValueError("the time range @FROM..TO ends before it starts")
     if not _ENDPOINT.fullmatch(text):
         raise ValueError("name a session id, or an endpoint such as 'GET /users/{id}' "
                          "with an optional @SINCE..UNTIL")

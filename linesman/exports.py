@@ -86,21 +86,28 @@ def to_speedscope(session: ProfilingSession, max_nodes: int = 20000) -> dict[str
         }
         return _speedscope_file(name, frames, profile)
 
-    def lay_out(node: TreeNode, start: float, span: float) -> None:
-        index = frame(node.key)
-        events.append({"type": "O", "frame": index, "at": start})
-        children_time = sum(child.time for child in node.children)
-        squeeze = span / children_time if children_time > span > 0 else 1.0
-        at = start
-        for child in node.children:
-            width = child.time * squeeze
-            lay_out(child, at, width)
-            at += width
-        events.append({"type": "C", "frame": index, "at": start + span})
+    def lay_out(root: TreeNode, start: float) -> None:
+        """Open and close events in time order; a loop, not recursion: a call chain
+        may be thousands deep."""
+        todo: list[tuple[TreeNode, float, float, bool]] = [(root, start, root.time, False)]
+        while todo:
+            node, begin, span, closing = todo.pop()
+            if closing:
+                events.append({"type": "C", "frame": frame(node.key), "at": begin + span})
+                continue
+            events.append({"type": "O", "frame": frame(node.key), "at": begin})
+            todo.append((node, begin, span, True))
+            children_time = sum(child.time for child in node.children)
+            squeeze = span / children_time if children_time > span > 0 else 1.0
+            placed, at = [], begin
+            for child in node.children:
+                placed.append((child, at, child.time * squeeze, False))
+                at += child.time * squeeze
+            todo.extend(reversed(placed))
 
     at = 0.0
     for root in session_tree(session, 0.0, max_nodes):
-        lay_out(root, at, root.time)
+        lay_out(root, at)
         at += root.time
     return _speedscope_file(name, frames, {"type": "evented", "name": name, "unit": "seconds",
                                            "startValue": 0.0, "endValue": at, "events": events})
@@ -182,14 +189,34 @@ def from_pstats(stats: dict, path: str = "/imported", method: str = "GET",
     return session
 
 
+def _is_label(key: Any) -> bool:
+    return (isinstance(key, tuple) and len(key) == 3 and isinstance(key[0], str)
+            and type(key[1]) is int and isinstance(key[2], str))
+
+
+def _numbers(values: Any, count: int) -> bool:
+    return (isinstance(values, tuple) and len(values) == count
+            and all(type(value) in (int, float) and abs(value) < 1e18 for value in values))
+
+
+def _is_entry(value: Any) -> bool:
+    if not (isinstance(value, tuple) and len(value) == 5 and _numbers(value[:4], 4)
+            and isinstance(value[4], dict)):
+        return False
+    return all(_is_label(caller) and _numbers(figures, 4) for caller, figures in value[4].items())
+
+
 def read_prof(data: bytes) -> dict:
-    """The stats mapping of a ``.prof`` file; ValueError when it is not one."""
+    """The stats mapping of a ``.prof`` file; ValueError, in one line, when it is
+    not one (checked before marshal allocates anything, and every entry's types)."""
+    from linesman.prof_scan import check_marshal
+
     try:
+        check_marshal(data)
         stats = marshal.loads(data)
     except (EOFError, ValueError, TypeError) as exc:
         raise ValueError(f"not a .prof file ({exc})") from None
     if not isinstance(stats, dict) or not all(
-            isinstance(key, tuple) and len(key) == 3 and isinstance(value, tuple)
-            and len(value) == 5 for key, value in stats.items()):
+            _is_label(key) and _is_entry(value) for key, value in stats.items()):
         raise ValueError("not a .prof file (no pstats table in it)")
     return stats

@@ -13,6 +13,7 @@ logged and counted. The PasteDeploy factories live at the bottom.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 import uuid as uuid_module
@@ -262,6 +263,8 @@ class ProfilingMiddleware:
         if _finished_when_returned(result, environ):
             if isinstance(result, (list, tuple)):
                 request.response_size = sum(len(chunk) for chunk in result)
+            else:  # the server's file wrapper sends the file: what it will send
+                request.response_size = _file_size(result, request.content_length)
             request.finish()
             return result
         return ProfiledResponse(result, request)
@@ -273,6 +276,18 @@ def _finished_when_returned(result: Any, environ: dict) -> bool:
         return True
     wrapper = environ.get("wsgi.file_wrapper")
     return isinstance(wrapper, type) and isinstance(result, wrapper)
+
+
+def _file_size(wrapper: Any, content_length: int | None) -> int:
+    """What a ``wsgi.file_wrapper`` response sends: its Content-Length, or what is
+    left of its file."""
+    if content_length is not None:
+        return content_length
+    try:
+        filelike = getattr(wrapper, "filelike", None) or getattr(wrapper, "file", None)
+        return max(0, os.fstat(filelike.fileno()).st_size - filelike.tell())
+    except (AttributeError, OSError, ValueError, TypeError):
+        return 0
 
 
 def _error_text(exc: BaseException) -> str:
@@ -288,7 +303,7 @@ class ProfiledRequest:
 
     __slots__ = ("middleware", "profile", "server_start_response", "environ", "uuid",
                  "timestamp", "started", "status", "response_size", "header", "finished",
-                 "selected", "window")
+                 "selected", "window", "content_length")
 
     def __init__(self, middleware: ProfilingMiddleware, environ: dict,
                  start_response: Callable, profile: RequestProfile | SampledProfile,
@@ -307,6 +322,7 @@ class ProfiledRequest:
         self.started = time.perf_counter()
         self.status: int | None = None
         self.response_size = 0
+        self.content_length: int | None = None
         self.finished = False
         self.header = None
         # Only a client that may open the UI learns that a profiler is mounted, and where.
@@ -319,6 +335,9 @@ class ProfiledRequest:
             self.status = int(str(status)[:3])
         except ValueError:
             self.status = None
+        for name, value in headers:
+            if name.lower() == "content-length" and str(value).strip().isdigit():
+                self.content_length = int(value)
         if self.header is not None:
             headers = [*headers, self.header]
         return self.server_start_response(status, headers, *exc_info)

@@ -21,6 +21,7 @@ import re
 import time
 import uuid as uuid_module
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Collection, Iterable, Mapping, NamedTuple
 from urllib.parse import unquote_plus
 
@@ -273,7 +274,7 @@ class ProfilingSession:
     """
 
     def __init__(self, stats: Iterable[Any] = (), environ: Mapping[str, Any] | None = None,
-                 timestamp: float | None = None, *, uuid: str | None = None,
+                 timestamp: "float | datetime | None" = None, *, uuid: str | None = None,
                  duration: float | None = None, cpu_time: float = 0.0,
                  status: int | None = None, response_size: int = 0,
                  error: str | None = None, concurrent: bool = False,
@@ -281,6 +282,8 @@ class ProfilingSession:
                  labels: Mapping[str, Label] | None = None,
                  interval: float | None = None) -> None:
         self.uuid = uuid or str(uuid_module.uuid4())
+        if isinstance(timestamp, datetime):  # the original passed datetimes; naive is local
+            timestamp = timestamp.timestamp()
         self.timestamp = time.time() if timestamp is None else float(timestamp)
         request = summarize_environ(environ or {})
         self.method: str = request["method"]

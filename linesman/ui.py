@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from mako.lookup import TemplateLookup
 from webob import Request, Response
@@ -540,7 +540,7 @@ class ProfilerUI:
         response = Response(body=to_prof(merged), content_type="application/octet-stream",
                             charset=None)
         name = export_name(merged, "prof").replace(merged.uuid[:8], "merged")
-        response.content_disposition = f'attachment; filename="{name}"'
+        response.content_disposition = attachment(name)
         return response
 
     def versus_median(self, request: Request, session_uuid: str) -> Response:
@@ -560,10 +560,12 @@ class ProfilerUI:
         except ValueError as error:
             raise http.HTTPBadRequest(f"Compare two sessions or endpoints: {error}.") from None
         sides = []
-        for ref in refs:
+        for name, ref in zip("ab", refs):
             found = resolve(self.backend, ref, self.folds, self.MERGE_LIMIT)
             if found is None:
-                raise http.HTTPNotFound(f"Nothing stored matches {str(ref)[:120]}.")
+                raise http.HTTPNotFound(f"Nothing stored matches {name}=: no such "
+                                        "session, or no session of that endpoint (in that "
+                                        "time range).")
             sides.append(found)
         if refs[0].uuid and refs[1].uuid and sides[0][0].timestamp > sides[1][0].timestamp:
             sides.reverse()  # two sessions: the earlier is "before"
@@ -608,7 +610,7 @@ class ProfilerUI:
                         "page draws the graph in the browser and can save it as SVG.")
                 body, content_type, extension = svg, "image/svg+xml", "svg"
         response = Response(body=body, content_type=content_type, charset=None)
-        response.content_disposition = f'attachment; filename="{export_name(session, extension)}"'
+        response.content_disposition = attachment(export_name(session, extension))
         return response
 
     def static_file(self, request: Request) -> Response:
@@ -678,6 +680,16 @@ class ProfilerUI:
             raise http.HTTPBadRequest("Profiling is turned on or off.")
         self.middleware.set_enabled(wanted == "on")
         return self.changed(request, f"profiling {wanted}")
+
+
+def attachment(name: str) -> str:
+    """A Content-Disposition for any file name (RFC 6266): an ASCII fallback, and the
+    real name percent-encoded in ``filename*``; headers cannot carry ``/日本`` raw."""
+    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_"
+                       for c in name)
+    if fallback == name:
+        return f'attachment; filename="{name}"'
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def merge_params(ref: ProfileRef) -> dict[str, str]:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from openapi_spec_validator import validate as validate_spec
-from webtest import TestApp
 
 from login import ui_client
 

@@ -11,10 +11,10 @@ import pytest
 
 from linesman.backends.base import Backend
 from linesman.config import ConfigError
+from linesman.demo.profiles import many_functions_session
 
 import apps
 from login import ui_client
-from test_browser import many_functions_session
 from wsgi_client import call
 
 

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from linesman import ProfilingSession
+from linesman.demo.profiles import many_functions_session
 
 from conftest import screenshot
 from servers import demo_with_sessions, login_headers
@@ -16,22 +17,6 @@ pytestmark = pytest.mark.server
 
 ROUTES = ("/", "/template", "/json", "/slow", "/query", "/stream", "/slow?token=abc",
           "/<b>bold</b>")
-
-
-def many_functions_session(count: int = 5000) -> ProfilingSession:
-    """A real profile of ``count`` distinct functions, as a big app makes."""
-    source = "\n".join(f"def f{n}(x):\n    return x + {n}\n" for n in range(count))
-    source += "\ndef run():\n    total = 0\n"
-    source += "".join(f"    total = f{n}(total)\n" for n in range(count))
-    source += "    return total\n"
-    namespace: dict = {}
-    exec(compile(source, "/srv/app/generated.py", "exec"), namespace)
-    profile = cProfile.Profile()
-    profile.enable()
-    namespace["run"]()
-    profile.disable()
-    return ProfilingSession(profile.getstats(), {"REQUEST_METHOD": "GET", "PATH_INFO": "/big"},
-                            status=200)
 
 
 def sampled_demo_session() -> ProfilingSession:

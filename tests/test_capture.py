@@ -238,7 +238,6 @@ LOCAL = {"REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "localhost"}
 
 @pytest.fixture
 def ui(make_profiled):
-    from webtest import TestApp
 
     middleware = make_profiled(apps.hello_app, enabled="false")
     client = ui_client(middleware)

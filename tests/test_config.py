@@ -1,4 +1,3 @@
-import re
 
 import pytest
 
@@ -81,4 +80,4 @@ def test_patterns_accept_regex_syntax_with_commas():
     settings = parse_settings({"include_paths": r"^/v[0-9]{1,3}/"})
     assert settings.include_paths[0].search("/v12/items")
     assert not settings.include_paths[0].search("/v1234/items")
-    assert isinstance(settings.include_paths[0], re.Pattern)
+    assert type(settings.include_paths[0]).__module__.startswith("re2")  # linear-time

@@ -41,16 +41,16 @@ def test_a_crafted_file_never_runs_code(tmp_path):
                                        "sessions": {"x": Planted(marker)}}))
     planted = filename.read_bytes()
     backend = PickleBackend(filename=str(filename))
-    backend.setup()
+    with pytest.raises(BackendError, match="left untouched"):
+        backend.setup()
     assert not marker.exists()
-    assert backend.count() == 0
-    aside = [p for p in tmp_path.iterdir() if p.name.startswith("sessions.dat.damaged-")]
-    assert len(aside) == 1 and aside[0].read_bytes() == planted
+    assert filename.read_bytes() == planted
+    assert not any(p.name.startswith("sessions.dat.damaged-") for p in tmp_path.iterdir())
     assert not marker.exists(), "reading the store never ran the planted code"
 
 
 @pytest.mark.parametrize("content", [b"", b"\x80\x05garbage", None])
-def test_a_damaged_file_is_moved_aside_whole_and_logged(tmp_path, content, caplog):
+def test_a_damaged_file_is_refused_and_left_untouched(tmp_path, content):
     filename = tmp_path / "sessions.dat"
     if content is None:  # a real store, cut short as a crash mid-write would leave it
         add_sessions(str(filename), 3)
@@ -59,12 +59,12 @@ def test_a_damaged_file_is_moved_aside_whole_and_logged(tmp_path, content, caplo
     else:
         filename.write_bytes(content)
     backend = PickleBackend(filename=str(filename))
-    backend.setup()
-    aside = [p for p in tmp_path.iterdir() if p.name.startswith("sessions.dat.damaged-")]
-    assert len(aside) == 1 and aside[0].read_bytes() == content, "the damaged file was not kept"
-    assert str(filename) in caplog.text and aside[0].name in caplog.text
-    backend.add(real_session())  # the store goes on, in a new file
-    assert PickleBackend(filename=str(filename)).count() == 1
+    with pytest.raises(BackendError, match=f"{filename}.*left untouched"):
+        backend.setup()
+    with pytest.raises(BackendError):
+        backend.add(real_session())  # nothing is written over it
+    assert filename.read_bytes() == content, "the damaged file was changed"
+    assert not any(p.name.startswith("sessions.dat.damaged-") for p in tmp_path.iterdir())
 
 
 def test_another_programs_pickle_is_refused(tmp_path):
@@ -73,9 +73,9 @@ def test_another_programs_pickle_is_refused(tmp_path):
     backend = PickleBackend(filename=str(filename))
     with pytest.raises(BackendError, match="not a linesman pickle store"):
         backend.count()  # reading it is refused...
-    backend.setup()  # ...and setting up moves it aside
-    assert backend.count() == 0
-    assert any(p.name.startswith("sessions.dat.damaged-") for p in tmp_path.iterdir())
+    with pytest.raises(BackendError, match="left untouched"):
+        backend.setup()  # ...and so is setting up: the file stays as it was
+    assert filename.read_bytes() == pickle.dumps({"some": "dict"})
 
 
 def test_each_change_replaces_the_file_and_leaves_no_temporary(tmp_path):

@@ -11,7 +11,6 @@ import threading
 import time
 
 import pytest
-from webtest import TestApp
 
 from linesman.backends.sqlite import SqliteBackend
 from linesman.callgraph import profile_total, session_tree

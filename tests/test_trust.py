@@ -16,7 +16,6 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from webtest import TestApp
 
 from login import ui_client
 

@@ -8,7 +8,6 @@ import threading
 import time
 
 import pytest
-from webtest import TestApp
 
 from login import ui_client
 

@@ -46,6 +46,8 @@ class SessionQuery:
     descending: bool = True
 
     def __post_init__(self) -> None:
+        # Stored paths hold a NUL as %00 (see storable_text); so does the filter.
+        object.__setattr__(self, "path_contains", self.path_contains.replace("\0", "%00"))
         if self.sort not in SORT_KEYS:
             raise ValueError(f"cannot sort by {self.sort!r}")
 

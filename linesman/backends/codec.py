@@ -15,6 +15,7 @@ from linesman.session import ProfilingSession, SessionFormatError
 __all__ = ["encode_session", "decode_session"]
 
 _ZLIB_LEVEL = 6
+MAX_DOCUMENT_BYTES = 256 << 20  # a 50,000-function session is about 20 MB of JSON
 
 
 def encode_session(session: ProfilingSession) -> bytes:
@@ -23,10 +24,20 @@ def encode_session(session: ProfilingSession) -> bytes:
     return zlib.compress(text.encode("utf-8"), _ZLIB_LEVEL)
 
 
+def _inflate(data: bytes) -> bytes:
+    """zlib's output, refused past MAX_DOCUMENT_BYTES: a stored row may be a bomb."""
+    inflater = zlib.decompressobj()
+    text = inflater.decompress(data, MAX_DOCUMENT_BYTES)
+    if inflater.unconsumed_tail:
+        raise SessionFormatError(f"session document larger than {MAX_DOCUMENT_BYTES >> 20} "
+                                 "MB once inflated")
+    return text + inflater.flush()
+
+
 def decode_session(data: bytes) -> ProfilingSession:
     try:
-        document = json.loads(zlib.decompress(data).decode("utf-8"))
-    except (zlib.error, UnicodeDecodeError, ValueError, TypeError) as exc:
+        document = json.loads(_inflate(bytes(data)).decode("utf-8"))
+    except (zlib.error, UnicodeDecodeError, ValueError, TypeError, RecursionError) as exc:
         raise SessionFormatError(f"undecodable session document: {exc}") from None
     if not isinstance(document, dict):
         raise SessionFormatError("session document is not an object")

@@ -18,7 +18,6 @@ import os
 import pickle
 import tempfile
 import threading
-import time
 from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
@@ -142,23 +141,16 @@ class PickleBackend(Backend):
 
     # -- the documented seven ------------------------------------------------
     def setup(self) -> None:
-        """Open the store; a damaged file is moved aside (kept, never replaced in place)
-        and logged, so the app's new sessions can be stored."""
+        """Open the store. A damaged file is refused and left untouched, as a damaged
+        SQLite file is: the app serves on and reports it; only a person moves it."""
         folder = os.path.dirname(self.filename)
         if not os.path.isdir(folder):
             raise BackendError(f"cannot use {self.filename}: folder {folder} does not exist")
         try:
             self._reading()
         except DamagedStore as damage:
-            aside = f"{self.filename}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"
-            with self._lock:
-                try:
-                    os.replace(self.filename, aside)
-                except OSError as exc:
-                    raise BackendError(f"{damage}; moving it aside failed: {exc}") from exc
-                self._documents, self._settings, self._loaded_stamp = {}, {}, None
-            log.error("linesman: %s. It was moved aside to %s; new sessions go to a new "
-                      "file.", damage, aside)
+            raise DamagedStore(f"{damage}; it is left untouched: move it away to start a "
+                               "new store") from None
 
     def add(self, session: ProfilingSession) -> None:
         document = session.to_dict()

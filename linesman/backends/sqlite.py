@@ -9,6 +9,7 @@ connection, as sqlite3 wants.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sqlite3
@@ -100,6 +101,9 @@ def _where(query: SessionQuery | None) -> tuple[str, list]:
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), parameters
 
 
+log = logging.getLogger("linesman")
+
+
 class SqliteBackend(Backend):
     """Sessions in a SQLite file (``filename``, or a ``file:`` URI), created on first use."""
 
@@ -109,6 +113,8 @@ class SqliteBackend(Backend):
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
+        self._generation = 0  # bumped when the file is reopened: old connections go
+        self._identity: tuple[int, int] | None = None  # the file's (device, inode)
 
     def describe(self) -> str:
         return f"SQLite file {self.filename}"
@@ -117,10 +123,38 @@ class SqliteBackend(Backend):
     def conn(self) -> sqlite3.Connection:
         """This thread's connection (sqlite3 connections are not shared)."""
         connection = getattr(self._local, "connection", None)
-        if connection is None:
+        if connection is None or getattr(self._local, "generation", 0) != self._generation:
             connection = self._connect()
             self._local.connection = connection
+            self._local.generation = self._generation
         return connection
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        if self.filename.startswith("file:") or self.filename == ":memory:":
+            return None
+        try:
+            found = os.stat(self.filename)
+        except OSError:
+            return None
+        return (found.st_dev, found.st_ino)
+
+    def _check_file(self) -> None:
+        """A store file deleted (or replaced) under a running app would swallow every
+        session into the unlinked file: notice it, say so, and open the path again."""
+        if self._identity is None or self._identity == self._file_identity():
+            return
+        log.warning("linesman: %s was deleted or replaced while in use; opening it again "
+                    "(sessions stored in the old file since are gone with it)", self.filename)
+        with self._connections_lock:
+            old, self._connections = self._connections, []
+            self._generation += 1
+        for connection in old:
+            try:
+                connection.close()
+            except sqlite3.Error:
+                pass
+        self._identity = None
+        self.setup()
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -143,7 +177,15 @@ class SqliteBackend(Backend):
             raise BackendError(f"{self.filename}: {exc}") from exc
 
     # -- the documented seven ------------------------------------------------
+    @property
+    def read_only(self) -> bool:
+        """Opened as ``file:...?mode=ro``: what the read-only commands use."""
+        return self.filename.startswith("file:") and "mode=ro" in self.filename
+
     def setup(self) -> None:
+        if self.read_only:
+            self._check_read_only()
+            return
         try:
             connection = self.conn
             mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -157,11 +199,26 @@ class SqliteBackend(Backend):
             connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.Error as exc:
             raise BackendError(f"cannot set up {self.filename}: {exc}") from exc
+        self._identity = self._file_identity()
+
+    def _check_read_only(self) -> None:
+        try:
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = {row[0] for row in self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.Error as exc:
+            raise BackendError(f"cannot read {self.filename}: {exc}") from exc
+        if version > SCHEMA_VERSION:
+            raise BackendError(f"{self.filename} was written by a newer linesman "
+                               f"(schema {version}, this one reads {SCHEMA_VERSION})")
+        if "sessions" not in tables:
+            raise BackendError("it holds no linesman sessions")
 
     def add(self, session: ProfilingSession) -> None:
         self.add_many([session])
 
     def add_many(self, sessions: list[ProfilingSession]) -> None:
+        self._check_file()
         rows = [_row(session) for session in sessions]
         try:
             with self.conn:
@@ -279,6 +336,7 @@ class SqliteBackend(Backend):
                          (time.time(), str(window_id))).rowcount == 1
 
     def add_captured(self, session: ProfilingSession, window_id: str) -> bool:
+        self._check_file()
         row = _row(session)
         try:
             with self.conn:
