@@ -15,7 +15,7 @@ from linesman.session import ProfilingSession, SessionFormatError
 __all__ = ["encode_session", "decode_session"]
 
 _ZLIB_LEVEL = 6
-MAX_DOCUMENT_BYTES = 256 << 20  # a 50,000-function session is about 20 MB of JSON
+MAX_DOCUMENT_BYTES = 64 << 20  # a 50,000-function session is about 20 MB of JSON
 
 
 def encode_session(session: ProfilingSession) -> bytes:
