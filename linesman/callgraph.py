@@ -23,20 +23,22 @@ __all__ = ["build_graph", "root_nodes", "profiled_time", "prune", "recursive_fun
            "package_times", "to_dot", "render_svg", "call_tree", "stack_tree", "session_tree", "profile_total",
            "TreeNode"]
 
+GRAPH_NODES = 300  # the most functions a drawn call graph shows: more is a blur, and slow
 FIGURES = ("callcount", "reccallcount", "inlinetime", "totaltime")
 
 
 def build_graph(session: "ProfilingSession") -> nx.DiGraph:
     graph = nx.DiGraph(kind=session.kind)  # "sampled": callcount counts samples
-    for function in session.functions:
-        graph.add_node(function.key, file=function.file, line=function.line,
-                       name=function.name, callcount=function.callcount,
-                       reccallcount=function.reccallcount, inlinetime=function.inlinetime,
-                       totaltime=function.totaltime)
-    for call in session.calls:
-        graph.add_edge(call.caller, call.callee, callcount=call.callcount,
-                       reccallcount=call.reccallcount, inlinetime=call.inlinetime,
-                       totaltime=call.totaltime)
+    # In bulk: a call per node and per edge is most of the cost of a big profile.
+    graph.add_nodes_from((function.key, {
+        "file": function.file, "line": function.line, "name": function.name,
+        "callcount": function.callcount, "reccallcount": function.reccallcount,
+        "inlinetime": function.inlinetime, "totaltime": function.totaltime})
+        for function in session.functions)
+    graph.add_edges_from((call.caller, call.callee, {
+        "callcount": call.callcount, "reccallcount": call.reccallcount,
+        "inlinetime": call.inlinetime, "totaltime": call.totaltime})
+        for call in session.calls)
     return graph
 
 
@@ -47,12 +49,21 @@ def root_nodes(graph: nx.DiGraph) -> list[str]:
     call each other (``builtins.exec`` at the top of every ``python -m cProfile``
     file calls itself through the import system), the slowest of the group.
     """
-    shape = (graph.number_of_nodes(), graph.number_of_edges())
-    memo = graph.graph.get("_roots")  # a page asks several times; a copy has other shape
+    shape = (id(graph), len(graph))  # a copy (prune's) is another object: asked anew
+    memo = graph.graph.get("_roots")  # a page asks several times
     if memo is not None and memo[0] == shape:
         return list(memo[1])
     roots = [node for node in graph if graph.in_degree(node) == 0]
-    called_by_self = [node for node in graph if graph.in_degree(node) > 0]
+    # Only what no root reaches can hold a group that calls only itself; a request's
+    # profile is all reached, so the (costly) condensation is mostly of nothing.
+    reached = set(roots)
+    todo = list(roots)
+    while todo:
+        for callee in graph.successors(todo.pop()):
+            if callee not in reached:
+                reached.add(callee)
+                todo.append(callee)
+    called_by_self = [node for node in graph if node not in reached]
     if called_by_self:
         condensed = nx.condensation(graph.subgraph(called_by_self))
         members = condensed.graph["mapping"]
@@ -85,13 +96,16 @@ def profile_total(session: "ProfilingSession") -> float:
     return profiled_time(session.graph)
 
 
-def prune(graph: nx.DiGraph, cutoff: float) -> nx.DiGraph:
-    """The functions whose cumulative time is at least ``cutoff`` of the whole.
+def prune(graph: nx.DiGraph, cutoff: float, limit: int | None = None) -> nx.DiGraph:
+    """The functions whose cumulative time is at least ``cutoff`` of the whole, the
+    ``limit`` largest at most.
 
     ``cutoff`` is a fraction (0.05 for 5 %). Linear in the graph's size.
     """
     threshold = profiled_time(graph) * cutoff
     kept = [node for node, data in graph.nodes(data=True) if data["totaltime"] >= threshold]
+    if limit is not None and len(kept) > limit:
+        kept = heapq.nlargest(limit, kept, key=lambda node: graph.nodes[node]["totaltime"])
     return graph.subgraph(kept).copy()
 
 
@@ -150,7 +164,9 @@ def to_dot(graph: nx.DiGraph, cutoff: float = 0.05, title: str = "",
     import pydot
 
     total = profiled_time(graph) or 1.0
-    shown = prune(graph, cutoff)
+    shown = prune(graph, cutoff, GRAPH_NODES)
+    if len(shown) == GRAPH_NODES:
+        title += f" (the {GRAPH_NODES} largest functions)"
     dot = pydot.Dot(graph_name="callgraph", graph_type="digraph", rankdir="TB",
                     label=_dot_quote(title), labelloc="t", fontname="Helvetica")
     dot.set_node_defaults(shape="box", style='"rounded,filled"', fontname="Helvetica",

@@ -69,17 +69,29 @@ def endpoint_stats(summaries: Iterable[dict],
                    folds: Iterable[re.Pattern[str]] = DEFAULT_FOLDS) -> list[EndpointStats]:
     """Per endpoint: count, median, 95th percentile and max duration, errors; slowest first."""
     folds = tuple(folds)
-    groups: dict[str, list[dict]] = {}
+    durations: dict[str, list[float]] = {}
+    errors: dict[str, int] = {}
     for summary in summaries:
-        groups.setdefault(endpoint_of(summary["method"], summary["path"], folds),
-                          []).append(summary)
+        endpoint = endpoint_of(summary["method"], summary["path"], folds)
+        found = durations.get(endpoint)
+        if found is None:
+            durations[endpoint] = [summary["duration"]]
+            errors[endpoint] = 0
+        else:
+            found.append(summary["duration"])
+        if summary.get("failed"):
+            errors[endpoint] += 1
     result = []
-    for endpoint, rows in groups.items():
-        durations = sorted(row["duration"] for row in rows)
-        result.append(EndpointStats(endpoint, len(rows), statistics.median(durations),
-                                    _percentile(durations, 0.95), durations[-1],
-                                    sum(1 for row in rows if row.get("failed"))))
-    return sorted(result, key=lambda stats: stats.p95, reverse=True)
+    for endpoint, values in durations.items():
+        if len(values) == 1:  # a store of distinct paths is mostly these
+            value = values[0]
+            result.append(EndpointStats(endpoint, 1, value, value, value, errors[endpoint]))
+            continue
+        values.sort()
+        result.append(EndpointStats(endpoint, len(values), statistics.median(values),
+                                    _percentile(values, 0.95), values[-1], errors[endpoint]))
+    result.sort(key=lambda stats: stats.p95, reverse=True)
+    return result
 
 
 def merge_sessions(sessions: list[ProfilingSession], method: str, path: str) -> ProfilingSession:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import time
 import uuid as uuid_module
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Collection, Iterable, Mapping, NamedTuple
 from urllib.parse import unquote_plus
@@ -55,11 +55,11 @@ class FunctionStats:
     reccallcount: int
     inlinetime: float
     totaltime: float
+    # A node key that never merges two distinct functions; made once, read often.
+    key: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> str:
-        """A node key that never merges two distinct functions."""
-        return function_key(self.file, self.line, self.name)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", function_key(self.file, self.line, self.name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,6 +305,7 @@ class ProfilingSession:
         self.error = error
         self.concurrent = bool(concurrent)
         self._graph = None
+        self._by_key: dict[str, FunctionStats] | None = None
 
     def _profiled_time(self) -> float:
         if self.stacks is not None:
@@ -324,6 +325,20 @@ class ProfilingSession:
     def labels(self) -> dict[str, Label]:
         """Each function's (file, line, name), by key."""
         return {f.key: (f.file, f.line, f.name) for f in self.functions}
+
+    def function(self, key: str) -> "FunctionStats":
+        """The function row with this key (an index is built on first use)."""
+        if self._by_key is None:
+            self._by_key = {f.key: f for f in self.functions}
+        return self._by_key[key]
+
+    def recursive_keys(self) -> set[str]:
+        """Functions that ran while already running (directly or through others):
+        cProfile counts those calls apart; a sampled stack shows the frame twice."""
+        if self.stacks is None:
+            return {f.key for f in self.functions if f.reccallcount > 0}
+        return {key for stack in self.stacks if len(set(stack.frames)) < len(stack.frames)
+                for key in stack.frames if stack.frames.count(key) > 1}
 
     @property
     def failed(self) -> bool:

@@ -14,6 +14,7 @@ is installed.
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import re
@@ -36,7 +37,7 @@ from linesman.access import LOGIN_COOKIE, TOKEN_PARAMETER, AccessPolicy
 from linesman.api import SessionsAPI, json_error
 from linesman.backends.base import SORT_KEYS, BackendError, SessionQuery
 from linesman.callgraph import (change_shade, package_times, profile_total,
-                                recursive_functions, render_svg, session_tree, to_dot)
+                                render_svg, session_tree, to_dot)
 from linesman.capture import CaptureError, parse_capture
 from linesman.endpoints import (DEFAULT_FOLDS, MERGE_LIMIT, ProfileRef, compare_sessions, endpoint_stats,
                                 iso_utc, median_session, parse_ref, parse_time, resolve)
@@ -53,6 +54,7 @@ log = logging.getLogger("linesman")
 
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 PAGE_SIZE = 50
+ENDPOINTS_PER_PAGE = 100
 COUNT_CAP = 2_000  # the list counts this far exactly; past it, "2,000+"
 DEFAULT_CUTOFF = 5.0
 CSRF_COOKIE = "linesman_csrf"
@@ -250,6 +252,8 @@ class ProfilerUI:
                                         input_encoding="utf-8")
         self.static_files = DirectoryApp(str(asset_folder("static")))
         self.cache = PageCache()
+        self._endpoints: tuple[tuple, list] | None = None  # see endpoint_table
+        self._endpoints_lock = threading.Lock()
         self.count_cap = COUNT_CAP
         self.damaged: set[str] = set()  # ids whose documents did not decode, for the list
         session = rf"/profiles/(?P<session_uuid>{UUID_PATTERN})"
@@ -490,7 +494,7 @@ class ProfilerUI:
         figures["dot"] = to_dot(graph, cutoff / 100, f"{session.method} {session.path}")
         return {
             "session": session,
-            "recursive": len(recursive_functions(graph)),
+            "recursive": len(session.recursive_keys()),
             "figures": script_json(figures),
         }
 
@@ -502,8 +506,30 @@ class ProfilerUI:
         return self.middleware.settings.endpoint_folds or DEFAULT_FOLDS
 
     def endpoints_page(self, request: Request) -> Response:
+        """Endpoints by 95th percentile, ENDPOINTS_PER_PAGE to a page: a store of
+        100,000 distinct paths is as many endpoints, and one page cannot hold them."""
+        page = int(_choice(request.GET.get("page"), r"[1-9][0-9]{0,5}", "page number") or "1")
+        stats = self.endpoint_table()
+        pages = max(1, -(-len(stats) // ENDPOINTS_PER_PAGE))
+        if page > pages:
+            raise http.HTTPNotFound("There is no such page of endpoints.")
+        start = (page - 1) * ENDPOINTS_PER_PAGE
+        return self.render(request, "endpoints.mako",
+                           endpoints=stats[start:start + ENDPOINTS_PER_PAGE],
+                           total=len(stats), page=page, pages=pages, first=start + 1)
+
+    def endpoint_table(self) -> list:
+        """Every endpoint's figures; kept while the store has the same sessions (its
+        count and newest id), so paging through them reads the store once."""
+        newest = self.backend.list_summaries(0, 1)
+        fingerprint = (self.backend.count(), newest[0]["uuid"] if newest else "")
+        with self._endpoints_lock:
+            if self._endpoints is not None and self._endpoints[0] == fingerprint:
+                return self._endpoints[1]
         stats = endpoint_stats(self.backend.summaries(), self.folds)
-        return self.render(request, "endpoints.mako", endpoints=stats)
+        with self._endpoints_lock:
+            self._endpoints = (fingerprint, stats)
+        return stats
 
     def merged(self, request: Request) -> tuple[ProfileRef, ProfilingSession, int]:
         """The endpoint named in the query (its sessions between ``since`` and
@@ -704,18 +730,23 @@ def merge_params(ref: ProfileRef) -> dict[str, str]:
 
 
 TREE_NODES = 5000  # the most call-tree nodes a page carries
+TABLE_ROWS = 4000  # the most statistics rows a page carries (the exports have all)
 TREE_FLOOR = 0.001  # the page's tree keeps paths of at least 0.1 %, for the flame graph
 
 
 def profile_figures(session: ProfilingSession, cutoff: float) -> dict:
     """What the session page's script draws from: every function by index, and
     the call tree flat in preorder as ``[function, parent, time, calls, recursive]``."""
-    index = {function.key: number for number, function in enumerate(session.functions)}
+    rows = table_rows(session)
+    index = {function.key: number for number, function in enumerate(rows)}
     tree = []
     todo = [(root, -1) for root in reversed(
         session_tree(session, min(cutoff / 100, TREE_FLOOR), TREE_NODES))]
     while todo:
         node, parent = todo.pop()
+        if node.key not in index:  # on the tree, below the table's cut: it goes along
+            index[node.key] = len(rows)
+            rows.append(session.function(node.key))
         tree.append([index[node.key], parent, node.time, node.calls, int(node.recursive)])
         todo.extend((child, len(tree) - 1) for child in reversed(node.children))
     return {
@@ -724,9 +755,23 @@ def profile_figures(session: ProfilingSession, cutoff: float) -> dict:
         "kind": session.kind,
         "samples": session.samples,
         "functions": [[f.name, f.file, f.line, f.callcount, f.reccallcount,
-                       f.inlinetime, f.totaltime] for f in session.functions],
+                       f.inlinetime, f.totaltime] for f in rows],
+        "function_count": len(session.functions),
         "tree": tree,
     }
+
+
+def table_rows(session: ProfilingSession) -> list:
+    """The functions a page's table carries: all of them, or in a profile of tens of
+    thousands the TABLE_ROWS largest by cumulative and by own time (the exports
+    hold every one); the page's size no longer grows with the profile's."""
+    functions = session.functions
+    if len(functions) <= TABLE_ROWS:
+        return list(functions)
+    half = TABLE_ROWS // 2
+    by_cumulative = heapq.nlargest(half, functions, key=lambda f: f.totaltime)
+    by_own = heapq.nlargest(half, functions, key=lambda f: f.inlinetime)
+    return list({f.key: f for f in by_cumulative + by_own}.values())
 
 
 def profiler_text(session: ProfilingSession) -> str:

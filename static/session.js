@@ -271,6 +271,10 @@ function drawStats() {
   } else {
     more.textContent = `${rows.length} function${rows.length === 1 ? "" : "s"}; times in ms.`;
   }
+  if (data.function_count > functions.length) {
+    more.append(` The page carries the ${functions.length} largest of ` +
+      `${data.function_count} functions; the .json and .prof exports hold every one.`);
+  }
 }
 
 function wireStats() {

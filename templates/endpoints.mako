@@ -5,6 +5,9 @@
 <p class="empty">No profiled requests yet.</p>
 % else:
 <table class="endpoints">
+% if pages > 1:
+<caption>Endpoints ${"{:,}".format(first)}–${"{:,}".format(first + len(endpoints) - 1)} of ${"{:,}".format(total)}, slowest (95th percentile) first</caption>
+% endif
 <thead><tr><th>Endpoint</th><th class="num">Sessions</th><th class="num">Median</th><th class="num">95th percentile</th><th class="num">Slowest</th><th class="num">Errors</th><th></th></tr></thead>
 <tbody>
 % for e in endpoints:
@@ -21,4 +24,15 @@
 % endfor
 </tbody>
 </table>
+% if pages > 1:
+<nav class="pager">
+  % if page > 1:
+  <a href="${base}/endpoints?${urlencode({'page': page - 1})}" rel="prev">← Slower</a>
+  % endif
+  <span>Page ${page} of ${pages}</span>
+  % if page < pages:
+  <a href="${base}/endpoints?${urlencode({'page': page + 1})}" rel="next">Faster →</a>
+  % endif
+</nav>
+% endif
 % endif

@@ -3,6 +3,8 @@ resident memory, the writer's CPU while the store is down, stored text."""
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
 import threading
 import time
@@ -12,6 +14,7 @@ import pytest
 from linesman.backends.base import Backend
 from linesman.config import ConfigError
 from linesman.demo.profiles import many_functions_session
+from linesman.session import ProfilingSession
 
 import apps
 from login import ui_client
@@ -122,3 +125,34 @@ def test_credentials_are_masked_by_their_decoded_names(make_profiled, query):
     stored = middleware.backend.get_all().popitem()[1]
     assert "hunter2" not in stored.query and stored.query.endswith("=***")
     assert "hunter2" not in str(middleware.backend.summaries())
+
+
+def test_a_50000_function_session_page_stays_small(make_profiled):
+    """It once took 15.5 MB of HTML at cutoff 0 (every function in the table, every
+    node in the DOT); the page now carries a bounded share and says so."""
+    middleware = make_profiled(apps.hello_app)
+    session = many_functions_session(50_000)
+    middleware.backend.add(session)
+    client = ui_client(middleware)
+    for cutoff in ("", "?cutoff=0"):
+        page = client.get(f"/__profiler__/profiles/{session.uuid}{cutoff}")
+        assert len(page.body) < 1 << 20, f"{len(page.body)} bytes"
+    figures = json.loads(re.search(r'<script type="application/json" id="profile-data">(.*?)</script>',
+                                   page.text, re.S).group(1))
+    assert figures["function_count"] == 50_001 and len(figures["functions"]) <= 5_000
+    assert figures["dot"].count("tooltip=") <= 300  # one per node drawn
+
+
+def test_the_endpoints_page_pages(make_profiled):
+    middleware = make_profiled(apps.hello_app)
+    backend = middleware.backend
+    for number in range(250):
+        backend.add(ProfilingSession([], {"PATH_INFO": f"/item-{number}/x"},
+                                     duration=0.001 * (number + 1)))
+    client = ui_client(middleware)
+    first = client.get("/__profiler__/endpoints")
+    assert first.text.count('<td class="path">') == 100
+    assert "Endpoints 1–100 of 250" in first.text and "GET /item-249/x" in first.text
+    last = client.get("/__profiler__/endpoints?page=3")
+    assert last.text.count('<td class="path">') == 50 and "GET /item-0/x" in last.text
+    client.get("/__profiler__/endpoints?page=4", status=404)
