@@ -49,6 +49,7 @@ def test_huge_queries_and_headers_stay_within_the_queue_bound(make_profiled, tmp
             time.sleep(0.05)
         grown = resident_bytes() - before
         assert middleware.writer.backlog >= 1000, "the store was not locked: nothing waited"
+        print(f"queue: resident memory grew by {grown / 2**20:.1f} MB")
         assert grown < 80 << 20, f"resident memory grew by {grown >> 20} MB"
     finally:
         locker.execute("ROLLBACK")
@@ -73,6 +74,7 @@ def test_one_big_session_at_many_cutoffs_stays_within_the_page_cache_bound(make_
     grown = resident_bytes() - before
     cache = middleware.ui.cache
     assert cache.bytes <= cache.max_bytes
+    print(f"page cache: resident memory grew by {grown / 2**20:.1f} MB, cache {cache.bytes / 2**20:.1f} MB")
     assert grown < 100 << 20, f"resident memory grew by {grown >> 20} MB"
 
 

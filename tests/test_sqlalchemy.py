@@ -274,3 +274,29 @@ def test_a_session_the_store_refuses_is_dropped_alone(store):
         assert middleware.health.store_error is None  # refusing one is not an outage
     finally:
         middleware.close()
+
+
+def test_a_nul_in_the_path_filter_is_an_answer_not_store_trouble(store):
+    """PostgreSQL refuses NUL in text: the list's filter once answered 503 and put
+    up a false "store trouble" banner."""
+    from login import ui_client
+
+    middleware = middleware_on(store, apps.hello_app)
+    try:
+        call(middleware, "/poison/\x00")
+        assert middleware.flush(20)
+        client = ui_client(middleware)
+        page = client.get("/__profiler__/?path=%00")
+        assert page.status_int == 200 and "/poison/%00" in page.text
+        api = client.get("/__profiler__/api/sessions?path=%00").json
+        assert [row["path"] for row in api["sessions"]] == ["/poison/%00"]
+        assert middleware.health.store_error is None
+    finally:
+        middleware.close()
+
+
+def test_backend_option_errors_name_the_option():
+    for options, name in (({"pool_size": "lots"}, "pool_size"), ({"echo": "maybe"}, "echo")):
+        with pytest.raises(ConfigError, match=f"linesman option {name} = "):
+            SQLAlchemyBackend(url="postgresql+psycopg://postgres@127.0.0.1:5432/test",
+                              **options)
