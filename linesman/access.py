@@ -109,7 +109,7 @@ def query_token(environ: dict) -> str:
 class AccessPolicy:
     """The UI's gate, built once from the settings."""
 
-    def __init__(self, settings: Settings, signer: Callable[[], Signer]) -> None:
+    def __init__(self, settings: Settings, signer: Callable[[bool], Signer]) -> None:
         self.signer = signer
         self.require_token = settings.require_token
         self.networks = _networks(settings.allowed_ips, "allowed_ips")
@@ -143,7 +143,8 @@ class AccessPolicy:
                 return address
         return None
 
-    def check(self, environ: dict) -> Verdict:
+    def check(self, environ: dict, refresh: bool = True) -> Verdict:
+        """The verdict; ``refresh=False`` (an app's request) never asks the store."""
         address = self.client_address(environ)
         if address is None or not any(address in network for network in self.networks):
             return Verdict(False, 403, "This address may not open the profiler.")
@@ -152,7 +153,7 @@ class AccessPolicy:
             return Verdict(False, 403, "The profiler does not answer under this host name.")
         token = None
         if self.require_token:
-            token = self._token(environ)
+            token = self._token(environ, refresh)
             if token is None:
                 return Verdict(False, 401, TOKEN_NEEDED)
         if self.credentials is not None and not self._credentials_match(environ):
@@ -161,9 +162,9 @@ class AccessPolicy:
             return Verdict(False, 403, "The profiler is not open to you.")
         return Verdict(True, by_link=token == "link", by_header=token == "header")
 
-    def _token(self, environ: dict) -> str | None:
+    def _token(self, environ: dict, refresh: bool) -> str | None:
         """How the request showed the token ("cookie", "header", "link"), or None."""
-        signer = self.signer()
+        signer = self.signer(refresh)
         cookie = cookie_value(environ, LOGIN_COOKIE)
         if cookie and signer.is_login_cookie(cookie):
             return "cookie"

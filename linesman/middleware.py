@@ -97,10 +97,12 @@ class ProfilingMiddleware:
             return False
         return True
 
-    def current_signer(self) -> Signer:
+    def current_signer(self, refresh: bool = True) -> Signer:
         """The store's signer; while the store has not answered, a stand-in of this
-        process, and another try for the store's at most every 30 s."""
-        if not self.signer.shared and time.monotonic() - self._signer_tried > 30.0:
+        process, and (``refresh``, never on an app's request) another try for the
+        store's at most every 30 s."""
+        if refresh and not self.signer.shared and (
+                time.monotonic() - self._signer_tried > 30.0):
             self._signer_tried = time.monotonic()
             try:
                 self.signer = Signer(self.backend.get_secret())
@@ -326,7 +328,8 @@ class ProfiledRequest:
         self.finished = False
         self.header = None
         # Only a client that may open the UI learns that a profiler is mounted, and where.
-        if middleware.settings.response_header and middleware.ui.access.check(environ).allowed:
+        if middleware.settings.response_header and middleware.ui.access.check(
+                environ, refresh=False).allowed:
             url = f"{environ.get('SCRIPT_NAME', '')}{middleware.profiler_path}/profiles/{self.uuid}"
             self.header = (SESSION_HEADER, f"{self.uuid}; url={url}")
 

@@ -337,8 +337,14 @@ class ProfilingSession:
         cProfile counts those calls apart; a sampled stack shows the frame twice."""
         if self.stacks is None:
             return {f.key for f in self.functions if f.reccallcount > 0}
-        return {key for stack in self.stacks if len(set(stack.frames)) < len(stack.frames)
-                for key in stack.frames if stack.frames.count(key) > 1}
+        found: set[str] = set()
+        for stack in self.stacks:
+            seen: set[str] = set()
+            for key in stack.frames:
+                if key in seen:
+                    found.add(key)
+                seen.add(key)
+        return found
 
     @property
     def failed(self) -> bool:

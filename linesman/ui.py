@@ -730,7 +730,7 @@ def merge_params(ref: ProfileRef) -> dict[str, str]:
 
 
 TREE_NODES = 5000  # the most call-tree nodes a page carries
-TABLE_ROWS = 4000  # the most statistics rows a page carries (the exports have all)
+TABLE_ROWS = 6000  # the most statistics rows a page carries (the exports have all)
 TREE_FLOOR = 0.001  # the page's tree keeps paths of at least 0.1 %, for the flame graph
 
 
@@ -768,10 +768,13 @@ def table_rows(session: ProfilingSession) -> list:
     functions = session.functions
     if len(functions) <= TABLE_ROWS:
         return list(functions)
-    half = TABLE_ROWS // 2
-    by_cumulative = heapq.nlargest(half, functions, key=lambda f: f.totaltime)
-    by_own = heapq.nlargest(half, functions, key=lambda f: f.inlinetime)
-    return list({f.key: f for f in by_cumulative + by_own}.values())
+    chosen = {f.key: f for f in heapq.nlargest(TABLE_ROWS // 2, functions,
+                                                 key=lambda f: f.totaltime)}
+    for function in heapq.nlargest(TABLE_ROWS, functions, key=lambda f: f.inlinetime):
+        if len(chosen) >= TABLE_ROWS:
+            break
+        chosen.setdefault(function.key, function)
+    return list(chosen.values())
 
 
 def profiler_text(session: ProfilingSession) -> str:

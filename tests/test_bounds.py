@@ -141,7 +141,8 @@ def test_a_50000_function_session_page_stays_small(make_profiled):
         assert len(page.body) < 1 << 20, f"{len(page.body)} bytes"
     figures = json.loads(re.search(r'<script type="application/json" id="profile-data">(.*?)</script>',
                                    page.text, re.S).group(1))
-    assert figures["function_count"] == 50_001 and len(figures["functions"]) <= 5_000
+    assert figures["function_count"] == 50_001
+    assert 6_000 <= len(figures["functions"]) <= 6_000 + 5_000  # the table's, the tree's
     assert figures["dot"].count("tooltip=") <= 300  # one per node drawn
 
 
