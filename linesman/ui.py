@@ -339,8 +339,10 @@ class ProfilerUI:
         if verdict is not None and verdict.by_link:
             # The login cookie covers the app too, so its responses may carry the
             # session header (see ProfiledRequest) to this browser.
+            # Lax: a link to a profile from a chat or a ticket opens it (a GET, which
+            # changes nothing); every change still needs the signed CSRF token.
             response.set_cookie(LOGIN_COOKIE, signer.login_cookie, path=self.app_root(request),
-                                httponly=True, samesite="Strict")
+                                httponly=True, samesite="Lax")
         if new_token and response.content_type in ("text/html", "application/json"):
             response.set_cookie(CSRF_COOKIE, new_token, path=request.script_name or "/",
                                 httponly=True, samesite="Strict")

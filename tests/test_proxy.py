@@ -110,9 +110,12 @@ def test_a_remote_client_through_a_same_host_proxy_is_refused(tmp_path, server):
         token = login["X-Linesman-Token"]
         status, headers, _ = request(proxy.port, "GET", f"/__profiler__/?token={token}")
         assert status == 303 and "token" not in headers["location"]
-        cookie = next(line.split(";")[0] for line in headers["set-cookie"].splitlines()
-                      if line.startswith("linesman_login="))
+        line = next(line for line in headers["set-cookie"].splitlines()
+                    if line.startswith("linesman_login="))
+        cookie = line.split(";")[0]
         assert token not in cookie
+        assert {"HttpOnly", "SameSite=Lax", "Path=/"} <= {part.strip() for part in
+                                                           line.split(";")}
         assert request(proxy.port, "GET", "/__profiler__/", {"Cookie": cookie})[0] == 200
         assert request(proxy.port, "GET", "/__profiler__/",
                        {"Cookie": "linesman_login=" + token})[0] == 401
