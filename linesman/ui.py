@@ -39,7 +39,8 @@ from linesman.backends.base import SORT_KEYS, BackendError, SessionQuery
 from linesman.callgraph import (change_shade, package_times, profile_total,
                                 render_svg, session_tree, to_dot)
 from linesman.capture import CaptureError, parse_capture
-from linesman.endpoints import (DEFAULT_FOLDS, MERGE_LIMIT, ProfileRef, compare_sessions, endpoint_stats,
+from linesman.endpoints import (DEFAULT_FOLDS, MERGE_LIMIT, ProfileRef, compare_sessions,
+                                stats_of_rows,
                                 iso_utc, median_session, parse_ref, parse_time, resolve)
 from linesman.exports import export_name, to_collapsed, to_json, to_prof, to_speedscope
 from linesman.profiler import SKIP_REASONS
@@ -528,7 +529,7 @@ class ProfilerUI:
         with self._endpoints_lock:
             if self._endpoints is not None and self._endpoints[0] == fingerprint:
                 return self._endpoints[1]
-        stats = endpoint_stats(self.backend.summaries(), self.folds)
+        stats = stats_of_rows(self.backend.endpoint_rows(), self.folds)
         with self._endpoints_lock:
             self._endpoints = (fingerprint, stats)
         return stats

@@ -139,6 +139,12 @@ class Backend:
         """Every session's summary, oldest first; stores override it not to decode."""
         return [session.summary() for session in self.get_all().values()]
 
+    def endpoint_rows(self) -> list[tuple]:
+        """``(method, path, duration, failed)`` of every session: all the endpoints
+        page needs; stores override it to read four columns, not whole rows."""
+        return [(row["method"], row["path"], row["duration"], row.get("failed"))
+                for row in self.summaries()]
+
     def count(self, query: SessionQuery | None = None, limit: int | None = None) -> int:
         """How many sessions the query selects; at most ``limit``, which stores use
         to stop counting early (a listing needs no exact figure past some point)."""

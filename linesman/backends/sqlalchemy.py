@@ -309,6 +309,12 @@ class SQLAlchemyBackend(Backend):
         if not updated:
             connection.execute(sa.insert(self.settings), {"name": name, "value": value})
 
+    def endpoint_rows(self) -> list[tuple]:
+        table = self.sessions
+        with self._transaction() as connection:
+            return [tuple(row) for row in connection.execute(sa.select(
+                table.c.method, table.c.path, table.c.duration, table.c.failed))]
+
     def get_enabled(self) -> bool | None:
         with self._transaction() as connection:
             value = self._setting(connection, "enabled")

@@ -300,6 +300,9 @@ class SqliteBackend(Backend):
     def prune_older(self, before: float) -> int:
         return self._run("DELETE FROM sessions WHERE timestamp < ?", (float(before),)).rowcount
 
+    def endpoint_rows(self) -> list[tuple]:
+        return self._run("SELECT method, path, duration, failed FROM sessions").fetchall()
+
     def get_enabled(self) -> bool | None:
         row = self._run("SELECT value FROM settings WHERE name = 'enabled'").fetchone()
         return None if row is None else row[0] == "1"
