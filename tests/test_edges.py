@@ -90,6 +90,21 @@ def test_a_zlib_bomb_row_is_refused_quickly_in_show_and_the_ui(tmp_path, make_pr
     assert "cannot be read" in page.text
 
 
+@pytest.mark.parametrize("document", [
+    b"[" * 100_000 + b"]" * 100_000,                            # RecursionError in json
+    b'{"schema": "linesman.session", "version": 2, "uuid": 1e999}',  # OverflowError-ish
+    b"not json at all",
+])
+def test_show_on_a_damaged_row_is_one_line(tmp_path, document):
+    session = real_session()
+    store = store_with(tmp_path, session)
+    with sqlite3.connect(store) as connection:
+        connection.execute("UPDATE sessions SET document = ? WHERE uuid = ?",
+                           (zlib.compress(document), session.uuid))
+    err = one_line_error(linesman("show", str(store), session.uuid))
+    assert "cannot be read" in err or "cannot go on" in err
+
+
 def deep_chain_session(depth: int = 5000) -> ProfilingSession:
     import cProfile
 
