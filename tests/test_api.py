@@ -133,6 +133,11 @@ def test_schemathesis_finds_no_server_error_and_no_schema_break(tmp_path):
     report = result.stdout + result.stderr
     assert result.returncode == 0, report[-4000:]
     assert "passed" in report, report[-2000:]
+    # Its calls got past the token: PUT state with a generated body set the switch.
+    from linesman.backends.sqlite import SqliteBackend
+
+    assert SqliteBackend(filename=str(store)).get_enabled() is not None, (
+        "no call with the token reached the API: schemathesis only saw 401s")
 
 
 def test_a_malformed_form_is_a_400_not_a_500(api):
