@@ -285,3 +285,15 @@ def test_error_pages_and_api_errors_do_not_repeat_the_input(make_profiled):
         answer = client.get(url, expect_errors=True)
         assert 400 <= answer.status_int < 500, url
         assert marker not in answer.text, url
+
+
+def test_url_prints_the_login_link_of_the_store(tmp_path):
+    from linesman.signing import Signer
+
+    store = store_with(tmp_path)
+    status, out, err = linesman("url", str(store), "--base", "http://127.0.0.1:6543/")
+    assert status == 0, err
+    token = Signer(SqliteBackend(filename=str(store)).get_secret()).login_token
+    assert out == f"http://127.0.0.1:6543/__profiler__/?token={token}\n"
+    assert linesman("url", str(store), "--path", "/prof")[1] == f"/prof/?token={token}\n"
+    one_line_error(linesman("url", str(store), "--base", "javascript:alert(1)"))
