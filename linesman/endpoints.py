@@ -110,6 +110,14 @@ def merge_sessions(sessions: list[ProfilingSession], method: str, path: str) -> 
     sessions add up their stacks, so the merged tree is still exact."""
     if sessions and all(session.kind == SAMPLED for session in sessions):
         return _merge_stacks(sessions, method, path)
+    if len(sessions) == 1:  # nothing to add up: the rows as they are (immutable)
+        only = sessions[0]
+        merged = ProfilingSession(environ={"REQUEST_METHOD": method, "PATH_INFO": path},
+                                  timestamp=only.timestamp)
+        merged.functions, merged.calls = list(only.functions), list(only.calls)
+        merged.duration, merged.cpu_time = only.duration, only.cpu_time
+        merged.response_size, merged.status = only.response_size, None
+        return merged
     functions: dict[str, list] = {}
     labels: dict[str, tuple[str, int, str]] = {}
     calls: dict[tuple[str, str], list] = {}
