@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING
 
 import networkx as nx
 
+from linesman.callindex import CallIndex
+
 if TYPE_CHECKING:
     from typing import Iterable
 
-    from linesman.session import ProfilingSession, StackStats
+    from linesman.session import FunctionStats, ProfilingSession, StackStats
 
 __all__ = ["build_graph", "root_nodes", "profiled_time", "prune", "recursive_functions",
            "package_times", "to_dot", "render_svg", "call_tree", "stack_tree", "session_tree", "profile_total",
@@ -42,71 +44,35 @@ def build_graph(session: "ProfilingSession") -> nx.DiGraph:
     return graph
 
 
-def root_nodes(graph: nx.DiGraph) -> list[str]:
-    """Where the profile's calls start, slowest first.
-
-    Functions nobody in the profile called; and where a group of functions only
-    call each other (``builtins.exec`` at the top of every ``python -m cProfile``
-    file calls itself through the import system), the slowest of the group.
-    """
-    shape = (id(graph), len(graph))  # a copy (prune's) is another object: asked anew
-    memo = graph.graph.get("_roots")  # a page asks several times
-    if memo is not None and memo[0] == shape:
-        return list(memo[1])
-    roots = [node for node in graph if graph.in_degree(node) == 0]
-    # Only what no root reaches can hold a group that calls only itself; a request's
-    # profile is all reached, so the (costly) condensation is mostly of nothing.
-    reached = set(roots)
-    todo = list(roots)
-    while todo:
-        for callee in graph.successors(todo.pop()):
-            if callee not in reached:
-                reached.add(callee)
-                todo.append(callee)
-    called_by_self = [node for node in graph if node not in reached]
-    if called_by_self:
-        condensed = nx.condensation(graph.subgraph(called_by_self))
-        members = condensed.graph["mapping"]
-        groups: dict[int, list[str]] = {}
-        for node, group in members.items():
-            groups.setdefault(group, []).append(node)
-        for group, degree in condensed.in_degree():
-            if degree:
-                continue
-            nodes = groups[group]
-            if all(caller in nodes for node in nodes for caller in graph.predecessors(node)):
-                roots.append(max(nodes, key=lambda node: graph.nodes[node].get("totaltime", 0.0)))
-    roots.sort(key=lambda node: graph.nodes[node].get("totaltime", 0.0), reverse=True)
-    graph.graph["_roots"] = (shape, tuple(roots))
-    return roots
+def _index(graph: "nx.DiGraph | CallIndex") -> CallIndex:
+    return graph if isinstance(graph, CallIndex) else CallIndex.of_graph(graph)
 
 
-def profiled_time(graph: nx.DiGraph) -> float:
+def root_nodes(graph: "nx.DiGraph | CallIndex") -> list[str]:
+    """Where the profile's calls start, slowest first (see ``CallIndex.roots``)."""
+    return _index(graph).roots()
+
+
+def profiled_time(graph: "nx.DiGraph | CallIndex") -> float:
     """The time the whole profile covers: its roots' cumulative time."""
-    roots = root_nodes(graph)
-    if roots:
-        return sum(graph.nodes[node]["totaltime"] for node in roots)
-    return max((data["totaltime"] for _, data in graph.nodes(data=True)), default=0.0)
+    return _index(graph).total()
 
 
 def profile_total(session: "ProfilingSession") -> float:
     """The time a session's profile covers: its stacks' time, or its roots'."""
     if session.stacks is not None:
         return sum(stack.time for stack in session.stacks)
-    return profiled_time(session.graph)
+    return session.call_index.total()
 
 
-def prune(graph: nx.DiGraph, cutoff: float, limit: int | None = None) -> nx.DiGraph:
+def prune(graph: "nx.DiGraph | CallIndex", cutoff: float,
+          limit: int | None = None) -> nx.DiGraph:
     """The functions whose cumulative time is at least ``cutoff`` of the whole, the
-    ``limit`` largest at most.
+    ``limit`` largest at most, as a networkx graph.
 
     ``cutoff`` is a fraction (0.05 for 5 %). Linear in the graph's size.
     """
-    threshold = profiled_time(graph) * cutoff
-    kept = [node for node, data in graph.nodes(data=True) if data["totaltime"] >= threshold]
-    if limit is not None and len(kept) > limit:
-        kept = heapq.nlargest(limit, kept, key=lambda node: graph.nodes[node]["totaltime"])
-    return graph.subgraph(kept).copy()
+    return _index(graph).top_graph(cutoff, limit)
 
 
 def recursive_functions(graph: nx.DiGraph) -> set[str]:
@@ -128,12 +94,13 @@ def package_of(file: str, packages: tuple[str, ...]) -> str | None:
     return None
 
 
-def package_times(graph: nx.DiGraph, packages: tuple[str, ...]) -> list[tuple[str, float]]:
+def package_times(functions: "Iterable[FunctionStats]",
+                  packages: tuple[str, ...]) -> list[tuple[str, float]]:
     """Own time per package, largest first; the rest as "other"."""
     totals: dict[str, float] = {}
-    for _, data in graph.nodes(data=True):
-        name = package_of(data["file"], packages) or "other"
-        totals[name] = totals.get(name, 0.0) + data["inlinetime"]
+    for function in functions:
+        name = package_of(function.file, packages) or "other"
+        totals[name] = totals.get(name, 0.0) + function.inlinetime
     return sorted(totals.items(), key=lambda item: item[1], reverse=True)
 
 
@@ -157,14 +124,15 @@ def change_shade(change: float, largest: float) -> str:
     return f"#ff{fade:02x}{fade:02x}" if change > 0 else f"#{fade:02x}{fade:02x}ff"
 
 
-def to_dot(graph: nx.DiGraph, cutoff: float = 0.05, title: str = "",
+def to_dot(graph: "nx.DiGraph | CallIndex", cutoff: float = 0.05, title: str = "",
            changes: dict[str, float] | None = None) -> str:
     """The pruned call graph in DOT, nodes shaded by cumulative time, or, given
     ``changes`` (own-time change per function), coloured by that change."""
     import pydot
 
-    total = profiled_time(graph) or 1.0
-    shown = prune(graph, cutoff, GRAPH_NODES)
+    index = _index(graph)
+    total = index.total() or 1.0
+    shown = index.top_graph(cutoff, GRAPH_NODES)
     if len(shown) == GRAPH_NODES:
         title += f" (the {GRAPH_NODES} largest functions)"
     dot = pydot.Dot(graph_name="callgraph", graph_type="digraph", rankdir="TB",
@@ -174,7 +142,7 @@ def to_dot(graph: nx.DiGraph, cutoff: float = 0.05, title: str = "",
     dot.set_edge_defaults(fontname="Helvetica", fontsize="9", color='"#777777"')
     ids = {node: f"n{number}" for number, node in enumerate(shown)}
     largest = max((abs(change) for change in (changes or {}).values()), default=0.0)
-    sampled = graph.graph.get("kind") == "sampled"
+    sampled = index.kind == "sampled"
     counted = "samples" if sampled else "calls"
     for node, data in shown.nodes(data=True):
         share = data["totaltime"] / total
@@ -231,7 +199,7 @@ def session_tree(session: "ProfilingSession", cutoff: float = 0.0,
     from cProfile's caller/callee pairs otherwise."""
     if session.stacks is not None:
         return stack_tree(session.stacks, cutoff, max_nodes)
-    return call_tree(session.graph, cutoff, max_nodes)
+    return call_tree(session.call_index, cutoff, max_nodes)
 
 
 def stack_tree(stacks: "Iterable[StackStats]", cutoff: float = 0.0,
@@ -270,7 +238,8 @@ def stack_tree(stacks: "Iterable[StackStats]", cutoff: float = 0.0,
     return top.children
 
 
-def call_tree(graph: nx.DiGraph, cutoff: float = 0.0, max_nodes: int = 5000) -> list[TreeNode]:
+def call_tree(graph: "nx.DiGraph | CallIndex", cutoff: float = 0.0,
+              max_nodes: int = 5000) -> list[TreeNode]:
     """The call graph unfolded into a tree from its roots: an estimate.
 
     cProfile keeps no stacks, so a callee's subtree is scaled by the share of
@@ -284,15 +253,17 @@ def call_tree(graph: nx.DiGraph, cutoff: float = 0.0, max_nodes: int = 5000) -> 
     The largest paths are unfolded first, ``max_nodes`` at most, so a budget
     spent never hides a large path behind many small ones; no recursion on depth.
     """
-    threshold = profiled_time(graph) * cutoff
+    index = _index(graph)
+    functions = index.functions
+    threshold = index.total() * cutoff
     made: list[tuple[TreeNode, TreeNode | None]] = []  # every node and its parent
     ancestors: dict[int, frozenset[str]] = {}  # what is open above each node
     waiting: list[tuple[float, int, TreeNode, TreeNode | None]] = []
-    for root in root_nodes(graph):
-        data = graph.nodes[root]
-        if data["totaltime"] >= threshold:
-            heapq.heappush(waiting, (-data["totaltime"], len(waiting),
-                                     TreeNode(root, data["totaltime"], data["callcount"]), None))
+    for root in index.roots():
+        row = functions[root]
+        if row.totaltime >= threshold:
+            heapq.heappush(waiting, (-row.totaltime, len(waiting),
+                                     TreeNode(root, row.totaltime, row.callcount), None))
     roots: list[TreeNode] = []
     order = len(waiting)
     while waiting and len(made) < max_nodes:
@@ -306,13 +277,14 @@ def call_tree(graph: nx.DiGraph, cutoff: float = 0.0, max_nodes: int = 5000) -> 
             continue
         path = ancestors[id(node)] = (ancestors[id(parent)] if parent else frozenset()) | {
             node.key}
-        scale = min(node.time / (graph.nodes[node.key]["totaltime"] or 1.0), 1.0)
-        for _, callee, data in graph.out_edges(node.key, data=True):
-            share = data["totaltime"] * scale
+        scale = min(node.time / (functions[node.key].totaltime or 1.0), 1.0)
+        for call in index.callees.get(node.key, ()):
+            callee = call.callee
+            share = call.totaltime * scale
             if share < threshold or (share <= 0 and threshold > 0):
                 continue
             recursive = callee in path
-            child = TreeNode(callee, share, data["callcount"], recursive=recursive,
+            child = TreeNode(callee, share, call.callcount, recursive=recursive,
                              reentry=share if recursive else 0.0)
             order += 1
             heapq.heappush(waiting, (-share, order, child, node))

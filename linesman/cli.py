@@ -244,7 +244,6 @@ def cmd_show(args: argparse.Namespace) -> int:
     from linesman.callgraph import profile_total, session_tree
 
     session = load_session(open_store(args.store, read_only=True), args.uuid)
-    graph = session.graph
     total = profile_total(session) or 1e-12
     sampled = session.kind == "sampled"
     engine = (f"sampled, {session.samples} samples" if sampled else "cProfile")
@@ -259,11 +258,11 @@ def cmd_show(args: argparse.Namespace) -> int:
                                                          max_nodes=2000))]
     while todo:  # a loop, not recursion: a call chain may be thousands deep
         node, depth = todo.pop()
-        data = graph.nodes[node.key]
+        row = session.function(node.key)
         mark = " (recursion)" if node.recursive else ""
-        where = "" if data["file"] == "~" else f"  {data['file']}:{data['line']}"
+        where = "" if row.file == "~" else f"  {row.file}:{row.line}"
         print(f"{'  ' * min(depth, 40)}{100 * node.time / total:5.1f}%  "
-              f"{node.time * 1000:8.2f} ms  {terminal_text(data['name'])}{mark}"
+              f"{node.time * 1000:8.2f} ms  {terminal_text(row.name)}{mark}"
               f"{terminal_text(where)}")
         todo.extend((child, depth + 1) for child in reversed(node.children))
     print(f"\ntop {args.limit} functions by {args.sort}")
@@ -292,7 +291,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     elif args.format == "collapsed":
         data = to_collapsed(session).encode()
     else:
-        dot = to_dot(session.graph, args.cutoff / 100, f"{session.method} {session.path}")
+        dot = to_dot(session.call_index, args.cutoff / 100,
+                     f"{session.method} {session.path}")
         if args.format == "dot":
             data = dot.encode()
         else:

@@ -14,7 +14,6 @@ is installed.
 
 from __future__ import annotations
 
-import heapq
 import json
 import logging
 import re
@@ -492,9 +491,9 @@ class ProfilerUI:
                            chart=chart, **view)
 
     def session_view(self, session: ProfilingSession, cutoff: float) -> dict:
-        graph = session.graph
         figures = profile_figures(session, cutoff)
-        figures["dot"] = to_dot(graph, cutoff / 100, f"{session.method} {session.path}")
+        figures["dot"] = to_dot(session.call_index, cutoff / 100,
+                                f"{session.method} {session.path}")
         return {
             "session": session,
             "recursive": len(session.recursive_keys()),
@@ -628,7 +627,7 @@ class ProfilerUI:
             content_type, extension = "text/plain; charset=utf-8", "collapsed.txt"
         else:
             cutoff = parse_cutoff(request.GET.get("cutoff"))
-            dot = to_dot(session.graph, cutoff / 100, f"{session.method} {session.path}")
+            dot = to_dot(session.call_index, cutoff / 100, f"{session.method} {session.path}")
             if kind == "dot":
                 body, content_type, extension = dot.encode(), "text/vnd.graphviz", "dot"
             else:
@@ -771,9 +770,9 @@ def table_rows(session: ProfilingSession) -> list:
     functions = session.functions
     if len(functions) <= TABLE_ROWS:
         return list(functions)
-    chosen = {f.key: f for f in heapq.nlargest(TABLE_ROWS // 2, functions,
-                                                 key=lambda f: f.totaltime)}
-    for function in heapq.nlargest(TABLE_ROWS, functions, key=lambda f: f.inlinetime):
+    by_cumulative = sorted(functions, key=lambda f: f.totaltime, reverse=True)
+    chosen = {f.key: f for f in by_cumulative[:TABLE_ROWS // 2]}
+    for function in sorted(functions, key=lambda f: f.inlinetime, reverse=True):
         if len(chosen) >= TABLE_ROWS:
             break
         chosen.setdefault(function.key, function)
@@ -805,7 +804,7 @@ def package_chart(session: ProfilingSession, packages: tuple[str, ...]) -> list[
     """Pie slices of own time per package, as SVG path data."""
     import math
 
-    times = package_times(session.graph, packages)
+    times = package_times(session.functions, packages)
     total = sum(seconds for _, seconds in times) or 1.0
     slices, angle = [], -math.pi / 2
     colours = ["#1f6feb", "#d29922", "#2da44e", "#cf222e", "#8250df", "#0a7ea4", "#bf3989",
