@@ -278,7 +278,11 @@ def call_tree(graph: "nx.DiGraph | CallIndex", cutoff: float = 0.0,
         path = ancestors[id(node)] = (ancestors[id(parent)] if parent else frozenset()) | {
             node.key}
         scale = min(node.time / (functions[node.key].totaltime or 1.0), 1.0)
-        for call in index.callees.get(node.key, ()):
+        calls = index.callees.get(node.key, ())
+        room = max_nodes - len(made)
+        if len(calls) > room:  # 50,000 callees, room for 5,000: only those can be shown
+            calls = heapq.nlargest(room, calls, key=lambda call: call.totaltime)
+        for call in calls:
             callee = call.callee
             share = call.totaltime * scale
             if share < threshold or (share <= 0 and threshold > 0):

@@ -296,6 +296,13 @@ class ProfilerUI:
     def backend(self):
         return self.middleware.backend
 
+    def forget_computed(self) -> None:
+        """Drop every computed page and the endpoints' figures (they come back when
+        asked): for a benchmark's cold views, and after a bulk change."""
+        self.cache.forget()
+        with self._endpoints_lock:
+            self._endpoints = None
+
     def note_damaged(self, path: str) -> None:
         """Remember a session whose document would not decode, so the list flags it."""
         match = re.search(UUID_PATTERN, path)
