@@ -69,6 +69,20 @@ class FunctionStats(_FunctionRow):
         return tuple.__new__(cls, (file, line, name, callcount, reccallcount, inlinetime,
                                    totaltime, function_key(file, line, name)))
 
+    @classmethod
+    def rows(cls, stored: Iterable[Iterable[Any]]) -> list["FunctionStats"]:
+        """Rows from a document's ``[file, line, name, calls, recursive calls, own,
+        cumulative]`` lists, each value checked for its type, in one loop: a page
+        of a 50,000-function profile decodes them all."""
+        new, builtin = tuple.__new__, _BUILTIN_FILE
+        made = []
+        for file, line, name, cc, rcc, inline, total in stored:
+            file, line, name = str(file), int(line), str(name)
+            key = name if file == builtin else f"{file}:{line}({name})"  # function_key
+            made.append(new(cls, (file, line, name, int(cc), int(rcc), float(inline),
+                                  float(total), key)))
+        return made
+
     def __getnewargs__(self) -> tuple:  # pickle calls __new__ with the seven figures
         return tuple(self)[:7]
 
@@ -450,11 +464,7 @@ class ProfilingSession:
         session.path = str(document["path"])
         session.query = str(document["query"])
         session.headers = {str(k): str(v) for k, v in dict(document["headers"]).items()}
-        functions = [
-            FunctionStats(str(file), int(line), str(name), int(cc), int(rcc),
-                          float(inline), float(total))
-            for file, line, name, cc, rcc, inline, total in document["functions"]
-        ]
+        functions = FunctionStats.rows(document["functions"])
         keys = [function.key for function in functions]
         stacks = document.get("stacks")
         if document.get("kind", DETERMINISTIC) == SAMPLED and stacks is not None:
@@ -468,8 +478,10 @@ class ProfilingSession:
             session.functions, session.calls = rows_from_stacks(labels, session.stacks)
             return session
         session.functions = functions
+        new = tuple.__new__  # CallStats' own __new__ is a Python frame per row
         session.calls = [
-            CallStats(keys[caller], keys[callee], int(cc), int(rcc), float(inline), float(total))
+            new(CallStats, (keys[caller], keys[callee], int(cc), int(rcc), float(inline),
+                            float(total)))
             for caller, callee, cc, rcc, inline, total in document["calls"]
         ]
         return session
