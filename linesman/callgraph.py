@@ -281,7 +281,7 @@ def call_tree(graph: "nx.DiGraph | CallIndex", cutoff: float = 0.0,
         calls = index.callees.get(node.key, ())
         room = max_nodes - len(made)
         if len(calls) > room:  # 50,000 callees, room for 5,000: only those can be shown
-            calls = heapq.nlargest(room, calls, key=lambda call: call.totaltime)
+            calls = sorted(calls, key=lambda call: call.totaltime, reverse=True)[:room]
         for call in calls:
             callee = call.callee
             share = call.totaltime * scale

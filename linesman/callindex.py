@@ -66,18 +66,18 @@ class CallIndex:
         """
         if self._roots is not None:
             return list(self._roots)
-        functions = self.functions
+        functions, callees = self.functions, self.callees
         roots = [key for key in functions if key not in self.called]
         # Only what no root reaches can hold a group that calls only itself; a
         # request's profile is all reached, so the condensation is mostly of nothing.
         reached = set(roots)
-        todo = list(roots)
-        while todo:
-            for call in self.callees.get(todo.pop(), ()):
-                if call.callee not in reached:
-                    reached.add(call.callee)
-                    todo.append(call.callee)
-        unreached = [key for key in functions if key not in reached]
+        frontier = roots
+        while frontier:
+            found = {call.callee for key in frontier for call in callees.get(key, ())}
+            frontier = list(found - reached)
+            reached.update(frontier)
+        unreached = [key for key in functions if key not in reached] if len(
+            reached) < len(functions) else []
         if unreached:
             roots.extend(self._self_contained_groups(unreached))
         roots.sort(key=lambda key: functions[key].totaltime, reverse=True)
