@@ -49,6 +49,7 @@ class Verdict:
     allowed: bool
     status: int = 200  # 401 asks for credentials, 403 refuses
     reason: str = ""
+    challenge: str = ""  # a 401's WWW-Authenticate value
     by_link: bool = False  # the token came in the query: set the cookie, drop it from the URL
     by_header: bool = False  # the token came in a header: a script, which needs no CSRF token
 
@@ -155,9 +156,10 @@ class AccessPolicy:
         if self.require_token:
             token = self._token(environ, refresh)
             if token is None:
-                return Verdict(False, 401, TOKEN_NEEDED)
+                return Verdict(False, 401, TOKEN_NEEDED, 'Bearer realm="linesman"')
         if self.credentials is not None and not self._credentials_match(environ):
-            return Verdict(False, 401, "The profiler needs a user name and password.")
+            return Verdict(False, 401, "The profiler needs a user name and password.",
+                           'Basic realm="linesman", charset="UTF-8"')
         if self.hook is not None and not self._hook_allows(environ):
             return Verdict(False, 403, "The profiler is not open to you.")
         return Verdict(True, by_link=token == "link", by_header=token == "header")

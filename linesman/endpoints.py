@@ -79,11 +79,8 @@ def stats_of_rows(rows: Iterable[tuple], folds: Iterable[re.Pattern[str]] = DEFA
     folds = tuple(folds)
     durations: dict[str, list[float]] = {}
     errors: dict[str, int] = {}
-    subs = [pattern.sub for pattern in folds]
     for method, path, duration, failed in rows:
-        for sub in subs:
-            path = sub("{id}", path)
-        endpoint = method + " " + path
+        endpoint = endpoint_of(method, path, folds)
         found = durations.get(endpoint)
         if found is None:
             durations[endpoint] = [duration]
@@ -110,14 +107,21 @@ def merge_sessions(sessions: list[ProfilingSession], method: str, path: str) -> 
     sessions add up their stacks, so the merged tree is still exact."""
     if sessions and all(session.kind == SAMPLED for session in sessions):
         return _merge_stacks(sessions, method, path)
+    merged = ProfilingSession(environ={"REQUEST_METHOD": method, "PATH_INFO": path},
+                              timestamp=max((s.timestamp for s in sessions), default=None))
     if len(sessions) == 1:  # nothing to add up: the rows as they are (immutable)
-        only = sessions[0]
-        merged = ProfilingSession(environ={"REQUEST_METHOD": method, "PATH_INFO": path},
-                                  timestamp=only.timestamp)
-        merged.functions, merged.calls = list(only.functions), list(only.calls)
-        merged.duration, merged.cpu_time = only.duration, only.cpu_time
-        merged.response_size, merged.status = only.response_size, None
-        return merged
+        merged.functions, merged.calls = list(sessions[0].functions), list(sessions[0].calls)
+    else:
+        merged.functions, merged.calls = _summed_rows(sessions)
+    merged.duration = sum(s.duration for s in sessions)
+    merged.cpu_time = sum(s.cpu_time for s in sessions)
+    merged.response_size = sum(s.response_size for s in sessions)
+    merged.status = None
+    return merged
+
+
+def _summed_rows(sessions: list[ProfilingSession]) -> tuple[list, list]:
+    """Each function's and each caller/callee pair's figures, added up."""
     functions: dict[str, list] = {}
     labels: dict[str, tuple[str, int, str]] = {}
     calls: dict[tuple[str, str], list] = {}
@@ -135,17 +139,8 @@ def merge_sessions(sessions: list[ProfilingSession], method: str, path: str) -> 
             figures[1] += call.reccallcount
             figures[2] += call.inlinetime
             figures[3] += call.totaltime
-    merged = ProfilingSession(environ={"REQUEST_METHOD": method, "PATH_INFO": path},
-                              timestamp=max((s.timestamp for s in sessions), default=None))
-    merged.functions = [FunctionStats(*labels[key], *figures)
-                        for key, figures in functions.items()]
-    merged.calls = [CallStats(caller, callee, *figures)
-                    for (caller, callee), figures in calls.items()]
-    merged.duration = sum(s.duration for s in sessions)
-    merged.cpu_time = sum(s.cpu_time for s in sessions)
-    merged.response_size = sum(s.response_size for s in sessions)
-    merged.status = None
-    return merged
+    return ([FunctionStats(*labels[key], *figures) for key, figures in functions.items()],
+            [CallStats(caller, callee, *figures) for (caller, callee), figures in calls.items()])
 
 
 def _merge_stacks(sessions: list[ProfilingSession], method: str, path: str) -> ProfilingSession:

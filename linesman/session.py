@@ -26,7 +26,7 @@ from typing import Any, Collection, Iterable, Mapping, NamedTuple
 from urllib.parse import unquote_plus
 
 __all__ = ["ProfilingSession", "FunctionStats", "CallStats", "StackStats", "SessionFormatError",
-           "mask_query", "approximate_size", "DETERMINISTIC", "SAMPLED", "TEXT_LIMITS"]
+           "mask_query", "capped_text", "approximate_size", "DETERMINISTIC", "SAMPLED", "TEXT_LIMITS"]
 
 SCHEMA = "linesman.session"
 SCHEMA_VERSION = 2  # 2 added the engine's kind, its interval and sampled stacks
@@ -266,7 +266,8 @@ def mask_query(query: str) -> str:
     return "".join(parts)
 
 
-def _capped(text: str, limit: int) -> str:
+def capped_text(text: str, limit: int) -> str:
+    """At most ``limit`` characters, cut with a marker."""
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
@@ -284,12 +285,12 @@ def summarize_environ(environ: Mapping[str, Any]) -> dict[str, Any]:
     """The little of a request worth keeping; never cookies or credentials."""
     path = _wsgi_text(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")) or "/"
     return {
-        "method": _capped(str(environ.get("REQUEST_METHOD", "GET")), 32),
-        "path": _capped(path, TEXT_LIMITS["path"]),
-        "query": _capped(mask_query(_wsgi_text(environ.get("QUERY_STRING", ""))),
+        "method": capped_text(str(environ.get("REQUEST_METHOD", "GET")), 32),
+        "path": capped_text(path, TEXT_LIMITS["path"]),
+        "query": capped_text(mask_query(_wsgi_text(environ.get("QUERY_STRING", ""))),
                          TEXT_LIMITS["query"]),
         "headers": {
-            name: _capped(_wsgi_text(str(environ[name])), TEXT_LIMITS["header"])
+            name: capped_text(_wsgi_text(str(environ[name])), TEXT_LIMITS["header"])
             for name in _KEPT_HEADERS if environ.get(name)
         },
     }

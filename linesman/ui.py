@@ -360,10 +360,7 @@ class ProfilerUI:
         if verdict.status != 401:
             return http.HTTPForbidden(verdict.reason)
         error = http.HTTPUnauthorized(verdict.reason)
-        if "password" in verdict.reason:
-            error.headers["WWW-Authenticate"] = 'Basic realm="linesman", charset="UTF-8"'
-        else:
-            error.headers["WWW-Authenticate"] = 'Bearer realm="linesman"'
+        error.headers["WWW-Authenticate"] = verdict.challenge
         return error
 
     def app_root(self, request: Request) -> str:
@@ -803,7 +800,8 @@ def comparison_figures(after: ProfilingSession, report: dict) -> dict:
     figures = profile_figures(after, 1.0)
     figures["change"] = [changes.get(f.key, 0.0) for f in after.functions]
     figures["change_colours"] = [change_shade(change, largest) for change in figures["change"]]
-    figures["dot"] = to_dot(after.graph, 0.01, f"{after.method} {after.path}", changes=changes)
+    figures["dot"] = to_dot(after.call_index, 0.01, f"{after.method} {after.path}",
+                            changes=changes)
     return figures
 
 

@@ -50,6 +50,17 @@ def running(args: list[str], port: int, program: str = sys.executable):
             process.wait(10)
 
 
+def demo_ini(folder, store, port: int | None = None):
+    """An ini serving the demo behind linesman on a SQLite ``store``; with ``port``,
+    a waitress server section too (for pserve)."""
+    ini = folder / "app.ini"
+    server = ("" if port is None else
+              f"\n[server:main]\nuse = egg:waitress#main\nhost = 127.0.0.1\nport = {port}\n")
+    ini.write_text(f"[filter:linesman]\nuse = egg:linesman#profiler\nfilename = {store}\n\n"
+                   f"[app:main]\nuse = egg:linesman#demo\nfilter-with = linesman\n{server}")
+    return ini
+
+
 def login_headers(store) -> dict[str, str]:
     """The token header for the UI of the app whose store this is (made if new)."""
     from linesman.backends import open_store

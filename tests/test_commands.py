@@ -18,7 +18,7 @@ from linesman.backends.sqlite import SqliteBackend
 from linesman.demo.app import DemoApp
 from linesman.middleware import ProfilingMiddleware
 
-from servers import free_port, get, login_headers, running
+from servers import demo_ini, free_port, get, login_headers, running
 from wsgi_client import call
 
 ROUTES = ("/", "/template", "/json", "/slow", "/query", "/stream")
@@ -207,10 +207,7 @@ def test_view_opens_a_prof_file(tmp_path):
 
 @pytest.mark.server
 def test_serve_runs_an_ini(tmp_path):
-    ini = tmp_path / "app.ini"
-    ini.write_text("[filter:linesman]\nuse = egg:linesman#profiler\n"
-                   f"filename = {tmp_path / 's.db'}\n\n"
-                   "[app:main]\nuse = egg:linesman#demo\nfilter-with = linesman\n")
+    ini = demo_ini(tmp_path, tmp_path / "s.db")
     port = free_port()
     login = login_headers(tmp_path / "s.db")
     with running(["-m", "linesman", "serve", str(ini), "--port", str(port)], port):

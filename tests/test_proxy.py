@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.client
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 from linesman.backends.sqlite import SqliteBackend
 
 from nginx_like_proxy import NginxLikeProxy
-from servers import free_port, login_headers, running
+from servers import demo_ini, free_port, login_headers, running
 
 REMOTE = {"X-Forwarded-For": "203.0.113.9"}
 
@@ -36,25 +35,6 @@ def request(port: int, method: str, path: str, headers: dict | None = None,
         return answer.status, headers, answer.read()
     finally:
         connection.close()
-
-
-def write_ini(folder: Path, store: Path, port: int) -> Path:
-    ini = folder / "app.ini"
-    ini.write_text(textwrap.dedent(f"""
-        [filter:linesman]
-        use = egg:linesman#profiler
-        filename = {store}
-
-        [app:main]
-        use = egg:linesman#demo
-        filter-with = linesman
-
-        [server:main]
-        use = egg:waitress#main
-        host = 127.0.0.1
-        port = {port}
-    """))
-    return ini
 
 
 def server_command(server: str, ini: Path, port: int) -> tuple[list[str], str]:
@@ -77,7 +57,7 @@ def server_command(server: str, ini: Path, port: int) -> tuple[list[str], str]:
 def test_a_remote_client_through_a_same_host_proxy_is_refused(tmp_path, server):
     store = tmp_path / "sessions.db"
     port = free_port()
-    ini = write_ini(tmp_path, store, port)
+    ini = demo_ini(tmp_path, store, port)
     args, program = server_command(server, ini, port)
     login = login_headers(store)
     with running(args, port, program=program), NginxLikeProxy(port) as proxy:

@@ -3,7 +3,6 @@ gunicorn workers on one SQLite file, symlinks in the static folder, damaged docu
 
 from __future__ import annotations
 
-import textwrap
 import threading
 import time
 
@@ -15,7 +14,7 @@ from linesman.backends.sqlite import SqliteBackend
 
 import apps
 from databases import middleware_on, server_backend
-from servers import free_port, get, login_headers, running
+from servers import demo_ini, free_port, get, login_headers, running
 from wsgi_client import SESSION_HEADER, call
 
 LOCAL = {"REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "localhost"}
@@ -70,16 +69,7 @@ def test_connections_terminated_under_load_lose_no_session():
 
 def test_four_gunicorn_workers_on_one_sqlite_file_while_the_list_is_read(tmp_path):
     store = tmp_path / "sessions.db"
-    ini = tmp_path / "app.ini"
-    ini.write_text(textwrap.dedent(f"""
-        [filter:linesman]
-        use = egg:linesman#profiler
-        filename = {store}
-
-        [app:main]
-        use = egg:linesman#demo
-        filter-with = linesman
-    """))
+    ini = demo_ini(tmp_path, store)
     port = free_port()
     answered, failures = [], []
     lock = threading.Lock()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable
 
 from linesman.capture import CaptureWindow
+from linesman.session import capped_text
 from linesman.signing import new_secret
 
 if TYPE_CHECKING:
@@ -84,17 +85,10 @@ class SessionRefused(BackendError):
     column cannot take): retrying cannot help, so the writer drops it and goes on."""
 
 
-TRUNCATED = "…"
-
-
 def storable_text(text: str, limit: int) -> str:
     """Text any store takes: NUL (which PostgreSQL refuses) written as ``%00``, as
     the client sent it, and at most ``limit`` characters, cut with a marker."""
-    if "\0" in text:
-        text = text.replace("\0", "%00")
-    if len(text) > limit:
-        text = text[:limit - 1] + TRUNCATED
-    return text
+    return capped_text(text.replace("\0", "%00") if "\0" in text else text, limit)
 
 
 class Backend:
