@@ -77,10 +77,13 @@ def stats_of_rows(rows: Iterable[tuple], folds: Iterable[re.Pattern[str]] = DEFA
     """endpoint_stats from ``(method, path, duration, failed)`` rows, as
     ``Backend.endpoint_rows`` gives them."""
     folds = tuple(folds)
+    subs = [pattern.sub for pattern in folds]
     durations: dict[str, list[float]] = {}
     errors: dict[str, int] = {}
     for method, path, duration, failed in rows:
-        endpoint = endpoint_of(method, path, folds)
+        for sub in subs:  # fold_path, inline: it runs once per stored session
+            path = sub("{id}", path)
+        endpoint = f"{method} {path}"
         found = durations.get(endpoint)
         if found is None:
             durations[endpoint] = [duration]

@@ -42,6 +42,7 @@ from linesman.endpoints import (DEFAULT_FOLDS, MERGE_LIMIT, ProfileRef, compare_
                                 stats_of_rows,
                                 iso_utc, median_session, parse_ref, parse_time, resolve)
 from linesman.exports import export_name, to_collapsed, to_json, to_prof, to_speedscope
+from linesman.gc_pause import paused_gc
 from linesman.profiler import SKIP_REASONS
 from linesman.session import ProfilingSession, SessionFormatError, approximate_size
 
@@ -386,7 +387,8 @@ class ProfilerUI:
             if request.method == method or (method == "GET" and request.method == "HEAD"):
                 if method != "GET":
                     self.check_post(request)
-                return view(request, **match.groupdict())
+                with paused_gc():  # a big profile's page: see linesman.gc_pause
+                    return view(request, **match.groupdict())
             allowed.append(method)
         if allowed:
             raise http.HTTPMethodNotAllowed("This page does not take that method.",

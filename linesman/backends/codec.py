@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 import zlib
 
+import orjson
+
+from linesman.gc_pause import paused_gc
 from linesman.session import ProfilingSession, SessionFormatError
 
 __all__ = ["encode_session", "decode_session"]
@@ -35,10 +38,12 @@ def _inflate(data: bytes) -> bytes:
 
 
 def decode_session(data: bytes) -> ProfilingSession:
-    try:
-        document = json.loads(_inflate(bytes(data)).decode("utf-8"))
-    except (zlib.error, UnicodeDecodeError, ValueError, TypeError, RecursionError) as exc:
-        raise SessionFormatError(f"undecodable session document: {exc}") from None
-    if not isinstance(document, dict):
-        raise SessionFormatError("session document is not an object")
-    return ProfilingSession.from_dict(document)
+    with paused_gc():
+        try:
+            # orjson reads twice as fast as json, refuses NaN and bounds nesting.
+            document = orjson.loads(_inflate(bytes(data)))
+        except (zlib.error, ValueError, TypeError, RecursionError) as exc:
+            raise SessionFormatError(f"undecodable session document: {exc}") from None
+        if not isinstance(document, dict):
+            raise SessionFormatError("session document is not an object")
+        return ProfilingSession.from_dict(document)
