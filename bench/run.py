@@ -392,7 +392,7 @@ def sample_sessions():
 
 def fill(backend, sessions, count: int) -> None:
     """Add ``count`` copies of the sample sessions with fresh ids, fast."""
-    from linesman.backends.codec import encode_session
+    from linesman.model.codec import encode_session
 
     documents = [(session, encode_session(session)) for session in sessions]
     now = time.time() - count
@@ -484,7 +484,7 @@ def at_scale(sizes: list[int], store: Path, postgresql: str | None) -> None:
                 record(f"scale.{name}.{view}.{size}", seconds=times[size][view],
                        ratio_to_smallest=ratio)
 
-    from linesman.backends.codec import encode_session
+    from linesman.model.codec import encode_session
 
     stored = statistics.mean(len(encode_session(s)) for s in sessions)
     pickled = statistics.mean(len(pickle.dumps(s.graph)) for s in sessions)
@@ -523,8 +523,8 @@ def fill_distinct_paths(backend, count: int) -> None:
     an app with ids in its query-less paths fills."""
     import sqlite3
 
-    from linesman.backends.codec import encode_session
-    from linesman.session import ProfilingSession
+    from linesman.model.codec import encode_session
+    from linesman.model.session import ProfilingSession
 
     document = encode_session(ProfilingSession([], {"PATH_INFO": "/x"}))
     with sqlite3.connect(backend.filename) as connection:

@@ -6,7 +6,7 @@ cProfile, stored as a :class:`ProfilingSession` through a backend, and shown
 under ``/__profiler__``.
 """
 
-from linesman.session import ProfilingSession
+from linesman.model.session import ProfilingSession
 
 __all__ = ["ProfilingSession", "__version__"]
 

@@ -3,7 +3,7 @@
 A request under ``profiler_path`` goes to the UI app, the prefix moved into
 ``SCRIPT_NAME``. With profiling off, any other request costs one attribute
 check and goes straight to the app. A profiled request runs under its own
-cProfile (see :mod:`linesman.profiler`) from the app call to ``close()``,
+cProfile (see :mod:`linesman.profiling.gate`) from the app call to ``close()``,
 chunk by chunk and without buffering; once it is closed its raw profile goes
 to the writer thread. Nothing here may change what the app answers: the app's
 own exceptions pass through untouched and linesman's own failures are only
@@ -21,16 +21,16 @@ from typing import Any, Callable, Iterable
 
 from linesman.backends import create_backend
 from linesman.backends.base import Backend
-from linesman.capture import CaptureWindow
+from linesman.model.capture import CaptureWindow
 from linesman.config import Settings, parse_settings
-from linesman.endpoints import DEFAULT_FOLDS
-from linesman.access import TOKEN_PARAMETER
-from linesman.health import Health
-from linesman.profiler import ProfilerGate, RequestProfile
-from linesman.sampling import SampledProfile
+from linesman.analysis.endpoints import DEFAULT_FOLDS
+from linesman.web.access import TOKEN_PARAMETER
+from linesman.storage.health import Health
+from linesman.profiling.gate import ProfilerGate, RequestProfile
+from linesman.profiling.sampling import SampledProfile
 from linesman.signing import Signer, new_secret
-from linesman.ui import ProfilerUI
-from linesman.writer import ProfileRecord, Retention, SessionWriter
+from linesman.web.ui import ProfilerUI
+from linesman.storage.writer import ProfileRecord, Retention, SessionWriter
 
 __all__ = [
     "ProfilingMiddleware",

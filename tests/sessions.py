@@ -37,8 +37,8 @@ def real_session(path="/items", timestamp=None, status=200, method="GET",
 
 def sampled_session(path="/items", timestamp=None, status=200) -> ProfilingSession:
     """A session of the sampling engine, from a real run (at least a few samples)."""
-    from linesman.sampling import SampledProfile
-    from linesman.session import stacks_from_samples
+    from linesman.profiling.sampling import SampledProfile
+    from linesman.model.session import stacks_from_samples
 
     profile = SampledProfile(0.0002)
     while profile.samples < 5:

@@ -9,7 +9,7 @@ import pytest
 from linesman.backends.base import Backend, SessionQuery
 from linesman.backends.pickle import PickleBackend
 from linesman.backends.sqlite import SqliteBackend
-from linesman.capture import parse_capture
+from linesman.model.capture import parse_capture
 
 from databases import server_backend
 from sessions import real_session, sampled_session

@@ -14,7 +14,7 @@ import pytest
 from linesman.backends.base import Backend
 from linesman.config import ConfigError
 from linesman.demo.profiles import many_functions_session
-from linesman.session import ProfilingSession
+from linesman.model.session import ProfilingSession
 
 import apps
 from login import ui_client

@@ -21,8 +21,8 @@ ROUTES = ("/", "/template", "/json", "/slow", "/query", "/stream", "/slow?token=
 def sampled_demo_session() -> ProfilingSession:
     """The demo's /slow route under the sampling engine, for real, in this process."""
     from linesman.demo.app import make_app
-    from linesman.sampling import SampledProfile
-    from linesman.session import stacks_from_samples
+    from linesman.profiling.sampling import SampledProfile
+    from linesman.model.session import stacks_from_samples
 
     app = make_app({})
     environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/slow", "SCRIPT_NAME": "",

@@ -2,7 +2,7 @@ import cProfile
 import pstats
 
 from linesman import ProfilingSession
-from linesman.callgraph import root_nodes
+from linesman.model.callgraph import root_nodes
 
 
 def leaf(n):

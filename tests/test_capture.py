@@ -11,7 +11,7 @@ import time
 import pytest
 
 from linesman.backends.sqlite import SqliteBackend
-from linesman.capture import CaptureError, CaptureWindow, parse_capture
+from linesman.model.capture import CaptureError, CaptureWindow, parse_capture
 
 import apps
 from login import ui_client

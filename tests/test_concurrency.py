@@ -21,8 +21,8 @@ REQUESTS_EACH = 50
 
 # Code that runs off the request path (linesman's writer, encoding, SQL) and that
 # these routes never call: it must not show in their profiles.
-OFF_REQUEST_PATH = ("linesman/writer.py", "linesman/backends/", "linesman/session.py",
-                    "linesman/health.py", "json/", "zlib", "sqlite3")
+OFF_REQUEST_PATH = ("linesman/storage/writer.py", "linesman/backends/", "linesman/model/session.py",
+                    "linesman/storage/health.py", "json/", "zlib", "sqlite3")
 SEQUENTIAL = 5
 
 

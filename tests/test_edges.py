@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from linesman.backends.sqlite import SqliteBackend
-from linesman.session import ProfilingSession
+from linesman.model.session import ProfilingSession
 
 import apps
 from login import ui_client
@@ -94,7 +94,7 @@ def test_a_zlib_bomb_row_is_refused_quickly_in_show_and_the_ui(tmp_path, make_pr
 
 @pytest.mark.parametrize("document", [
     b"[" * 100_000 + b"]" * 100_000,                            # RecursionError in json
-    b'{"schema": "linesman.session", "version": 2, "uuid": 1e999}',  # OverflowError-ish
+    b'{"schema": "linesman.model.session", "version": 2, "uuid": 1e999}',  # OverflowError-ish
     b"not json at all",
 ])
 def test_show_on_a_damaged_row_is_one_line(tmp_path, document):

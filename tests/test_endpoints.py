@@ -15,7 +15,7 @@ import pytest
 from login import ui_client
 
 from linesman import ProfilingSession
-from linesman.endpoints import (compare_sessions, endpoint_of, endpoint_stats, fold_path,
+from linesman.analysis.endpoints import (compare_sessions, endpoint_of, endpoint_stats, fold_path,
                                 merge_sessions)
 
 import apps

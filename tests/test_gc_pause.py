@@ -7,7 +7,7 @@ import gc
 import threading
 
 from linesman.demo.profiles import many_functions_session
-from linesman.gc_pause import paused_gc
+from linesman.model.gc_pause import paused_gc
 
 import apps
 from login import ui_client

@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 import linesman
-from linesman.ui import asset_folder
+from linesman.web.ui import asset_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 

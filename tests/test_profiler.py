@@ -9,8 +9,8 @@ import sys
 import threading
 import time
 
-from linesman.profiler import ProfilerGate, is_exclusive_profiler
-from linesman.session import stats_from_profile
+from linesman.profiling.gate import ProfilerGate, is_exclusive_profiler
+from linesman.model.session import stats_from_profile
 
 import apps
 from wsgi_client import call

@@ -13,12 +13,12 @@ import time
 import pytest
 
 from linesman.backends.sqlite import SqliteBackend
-from linesman.callgraph import profile_total, session_tree
+from linesman.model.callgraph import profile_total, session_tree
 from linesman.config import ConfigError, parse_settings
-from linesman.endpoints import compare_sessions, merge_sessions
-from linesman.exports import from_pstats, read_prof, to_collapsed, to_prof, to_speedscope
-from linesman.sampling import SampledProfile
-from linesman.session import ProfilingSession
+from linesman.analysis.endpoints import compare_sessions, merge_sessions
+from linesman.exporters.formats import from_pstats, read_prof, to_collapsed, to_prof, to_speedscope
+from linesman.profiling.sampling import SampledProfile
+from linesman.model.session import ProfilingSession
 
 import apps
 from login import ui_client

@@ -5,8 +5,8 @@ import uuid
 import pytest
 
 from linesman import ProfilingSession
-from linesman.backends.codec import decode_session, encode_session
-from linesman.session import SessionFormatError, mask_query
+from linesman.model.codec import decode_session, encode_session
+from linesman.model.session import SessionFormatError, mask_query
 
 from apps import spin
 
@@ -125,8 +125,8 @@ def test_failed_marks_errors_and_server_errors():
 
 @pytest.mark.parametrize("document, message", [
     ({"schema": "other"}, "not a linesman session"),
-    ({"schema": "linesman.session", "version": 99}, "newer"),
-    ({"schema": "linesman.session", "version": 1, "uuid": "x"}, "damaged"),
+    ({"schema": "linesman.model.session", "version": 99}, "newer"),
+    ({"schema": "linesman.model.session", "version": 1, "uuid": "x"}, "damaged"),
 ])
 def test_unreadable_documents_raise_a_format_error(document, message):
     with pytest.raises(SessionFormatError, match=message):

@@ -117,7 +117,7 @@ def test_four_gunicorn_workers_on_one_sqlite_file_while_the_list_is_read(tmp_pat
 
 
 def test_a_symlink_out_of_the_static_folder_is_not_followed(make_profiled, tmp_path):
-    from linesman.ui import asset_folder
+    from linesman.web.ui import asset_folder
 
     secret = tmp_path / "secret.css"
     secret.write_text("body { content: 'private' }")

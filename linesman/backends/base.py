@@ -15,12 +15,12 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable
 
-from linesman.capture import CaptureWindow
-from linesman.session import capped_text
+from linesman.model.capture import CaptureWindow
+from linesman.model.session import capped_text
 from linesman.signing import new_secret
 
 if TYPE_CHECKING:
-    from linesman.session import ProfilingSession
+    from linesman.model.session import ProfilingSession
 
 __all__ = ["Backend", "BackendError", "SessionRefused", "SessionQuery", "SessionSummary",
            "SORT_KEYS", "SUMMARY_FIELDS", "storable_text"]
@@ -193,7 +193,7 @@ class Backend:
             secret = self.__dict__.setdefault("_linesman_secret", new_secret())
         return secret
 
-    # -- capture windows (see linesman.capture) --------------------------------
+    # -- capture windows (see linesman.model.capture) --------------------------------
     # The defaults keep windows in this process only, like the switch above; the
     # bundled SQL stores keep them in tables, shared by every process.
     def _local_captures(self) -> tuple[threading.Lock, dict[str, CaptureWindow],

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
 from linesman.backends.base import SUMMARY_FIELDS, Backend, BackendError
-from linesman.session import ProfilingSession
+from linesman.model.session import ProfilingSession
 from linesman.signing import new_secret
 
 __all__ = ["PickleBackend", "DamagedStore"]

@@ -23,10 +23,10 @@ from typing import Any, Iterable, Iterator
 from linesman.backends.base import (PATH_LENGTH, QUERY_LENGTH, SUMMARY_FIELDS, Backend,
                                     BackendError, SessionQuery, SessionRefused, storable_text,
                                     SessionSummary)
-from linesman.backends.codec import decode_session, encode_session
-from linesman.capture import CaptureWindow
+from linesman.model.codec import decode_session, encode_session
+from linesman.model.capture import CaptureWindow
 from linesman.config import ConfigError, backend_option, to_bool, to_positive_int
-from linesman.session import ProfilingSession
+from linesman.model.session import ProfilingSession
 from linesman.signing import new_secret
 
 try:

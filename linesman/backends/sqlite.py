@@ -21,10 +21,10 @@ from typing import Iterable
 from linesman.backends.base import (PATH_LENGTH, QUERY_LENGTH, SUMMARY_FIELDS, Backend,
                                     BackendError, SessionQuery, SessionRefused, storable_text,
                                     SessionSummary)
-from linesman.backends.codec import decode_session, encode_session
-from linesman.capture import CaptureWindow
+from linesman.model.codec import decode_session, encode_session
+from linesman.model.capture import CaptureWindow
 from linesman.config import backend_option, to_seconds
-from linesman.session import ProfilingSession
+from linesman.model.session import ProfilingSession
 from linesman.signing import new_secret
 
 __all__ = ["SqliteBackend"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import cProfile
 
-from linesman.session import ProfilingSession
+from linesman.model.session import ProfilingSession
 
 __all__ = ["many_functions_session"]
 

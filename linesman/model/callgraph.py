@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 
 import networkx as nx
 
-from linesman.callindex import CallIndex
+from linesman.model.callindex import CallIndex
 
 if TYPE_CHECKING:
     from typing import Iterable
 
-    from linesman.session import FunctionStats, ProfilingSession, StackStats
+    from linesman.model.session import FunctionStats, ProfilingSession, StackStats
 
 __all__ = ["build_graph", "root_nodes", "profiled_time", "prune", "recursive_functions",
            "package_times", "to_dot", "render_svg", "call_tree", "stack_tree", "session_tree", "profile_total",

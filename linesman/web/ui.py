@@ -3,7 +3,7 @@
 Routes are one declarative table of ``(method, pattern, view)``; a view takes
 the request and the pattern's groups and returns a response, or raises a
 ``webob.exc`` error that is drawn as the UI's own error page (never echoing
-raw input). Access (:mod:`linesman.access`) and the CSRF check of every POST
+raw input). Access (:mod:`linesman.web.access`) and the CSRF check of every POST
 happen in one place, before any view. Templates are Mako with every
 expression HTML-escaped unless a template says ``|n``. The session page is
 an HTML shell plus the profile's figures as JSON, from which the browser draws
@@ -32,19 +32,19 @@ from webob.multidict import MultiDict
 from webob import exc as http
 from webob.static import DirectoryApp
 
-from linesman.access import LOGIN_COOKIE, TOKEN_PARAMETER, AccessPolicy
-from linesman.api import SessionsAPI, json_error
+from linesman.web.access import LOGIN_COOKIE, TOKEN_PARAMETER, AccessPolicy
+from linesman.web.api import SessionsAPI, json_error
 from linesman.backends.base import SORT_KEYS, BackendError, SessionQuery
-from linesman.callgraph import (change_shade, package_times, profile_total,
+from linesman.model.callgraph import (change_shade, package_times, profile_total,
                                 render_svg, session_tree, to_dot)
-from linesman.capture import CaptureError, parse_capture
-from linesman.endpoints import (DEFAULT_FOLDS, MERGE_LIMIT, ProfileRef, compare_sessions,
+from linesman.model.capture import CaptureError, parse_capture
+from linesman.analysis.endpoints import (DEFAULT_FOLDS, MERGE_LIMIT, ProfileRef, compare_sessions,
                                 stats_of_rows,
                                 iso_utc, median_session, parse_ref, parse_time, resolve)
-from linesman.exports import export_name, to_collapsed, to_json, to_prof, to_speedscope
-from linesman.gc_pause import paused_gc
-from linesman.profiler import SKIP_REASONS
-from linesman.session import ProfilingSession, SessionFormatError, approximate_size
+from linesman.exporters.formats import export_name, to_collapsed, to_json, to_prof, to_speedscope
+from linesman.model.gc_pause import paused_gc
+from linesman.profiling.gate import SKIP_REASONS
+from linesman.model.session import ProfilingSession, SessionFormatError, approximate_size
 
 if TYPE_CHECKING:
     from linesman.middleware import ProfilingMiddleware
@@ -81,7 +81,7 @@ def asset_folder(name: str) -> Path:
     installed = Path(str(resources.files("linesman"))) / name
     if installed.is_dir():
         return installed
-    return Path(__file__).resolve().parent.parent / name
+    return Path(__file__).resolve().parents[2] / name
 
 
 def parse_cutoff(text: str | None) -> float:
@@ -387,7 +387,7 @@ class ProfilerUI:
             if request.method == method or (method == "GET" and request.method == "HEAD"):
                 if method != "GET":
                     self.check_post(request)
-                with paused_gc():  # a big profile's page: see linesman.gc_pause
+                with paused_gc():  # a big profile's page: see linesman.model.gc_pause
                     return view(request, **match.groupdict())
             allowed.append(method)
         if allowed:
@@ -615,7 +615,7 @@ class ProfilerUI:
                            **self.comparison(request))
 
     def compare_json(self, request: Request) -> Response:
-        from linesman.api import json_response
+        from linesman.web.api import json_response
 
         return json_response(self.comparison(request)["report"])
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Iterable, NamedTuple
 
-from linesman.callgraph import profile_total
-from linesman.session import SAMPLED, CallStats, FunctionStats, ProfilingSession, StackStats
+from linesman.model.callgraph import profile_total
+from linesman.model.session import SAMPLED, CallStats, FunctionStats, ProfilingSession, StackStats
 
 if TYPE_CHECKING:
     from linesman.backends.base import Backend

@@ -241,7 +241,7 @@ SORTS = {"cumtime": lambda f: f.totaltime, "tottime": lambda f: f.inlinetime,
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from linesman.callgraph import profile_total, session_tree
+    from linesman.model.callgraph import profile_total, session_tree
 
     session = load_session(open_store(args.store, read_only=True), args.uuid)
     total = profile_total(session) or 1e-12
@@ -278,8 +278,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from linesman.callgraph import render_svg, to_dot
-    from linesman.exports import to_collapsed, to_json, to_prof, to_speedscope
+    from linesman.model.callgraph import render_svg, to_dot
+    from linesman.exporters.formats import to_collapsed, to_json, to_prof, to_speedscope
 
     session = load_session(open_store(args.store, read_only=True), args.uuid)
     if args.format == "prof":
@@ -313,7 +313,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def import_files(backend, files: Sequence[str]) -> list[str]:
-    from linesman.exports import from_pstats, read_prof
+    from linesman.exporters.formats import from_pstats, read_prof
 
     made = []
     for name in progress(files, "importing"):
@@ -349,7 +349,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def load_profile(backend, text: str):
     """A session by id, or an endpoint's sessions merged (``GET /users/{id}@FROM..TO``)."""
-    from linesman.endpoints import DEFAULT_FOLDS, parse_ref, resolve
+    from linesman.analysis.endpoints import DEFAULT_FOLDS, parse_ref, resolve
 
     try:
         ref = parse_ref(text)
@@ -362,7 +362,7 @@ def load_profile(backend, text: str):
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from linesman.endpoints import compare_sessions
+    from linesman.analysis.endpoints import compare_sessions
 
     backend = open_store(args.store, read_only=True)
     (before, before_count), (after, after_count) = (load_profile(backend, args.a),
@@ -386,7 +386,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_capture(args: argparse.Namespace) -> int:
-    from linesman.capture import CaptureError, parse_capture
+    from linesman.model.capture import CaptureError, parse_capture
 
     backend = open_store(args.store)
     if args.stop is not None:
@@ -537,7 +537,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from linesman.backends.base import BackendError
     from linesman.config import ConfigError
 
-    from linesman.session import SessionFormatError
+    from linesman.model.session import SessionFormatError
 
     try:
         return args.run(args)

@@ -16,8 +16,8 @@ import marshal
 from typing import Any
 
 from linesman import __version__
-from linesman.callgraph import TreeNode, session_tree
-from linesman.session import ProfilingSession
+from linesman.model.callgraph import TreeNode, session_tree
+from linesman.model.session import ProfilingSession
 
 __all__ = ["to_pstats", "to_prof", "to_speedscope", "to_collapsed", "to_json", "export_name",
            "from_pstats", "read_prof"]
@@ -165,7 +165,7 @@ def export_name(session: ProfilingSession, extension: str) -> str:
 def from_pstats(stats: dict, path: str = "/imported", method: str = "GET",
                 timestamp: float | None = None) -> ProfilingSession:
     """A session from a ``pstats.Stats.stats`` mapping (a ``.prof`` file's content)."""
-    from linesman.session import CallStats, FunctionStats, function_key, is_profiler_noise
+    from linesman.model.session import CallStats, FunctionStats, function_key, is_profiler_noise
 
     session = ProfilingSession(environ={"REQUEST_METHOD": method, "PATH_INFO": path},
                                timestamp=timestamp)
@@ -209,7 +209,7 @@ def _is_entry(value: Any) -> bool:
 def read_prof(data: bytes) -> dict:
     """The stats mapping of a ``.prof`` file; ValueError, in one line, when it is
     not one (checked before marshal allocates anything, and every entry's types)."""
-    from linesman.prof_scan import check_marshal
+    from linesman.model.prof_scan import check_marshal
 
     try:
         check_marshal(data)

@@ -5,14 +5,14 @@ path, from one of two engines' output and a WSGI environ:
 
 * ``deterministic``: cProfile's ``getstats()``, exact call counts and times of
   every function and every caller/callee pair, but no call stacks;
-* ``sampled``: the sampling engine's stacks (:mod:`linesman.sampling`), each
+* ``sampled``: the sampling engine's stacks (:mod:`linesman.profiling.sampling`), each
   distinct stack with its sample count and time. The function rows and
   caller/callee pairs are derived from the stacks (a function's "calls" are then
   the samples it appears in), so everything built on rows works for both.
 
 It turns into a versioned JSON-ready dict and back with every figure unchanged.
 Derived views (the networkx graph among them) are computed from those figures
-by :mod:`linesman.callgraph` when asked.
+by :mod:`linesman.model.callgraph` when asked.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from urllib.parse import unquote_plus
 __all__ = ["ProfilingSession", "FunctionStats", "CallStats", "StackStats", "SessionFormatError",
            "mask_query", "capped_text", "approximate_size", "DETERMINISTIC", "SAMPLED", "TEXT_LIMITS"]
 
-SCHEMA = "linesman.session"
+SCHEMA = "linesman.model.session"
 SCHEMA_VERSION = 2  # 2 added the engine's kind, its interval and sampled stacks
 DETERMINISTIC = "deterministic"  # cProfile: exact call counts, no stacks
 SAMPLED = "sampled"  # the sampling engine: stacks with samples and time, no call counts
@@ -385,16 +385,16 @@ class ProfilingSession:
     def graph(self):
         """The call graph as a ``networkx.DiGraph``, built on first use."""
         if self._graph is None:
-            from linesman.callgraph import build_graph
+            from linesman.model.callgraph import build_graph
 
             self._graph = build_graph(self)
         return self._graph
 
     @property
     def call_index(self):
-        """The call graph as plain dicts (``linesman.callindex``): what pages walk."""
+        """The call graph as plain dicts (``linesman.model.callindex``): what pages walk."""
         if self._call_index is None:
-            from linesman.callindex import CallIndex
+            from linesman.model.callindex import CallIndex
 
             self._call_index = CallIndex(self.functions, self.calls, self.kind)
         return self._call_index

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
 from linesman.backends.base import Backend, BackendError, SessionRefused
-from linesman.endpoints import DEFAULT_FOLDS, prune_keeping_slowest
-from linesman.health import Health
-from linesman.profiler import ProfilerGate
-from linesman.sampling import SampledProfile
-from linesman.session import (ProfilingSession, approximate_size, splice_out,
+from linesman.analysis.endpoints import DEFAULT_FOLDS, prune_keeping_slowest
+from linesman.storage.health import Health
+from linesman.profiling.gate import ProfilerGate
+from linesman.profiling.sampling import SampledProfile
+from linesman.model.session import (ProfilingSession, approximate_size, splice_out,
                               stacks_from_samples)
 
 __all__ = ["ProfileRecord", "SessionWriter", "Retention"]

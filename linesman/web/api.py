@@ -16,11 +16,11 @@ from webob import exc as http
 
 from linesman import __version__
 from linesman.backends.base import SORT_KEYS, SUMMARY_FIELDS
-from linesman.capture import (MAX_CAPTURE_MINUTES, MAX_CAPTURE_REQUESTS, CaptureError,
+from linesman.model.capture import (MAX_CAPTURE_MINUTES, MAX_CAPTURE_REQUESTS, CaptureError,
                               parse_capture)
 
 if TYPE_CHECKING:
-    from linesman.ui import ProfilerUI
+    from linesman.web.ui import ProfilerUI
 
 __all__ = ["SessionsAPI", "openapi_document", "json_response", "json_error"]
 
@@ -58,7 +58,7 @@ class SessionsAPI:
         self.ui = ui
 
     def list(self, request: Request) -> Response:
-        from linesman.ui import parse_list_query
+        from linesman.web.ui import parse_list_query
 
         query, page = parse_list_query(request.GET)
         per_page = request.GET.get("per_page", "50")

@@ -12,8 +12,8 @@ import zlib
 
 import orjson
 
-from linesman.gc_pause import paused_gc
-from linesman.session import ProfilingSession, SessionFormatError
+from linesman.model.gc_pause import paused_gc
+from linesman.model.session import ProfilingSession, SessionFormatError
 
 __all__ = ["encode_session", "decode_session"]
 
