@@ -23,14 +23,14 @@ from linesman.backends import create_backend
 from linesman.backends.base import Backend
 from linesman.model.capture import CaptureWindow
 from linesman.config import Settings, parse_settings
-from linesman.analysis.endpoints import DEFAULT_FOLDS
 from linesman.web.access import TOKEN_PARAMETER
 from linesman.storage.health import Health
 from linesman.profiling.gate import ProfilerGate, RequestProfile
 from linesman.profiling.sampling import SampledProfile
 from linesman.signing import Signer, new_secret
 from linesman.web.ui import ProfilerUI
-from linesman.storage.writer import ProfileRecord, Retention, SessionWriter
+from linesman.storage.retention import Retention
+from linesman.storage.writer import ProfileRecord, SessionWriter
 
 __all__ = [
     "ProfilingMiddleware",
@@ -73,7 +73,7 @@ class ProfilingMiddleware:
             queue_bytes=self.settings.queue_bytes, flush_timeout=self.settings.flush_timeout,
             retention=Retention(self.settings.max_sessions, self.settings.max_age,
                                 keep_slowest=self.settings.keep_slowest,
-                                folds=self.settings.endpoint_folds or DEFAULT_FOLDS),
+                                folds=self.settings.folds),
             on_switch=self._apply_switch, on_captures=self._apply_captures, ready=ready,
             gate=self.gate)
         self.ui = ProfilerUI(self)  # built now: a wrong access option fails at start-up

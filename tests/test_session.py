@@ -125,8 +125,8 @@ def test_failed_marks_errors_and_server_errors():
 
 @pytest.mark.parametrize("document, message", [
     ({"schema": "other"}, "not a linesman session"),
-    ({"schema": "linesman.model.session", "version": 99}, "newer"),
-    ({"schema": "linesman.model.session", "version": 1, "uuid": "x"}, "damaged"),
+    ({"schema": "linesman.session", "version": 99}, "newer"),
+    ({"schema": "linesman.session", "version": 1, "uuid": "x"}, "damaged"),
 ])
 def test_unreadable_documents_raise_a_format_error(document, message):
     with pytest.raises(SessionFormatError, match=message):

@@ -17,7 +17,7 @@ from webtest import TestApp
 
 from login import cookie_environ, token_environ, ui_client
 
-from linesman.web.ui import script_json
+from linesman.web.formatting import script_json
 
 import apps
 from require import require

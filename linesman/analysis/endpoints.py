@@ -15,7 +15,9 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Iterable, NamedTuple
 
 from linesman.model.callgraph import profile_total
-from linesman.model.session import SAMPLED, CallStats, FunctionStats, ProfilingSession, StackStats
+from linesman.model.endpoint import DEFAULT_FOLDS, endpoint_of, fold_path
+from linesman.model.rows import BUILTIN_FILE, CallStats, FunctionStats, StackStats
+from linesman.model.session import SAMPLED, ProfilingSession
 
 if TYPE_CHECKING:
     from linesman.backends.base import Backend
@@ -23,30 +25,12 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_FOLDS", "fold_path", "endpoint_of", "EndpointStats", "endpoint_stats",
            "merge_sessions", "compare_sessions", "ProfileRef", "parse_ref", "parse_time",
            "endpoint_sessions", "resolve", "median_session", "MERGE_LIMIT",
-           "slowest_per_endpoint", "prune_keeping_slowest", "iso_utc"]
+           "iso_utc"]
 
 MERGE_LIMIT = 500  # the newest sessions of an endpoint that a merge adds up
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _ENDPOINT = re.compile(r"[A-Z]{1,10} /\S{0,800}")
 _RANGE = re.compile(r"@([^@\s]*)\.\.([^@\s]*)$")
-
-# Numbers, UUIDs and long hex tokens, each a whole path segment: one pattern, so a
-# store of 100,000 paths is folded in one pass each.
-DEFAULT_FOLDS = (
-    re.compile(r"(?<=/)(?:[0-9]+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
-               r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{16,})(?=/|$)"),
-)
-
-
-def fold_path(path: str, folds: Iterable[re.Pattern[str]] = DEFAULT_FOLDS) -> str:
-    for pattern in folds:
-        path = pattern.sub("{id}", path)
-    return path
-
-
-def endpoint_of(method: str, path: str, folds: Iterable[re.Pattern[str]] = DEFAULT_FOLDS) -> str:
-    return f"{method} {fold_path(path, folds)}"
-
 
 class EndpointStats(NamedTuple):
     """One endpoint's figures (a tuple: a store of 100,000 paths makes as many)."""
@@ -180,7 +164,7 @@ def one_kind(sessions: list[ProfilingSession]) -> list[ProfilingSession]:
 def _self_time(session: ProfilingSession) -> dict[str, float]:
     """Own time with the built-ins a function called counted as its own: a loop's clock
     reads or a handler's sleep are that function's doing."""
-    builtin = {f.key for f in session.functions if f.file == "~"}
+    builtin = {f.key for f in session.functions if f.file == BUILTIN_FILE}
     own = {f.key: f.inlinetime for f in session.functions}
     for call in session.calls:
         if call.callee in builtin and call.caller in own and call.caller not in builtin:
@@ -233,7 +217,7 @@ def compare_sessions(before: ProfilingSession, after: ProfilingSession,
     # Own time first (built-ins counted with their caller): a slowed function and all
     # its callers gain the same cumulative time, but only the function itself gains
     # own time. On a tie the Python function comes before the built-in it called.
-    rows.sort(key=lambda row: (abs(row["selftime_change"]), row["file"] != "~",
+    rows.sort(key=lambda row: (abs(row["selftime_change"]), row["file"] != BUILTIN_FILE,
                                abs(row["cumtime_change"])), reverse=True)
     duration_before = per(before.duration, before_count)
     duration_after = per(after.duration, after_count)
@@ -353,31 +337,3 @@ def median_session(backend: "Backend", session: ProfilingSession,
                    if endpoint_of(row["method"], row["path"], folds) == endpoint),
                   key=lambda row: row["duration"])
     return rows[(len(rows) - 1) // 2]["uuid"] if rows else session.uuid
-
-
-def slowest_per_endpoint(summaries: Iterable[dict], count: int,
-                         folds: Iterable[re.Pattern[str]] = DEFAULT_FOLDS) -> set[str]:
-    """The ids of each endpoint's ``count`` slowest sessions."""
-    folds = tuple(folds)
-    groups: dict[str, list[dict]] = {}
-    for row in summaries:
-        groups.setdefault(endpoint_of(row["method"], row["path"], folds), []).append(row)
-    kept: set[str] = set()
-    for rows in groups.values():
-        rows.sort(key=lambda row: row["duration"], reverse=True)
-        kept.update(row["uuid"] for row in rows[:count])
-    return kept
-
-
-def prune_keeping_slowest(backend: "Backend", keep: int, slowest: int,
-                          folds: Iterable[re.Pattern[str]] = DEFAULT_FOLDS) -> int:
-    """Remove the oldest sessions beyond ``keep``, sparing each endpoint's
-    ``slowest`` slowest, so a rare slow request is not pushed out by many fast
-    ones (the store may then hold a little more than ``keep``)."""
-    rows = backend.summaries()  # oldest first
-    excess = len(rows) - keep
-    if excess <= 0:
-        return 0
-    spared = slowest_per_endpoint(rows, slowest, folds)
-    doomed = [row["uuid"] for row in rows if row["uuid"] not in spared][:excess]
-    return backend.delete_many(doomed) if doomed else 0

@@ -12,7 +12,7 @@ import inspect
 from typing import Any
 
 from linesman.backends.base import Backend, BackendError
-from linesman.config import ConfigError
+from linesman.options import ConfigError
 
 __all__ = ["Backend", "BackendError", "load_backend_class", "create_backend", "open_store"]
 

@@ -25,7 +25,7 @@ from linesman.backends.base import (PATH_LENGTH, QUERY_LENGTH, SUMMARY_FIELDS, B
                                     SessionSummary)
 from linesman.model.codec import decode_session, encode_session
 from linesman.model.capture import CaptureWindow
-from linesman.config import ConfigError, backend_option, to_bool, to_positive_int
+from linesman.options import ConfigError, backend_option, to_bool, to_positive_int
 from linesman.model.session import ProfilingSession
 from linesman.signing import new_secret
 

@@ -23,7 +23,7 @@ from linesman.backends.base import (PATH_LENGTH, QUERY_LENGTH, SUMMARY_FIELDS, B
                                     SessionSummary)
 from linesman.model.codec import decode_session, encode_session
 from linesman.model.capture import CaptureWindow
-from linesman.config import backend_option, to_seconds
+from linesman.options import backend_option, to_seconds
 from linesman.model.session import ProfilingSession
 from linesman.signing import new_secret
 

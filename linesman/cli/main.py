@@ -23,6 +23,7 @@ from typing import Iterable, Sequence, TextIO
 from urllib.parse import quote
 
 from linesman import __version__
+from linesman.model.rows import BUILTIN_FILE
 
 __all__ = ["main"]
 
@@ -88,7 +89,7 @@ def load_session(backend, uuid: str):
 
 
 def parse_age(text: str) -> float:
-    from linesman.config import to_seconds
+    from linesman.options import to_seconds
 
     try:
         return to_seconds(text)
@@ -183,7 +184,7 @@ def cmd_view(args: argparse.Namespace) -> int:
 
 
 def cmd_url(args: argparse.Namespace) -> int:
-    from linesman.config import to_profiler_path
+    from linesman.options import to_profiler_path
     from linesman.signing import Signer
 
     try:
@@ -260,7 +261,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         node, depth = todo.pop()
         row = session.function(node.key)
         mark = " (recursion)" if node.recursive else ""
-        where = "" if row.file == "~" else f"  {row.file}:{row.line}"
+        where = "" if row.file == BUILTIN_FILE else f"  {row.file}:{row.line}"
         print(f"{'  ' * min(depth, 40)}{100 * node.time / total:5.1f}%  "
               f"{node.time * 1000:8.2f} ms  {terminal_text(row.name)}{mark}"
               f"{terminal_text(where)}")
@@ -270,7 +271,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     for function in sorted(session.functions, key=SORTS[args.sort], reverse=True)[:args.limit]:
         calls = (str(function.callcount) if not function.reccallcount else
                  f"{function.callcount}/{function.callcount - function.reccallcount}")
-        where = function.name if function.file == "~" else (
+        where = function.name if function.file == BUILTIN_FILE else (
             f"{function.file}:{function.line}({function.name})")
         print(f"{calls:>10} {function.inlinetime:>10.6f} {function.totaltime:>10.6f}  "
               f"{terminal_text(where)}")

@@ -17,6 +17,7 @@ from typing import Any
 
 from linesman import __version__
 from linesman.model.callgraph import TreeNode, session_tree
+from linesman.model.rows import BUILTIN_FILE
 from linesman.model.session import ProfilingSession
 
 __all__ = ["to_pstats", "to_prof", "to_speedscope", "to_collapsed", "to_json", "export_name",
@@ -69,7 +70,7 @@ def to_speedscope(session: ProfilingSession, max_nodes: int = 20000) -> dict[str
         if key not in frame_of:
             file, line, name = labels[key]
             entry: dict[str, Any] = {"name": name}
-            if file != "~":
+            if file != BUILTIN_FILE:
                 entry.update(file=file, line=line)
             frame_of[key] = len(frames)
             frames.append(entry)
@@ -126,7 +127,7 @@ def _speedscope_file(name: str, frames: list, profile: dict) -> dict[str, Any]:
 
 def _collapsed_name(label: tuple[str, int, str]) -> str:
     file, line, name = label
-    text = name if file == "~" else f"{name} ({file}:{line})"
+    text = name if file == BUILTIN_FILE else f"{name} ({file}:{line})"
     return text.replace(";", ":").replace("\n", " ")
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import networkx as nx
 
 from linesman.model.callindex import CallIndex
+from linesman.model.rows import BUILTIN_FILE
 
 if TYPE_CHECKING:
     from typing import Iterable
@@ -146,7 +147,7 @@ def to_dot(graph: "nx.DiGraph | CallIndex", cutoff: float = 0.05, title: str = "
     counted = "samples" if sampled else "calls"
     for node, data in shown.nodes(data=True):
         share = data["totaltime"] / total
-        where = "" if data["file"] == "~" else f"\n{data['file']}:{data['line']}"
+        where = "" if data["file"] == BUILTIN_FILE else f"\n{data['file']}:{data['line']}"
         label = (f"{data['name']}{where}\n{share:.1%} cumulative · "
                  f"{data['inlinetime'] / total:.1%} own · {data['callcount']} {counted}")
         fill = _shade(share)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Iterable
 import networkx as nx
 
 if TYPE_CHECKING:
-    from linesman.model.session import CallStats, FunctionStats
+    from linesman.model.rows import CallStats, FunctionStats
 
 __all__ = ["CallIndex"]
 
@@ -43,7 +43,7 @@ class CallIndex:
     @classmethod
     def of_graph(cls, graph: nx.DiGraph) -> "CallIndex":
         """The index of a networkx call graph (one built by ``build_graph``)."""
-        from linesman.model.session import CallStats, FunctionStats
+        from linesman.model.rows import CallStats, FunctionStats
 
         index = cls((), (), graph.graph.get("kind", "deterministic"))
         index.functions = {node: FunctionStats(data["file"], data["line"], data["name"],

@@ -20,19 +20,23 @@ from __future__ import annotations
 import re
 import time
 import uuid as uuid_module
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Collection, Iterable, Mapping, NamedTuple
 from urllib.parse import unquote_plus
 
-__all__ = ["ProfilingSession", "FunctionStats", "CallStats", "StackStats", "SessionFormatError",
-           "mask_query", "capped_text", "approximate_size", "DETERMINISTIC", "SAMPLED", "TEXT_LIMITS"]
+from linesman.model.rows import BUILTIN_FILE, CallStats, FunctionStats, StackStats, function_key
 
-SCHEMA = "linesman.model.session"
+__all__ = ["ProfilingSession", "FunctionStats", "CallStats", "StackStats", "SessionFormatError",
+           "mask_query", "capped_text", "UUID_PATTERN", "METHOD_PATTERN", "approximate_size", "DETERMINISTIC", "SAMPLED", "TEXT_LIMITS"]
+
+SCHEMA = "linesman.session"  # stored in every document: never renamed
 SCHEMA_VERSION = 2  # 2 added the engine's kind, its interval and sampled stacks
+# A session id as stored and linked (uuid4, lower case), and a request method, as
+# every parser of ids and methods checks them.
+UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+METHOD_PATTERN = r"[A-Z]{1,10}"
 DETERMINISTIC = "deterministic"  # cProfile: exact call counts, no stacks
 SAMPLED = "sampled"  # the sampling engine: stacks with samples and time, no call counts
-_BUILTIN_FILE = "~"  # what pstats uses for functions without a source file
 _KEPT_HEADERS = ("HTTP_HOST", "HTTP_USER_AGENT", "CONTENT_TYPE", "CONTENT_LENGTH")
 # What a session keeps of a request's text, at most (characters): a bound on the
 # memory of every waiting session, whatever a client sends.
@@ -44,91 +48,16 @@ class SessionFormatError(ValueError):
     """A stored session document that this version cannot read."""
 
 
-class _FunctionRow(NamedTuple):
-    file: str
-    line: int
-    name: str
-    callcount: int
-    reccallcount: int
-    inlinetime: float
-    totaltime: float
-    key: str
-
-
-class FunctionStats(_FunctionRow):
-    """One function's totals, the fields of a cProfile ``profiler_entry``, and its
-    ``key`` (a node key that never merges two distinct functions), made once.
-
-    Immutable tuples, made in C: a big app's profile holds 50,000 of them, and a
-    page decodes them all."""
-
-    __slots__ = ()
-
-    def __new__(cls, file: str, line: int, name: str, callcount: int, reccallcount: int,
-                inlinetime: float, totaltime: float) -> "FunctionStats":
-        return tuple.__new__(cls, (file, line, name, callcount, reccallcount, inlinetime,
-                                   totaltime, function_key(file, line, name)))
-
-    @classmethod
-    def rows(cls, stored: Iterable[Iterable[Any]]) -> list["FunctionStats"]:
-        """Rows from a document's ``[file, line, name, calls, recursive calls, own,
-        cumulative]`` lists, each value checked for its type, in one loop: a page
-        of a 50,000-function profile decodes them all."""
-        new, builtin = tuple.__new__, _BUILTIN_FILE
-        made = []
-        for file, line, name, cc, rcc, inline, total in stored:
-            file, line, name = str(file), int(line), str(name)
-            key = name if file == builtin else f"{file}:{line}({name})"  # function_key
-            made.append(new(cls, (file, line, name, int(cc), int(rcc), float(inline),
-                                  float(total), key)))
-        return made
-
-    def __getnewargs__(self) -> tuple:  # pickle calls __new__ with the seven figures
-        return tuple(self)[:7]
-
-    def _replace(self, **changes: Any) -> "FunctionStats":
-        figures = {**self._asdict(), **changes}
-        del figures["key"]  # made anew from the new label
-        return FunctionStats(**figures)
-
-
-class CallStats(NamedTuple):
-    """The figures of one caller -> callee pair (a ``profiler_subentry``)."""
-
-    caller: str
-    callee: str
-    callcount: int
-    reccallcount: int
-    inlinetime: float
-    totaltime: float
-
-
-@dataclass(frozen=True, slots=True)
-class StackStats:
-    """One distinct sampled call stack (function keys from the entry down to the
-    leaf), how many samples found it and the wall time they stand for."""
-
-    frames: tuple[str, ...]
-    samples: int
-    time: float
-
-
-def function_key(file: str, line: int, name: str) -> str:
-    if file == _BUILTIN_FILE:
-        return name
-    return f"{file}:{line}({name})"
-
-
 def _label(code: Any) -> tuple[str, int, str]:
     if isinstance(code, str):
-        return (_BUILTIN_FILE, 0, code)
+        return (BUILTIN_FILE, 0, code)
     name = getattr(code, "co_qualname", code.co_name)
     return (code.co_filename, code.co_firstlineno, name)
 
 
 def is_profiler_noise(label: tuple[str, int, str]) -> bool:
     # Turning the profiler off is recorded as a call; it is never the app's.
-    return label[0] == _BUILTIN_FILE and "_lsprof.Profiler" in label[2]
+    return label[0] == BUILTIN_FILE and "_lsprof.Profiler" in label[2]
 
 
 class _Entry(NamedTuple):

@@ -23,18 +23,7 @@ import time
 from queue import Empty
 from typing import Any, Callable, Iterator
 
-__all__ = ["ProfilerGate", "RequestProfile", "SKIP_REASONS", "is_exclusive_profiler"]
-
-# Why a selected request was served without a stored profile.
-SKIP_REASONS = {
-    "busy": "another request was being profiled (one profiler per process on Python 3.12+)",
-    "overlap": "another request ran alongside it, so its profile would hold foreign calls",
-    "profiler_unavailable": "another profiling tool was active in the process",
-    "too_fast": "shorter than min_duration",
-    "queue_full": "the storage queue was full",
-    "capture_closed": "its capture window had caught enough, or ended, before it was stored",
-}
-
+__all__ = ["ProfilerGate", "RequestProfile", "is_exclusive_profiler"]
 
 _NOT_YET = math.inf  # a hold's start time before it is read: "just now"
 _NEVER = object()  # a sentinel no item equals, compared in C (see ProfilerGate.idle)

@@ -14,6 +14,16 @@ from collections import Counter, OrderedDict
 
 __all__ = ["Health"]
 
+# Why a selected request was served without a stored profile.
+SKIP_REASONS = {
+    "busy": "another request was being profiled (one profiler per process on Python 3.12+)",
+    "overlap": "another request ran alongside it, so its profile would hold foreign calls",
+    "profiler_unavailable": "another profiling tool was active in the process",
+    "too_fast": "shorter than min_duration",
+    "queue_full": "the storage queue was full",
+    "capture_closed": "its capture window had caught enough, or ended, before it was stored",
+}
+
 UNKEPT_REMEMBERED = 2000  # ids of recent profiles not kept, for the link's answer
 
 log = logging.getLogger("linesman")

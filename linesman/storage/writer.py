@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
 from linesman.backends.base import Backend, BackendError, SessionRefused
-from linesman.analysis.endpoints import DEFAULT_FOLDS, prune_keeping_slowest
 from linesman.storage.health import Health
+from linesman.storage.retention import Retention, apply_retention
 from linesman.profiling.gate import ProfilerGate
 from linesman.profiling.sampling import SampledProfile
 from linesman.model.session import (ProfilingSession, approximate_size, splice_out,
@@ -87,21 +87,6 @@ class Waiting(NamedTuple):
     size: int
     capture: str | None
     selected: bool
-
-
-@dataclass(frozen=True)
-class Retention:
-    """How many and how old stored sessions may be; applied now and then."""
-
-    max_sessions: int | None = None
-    max_age: float | None = None
-    interval: float = 10.0  # seconds between checks at most
-    keep_slowest: int | None = None  # max_sessions spares each endpoint's N slowest
-    folds: tuple = DEFAULT_FOLDS  # what makes paths one endpoint
-
-    def every(self) -> int:
-        """Inserts between two checks: a tenth of the limit, so it overshoots little."""
-        return max(1, (self.max_sessions or 1000) // 10)
 
 
 class SessionWriter:
@@ -435,14 +420,7 @@ class SessionWriter:
         self._inserts_since_prune = 0
         self._pruned_at = time.monotonic()
         try:
-            removed = 0
-            if retention.max_age is not None:
-                removed += self.backend.prune_older(time.time() - retention.max_age)
-            if retention.max_sessions is not None and retention.keep_slowest:
-                removed += prune_keeping_slowest(self.backend, retention.max_sessions,
-                                                 retention.keep_slowest, retention.folds)
-            elif retention.max_sessions is not None:
-                removed += self.backend.prune(retention.max_sessions)
+            removed = apply_retention(self.backend, retention)
         except Exception:
             self.health.problem("prune", "linesman: could not remove old sessions",
                                 exc_info=True)

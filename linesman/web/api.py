@@ -16,6 +16,7 @@ from webob import exc as http
 
 from linesman import __version__
 from linesman.backends.base import SORT_KEYS, SUMMARY_FIELDS
+from linesman.web.params import parse_list_query
 from linesman.model.capture import (MAX_CAPTURE_MINUTES, MAX_CAPTURE_REQUESTS, CaptureError,
                               parse_capture)
 
@@ -58,8 +59,6 @@ class SessionsAPI:
         self.ui = ui
 
     def list(self, request: Request) -> Response:
-        from linesman.web.ui import parse_list_query
-
         query, page = parse_list_query(request.GET)
         per_page = request.GET.get("per_page", "50")
         if not per_page.isascii() or not per_page.isdigit() or not (

@@ -19,12 +19,10 @@ import logging
 import re
 import threading
 import time
-from collections import OrderedDict
-from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from mako.lookup import TemplateLookup
 from webob import Request, Response
@@ -33,18 +31,23 @@ from webob import exc as http
 from webob.static import DirectoryApp
 
 from linesman.web.access import LOGIN_COOKIE, TOKEN_PARAMETER, AccessPolicy
-from linesman.web.api import SessionsAPI, json_error
-from linesman.backends.base import SORT_KEYS, BackendError, SessionQuery
-from linesman.model.callgraph import (change_shade, package_times, profile_total,
-                                render_svg, session_tree, to_dot)
+from linesman.web.api import SessionsAPI, json_error, json_response
+from linesman.backends.base import BackendError
+from linesman.model.callgraph import (render_svg, to_dot)
 from linesman.model.capture import CaptureError, parse_capture
-from linesman.analysis.endpoints import (DEFAULT_FOLDS, MERGE_LIMIT, ProfileRef, compare_sessions,
+from linesman.analysis.endpoints import (MERGE_LIMIT, ProfileRef, compare_sessions,
                                 stats_of_rows,
                                 iso_utc, median_session, parse_ref, parse_time, resolve)
 from linesman.exporters.formats import export_name, to_collapsed, to_json, to_prof, to_speedscope
 from linesman.model.gc_pause import paused_gc
-from linesman.profiling.gate import SKIP_REASONS
-from linesman.model.session import ProfilingSession, SessionFormatError, approximate_size
+from linesman.storage.health import SKIP_REASONS
+from linesman.model.session import METHOD_PATTERN, UUID_PATTERN, ProfilingSession, SessionFormatError
+from linesman.web.cache import PageCache
+from linesman.web.figures import comparison_figures, package_chart, profile_figures, profiler_text
+from linesman.web.formatting import (COUNT_CAP, attachment, fmt_count, fmt_iso, fmt_ms, fmt_time,
+                                     script_json)
+from linesman.web.params import (ENDPOINTS_PER_PAGE, PAGE_SIZE, ListLinks, choice, merge_params,
+                                 parse_cutoff, parse_list_query, query_params)
 
 if TYPE_CHECKING:
     from linesman.middleware import ProfilingMiddleware
@@ -53,17 +56,10 @@ __all__ = ["ProfilerUI", "asset_folder", "parse_cutoff"]
 
 log = logging.getLogger("linesman")
 
-UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-PAGE_SIZE = 50
-ENDPOINTS_PER_PAGE = 100
-COUNT_CAP = 2_000  # the list counts this far exactly; past it, "2,000+"
-DEFAULT_CUTOFF = 5.0
 CSRF_COOKIE = "linesman_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-Linesman-CSRF"
-PAGE_CACHE_BYTES = 64 << 20  # computed session pages kept, at most (approximate bytes)
 MAX_FORM_BYTES = 1 << 20  # a delete form of 20,000 ids fits; more is refused unread
-_ASCII_NUMBER = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3})?")
 _SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
@@ -82,164 +78,6 @@ def asset_folder(name: str) -> Path:
     if installed.is_dir():
         return installed
     return Path(__file__).resolve().parents[2] / name
-
-
-def parse_cutoff(text: str | None) -> float:
-    """The cutoff percentage from a query string: ASCII digits, 0 to 100."""
-    if text is None or text == "":
-        return DEFAULT_CUTOFF
-    if not _ASCII_NUMBER.fullmatch(text):
-        raise http.HTTPBadRequest("The cutoff is a percentage from 0 to 100, such as 5 or 0.5.")
-    value = float(text)
-    if value > 100:
-        raise http.HTTPBadRequest("The cutoff is a percentage from 0 to 100, such as 5 or 0.5.")
-    return value
-
-
-def _choice(value: str | None, pattern: str, what: str) -> str:
-    if value is None or value == "":
-        return ""
-    if not re.fullmatch(pattern, value):
-        raise http.HTTPBadRequest(f"That is not a valid {what}.")
-    return value
-
-
-def parse_list_query(params) -> tuple[SessionQuery, int]:
-    """The list page's filters, sort and page number, validated."""
-    method = _choice(params.get("method"), r"[A-Z]{1,10}", "method")
-    status = _choice(params.get("status"), r"[1-5][0-9]{2}", "status code")
-    min_ms = _choice(params.get("min_ms"), r"[0-9]{1,7}(\.[0-9]{1,3})?", "minimum duration")
-    sort = _choice(params.get("sort"), "|".join(SORT_KEYS), "sort") or "timestamp"
-    order = _choice(params.get("order"), "asc|desc", "order") or "desc"
-    page = _choice(params.get("page"), r"[1-9][0-9]{0,5}", "page number") or "1"
-    capture = _choice(params.get("capture"), UUID_PATTERN, "capture window")
-    path = params.get("path", "")
-    if len(path) > 500:
-        raise http.HTTPBadRequest("The path filter is too long.")
-    query = SessionQuery(path_contains=path, method=method,
-                         status=int(status) if status else None,
-                         min_duration=float(min_ms) / 1000 if min_ms else 0.0,
-                         capture=capture, sort=sort, descending=order == "desc")
-    return query, int(page)
-
-
-def query_params(query: SessionQuery) -> dict[str, str]:
-    """A query as the list page's URL parameters, defaults left out."""
-    params = {"path": query.path_contains, "method": query.method,
-              "status": "" if query.status is None else str(query.status),
-              "min_ms": f"{query.min_duration * 1000:g}" if query.min_duration else "",
-              "capture": query.capture,
-              "sort": "" if query.sort == "timestamp" else query.sort,
-              "order": "" if query.descending else "asc"}
-    return {name: value for name, value in params.items() if value}
-
-
-class ListLinks:
-    """URLs of the list page that keep its filters while changing one thing."""
-
-    def __init__(self, base: str, query: SessionQuery) -> None:
-        self.base = base
-        self.query = query
-        self.params = query_params(query)
-
-    def page(self, **changes: str) -> str:
-        merged = {**self.params, **changes}
-        merged = {name: value for name, value in merged.items() if value}
-        return f"{self.base}/?{urlencode(merged)}" if merged else f"{self.base}/"
-
-    def sort(self, key: str) -> str:
-        descending = not (self.query.sort == key and self.query.descending)
-        return self.page(sort="" if key == "timestamp" else key,
-                         order="" if descending else "asc", page="")
-
-    def arrow(self, key: str) -> str:
-        if self.query.sort != key:
-            return ""
-        return " ▼" if self.query.descending else " ▲"
-
-
-def script_json(value: Any) -> str:
-    """JSON safe to place inside a ``<script type="application/json">`` element."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def fmt_time(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, timezone.utc).astimezone().strftime(
-        "%Y-%m-%d %H:%M:%S %Z")
-
-
-def fmt_iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
-
-
-def fmt_count(number: int, cap: int) -> str:
-    """A count from ``count(limit=cap + 1)``: exact, or "10,000+" past the cap."""
-    return f"{cap:,}+" if number > cap else f"{number:,}"
-
-
-def fmt_ms(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    milliseconds = seconds * 1000
-    return f"{milliseconds:.0f} ms" if milliseconds >= 100 else f"{milliseconds:.1f} ms"
-
-
-class PageCache:
-    """Computed session pages, keyed by (uuid, cutoff), dropped on delete; bounded
-    in entries and in (approximate) bytes, so one huge session viewed at many
-    cutoffs cannot fill the app's memory. A session's pages share its object."""
-
-    def __init__(self, size: int = 32, max_bytes: int = PAGE_CACHE_BYTES) -> None:
-        self.size = size
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self._entries: OrderedDict[tuple[str, float], dict] = OrderedDict()
-        self._weights: dict[tuple[str, float], int] = {}
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def weight(value: dict) -> int:
-        # Counted whole for each entry even where pages share it: an upper bound.
-        return 2 * len(value["figures"]) + 2 * approximate_size(value["session"])
-
-    def session_of(self, uuid: str) -> ProfilingSession | None:
-        """The session object a cached page of ``uuid`` already holds, if any."""
-        with self._lock:
-            for (key_uuid, _), entry in self._entries.items():
-                if key_uuid == uuid:
-                    return entry["session"]
-        return None
-
-    def get(self, key: tuple[str, float]) -> dict | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-            return entry
-
-    def put(self, key: tuple[str, float], value: dict) -> None:
-        weight = self.weight(value)
-        if weight > self.max_bytes:
-            return  # larger than the whole cache: drawn each time instead
-        with self._lock:
-            self._drop(key)
-            self._entries[key] = value
-            self._weights[key] = weight
-            self.bytes += weight
-            while len(self._entries) > self.size or self.bytes > self.max_bytes:
-                self._drop(next(iter(self._entries)))
-
-    def _drop(self, key: tuple[str, float]) -> None:
-        if self._entries.pop(key, None) is not None:
-            self.bytes -= self._weights.pop(key)
-
-    def forget(self, uuids: set[str] | None = None) -> None:
-        """Drop the entries of these sessions (all entries when None)."""
-        with self._lock:
-            for key in list(self._entries):
-                if uuids is None or key[0] in uuids:
-                    self._drop(key)
 
 
 class ProfilerUI:
@@ -511,12 +349,12 @@ class ProfilerUI:
 
     @property
     def folds(self) -> tuple:
-        return self.middleware.settings.endpoint_folds or DEFAULT_FOLDS
+        return self.middleware.settings.folds
 
     def endpoints_page(self, request: Request) -> Response:
         """Endpoints by 95th percentile, ENDPOINTS_PER_PAGE to a page: a store of
         100,000 distinct paths is as many endpoints, and one page cannot hold them."""
-        page = int(_choice(request.GET.get("page"), r"[1-9][0-9]{0,5}", "page number") or "1")
+        page = int(choice(request.GET.get("page"), r"[1-9][0-9]{0,5}", "page number") or "1")
         stats = self.endpoint_table()
         pages = max(1, -(-len(stats) // ENDPOINTS_PER_PAGE))
         if page > pages:
@@ -544,7 +382,7 @@ class ProfilerUI:
         ``until``, if given), its newest sessions added up, and how many."""
         endpoint = request.GET.get("endpoint", "")
         method, _, folded = endpoint.partition(" ")
-        if not re.fullmatch(r"[A-Z]{1,10}", method) or not folded.startswith("/") or len(
+        if not re.fullmatch(METHOD_PATTERN, method) or not folded.startswith("/") or len(
                 endpoint) > 800:
             raise http.HTTPBadRequest("That is not an endpoint (a method and a path).")
         try:
@@ -615,8 +453,6 @@ class ProfilerUI:
                            **self.comparison(request))
 
     def compare_json(self, request: Request) -> Response:
-        from linesman.web.api import json_response
-
         return json_response(self.comparison(request)["report"])
 
     def export(self, request: Request, session_uuid: str, kind: str) -> Response:
@@ -716,115 +552,3 @@ class ProfilerUI:
         return self.changed(request, f"profiling {wanted}")
 
 
-def attachment(name: str) -> str:
-    """A Content-Disposition for any file name (RFC 6266): an ASCII fallback, and the
-    real name percent-encoded in ``filename*``; headers cannot carry ``/日本`` raw."""
-    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_"
-                       for c in name)
-    if fallback == name:
-        return f'attachment; filename="{name}"'
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
-
-
-def merge_params(ref: ProfileRef) -> dict[str, str]:
-    """The merged page's URL parameters for an endpoint reference (exact times, so
-    the page merges the very sessions the reference names)."""
-    params = {"endpoint": ref.endpoint}
-    for name in ("since", "until"):
-        moment = getattr(ref, name)
-        if moment is not None:
-            params[name] = iso_utc(moment)
-    return params
-
-
-TREE_NODES = 5000  # the most call-tree nodes a page carries
-TABLE_ROWS = 6000  # the most statistics rows a page carries (the exports have all)
-TREE_FLOOR = 0.001  # the page's tree keeps paths of at least 0.1 %, for the flame graph
-
-
-def profile_figures(session: ProfilingSession, cutoff: float) -> dict:
-    """What the session page's script draws from: every function by index, and
-    the call tree flat in preorder as ``[function, parent, time, calls, recursive]``."""
-    rows = table_rows(session)
-    index = {function.key: number for number, function in enumerate(rows)}
-    tree = []
-    todo = [(root, -1) for root in reversed(
-        session_tree(session, min(cutoff / 100, TREE_FLOOR), TREE_NODES))]
-    while todo:
-        node, parent = todo.pop()
-        if node.key not in index:  # on the tree, below the table's cut: it goes along
-            index[node.key] = len(rows)
-            rows.append(session.function(node.key))
-        tree.append([index[node.key], parent, node.time, node.calls, int(node.recursive)])
-        todo.extend((child, len(tree) - 1) for child in reversed(node.children))
-    return {
-        "total": profile_total(session),
-        "cutoff": cutoff,
-        "kind": session.kind,
-        "samples": session.samples,
-        "functions": [[f.name, f.file, f.line, f.callcount, f.reccallcount,
-                       f.inlinetime, f.totaltime] for f in rows],
-        "function_count": len(session.functions),
-        "tree": tree,
-    }
-
-
-def table_rows(session: ProfilingSession) -> list:
-    """The functions a page's table carries: all of them, or in a profile of tens of
-    thousands the TABLE_ROWS largest by cumulative and by own time (the exports
-    hold every one); the page's size no longer grows with the profile's."""
-    functions = session.functions
-    if len(functions) <= TABLE_ROWS:
-        return list(functions)
-    by_cumulative = sorted(functions, key=lambda f: f.totaltime, reverse=True)
-    chosen = {f.key: f for f in by_cumulative[:TABLE_ROWS // 2]}
-    for function in sorted(functions, key=lambda f: f.inlinetime, reverse=True):
-        if len(chosen) >= TABLE_ROWS:
-            break
-        chosen.setdefault(function.key, function)
-    return list(chosen.values())
-
-
-def profiler_text(session: ProfilingSession) -> str:
-    """The summary's line on the engine, honest about what its figures are."""
-    if session.kind == "sampled":
-        every = f"every {session.interval * 1000:g} ms" if session.interval else ""
-        return (f"sampling {every}, {session.samples} sample"
-                f"{'' if session.samples == 1 else 's'}: time shares, no call counts")
-    return "cProfile: exact call counts"
-
-
-def comparison_figures(after: ProfilingSession, report: dict) -> dict:
-    """The later profile's figures with each function's own-time change: the
-    differential flame graph and the graph coloured by change."""
-    changes = {row["function"]: row["selftime_change"] for row in report["functions"]}
-    largest = max((abs(change) for change in changes.values()), default=0.0)
-    figures = profile_figures(after, 1.0)
-    figures["change"] = [changes.get(f.key, 0.0) for f in after.functions]
-    figures["change_colours"] = [change_shade(change, largest) for change in figures["change"]]
-    figures["dot"] = to_dot(after.call_index, 0.01, f"{after.method} {after.path}",
-                            changes=changes)
-    return figures
-
-
-def package_chart(session: ProfilingSession, packages: tuple[str, ...]) -> list[dict]:
-    """Pie slices of own time per package, as SVG path data."""
-    import math
-
-    times = package_times(session.functions, packages)
-    total = sum(seconds for _, seconds in times) or 1.0
-    slices, angle = [], -math.pi / 2
-    colours = ["#1f6feb", "#d29922", "#2da44e", "#cf222e", "#8250df", "#0a7ea4", "#bf3989",
-               "#6e7781"]
-    for number, (name, seconds) in enumerate(times):
-        share = seconds / total
-        end = angle + share * 2 * math.pi
-        large = 1 if share > 0.5 else 0
-        x1, y1 = 50 + 45 * math.cos(angle), 50 + 45 * math.sin(angle)
-        x2, y2 = 50 + 45 * math.cos(end), 50 + 45 * math.sin(end)
-        path = (f"M50,50 L{x1:.3f},{y1:.3f} A45,45 0 {large} 1 {x2:.3f},{y2:.3f} Z"
-                if share < 0.9999 else "M50,5 A45,45 0 1 1 49.999,5 Z")
-        slices.append({"name": name, "time": seconds, "share": share, "path": path,
-                       "colour": colours[number % len(colours)]})
-        angle = end
-    return slices

@@ -1,0 +1,48 @@
+"""How figures read on the pages: times, counts, durations, JSON inside a
+page, a download's file name."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote
+
+COUNT_CAP = 2_000  # the list counts this far exactly; past it, "2,000+"
+
+
+def script_json(value: Any) -> str:
+    """JSON safe to place inside a ``<script type="application/json">`` element."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def fmt_time(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).astimezone().strftime(
+        "%Y-%m-%d %H:%M:%S %Z")
+
+
+def fmt_iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
+
+
+def fmt_count(number: int, cap: int) -> str:
+    """A count from ``count(limit=cap + 1)``: exact, or "10,000+" past the cap."""
+    return f"{cap:,}+" if number > cap else f"{number:,}"
+
+
+def fmt_ms(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    milliseconds = seconds * 1000
+    return f"{milliseconds:.0f} ms" if milliseconds >= 100 else f"{milliseconds:.1f} ms"
+
+
+def attachment(name: str) -> str:
+    """A Content-Disposition for any file name (RFC 6266): an ASCII fallback, and the
+    real name percent-encoded in ``filename*``; headers cannot carry ``/日本`` raw."""
+    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_"
+                       for c in name)
+    if fallback == name:
+        return f'attachment; filename="{name}"'
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
