@@ -27,8 +27,8 @@ import textwrap
 import threading
 import time
 import uuid as uuid_module
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from bench.sample_app import ROUTES, hello_app, sample_app
 
@@ -38,15 +38,28 @@ RESULTS: dict[str, dict] = {}
 
 # -- driving WSGI apps in-process -------------------------------------------------
 def environ_for(path: str) -> dict:
-    return {"REQUEST_METHOD": "GET", "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
-            "SERVER_NAME": "localhost", "SERVER_PORT": "80", "HTTP_HOST": "localhost",
-            "REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(),
-            "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": False,
-            "wsgi.run_once": False, "wsgi.version": (1, 0)}
+    return {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "localhost",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "wsgi.version": (1, 0),
+    }
 
 
 def request_of(app, path: str) -> Request:
     """One request as a server makes it: call, iterate, close."""
+
     def start_response(status, headers, exc_info=None):
         return lambda data: None
 
@@ -59,6 +72,7 @@ def request_of(app, path: str) -> Request:
             close = getattr(body, "close", None)
             if close is not None:
                 close()
+
     return run
 
 
@@ -73,11 +87,16 @@ def raw_cprofile_request(app, path: str) -> Request:
             inner()
         finally:
             profile.disable()
+
     return run
 
 
-def interleaved(variants: dict[str, Request], rounds: int, per_round: int,
-                settle: Callable[[], None] = lambda: None) -> dict[str, list]:
+def interleaved(
+    variants: dict[str, Request],
+    rounds: int,
+    per_round: int,
+    settle: Callable[[], None] = lambda: None,
+) -> dict[str, list]:
     """Per-request seconds of each variant, one figure per round, rounds interleaved.
 
     ``settle`` runs untimed after every batch: linesman's writer drains there, so
@@ -102,8 +121,11 @@ def interleaved(variants: dict[str, Request], rounds: int, per_round: int,
 def summary(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
     quarter = max(0, len(ordered) // 4)
-    return {"median": statistics.median(ordered), "p25": ordered[quarter],
-            "p75": ordered[-1 - quarter]}
+    return {
+        "median": statistics.median(ordered),
+        "p25": ordered[quarter],
+        "p75": ordered[-1 - quarter],
+    }
 
 
 # -- reporting -----------------------------------------------------------------------
@@ -139,21 +161,31 @@ def pass_through(rounds: int, per_round: int, store: Path) -> None:
     from linesman.middleware import ProfilingMiddleware
 
     section("1. Pass-through: profiling off, or a request not selected (ratio to bare app)")
-    for app_name, app, per in (("hello-world", hello_app, per_round * 20),
-                               ("sample app", sample_app, max(3, per_round // 4))):
-        off = ProfilingMiddleware(app, filename=str(store / f"off-{app_name}.db"),
-                                  enabled="false")
-        skipped = ProfilingMiddleware(app, filename=str(store / f"skip-{app_name}.db"),
-                                      exclude_paths="^/")
+    for app_name, app, per in (
+        ("hello-world", hello_app, per_round * 20),
+        ("sample app", sample_app, max(3, per_round // 4)),
+    ):
+        off = ProfilingMiddleware(app, filename=str(store / f"off-{app_name}.db"), enabled="false")
+        skipped = ProfilingMiddleware(
+            app, filename=str(store / f"skip-{app_name}.db"), exclude_paths="^/"
+        )
         path = "/" if app is hello_app else "/strings"
-        times = interleaved({"bare": request_of(app, path), "off": request_of(off, path),
-                             "not selected": request_of(skipped, path)}, rounds, per)
+        times = interleaved(
+            {
+                "bare": request_of(app, path),
+                "off": request_of(off, path),
+                "not selected": request_of(skipped, path),
+            },
+            rounds,
+            per,
+        )
         bare = summary(times["bare"])["median"]
         target = 2.5 if app is hello_app else 1.01
         for variant in ("off", "not selected"):
             ratio = ratio_line(f"{app_name}, {variant}", times[variant], times["bare"], target)
-            record(f"pass_through.{app_name}.{variant}", ratio=ratio, target=target,
-                   bare_seconds=bare)
+            record(
+                f"pass_through.{app_name}.{variant}", ratio=ratio, target=target, bare_seconds=bare
+            )
         for middleware in (off, skipped):
             middleware.close()
 
@@ -166,10 +198,15 @@ def peers(app, store: Path) -> dict[str, Callable[[str], Request]]:
         "bare": lambda path: request_of(app, path),
         "raw cProfile": lambda path: raw_cprofile_request(app, path),
     }
-    linesman = ProfilingMiddleware(app, filename=str(store / "latency.db"),
-                                   response_header="false", profiler="cprofile")
-    sampling = ProfilingMiddleware(app, filename=str(store / "latency-sampling.db"),
-                                   response_header="false", profiler="sampling")
+    linesman = ProfilingMiddleware(
+        app, filename=str(store / "latency.db"), response_header="false", profiler="cprofile"
+    )
+    sampling = ProfilingMiddleware(
+        app,
+        filename=str(store / "latency-sampling.db"),
+        response_header="false",
+        profiler="sampling",
+    )
     made["linesman"] = lambda path: request_of(linesman, path)
     made["linesman sampling"] = lambda path: request_of(sampling, path)
     try:
@@ -188,8 +225,12 @@ def peers(app, store: Path) -> dict[str, Callable[[str], Request]]:
     try:
         from repoze.profile import ProfileMiddleware
 
-        repoze = ProfileMiddleware(app, log_filename=str(store / "repoze.prof"),
-                                   discard_first_request=False, flush_at_shutdown=False)
+        repoze = ProfileMiddleware(
+            app,
+            log_filename=str(store / "repoze.prof"),
+            discard_first_request=False,
+            flush_at_shutdown=False,
+        )
         made["repoze.profile"] = lambda path: request_of(repoze, path)
     except ImportError:
         print("  (repoze.profile not installed: pip install '.[bench]')")
@@ -208,6 +249,7 @@ def pyinstrument_request(profiler_class, app, path: str) -> Request:
             inner()
         finally:
             profiler.stop()
+
     return run
 
 
@@ -231,14 +273,27 @@ def profiled_latency(rounds: int, per_round: int, store: Path) -> None:
             stats = summary(samples)
             overall.setdefault(name, []).append(stats["median"] / bare)
             cells.append(f"{name} {stats['median'] / bare:.2f}x")
-            record(f"latency.{path}.{name}", median_seconds=stats["median"],
-                   p25=stats["p25"], p75=stats["p75"], ratio_to_bare=stats["median"] / bare,
-                   ratio_to_cprofile=stats["median"] / raw)
+            record(
+                f"latency.{path}.{name}",
+                median_seconds=stats["median"],
+                p25=stats["p25"],
+                p75=stats["p75"],
+                ratio_to_bare=stats["median"] / bare,
+                ratio_to_cprofile=stats["median"] / raw,
+            )
         print(f"  {path:<10} bare {bare * 1000:.2f} ms; " + ", ".join(cells[1:]))
-        ratio_line(f"{path}: linesman (cProfile) / raw cProfile", times["linesman"],
-                   times["raw cProfile"], 1.05)
-        ratio_line(f"{path}: linesman (sampling) / raw cProfile", times["linesman sampling"],
-                   times["raw cProfile"], 1.0)
+        ratio_line(
+            f"{path}: linesman (cProfile) / raw cProfile",
+            times["linesman"],
+            times["raw cProfile"],
+            1.05,
+        )
+        ratio_line(
+            f"{path}: linesman (sampling) / raw cProfile",
+            times["linesman sampling"],
+            times["raw cProfile"],
+            1.0,
+        )
     section("   overall (geometric mean over routes, ratio to bare)")
     for name, ratios in overall.items():
         mean = statistics.geometric_mean(ratios)
@@ -246,12 +301,20 @@ def profiled_latency(rounds: int, per_round: int, store: Path) -> None:
         record(f"latency.overall.{name}", ratio_to_bare=mean)
     raw = statistics.geometric_mean(overall["raw cProfile"])
     ratio = statistics.geometric_mean(overall["linesman"]) / raw
-    line("linesman (cProfile) / raw cProfile, overall", f"{ratio:.3f}x", "target <= 1.05x",
-         ratio <= 1.05)
+    line(
+        "linesman (cProfile) / raw cProfile, overall",
+        f"{ratio:.3f}x",
+        "target <= 1.05x",
+        ratio <= 1.05,
+    )
     record("latency.overall.linesman_to_cprofile", ratio=ratio, target=1.05)
     ratio = statistics.geometric_mean(overall["linesman sampling"]) / raw
-    line("linesman (sampling) / raw cProfile, overall", f"{ratio:.3f}x", "target <= 1.0x",
-         ratio <= 1.0)
+    line(
+        "linesman (sampling) / raw cProfile, overall",
+        f"{ratio:.3f}x",
+        "target <= 1.0x",
+        ratio <= 1.0,
+    )
     record("latency.overall.sampling_to_cprofile", ratio=ratio, target=1.0)
     for middleware in engines:
         middleware.close()
@@ -263,8 +326,10 @@ def total_cpu(count: int, store: Path) -> None:
 
     section("3. Total CPU per profiled request, storage included (ratio to raw cProfile)")
     linesman = ProfilingMiddleware(sample_app, filename=str(store / "cpu.db"))
-    runs = {"raw cProfile": [raw_cprofile_request(sample_app, p) for p in ROUTES],
-            "linesman": [request_of(linesman, p) for p in ROUTES]}
+    runs = {
+        "raw cProfile": [raw_cprofile_request(sample_app, p) for p in ROUTES],
+        "linesman": [request_of(linesman, p) for p in ROUTES],
+    }
     cpu: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(5):
         for name in random.sample(list(runs), len(runs)):
@@ -279,8 +344,13 @@ def total_cpu(count: int, store: Path) -> None:
     line("CPU per request, raw cProfile", f"{raw * 1000:.2f} ms")
     line("CPU per request, linesman (incl. writer thread)", f"{ours * 1000:.2f} ms")
     line("linesman / raw cProfile", f"{ours / raw:.3f}x", "target <= 1.3x", ours / raw <= 1.3)
-    record("cpu.linesman_to_cprofile", ratio=ours / raw, target=1.3, raw_seconds=raw,
-           linesman_seconds=ours)
+    record(
+        "cpu.linesman_to_cprofile",
+        ratio=ours / raw,
+        target=1.3,
+        raw_seconds=raw,
+        linesman_seconds=ours,
+    )
     linesman.close()
 
 
@@ -336,17 +406,22 @@ def load(port: int, requests: int, clients: int) -> float:
 
 
 def throughput(requests: int, rounds: int, store: Path) -> None:
-    section(f"4. Throughput: waitress, 4 threads, 8 clients, {requests} requests "
-            f"(Python {platform.python_version()})")
+    section(
+        f"4. Throughput: waitress, 4 threads, 8 clients, {requests} requests "
+        f"(Python {platform.python_version()})"
+    )
     root = Path(__file__).resolve().parent.parent
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH",
-                                                                                  "")]))
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
+    )
     rates: dict[str, list[float]] = {"absent": [], "off": [], "on": []}
     for _ in range(rounds):
         for mode in random.sample(list(rates), len(rates)):
             port = free_port()
-            server = subprocess.Popen([sys.executable, "-c", SERVER, mode, str(port),
-                                       str(store / f"load-{mode}.db")], env=env)
+            server = subprocess.Popen(
+                [sys.executable, "-c", SERVER, mode, str(port), str(store / f"load-{mode}.db")],
+                env=env,
+            )
             try:
                 wait_for(port)
                 load(port, 50, 8)  # warm up
@@ -358,8 +433,11 @@ def throughput(requests: int, rounds: int, store: Path) -> None:
     for mode in ("absent", "off", "on"):
         rate = statistics.median(rates[mode])
         line(f"linesman {mode}", f"{rate:.0f} req/s  ({rate / absent:.2f}x)")
-        record(f"throughput.{platform.python_version()}.{mode}", requests_per_second=rate,
-               ratio_to_absent=rate / absent)
+        record(
+            f"throughput.{platform.python_version()}.{mode}",
+            requests_per_second=rate,
+            ratio_to_absent=rate / absent,
+        )
 
 
 def wait_for(port: int) -> None:
@@ -399,24 +477,50 @@ def fill(backend, sessions, count: int) -> None:
     rows = []
     for number in range(count):
         session, document = documents[number % len(documents)]
-        rows.append((str(uuid_module.uuid4()), now + number, session.method,
-                     f"{session.path}/{number % 997}", "", 200 if number % 50 else 500,
-                     session.duration * (1 + number % 7), session.cpu_time,
-                     int(not number % 50), document))
+        rows.append(
+            (
+                str(uuid_module.uuid4()),
+                now + number,
+                session.method,
+                f"{session.path}/{number % 997}",
+                "",
+                200 if number % 50 else 500,
+                session.duration * (1 + number % 7),
+                session.cpu_time,
+                int(not number % 50),
+                document,
+            )
+        )
     if hasattr(backend, "conn"):  # SQLite
         with backend.conn:
             backend.conn.executemany(
                 "INSERT INTO sessions (uuid, timestamp, method, path, query, status, duration, "
-                "cpu_time, failed, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                "cpu_time, failed, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
         backend.conn.execute("ANALYZE")
         return
-    names = ("uuid", "timestamp", "method", "path", "query", "status", "duration", "cpu_time",
-             "failed", "document")
+    names = (
+        "uuid",
+        "timestamp",
+        "method",
+        "path",
+        "query",
+        "status",
+        "duration",
+        "cpu_time",
+        "failed",
+        "document",
+    )
     with backend.engine.begin() as connection:
         for start in range(0, len(rows), 5000):
-            connection.execute(backend.sessions.insert(),
-                               [dict(zip(names, row)) | {"failed": bool(row[8])}
-                                for row in rows[start:start + 5000]])
+            connection.execute(
+                backend.sessions.insert(),
+                [
+                    dict(zip(names, row, strict=True)) | {"failed": bool(row[8])}
+                    for row in rows[start : start + 5000]
+                ],
+            )
     # What autovacuum would have done by the time anyone looks at that many sessions.
     import sqlalchemy as sa
 
@@ -427,9 +531,14 @@ def fill(backend, sessions, count: int) -> None:
 def page_time(middleware, path: str, repeat: int = 7) -> float:
     from webtest import TestApp
 
-    client = TestApp(middleware, extra_environ={
-        "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "localhost",
-        "HTTP_X_LINESMAN_TOKEN": middleware.current_signer().login_token})
+    client = TestApp(
+        middleware,
+        extra_environ={
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_HOST": "localhost",
+            "HTTP_X_LINESMAN_TOKEN": middleware.current_signer().login_token,
+        },
+    )
     client.get(path)
     samples = []
     for _ in range(repeat):
@@ -447,8 +556,12 @@ def at_scale(sizes: list[int], store: Path, postgresql: str | None) -> None:
     sessions = sample_sessions()
     stores: list[tuple[str, dict]] = [("SQLite", {"filename": None})]
     if postgresql:
-        stores.append(("PostgreSQL", {"backend": "linesman.backends.sqlalchemy:"
-                                      "SQLAlchemyBackend", "url": postgresql}))
+        stores.append(
+            (
+                "PostgreSQL",
+                {"backend": "linesman.backends.sqlalchemy:SQLAlchemyBackend", "url": postgresql},
+            )
+        )
     for name, options in stores:
         times = {}
         for size in sizes:
@@ -460,16 +573,17 @@ def at_scale(sizes: list[int], store: Path, postgresql: str | None) -> None:
             middleware = ProfilingMiddleware(hello_app, **made)
             middleware.backend.delete_all()
             fill(middleware.backend, sessions, size)
-            times[size] = {"list": page_time(middleware, "/__profiler__/"),
-                           "sorted": page_time(middleware, "/__profiler__/?sort=duration"),
-                           "filtered": page_time(middleware, "/__profiler__/?path=json&status=200")}
+            times[size] = {
+                "list": page_time(middleware, "/__profiler__/"),
+                "sorted": page_time(middleware, "/__profiler__/?sort=duration"),
+                "filtered": page_time(middleware, "/__profiler__/?path=json&status=200"),
+            }
             if size == sizes[-1] and size >= 10000:
                 uuids = [s["uuid"] for s in middleware.backend.list_summaries(0, 10000)]
                 started = time.perf_counter()
                 middleware.backend.delete_many(uuids)
                 record(f"scale.{name}.delete_10000", seconds=time.perf_counter() - started)
-                line(f"{name}: delete 10,000 sessions",
-                     f"{time.perf_counter() - started:.2f} s")
+                line(f"{name}: delete 10,000 sessions", f"{time.perf_counter() - started:.2f} s")
             if name != "SQLite":
                 middleware.backend.drop_tables()
             middleware.close()
@@ -477,12 +591,17 @@ def at_scale(sizes: list[int], store: Path, postgresql: str | None) -> None:
         for size in sizes:
             for view in ("list", "sorted", "filtered"):
                 ratio = times[size][view] / smallest[view]
-                line(f"{name}: {view} page, {size:,} sessions",
-                     f"{times[size][view] * 1000:.1f} ms ({ratio:.2f}x)",
-                     "target <= 1.5x" if size == sizes[-1] and view == "list" else "",
-                     ratio <= 1.5 if size == sizes[-1] and view == "list" else None)
-                record(f"scale.{name}.{view}.{size}", seconds=times[size][view],
-                       ratio_to_smallest=ratio)
+                line(
+                    f"{name}: {view} page, {size:,} sessions",
+                    f"{times[size][view] * 1000:.1f} ms ({ratio:.2f}x)",
+                    "target <= 1.5x" if size == sizes[-1] and view == "list" else "",
+                    ratio <= 1.5 if size == sizes[-1] and view == "list" else None,
+                )
+                record(
+                    f"scale.{name}.{view}.{size}",
+                    seconds=times[size][view],
+                    ratio_to_smallest=ratio,
+                )
 
     from linesman.model.codec import encode_session
 
@@ -490,7 +609,12 @@ def at_scale(sizes: list[int], store: Path, postgresql: str | None) -> None:
     pickled = statistics.mean(len(pickle.dumps(s.graph)) for s in sessions)
     line("bytes stored per session (mean of the routes)", f"{stored:.0f} B")
     line("the same graph pickled (what the original stored)", f"{pickled:.0f} B")
-    line("stored / pickled graph", f"{stored / pickled:.3f}", "target <= 0.5", stored / pickled <= 0.5)
+    line(
+        "stored / pickled graph",
+        f"{stored / pickled:.3f}",
+        "target <= 0.5",
+        stored / pickled <= 0.5,
+    )
     record("bytes_per_session", stored=stored, pickled_graph=pickled, ratio=stored / pickled)
 
     from linesman.demo.profiles import many_functions_session
@@ -499,21 +623,30 @@ def at_scale(sizes: list[int], store: Path, postgresql: str | None) -> None:
         big = many_functions_session(count)
         middleware = ProfilingMiddleware(hello_app, filename=str(store / f"big-{count}.db"))
         middleware.backend.add(big)
-        for label, url in (("session page", f"/__profiler__/profiles/{big.uuid}"),
-                           ("session page at cutoff 0",
-                            f"/__profiler__/profiles/{big.uuid}?cutoff=0"),
-                           ("merged page", "/__profiler__/endpoints/merged?endpoint=GET+/big")):
+        for label, url in (
+            ("session page", f"/__profiler__/profiles/{big.uuid}"),
+            ("session page at cutoff 0", f"/__profiler__/profiles/{big.uuid}?cutoff=0"),
+            ("merged page", "/__profiler__/endpoints/merged?endpoint=GET+/big"),
+        ):
             seconds = page_time(middleware, url, repeat=3)
-            line(f"{label}, {count:,} functions (server time)", f"{seconds * 1000:.0f} ms",
-                 "target < 500 ms", seconds < 0.5)
+            line(
+                f"{label}, {count:,} functions (server time)",
+                f"{seconds * 1000:.0f} ms",
+                "target < 500 ms",
+                seconds < 0.5,
+            )
             record(f"{label.replace(' ', '_')}_{count}_functions", seconds=seconds, target=0.5)
         middleware.close()
     distinct = sizes[-1] if sizes else 10_000
     middleware = ProfilingMiddleware(hello_app, filename=str(store / "distinct.db"))
     fill_distinct_paths(middleware.backend, distinct)
     seconds = page_time(middleware, "/__profiler__/endpoints", repeat=3)
-    line(f"endpoints page, {distinct:,} distinct paths (server time)",
-         f"{seconds * 1000:.0f} ms", "target < 500 ms", seconds < 0.5)
+    line(
+        f"endpoints page, {distinct:,} distinct paths (server time)",
+        f"{seconds * 1000:.0f} ms",
+        "target < 500 ms",
+        seconds < 0.5,
+    )
     record(f"endpoints_page_{distinct}_distinct_paths", seconds=seconds, target=0.5)
     middleware.close()
 
@@ -531,23 +664,46 @@ def fill_distinct_paths(backend, count: int) -> None:
         connection.executemany(
             "INSERT INTO sessions (uuid, timestamp, method, path, query, status, duration, "
             "cpu_time, failed, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(str(uuid_module.uuid4()), 1.7e9 + number, "GET", f"/item-{number}/x{number}",
-              "", 200, 0.01 + number * 1e-7, 0.01, 0, document) for number in range(count)])
+            [
+                (
+                    str(uuid_module.uuid4()),
+                    1.7e9 + number,
+                    "GET",
+                    f"/item-{number}/x{number}",
+                    "",
+                    200,
+                    0.01 + number * 1e-7,
+                    0.01,
+                    0,
+                    document,
+                )
+                for number in range(count)
+            ],
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and sizes")
-    parser.add_argument("--only", nargs="*", choices=["pass", "latency", "cpu", "load", "scale"],
-                        help="run only these parts")
-    parser.add_argument("--postgresql", default=os.environ.get(
-        "LINESMAN_BENCH_POSTGRESQL_URL", ""), help="SQLAlchemy URL for the scale part")
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        choices=["pass", "latency", "cpu", "load", "scale"],
+        help="run only these parts",
+    )
+    parser.add_argument(
+        "--postgresql",
+        default=os.environ.get("LINESMAN_BENCH_POSTGRESQL_URL", ""),
+        help="SQLAlchemy URL for the scale part",
+    )
     parser.add_argument("--output", default="bench-results.json", help="JSON file to write")
     args = parser.parse_args(argv)
     parts = set(args.only or ["pass", "latency", "cpu", "load", "scale"])
     rounds = 5 if args.quick else 15
-    print(f"linesman benchmarks on Python {platform.python_version()}, "
-          f"{os.cpu_count()} cores; medians of {rounds} interleaved rounds")
+    print(
+        f"linesman benchmarks on Python {platform.python_version()}, "
+        f"{os.cpu_count()} cores; medians of {rounds} interleaved rounds"
+    )
     with tempfile.TemporaryDirectory() as folder:
         store = Path(folder)
         if "pass" in parts:
@@ -561,7 +717,8 @@ def main(argv: list[str] | None = None) -> int:
         if "scale" in parts:
             sizes = [100, 10_000] if args.quick else [100, 10_000, 100_000]
             at_scale(sizes, store, args.postgresql or None)
-    Path(args.output).write_text(json.dumps({"python": platform.python_version(),
-                                             "results": RESULTS}, indent=1))
+    Path(args.output).write_text(
+        json.dumps({"python": platform.python_version(), "results": RESULTS}, indent=1)
+    )
     print(f"\nfigures written to {args.output}")
     return 0

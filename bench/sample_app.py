@@ -12,12 +12,15 @@ ROUTES = ("/template", "/json", "/strings", "/query", "/stream")
 _PAGE = Template(
     "<html><body><table>\n% for row in rows:\n<tr><td>${row['id']}</td>"
     "<td>${row['name']}</td><td>${'%.2f' % row['score']}</td></tr>\n% endfor\n"
-    "</table></body></html>", default_filters=["h"])
+    "</table></body></html>",
+    default_filters=["h"],
+)
 
 
 def rows(count: int) -> list[dict]:
-    return [{"id": n, "name": f"item <{n}>", "score": (n * 7919) % 1000 / 10.0}
-            for n in range(count)]
+    return [
+        {"id": n, "name": f"item <{n}>", "score": (n * 7919) % 1000 / 10.0} for n in range(count)
+    ]
 
 
 def template_page() -> bytes:
@@ -42,8 +45,9 @@ def query() -> bytes:
     try:
         connection.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, score REAL)")
         connection.executemany("INSERT INTO items VALUES (:id, :name, :score)", rows(800))
-        found = connection.execute("SELECT name, score FROM items WHERE score > 50 "
-                                   "ORDER BY score DESC LIMIT 50").fetchall()
+        found = connection.execute(
+            "SELECT name, score FROM items WHERE score > 50 ORDER BY score DESC LIMIT 50"
+        ).fetchall()
     finally:
         connection.close()
     return "\n".join(f"{name}: {score}" for name, score in found).encode()
@@ -59,8 +63,12 @@ def sample_app(environ, start_response):
     if path == "/stream":
         start_response("200 OK", [("Content-Type", "text/html")])
         return stream()
-    body = {"/template": template_page, "/json": json_document, "/strings": string_work,
-            "/query": query}.get(path, lambda: b"not found")()
+    body = {
+        "/template": template_page,
+        "/json": json_document,
+        "/strings": string_work,
+        "/query": query,
+    }.get(path, lambda: b"not found")()
     start_response("200 OK", [("Content-Type", "text/html"), ("Content-Length", str(len(body)))])
     return [body]
 

@@ -9,12 +9,27 @@ backends package checks against its signature.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from linesman.model.endpoint import DEFAULT_FOLDS
-from linesman.options import (ConfigError, to_backend_spec, to_bool, to_bytes, to_fraction, to_optional_count, to_optional_seconds, to_patterns, to_positive_int, to_profiler, to_profiler_path, to_sample_interval, to_seconds, to_words)
+from linesman.options import (
+    ConfigError,
+    to_backend_spec,
+    to_bool,
+    to_bytes,
+    to_fraction,
+    to_optional_count,
+    to_optional_seconds,
+    to_patterns,
+    to_positive_int,
+    to_profiler,
+    to_profiler_path,
+    to_sample_interval,
+    to_seconds,
+    to_words,
+)
 
 __all__ = ["ConfigError", "Settings", "parse_settings", "OPTIONS"]
 

@@ -17,20 +17,21 @@ import os
 import random
 import time
 import uuid as uuid_module
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from linesman.backends import create_backend
 from linesman.backends.base import Backend
-from linesman.model.capture import CaptureWindow
 from linesman.config import Settings, parse_settings
-from linesman.web.access import TOKEN_PARAMETER
-from linesman.storage.health import Health
+from linesman.model.capture import CaptureWindow
 from linesman.profiling.gate import ProfilerGate, RequestProfile
 from linesman.profiling.sampling import SampledProfile
 from linesman.signing import Signer, new_secret
-from linesman.web.ui import ProfilerUI
+from linesman.storage.health import Health
 from linesman.storage.retention import Retention
 from linesman.storage.writer import ProfileRecord, SessionWriter
+from linesman.web.access import TOKEN_PARAMETER
+from linesman.web.ui import ProfilerUI
 
 __all__ = [
     "ProfilingMiddleware",
@@ -44,23 +45,40 @@ log = logging.getLogger("linesman")
 
 SESSION_HEADER = "X-Linesman-Session"
 _KEPT_CHARS = 8192  # of each kept value, before the session's own limits (TEXT_LIMITS)
-_KEPT_ENVIRON = ("REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "HTTP_HOST",
-                 "HTTP_USER_AGENT", "CONTENT_TYPE", "CONTENT_LENGTH")
+_KEPT_ENVIRON = (
+    "REQUEST_METHOD",
+    "SCRIPT_NAME",
+    "PATH_INFO",
+    "QUERY_STRING",
+    "HTTP_HOST",
+    "HTTP_USER_AGENT",
+    "CONTENT_TYPE",
+    "CONTENT_LENGTH",
+)
 
 
 class ProfilingMiddleware:
     """Profiles the requests of ``app`` and serves the profiler UI."""
 
-    def __init__(self, app: Callable, profiler_path: str = "/__profiler__",
-                 backend: str = "linesman.backends.sqlite:SqliteBackend",
-                 chart_packages: str = "", **options: Any) -> None:
+    def __init__(
+        self,
+        app: Callable,
+        profiler_path: str = "/__profiler__",
+        backend: str = "linesman.backends.sqlite:SqliteBackend",
+        chart_packages: str = "",
+        **options: Any,
+    ) -> None:
         self.app = app
         self.settings: Settings = parse_settings(
-            {"profiler_path": profiler_path, "backend": backend,
-             "chart_packages": chart_packages, **options})
+            {
+                "profiler_path": profiler_path,
+                "backend": backend,
+                "chart_packages": chart_packages,
+                **options,
+            }
+        )
         self.profiler_path = self.settings.profiler_path
-        self.backend: Backend = create_backend(self.settings.backend,
-                                               self.settings.backend_options)
+        self.backend: Backend = create_backend(self.settings.backend, self.settings.backend_options)
         self.health = Health()
         self.gate = ProfilerGate()
         self.enabled = self.settings.enabled
@@ -69,17 +87,28 @@ class ProfilingMiddleware:
         self._signer_tried = 0.0
         ready = self._set_up_store()
         self.writer = SessionWriter(
-            self.backend, self.health, queue_size=self.settings.queue_size,
-            queue_bytes=self.settings.queue_bytes, flush_timeout=self.settings.flush_timeout,
-            retention=Retention(self.settings.max_sessions, self.settings.max_age,
-                                keep_slowest=self.settings.keep_slowest,
-                                folds=self.settings.folds),
-            on_switch=self._apply_switch, on_captures=self._apply_captures, ready=ready,
-            gate=self.gate)
+            self.backend,
+            self.health,
+            queue_size=self.settings.queue_size,
+            queue_bytes=self.settings.queue_bytes,
+            flush_timeout=self.settings.flush_timeout,
+            retention=Retention(
+                self.settings.max_sessions,
+                self.settings.max_age,
+                keep_slowest=self.settings.keep_slowest,
+                folds=self.settings.folds,
+            ),
+            on_switch=self._apply_switch,
+            on_captures=self._apply_captures,
+            ready=ready,
+            gate=self.gate,
+        )
         self.ui = ProfilerUI(self)  # built now: a wrong access option fails at start-up
         if self.settings.require_token:
-            log.info("linesman: the profiler UI opens with %s (`linesman url STORE` "
-                     "prints it too)", self.login_path())
+            log.info(
+                "linesman: the profiler UI opens with %s (`linesman url STORE` prints it too)",
+                self.login_path(),
+            )
 
     # -- start-up and the switch ---------------------------------------------
     def _set_up_store(self) -> bool:
@@ -92,8 +121,12 @@ class ProfilingMiddleware:
         except Exception as exc:
             message = f"{self.backend.describe()}: {exc}"
             self.health.store_failed(message)
-            self.health.problem("store", "linesman: store unavailable at start-up, "
-                                "the app serves and storage will retry: %s", message)
+            self.health.problem(
+                "store",
+                "linesman: store unavailable at start-up, "
+                "the app serves and storage will retry: %s",
+                message,
+            )
             return False
         return True
 
@@ -101,14 +134,16 @@ class ProfilingMiddleware:
         """The store's signer; while the store has not answered, a stand-in of this
         process, and (``refresh``, never on an app's request) another try for the
         store's at most every 30 s."""
-        if refresh and not self.signer.shared and (
-                time.monotonic() - self._signer_tried > 30.0):
+        if refresh and not self.signer.shared and (time.monotonic() - self._signer_tried > 30.0):
             self._signer_tried = time.monotonic()
             try:
                 self.signer = Signer(self.backend.get_secret())
             except Exception as exc:
-                log.warning("linesman: the store's secret cannot be read (%s); this "
-                            "process signs with its own until it can", exc)
+                log.warning(
+                    "linesman: the store's secret cannot be read (%s); this "
+                    "process signs with its own until it can",
+                    exc,
+                )
         return self.signer
 
     def login_path(self, script_name: str = "") -> str:
@@ -163,10 +198,9 @@ class ProfilingMiddleware:
             self.writer.ensure_started()
         ui_environ = dict(environ)
         ui_environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + self.profiler_path
-        ui_environ["PATH_INFO"] = path[len(self.profiler_path):]
+        ui_environ["PATH_INFO"] = path[len(self.profiler_path) :]
         # Where one profiler sees every thread, the UI's code must not land in a profile.
-        tracked = (self.enabled and self.gate.exclusive
-                   and environ.get("wsgi.multithread", True))
+        tracked = self.enabled and self.gate.exclusive and environ.get("wsgi.multithread", True)
         if tracked:
             self.gate.enter(False)
         try:
@@ -211,8 +245,9 @@ class ProfilingMiddleware:
         if self._samples(environ):
             if not wanted:  # sampling is per thread: an unprofiled request spoils nothing
                 return self.app(environ, start_response)
-            profile = SampledProfile(self.settings.sample_interval, self.gate.count_in(),
-                                     LINESMAN_HOOKS)
+            profile = SampledProfile(
+                self.settings.sample_interval, self.gate.count_in(), LINESMAN_HOOKS
+            )
             return self._serve_profiled(environ, start_response, profile, selected, window)
         if not wanted and not (self.gate.exclusive and environ.get("wsgi.multithread", True)):
             # Only where one profiler sees every thread can this request spoil a profile.
@@ -220,8 +255,9 @@ class ProfilingMiddleware:
         profile, skipped = self.gate.enter(wanted)
         if skipped == "busy" and self.settings.profiler == "auto":
             # cProfile is not free for it (linesman's writer holds it): sample instead.
-            profile = SampledProfile(self.settings.sample_interval, self.gate.arrival(),
-                                     LINESMAN_HOOKS)
+            profile = SampledProfile(
+                self.settings.sample_interval, self.gate.arrival(), LINESMAN_HOOKS
+            )
             profile.concurrent = True
             skipped = None
         if skipped:
@@ -252,10 +288,14 @@ class ProfilingMiddleware:
             return result
         return TrackedResponse(result, self.gate)
 
-    def _serve_profiled(self, environ: dict, start_response: Callable,
-                        profile: RequestProfile | SampledProfile,
-                        selected: bool = True,
-                        window: CaptureWindow | None = None) -> Iterable[bytes]:
+    def _serve_profiled(
+        self,
+        environ: dict,
+        start_response: Callable,
+        profile: RequestProfile | SampledProfile,
+        selected: bool = True,
+        window: CaptureWindow | None = None,
+    ) -> Iterable[bytes]:
         request = ProfiledRequest(self, environ, start_response, profile, selected, window)
         try:
             result = profile.call(self.app, environ, request.start_response)
@@ -294,8 +334,11 @@ def _file_size(wrapper: Any, content_length: int | None) -> int:
 
 def _error_text(exc: BaseException) -> str:
     kind = type(exc)
-    name = kind.__qualname__ if kind.__module__ == "builtins" else (
-        f"{kind.__module__}.{kind.__qualname__}")
+    name = (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else (f"{kind.__module__}.{kind.__qualname__}")
+    )
     text = str(exc)
     return f"{name}: {text}"[:500] if text else name
 
@@ -303,22 +346,41 @@ def _error_text(exc: BaseException) -> str:
 class ProfiledRequest:
     """What one profiled request gathers until its body is closed."""
 
-    __slots__ = ("middleware", "profile", "server_start_response", "environ", "uuid",
-                 "timestamp", "started", "status", "response_size", "header", "finished",
-                 "selected", "window", "content_length")
+    __slots__ = (
+        "middleware",
+        "profile",
+        "server_start_response",
+        "environ",
+        "uuid",
+        "timestamp",
+        "started",
+        "status",
+        "response_size",
+        "header",
+        "finished",
+        "selected",
+        "window",
+        "content_length",
+    )
 
-    def __init__(self, middleware: ProfilingMiddleware, environ: dict,
-                 start_response: Callable, profile: RequestProfile | SampledProfile,
-                 selected: bool = True,
-                 window: CaptureWindow | None = None) -> None:
+    def __init__(
+        self,
+        middleware: ProfilingMiddleware,
+        environ: dict,
+        start_response: Callable,
+        profile: RequestProfile | SampledProfile,
+        selected: bool = True,
+        window: CaptureWindow | None = None,
+    ) -> None:
         self.middleware = middleware
         self.profile = profile
         self.selected = selected  # by the switch and the options, not only by a window
         self.window = window
         self.server_start_response = start_response
         # Bounded copies: a 120 KB query must not wait 120 KB in the queue.
-        self.environ = {key: str(environ[key])[:_KEPT_CHARS] for key in _KEPT_ENVIRON
-                        if key in environ}
+        self.environ = {
+            key: str(environ[key])[:_KEPT_CHARS] for key in _KEPT_ENVIRON if key in environ
+        }
         self.uuid = str(uuid_module.uuid4())
         self.timestamp = time.time()
         self.started = time.perf_counter()
@@ -328,8 +390,10 @@ class ProfiledRequest:
         self.finished = False
         self.header = None
         # Only a client that may open the UI learns that a profiler is mounted, and where.
-        if middleware.settings.response_header and middleware.ui.access.check(
-                environ, refresh=False).allowed:
+        if (
+            middleware.settings.response_header
+            and middleware.ui.access.check(environ, refresh=False).allowed
+        ):
             url = f"{environ.get('SCRIPT_NAME', '')}{middleware.profiler_path}/profiles/{self.uuid}"
             self.header = (SESSION_HEADER, f"{self.uuid}; url={url}")
 
@@ -369,17 +433,29 @@ class ProfiledRequest:
                 return
             middleware.health.count("profiled")
             raw = self.profile if isinstance(self.profile, SampledProfile) else self.profile.profile
-            queued = middleware.writer.submit(ProfileRecord(
-                raw, self.environ, self.uuid, self.timestamp, duration,
-                self.profile.cpu_time, self.status, self.response_size,
-                None if error is None else _error_text(error), self.profile.concurrent,
-                capture, self.selected and duration >= middleware.settings.min_duration,
-                LINESMAN_HOOKS))
+            queued = middleware.writer.submit(
+                ProfileRecord(
+                    raw,
+                    self.environ,
+                    self.uuid,
+                    self.timestamp,
+                    duration,
+                    self.profile.cpu_time,
+                    self.status,
+                    self.response_size,
+                    None if error is None else _error_text(error),
+                    self.profile.concurrent,
+                    capture,
+                    self.selected and duration >= middleware.settings.min_duration,
+                    LINESMAN_HOOKS,
+                )
+            )
             if not queued and self.header is not None:
                 middleware.health.not_kept(self.uuid, "queue_full")
         except Exception:
-            middleware.health.problem("finish", "linesman: could not finish a profile",
-                                      exc_info=True)
+            middleware.health.problem(
+                "finish", "linesman: could not finish a profile", exc_info=True
+            )
         finally:
             # Counted out last: where one profiler sees every thread, a profile that
             # starts now must not record this thread handing the record over.
@@ -401,7 +477,7 @@ class ProfiledResponse:
         self._request = request
         self._closed = False
 
-    def __iter__(self) -> "ProfiledResponse":
+    def __iter__(self) -> ProfiledResponse:
         return self
 
     def __next__(self) -> bytes:
@@ -488,7 +564,8 @@ def profiler_filter_factory(global_conf: dict, **options: Any) -> Callable:
     return linesman_filter
 
 
-def profiler_filter_app_factory(app: Callable, global_conf: dict,
-                                **options: Any) -> ProfilingMiddleware:
+def profiler_filter_app_factory(
+    app: Callable, global_conf: dict, **options: Any
+) -> ProfilingMiddleware:
     """PasteDeploy ``paste.filter_app_factory`` for ``egg:linesman#profiler``."""
     return ProfilingMiddleware(app, **options)

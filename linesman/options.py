@@ -9,7 +9,24 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["ConfigError", "backend_option", "PROFILERS", "to_backend_spec", "to_bool", "to_bytes", "to_fraction", "to_optional_count", "to_optional_seconds", "to_patterns", "to_positive_int", "to_profiler", "to_profiler_path", "to_sample_interval", "to_seconds", "to_words"]
+__all__ = [
+    "ConfigError",
+    "backend_option",
+    "PROFILERS",
+    "to_backend_spec",
+    "to_bool",
+    "to_bytes",
+    "to_fraction",
+    "to_optional_count",
+    "to_optional_seconds",
+    "to_patterns",
+    "to_positive_int",
+    "to_profiler",
+    "to_profiler_path",
+    "to_sample_interval",
+    "to_seconds",
+    "to_words",
+]
 
 
 class ConfigError(ValueError):

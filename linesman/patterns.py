@@ -39,5 +39,6 @@ def compile_pattern(text: str) -> Any:
     try:
         return re2.compile(text, options=_options())
     except re2.error:
-        raise ValueError("it needs backreferences or lookaround, which linear-time "
-                         "matching cannot do") from None
+        raise ValueError(
+            "it needs backreferences or lookaround, which linear-time matching cannot do"
+        ) from None

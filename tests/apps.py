@@ -84,8 +84,9 @@ def error_with_exc_info(environ, start_response):
     except Boom:
         import sys
 
-        start_response("500 Internal Server Error", [("Content-Type", "text/plain")],
-                       sys.exc_info())
+        start_response(
+            "500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info()
+        )
     return [b"error page"]
 
 

@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from require import require
 
 from linesman.middleware import ProfilingMiddleware
-
-from require import require
 
 
 def active_profilers() -> list[str]:
@@ -57,16 +56,25 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 @pytest.fixture(scope="module")
 def browser():
-    require(shutil.which(CHROMIUM) is not None or Path(CHROMIUM).exists(),
-            f"Chromium at {CHROMIUM} (Debian package chromium)")
+    require(
+        shutil.which(CHROMIUM) is not None or Path(CHROMIUM).exists(),
+        f"Chromium at {CHROMIUM} (Debian package chromium)",
+    )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"])
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         yield launched
         launched.close()
 
@@ -77,8 +85,10 @@ def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     tab = context.new_page()
     problems: list[str] = []
-    tab.on("console", lambda message: problems.append(message.text)
-           if message.type == "error" else None)
+    tab.on(
+        "console",
+        lambda message: problems.append(message.text) if message.type == "error" else None,
+    )
     tab.on("pageerror", lambda error: problems.append(str(error)))
     tab.problems = problems
     yield tab

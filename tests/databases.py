@@ -8,10 +8,12 @@ import uuid
 from require import require
 
 URLS = {
-    "postgresql": os.environ.get("LINESMAN_TEST_POSTGRESQL_URL",
-                                 "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
-    "mariadb": os.environ.get("LINESMAN_TEST_MARIADB_URL",
-                              "mysql+pymysql://root@127.0.0.1:3306/test"),
+    "postgresql": os.environ.get(
+        "LINESMAN_TEST_POSTGRESQL_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    ),
+    "mariadb": os.environ.get(
+        "LINESMAN_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test"
+    ),
 }
 
 
@@ -45,6 +47,10 @@ def middleware_on(store, app, **options):
     """A ProfilingMiddleware storing into the tables of ``store`` (a SQLAlchemyBackend)."""
     from linesman.middleware import ProfilingMiddleware
 
-    return ProfilingMiddleware(app, backend="linesman.backends.sqlalchemy:SQLAlchemyBackend",
-                               url=store.url.render_as_string(hide_password=False),
-                               table_prefix=store.table_prefix, **options)
+    return ProfilingMiddleware(
+        app,
+        backend="linesman.backends.sqlalchemy:SQLAlchemyBackend",
+        url=store.url.render_as_string(hide_password=False),
+        table_prefix=store.table_prefix,
+        **options,
+    )

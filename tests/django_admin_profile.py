@@ -27,11 +27,17 @@ def main(store: str, profiler: str) -> str:
 
     from linesman.middleware import ProfilingMiddleware
 
-    application = ProfilingMiddleware(get_wsgi_application(), filename=store,
-                                      profiler=profiler, include_paths="^/admin/$")
-    client = TestApp(application, extra_environ={
-        "HTTP_HOST": "localhost", "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_X_LINESMAN_TOKEN": application.current_signer().login_token})
+    application = ProfilingMiddleware(
+        get_wsgi_application(), filename=store, profiler=profiler, include_paths="^/admin/$"
+    )
+    client = TestApp(
+        application,
+        extra_environ={
+            "HTTP_HOST": "localhost",
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_X_LINESMAN_TOKEN": application.current_signer().login_token,
+        },
+    )
     login = client.get("/admin/login/?next=/admin/")
     form = login.forms[0]
     form["username"], form["password"] = "admin", "secret"

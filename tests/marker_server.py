@@ -23,14 +23,36 @@ def work(seconds=0.003):
     return total
 
 
-def marker_0(): return work()
-def marker_1(): return work()
-def marker_2(): return work()
-def marker_3(): return work()
-def marker_4(): return work()
-def marker_5(): return work()
-def marker_6(): return work()
-def marker_7(): return work()
+def marker_0():
+    return work()
+
+
+def marker_1():
+    return work()
+
+
+def marker_2():
+    return work()
+
+
+def marker_3():
+    return work()
+
+
+def marker_4():
+    return work()
+
+
+def marker_5():
+    return work()
+
+
+def marker_6():
+    return work()
+
+
+def marker_7():
+    return work()
 
 
 MARKERS = [marker_0, marker_1, marker_2, marker_3, marker_4, marker_5, marker_6, marker_7]
@@ -49,8 +71,9 @@ def build(store: str) -> ProfilingMiddleware:
             number = int(path.strip("/r"))
             MARKERS[number]()
             body = f"route {number}".encode()
-        start_response("200 OK", [("Content-Type", "text/plain"),
-                                  ("Content-Length", str(len(body)))])
+        start_response(
+            "200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
+        )
         return [body]
 
     def streamed(environ, start_response):
@@ -62,6 +85,7 @@ def build(store: str) -> ProfilingMiddleware:
                 yield b"start "
                 MARKERS[number]()
                 yield f"stream {number}".encode()
+
             return body()
         return app(environ, start_response)
 

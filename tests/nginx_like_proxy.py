@@ -12,8 +12,17 @@ import http.client
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-_HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te",
-               "trailer", "upgrade", "host", "content-length"}
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "host",
+    "content-length",
+}
 
 
 class _Forward(BaseHTTPRequestHandler):
@@ -22,8 +31,9 @@ class _Forward(BaseHTTPRequestHandler):
     def _forward(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
-        headers = {name: value for name, value in self.headers.items()
-                   if name.lower() not in _HOP_BY_HOP}
+        headers = {
+            name: value for name, value in self.headers.items() if name.lower() not in _HOP_BY_HOP
+        }
         headers["Host"] = f"127.0.0.1:{self.upstream_port}"
         if body is not None:
             headers["Content-Length"] = str(len(body))
@@ -57,7 +67,7 @@ class NginxLikeProxy:
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "NginxLikeProxy":
+    def __enter__(self) -> NginxLikeProxy:
         self.thread.start()
         return self
 

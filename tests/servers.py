@@ -36,8 +36,9 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 20.0) -
 def running(args: list[str], port: int, program: str = sys.executable):
     """Run ``program args...`` until the block ends; its stderr on failure."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([HERE, os.environ.get("PYTHONPATH", "")]))
-    process = subprocess.Popen([program, *args], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, env=env)
+    process = subprocess.Popen(
+        [program, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
     try:
         wait_for_port(port, process)
         yield process
@@ -54,10 +55,15 @@ def demo_ini(folder, store, port: int | None = None):
     """An ini serving the demo behind linesman on a SQLite ``store``; with ``port``,
     a waitress server section too (for pserve)."""
     ini = folder / "app.ini"
-    server = ("" if port is None else
-              f"\n[server:main]\nuse = egg:waitress#main\nhost = 127.0.0.1\nport = {port}\n")
-    ini.write_text(f"[filter:linesman]\nuse = egg:linesman#profiler\nfilename = {store}\n\n"
-                   f"[app:main]\nuse = egg:linesman#demo\nfilter-with = linesman\n{server}")
+    server = (
+        ""
+        if port is None
+        else f"\n[server:main]\nuse = egg:waitress#main\nhost = 127.0.0.1\nport = {port}\n"
+    )
+    ini.write_text(
+        f"[filter:linesman]\nuse = egg:linesman#profiler\nfilename = {store}\n\n"
+        f"[app:main]\nuse = egg:linesman#demo\nfilter-with = linesman\n{server}"
+    )
     return ini
 
 
@@ -74,8 +80,9 @@ def login_headers(store) -> dict[str, str]:
         backend.close()
 
 
-def get(port: int, path: str, timeout: float = 30.0,
-        headers: dict | None = None) -> tuple[int, dict, bytes]:
+def get(
+    port: int, path: str, timeout: float = 30.0, headers: dict | None = None
+) -> tuple[int, dict, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         connection.request("GET", path, headers=headers or {})
@@ -94,8 +101,20 @@ def demo_with_sessions(store, routes, profiler="auto"):
     port = free_port()
     backend = SqliteBackend(filename=str(store))
     try:
-        with running(["-m", "linesman", "demo", "--port", str(port), "--store", str(store),
-                      "--profiler", profiler], port):
+        with running(
+            [
+                "-m",
+                "linesman",
+                "demo",
+                "--port",
+                str(port),
+                "--store",
+                str(store),
+                "--profiler",
+                profiler,
+            ],
+            port,
+        ):
             for number, route in enumerate(routes, start=1):
                 assert get(port, route)[0] in (200, 404)
                 deadline = time.monotonic() + 10

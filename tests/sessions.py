@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import cProfile
 
-from linesman import ProfilingSession
-
 from apps import spin
+
+from linesman import ProfilingSession
 
 
 class Parser:
@@ -24,27 +24,42 @@ def handle(text):
     return Renderer(Parser(text).words).html
 
 
-def real_session(path="/items", timestamp=None, status=200, method="GET",
-                 query="") -> ProfilingSession:
+def real_session(
+    path="/items", timestamp=None, status=200, method="GET", query=""
+) -> ProfilingSession:
     profile = cProfile.Profile()
     profile.enable()
     handle("a b c " * 20)
     profile.disable()
     environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query}
-    return ProfilingSession(profile.getstats(), environ, timestamp, status=status,
-                            duration=0.01, cpu_time=0.009, response_size=100)
+    return ProfilingSession(
+        profile.getstats(),
+        environ,
+        timestamp,
+        status=status,
+        duration=0.01,
+        cpu_time=0.009,
+        response_size=100,
+    )
 
 
 def sampled_session(path="/items", timestamp=None, status=200) -> ProfilingSession:
     """A session of the sampling engine, from a real run (at least a few samples)."""
+    from linesman.model.rows import stacks_from_samples
     from linesman.profiling.sampling import SampledProfile
-    from linesman.model.session import stacks_from_samples
 
     profile = SampledProfile(0.0002)
     while profile.samples < 5:
         profile.call(handle, "a b c " * 200)
     labels, stacks = stacks_from_samples(profile.stacks)
     environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path}
-    return ProfilingSession(environ=environ, timestamp=timestamp, status=status,
-                            duration=0.01, cpu_time=profile.cpu_time, stacks=stacks,
-                            labels=labels, interval=profile.interval)
+    return ProfilingSession(
+        environ=environ,
+        timestamp=timestamp,
+        status=status,
+        duration=0.01,
+        cpu_time=profile.cpu_time,
+        stacks=stacks,
+        labels=labels,
+        interval=profile.interval,
+    )

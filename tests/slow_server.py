@@ -37,6 +37,7 @@ def burn(cpu_seconds):
 
 def _route(kind, number, seconds):
     """A function named ``kind_number`` down to its code object, which profilers read."""
+
     def route():
         return burn(seconds)
 
@@ -45,8 +46,11 @@ def _route(kind, number, seconds):
     return types.FunctionType(code, route.__globals__, name, None, route.__closure__)
 
 
-ROUTES = {(kind, number): _route(kind, number, seconds)
-          for kind, seconds in (("fast", 0.002), ("slow", 0.040)) for number in range(CLIENTS)}
+ROUTES = {
+    (kind, number): _route(kind, number, seconds)
+    for kind, seconds in (("fast", 0.002), ("slow", 0.040))
+    for number in range(CLIENTS)
+}
 
 
 def build(store: str, **options) -> ProfilingMiddleware:
@@ -62,8 +66,9 @@ def build(store: str, **options) -> ProfilingMiddleware:
             _, kind, number = path.split("/")
             ROUTES[(kind, int(number))]()
             body = path.encode()
-        start_response("200 OK", [("Content-Type", "text/plain"),
-                                  ("Content-Length", str(len(body)))])
+        start_response(
+            "200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
+        )
         return [body]
 
     middleware = ProfilingMiddleware(app, filename=store, exclude_paths="^/counts$", **options)

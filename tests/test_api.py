@@ -6,12 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from openapi_spec_validator import validate as validate_spec
-
-from login import ui_client
-
 import apps
+import pytest
+from login import ui_client
+from openapi_spec_validator import validate as validate_spec
 from servers import free_port, get, running
 
 LOCAL = {"REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "localhost"}
@@ -45,8 +43,18 @@ def test_sessions_are_paged_and_filtered(api):
     assert filtered["total"] == 2
 
 
-@pytest.mark.parametrize("query", ["per_page=0", "per_page=501", "per_page=x", "page=0",
-                                   "status=abc", "sort=document", "per_page=%D9%A5"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "per_page=0",
+        "per_page=501",
+        "per_page=x",
+        "page=0",
+        "status=abc",
+        "sort=document",
+        "per_page=%D9%A5",
+    ],
+)
 def test_bad_parameters_are_json_400s(api, query):
     _, client, _ = api
     response = client.get(f"/__profiler__/api/sessions?{query}", status=400)
@@ -73,8 +81,9 @@ def test_delete_needs_the_token(api):
     middleware, client, uuids = api
     client.delete(f"/__profiler__/api/sessions/{uuids[0]}", status=403)
     assert middleware.backend.count() == 3
-    answer = client.delete(f"/__profiler__/api/sessions/{uuids[0]}",
-                           headers={"X-Linesman-CSRF": token(client)})
+    answer = client.delete(
+        f"/__profiler__/api/sessions/{uuids[0]}", headers={"X-Linesman-CSRF": token(client)}
+    )
     assert answer.json == {"deleted": 1}
     assert middleware.backend.count() == 2
 
@@ -85,8 +94,9 @@ def test_the_switch(api):
     client.put_json("/__profiler__/api/state", {"enabled": False}, status=403)
     assert middleware.enabled is True
     headers = {"X-Linesman-CSRF": token(client)}
-    assert client.put_json("/__profiler__/api/state", {"enabled": False},
-                           headers=headers).json == {"enabled": False}
+    assert client.put_json("/__profiler__/api/state", {"enabled": False}, headers=headers).json == {
+        "enabled": False
+    }
     assert middleware.enabled is False and middleware.backend.get_enabled() is False
     for body in ({"enabled": "no"}, {}, [], None):
         client.put_json("/__profiler__/api/state", body, headers=headers, status=400)
@@ -95,8 +105,9 @@ def test_the_switch(api):
 
 def test_strangers_get_json_403s(api):
     _, client, _ = api
-    response = client.get("/__profiler__/api/sessions", extra_environ={"REMOTE_ADDR": "10.0.0.9"},
-                          status=403)
+    response = client.get(
+        "/__profiler__/api/sessions", extra_environ={"REMOTE_ADDR": "10.0.0.9"}, status=403
+    )
     assert response.content_type == "application/json"
 
 
@@ -105,8 +116,14 @@ def test_the_openapi_document_is_valid_and_matches_the_routes(api):
     document = client.get("/__profiler__/api/openapi.json").json
     validate_spec(document)
     assert document["servers"] == [{"url": "/__profiler__/api"}]
-    assert set(document["paths"]) == {"/sessions", "/sessions/{uuid}", "/state", "/compare",
-                                      "/captures", "/captures/{id}/stop"}
+    assert set(document["paths"]) == {
+        "/sessions",
+        "/sessions/{uuid}",
+        "/state",
+        "/compare",
+        "/captures",
+        "/captures/{id}/stop",
+    }
     assert set(document["paths"]["/sessions/{uuid}"]) == {"parameters", "get", "delete"}
     assert set(document["paths"]["/state"]) == {"get", "put"}
 
@@ -118,18 +135,37 @@ def test_schemathesis_finds_no_server_error_and_no_schema_break(tmp_path):
     with running(["-m", "linesman", "demo", "--port", str(port), "--store", str(store)], port):
         for route in ("/", "/json", "/slow", "/stream"):
             get(port, route)
-        login = subprocess.run([sys.executable, "-m", "linesman", "url", str(store)],
-                               capture_output=True, text=True, check=True).stdout
+        login = subprocess.run(
+            [sys.executable, "-m", "linesman", "url", str(store)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         token = login.strip().rsplit("=", 1)[1]
         program = Path(sys.executable).parent / "schemathesis"
         result = subprocess.run(
-            [str(program), "run", f"http://127.0.0.1:{port}/__profiler__/api/openapi.json",
-             "--checks", "not_a_server_error,status_code_conformance,"
-                         "content_type_conformance,response_schema_conformance",
-             "--max-examples", "25", "--seed", "1", "--no-color",
-             "-H", f"X-Linesman-Token: {token}",
-             "--request-timeout", "20"],
-            capture_output=True, text=True, timeout=600, cwd=tmp_path)
+            [
+                str(program),
+                "run",
+                f"http://127.0.0.1:{port}/__profiler__/api/openapi.json",
+                "--checks",
+                "not_a_server_error,status_code_conformance,"
+                "content_type_conformance,response_schema_conformance",
+                "--max-examples",
+                "25",
+                "--seed",
+                "1",
+                "--no-color",
+                "-H",
+                f"X-Linesman-Token: {token}",
+                "--request-timeout",
+                "20",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=tmp_path,
+        )
     report = result.stdout + result.stderr
     assert result.returncode == 0, report[-4000:]
     assert "passed" in report, report[-2000:]
@@ -137,13 +173,17 @@ def test_schemathesis_finds_no_server_error_and_no_schema_break(tmp_path):
     from linesman.backends.sqlite import SqliteBackend
 
     assert SqliteBackend(filename=str(store)).get_enabled() is not None, (
-        "no call with the token reached the API: schemathesis only saw 401s")
+        "no call with the token reached the API: schemathesis only saw 401s"
+    )
 
 
 def test_a_malformed_form_is_a_400_not_a_500(api):
     middleware, client, uuids = api
-    response = client.post("/__profiler__/delete/all", "x",
-                           headers={"Content-Type": "multipart/form-data",
-                                    "Accept": "text/html"}, status=400)
+    response = client.post(
+        "/__profiler__/delete/all",
+        "x",
+        headers={"Content-Type": "multipart/form-data", "Accept": "text/html"},
+        status=400,
+    )
     assert "form cannot be read" in response.text
     assert middleware.backend.count() == 3

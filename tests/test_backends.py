@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections import OrderedDict
 
 import pytest
+from databases import server_backend
+from sessions import real_session, sampled_session
 
 from linesman.backends.base import Backend, SessionQuery
 from linesman.backends.pickle import PickleBackend
 from linesman.backends.sqlite import SqliteBackend
 from linesman.model.capture import parse_capture
-
-from databases import server_backend
-from sessions import real_session, sampled_session
 
 
 class SevenOnlyBackend(Backend):
@@ -71,9 +70,14 @@ def make_mariadb(tmp_path):
     return server_backend("mariadb")
 
 
-FACTORIES = {"sqlite": make_sqlite, "pickle": make_pickle, "seven-only": make_seven_only,
-             "sqlalchemy-sqlite": make_sqlalchemy_sqlite, "postgresql": make_postgresql,
-             "mariadb": make_mariadb}
+FACTORIES = {
+    "sqlite": make_sqlite,
+    "pickle": make_pickle,
+    "seven-only": make_seven_only,
+    "sqlalchemy-sqlite": make_sqlalchemy_sqlite,
+    "postgresql": make_postgresql,
+    "mariadb": make_mariadb,
+}
 PERSISTENT = {"sqlite", "pickle", "sqlalchemy-sqlite"}
 
 
@@ -121,8 +125,10 @@ def test_a_session_comes_back_with_every_figure_equal(backend):
     assert loaded.graph.number_of_nodes() == session.graph.number_of_nodes()
 
 
-@pytest.mark.parametrize("unknown", ["0c8d1b7e-2f58-4c8a-9e3e-0d6b1b8f0a11", "",
-                                     "'; DROP TABLE sessions; --", "../../etc/passwd"])
+@pytest.mark.parametrize(
+    "unknown",
+    ["0c8d1b7e-2f58-4c8a-9e3e-0d6b1b8f0a11", "", "'; DROP TABLE sessions; --", "../../etc/passwd"],
+)
 def test_get_of_an_unknown_id_is_none(backend, unknown):
     backend.add(real_session())
     assert backend.get(unknown) is None
@@ -152,8 +158,9 @@ def test_delete_many_counts_what_it_removed(backend):
     sessions = [real_session(timestamp=float(i)) for i in range(4)]
     for session in sessions:
         backend.add(session)
-    removed = backend.delete_many([sessions[0].uuid, sessions[2].uuid,
-                                   "0c8d1b7e-2f58-4c8a-9e3e-0d6b1b8f0a11"])
+    removed = backend.delete_many(
+        [sessions[0].uuid, sessions[2].uuid, "0c8d1b7e-2f58-4c8a-9e3e-0d6b1b8f0a11"]
+    )
     assert removed == 2
     assert list(backend.get_all()) == [sessions[1].uuid, sessions[3].uuid]
     assert backend.delete_many([]) == 0
@@ -176,8 +183,7 @@ def test_adding_the_same_session_twice_keeps_one(backend):
 
 
 def test_summaries_are_paged_newest_first(backend):
-    sessions = [real_session(path=f"/p{i}", timestamp=float(i), status=200 + i)
-                for i in range(5)]
+    sessions = [real_session(path=f"/p{i}", timestamp=float(i), status=200 + i) for i in range(5)]
     for session in sessions:
         backend.add(session)
     page = backend.list_summaries(offset=1, limit=2)
@@ -221,10 +227,18 @@ def test_sessions_and_switch_survive_a_new_instance(kind, tmp_path):
     second.close()
 
 
-@pytest.mark.parametrize("method, args", [
-    ("setup", ()), ("add", (None,)), ("get", ("x",)), ("get_all", ()), ("delete", ("x",)),
-    ("delete_many", (["x"],)), ("delete_all", ()),
-])
+@pytest.mark.parametrize(
+    "method, args",
+    [
+        ("setup", ()),
+        ("add", (None,)),
+        ("get", ("x",)),
+        ("get_all", ()),
+        ("delete", ("x",)),
+        ("delete_many", (["x"],)),
+        ("delete_all", ()),
+    ],
+)
 def test_the_base_class_leaves_the_seven_to_subclasses(method, args):
     with pytest.raises(NotImplementedError):
         getattr(Backend(), method)(*args)
@@ -233,35 +247,62 @@ def test_the_base_class_leaves_the_seven_to_subclasses(method, args):
 @pytest.fixture
 def varied(backend):
     """Six sessions differing in path, method, status and duration."""
-    rows = [("/api/users", "GET", 200, 0.010), ("/api/orders", "POST", 201, 0.300),
-            ("/static/site.css", "GET", 304, 0.001), ("/api/users/7", "DELETE", 500, 0.050),
-            ("/100%_done", "GET", 200, 0.020), ("/1000_done", "GET", 404, 0.002)]
+    rows = [
+        ("/api/users", "GET", 200, 0.010),
+        ("/api/orders", "POST", 201, 0.300),
+        ("/static/site.css", "GET", 304, 0.001),
+        ("/api/users/7", "DELETE", 500, 0.050),
+        ("/100%_done", "GET", 200, 0.020),
+        ("/1000_done", "GET", 404, 0.002),
+    ]
     sessions = []
     for number, (path, method, status, duration) in enumerate(rows):
-        session = real_session(path=path, method=method, status=status,
-                               timestamp=1000.0 + number)
-        session.duration = duration
+        session = real_session(
+            path=path, method=method, status=status, timestamp=1000.0 + number
+        ).replace(duration=duration)
         backend.add(session)
         sessions.append(session)
     return sessions
 
 
-@pytest.mark.parametrize("query, paths", [
-    (SessionQuery(path_contains="api"), ["/api/users/7", "/api/orders", "/api/users"]),
-    (SessionQuery(path_contains="API/USERS"), ["/api/users/7", "/api/users"]),
-    (SessionQuery(path_contains="%_"), ["/100%_done"]),
-    (SessionQuery(path_contains="0_d"), ["/1000_done"]),
-    (SessionQuery(method="GET", status=200), ["/100%_done", "/api/users"]),
-    (SessionQuery(min_duration=0.02), ["/100%_done", "/api/users/7", "/api/orders"]),
-    (SessionQuery(sort="duration"), ["/api/orders", "/api/users/7", "/100%_done",
-                                     "/api/users", "/1000_done", "/static/site.css"]),
-    (SessionQuery(sort="path", descending=False),
-     ["/100%_done", "/1000_done", "/api/orders", "/api/users", "/api/users/7",
-      "/static/site.css"]),
-    (SessionQuery(sort="status", descending=False, path_contains="api"),
-     ["/api/users", "/api/orders", "/api/users/7"]),
-    (SessionQuery(path_contains="'; DROP TABLE sessions; --"), []),
-])
+@pytest.mark.parametrize(
+    "query, paths",
+    [
+        (SessionQuery(path_contains="api"), ["/api/users/7", "/api/orders", "/api/users"]),
+        (SessionQuery(path_contains="API/USERS"), ["/api/users/7", "/api/users"]),
+        (SessionQuery(path_contains="%_"), ["/100%_done"]),
+        (SessionQuery(path_contains="0_d"), ["/1000_done"]),
+        (SessionQuery(method="GET", status=200), ["/100%_done", "/api/users"]),
+        (SessionQuery(min_duration=0.02), ["/100%_done", "/api/users/7", "/api/orders"]),
+        (
+            SessionQuery(sort="duration"),
+            [
+                "/api/orders",
+                "/api/users/7",
+                "/100%_done",
+                "/api/users",
+                "/1000_done",
+                "/static/site.css",
+            ],
+        ),
+        (
+            SessionQuery(sort="path", descending=False),
+            [
+                "/100%_done",
+                "/1000_done",
+                "/api/orders",
+                "/api/users",
+                "/api/users/7",
+                "/static/site.css",
+            ],
+        ),
+        (
+            SessionQuery(sort="status", descending=False, path_contains="api"),
+            ["/api/users", "/api/orders", "/api/users/7"],
+        ),
+        (SessionQuery(path_contains="'; DROP TABLE sessions; --"), []),
+    ],
+)
 def test_queries_filter_and_sort(backend, varied, query, paths):
     assert [s["path"] for s in backend.list_summaries(0, 50, query)] == paths
     assert backend.count(query) == len(paths)
@@ -271,7 +312,10 @@ def test_queries_filter_and_sort(backend, varied, query, paths):
 def test_delete_matching_removes_only_what_the_filter_shows(backend, varied):
     assert backend.delete_matching(SessionQuery(path_contains="/api/")) == 3
     assert sorted(s["path"] for s in backend.list_summaries()) == [
-        "/100%_done", "/1000_done", "/static/site.css"]
+        "/100%_done",
+        "/1000_done",
+        "/static/site.css",
+    ]
     assert backend.delete_matching(SessionQuery()) == 3
     assert backend.count() == 0
 
@@ -314,7 +358,8 @@ def test_a_store_keeps_windows_and_counts_exactly(backend):
     caught = SessionQuery(capture=armed.id)
     assert backend.count(caught) == 2
     assert {s["uuid"] for s in backend.list_summaries(0, 50, caught)} == {
-        s.uuid for s in sessions[:2]}
+        s.uuid for s in sessions[:2]
+    }
     assert backend.count() == 3
 
 

@@ -9,16 +9,15 @@ import sqlite3
 import threading
 import time
 
+import apps
 import pytest
+from login import ui_client
+from wsgi_client import call
 
 from linesman.backends.base import Backend
 from linesman.config import ConfigError
 from linesman.demo.profiles import many_functions_session
 from linesman.model.session import ProfilingSession
-
-import apps
-from login import ui_client
-from wsgi_client import call
 
 
 def resident_bytes() -> int:
@@ -42,8 +41,13 @@ def test_huge_queries_and_headers_stay_within_the_queue_bound(make_profiled, tmp
         call(middleware, "/warm-up", QUERY_STRING="q=" + big, HTTP_USER_AGENT=big)
         before = resident_bytes()
         for number in range(1000):
-            call(middleware, f"/r{number}", validate=False, QUERY_STRING="q=" + big,
-                 HTTP_USER_AGENT=big)
+            call(
+                middleware,
+                f"/r{number}",
+                validate=False,
+                QUERY_STRING="q=" + big,
+                HTTP_USER_AGENT=big,
+            )
         deadline = time.monotonic() + 20
         while middleware.writer.backlog < 1000 and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -74,7 +78,10 @@ def test_one_big_session_at_many_cutoffs_stays_within_the_page_cache_bound(make_
     grown = resident_bytes() - before
     cache = middleware.ui.cache
     assert cache.bytes <= cache.max_bytes
-    print(f"page cache: resident memory grew by {grown / 2**20:.1f} MB, cache {cache.bytes / 2**20:.1f} MB")
+    print(
+        f"page cache: resident memory grew by {grown / 2**20:.1f} MB, "
+        f"cache {cache.bytes / 2**20:.1f} MB"
+    )
     assert grown < 100 << 20, f"resident memory grew by {grown >> 20} MB"
 
 
@@ -98,8 +105,7 @@ def test_the_writer_backs_off_while_a_backend_is_down(make_profiled):
     for _ in range(5):
         assert call(middleware).chunks == [b"hello"]
     time.sleep(0.5)
-    writer = next(thread for thread in threading.enumerate()
-                  if thread.name == "linesman-writer")
+    writer = next(thread for thread in threading.enumerate() if thread.name == "linesman-writer")
     clock = time.pthread_getcpuclockid(writer.ident)
     cpu_before, calls_before = time.clock_gettime(clock), middleware.backend.calls
     time.sleep(3)
@@ -111,15 +117,18 @@ def test_the_writer_backs_off_while_a_backend_is_down(make_profiled):
     assert middleware.writer.backlog == 5  # waiting, not lost
 
 
-@pytest.mark.parametrize("option, value", [("timeout", "nan"), ("timeout", "soon"),
-                                           ("timeout", "inf")])
+@pytest.mark.parametrize(
+    "option, value", [("timeout", "nan"), ("timeout", "soon"), ("timeout", "inf")]
+)
 def test_a_backend_option_error_names_the_option(make_profiled, option, value):
     with pytest.raises(ConfigError, match=f"linesman option {option} = "):
         make_profiled(apps.hello_app, **{option: value})
 
 
-@pytest.mark.parametrize("query", ["%70assword=hunter2", "pass%77ord=hunter2",
-                                   "a=1;password=hunter2", "x=1&api%5Fkey=hunter2"])
+@pytest.mark.parametrize(
+    "query",
+    ["%70assword=hunter2", "pass%77ord=hunter2", "a=1;password=hunter2", "x=1&api%5Fkey=hunter2"],
+)
 def test_credentials_are_masked_by_their_decoded_names(make_profiled, query):
     middleware = make_profiled(apps.hello_app)
     call(middleware, "/login", QUERY_STRING=query)
@@ -139,8 +148,11 @@ def test_a_50000_function_session_page_stays_small(make_profiled):
     for cutoff in ("", "?cutoff=0"):
         page = client.get(f"/__profiler__/profiles/{session.uuid}{cutoff}")
         assert len(page.body) < 1 << 20, f"{len(page.body)} bytes"
-    figures = json.loads(re.search(r'<script type="application/json" id="profile-data">(.*?)</script>',
-                                   page.text, re.S).group(1))
+    figures = json.loads(
+        re.search(
+            r'<script type="application/json" id="profile-data">(.*?)</script>', page.text, re.S
+        ).group(1)
+    )
     assert figures["function_count"] == 50_001
     assert 6_000 <= len(figures["functions"]) <= 6_000 + 5_000  # the table's, the tree's
     assert figures["dot"].count("tooltip=") <= 300  # one per node drawn
@@ -150,8 +162,9 @@ def test_the_endpoints_page_pages(make_profiled):
     middleware = make_profiled(apps.hello_app)
     backend = middleware.backend
     for number in range(250):
-        backend.add(ProfilingSession([], {"PATH_INFO": f"/item-{number}/x"},
-                                     duration=0.001 * (number + 1)))
+        backend.add(
+            ProfilingSession([], {"PATH_INFO": f"/item-{number}/x"}, duration=0.001 * (number + 1))
+        )
     client = ui_client(middleware)
     first = client.get("/__profiler__/endpoints")
     assert first.text.count('<td class="path">') == 100

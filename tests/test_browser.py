@@ -5,36 +5,55 @@ from __future__ import annotations
 import time
 
 import pytest
+from conftest import screenshot
+from servers import demo_with_sessions, login_headers
 
 from linesman import ProfilingSession
 from linesman.demo.profiles import many_functions_session
 
-from conftest import screenshot
-from servers import demo_with_sessions, login_headers
-
 pytestmark = pytest.mark.server
 
-ROUTES = ("/", "/template", "/json", "/slow", "/query", "/stream", "/slow?token=abc",
-          "/<b>bold</b>")
+ROUTES = (
+    "/",
+    "/template",
+    "/json",
+    "/slow",
+    "/query",
+    "/stream",
+    "/slow?token=abc",
+    "/<b>bold</b>",
+)
 
 
 def sampled_demo_session() -> ProfilingSession:
     """The demo's /slow route under the sampling engine, for real, in this process."""
     from linesman.demo.app import make_app
+    from linesman.model.rows import stacks_from_samples
     from linesman.profiling.sampling import SampledProfile
-    from linesman.model.session import stacks_from_samples
 
     app = make_app({})
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/slow", "SCRIPT_NAME": "",
-               "QUERY_STRING": "", "wsgi.url_scheme": "http", "SERVER_NAME": "localhost",
-               "SERVER_PORT": "80"}
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/slow",
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "wsgi.url_scheme": "http",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+    }
     profile = SampledProfile(0.0002)
     while profile.samples < 30:
         profile.call(lambda: b"".join(app(environ, lambda *args: None)))
     labels, stacks = stacks_from_samples(profile.stacks)
     stored_as = {"REQUEST_METHOD": "GET", "PATH_INFO": "/sampled"}
-    return ProfilingSession(environ=stored_as, status=200, stacks=stacks, labels=labels,
-                            interval=profile.interval, cpu_time=profile.cpu_time)
+    return ProfilingSession(
+        environ=stored_as,
+        status=200,
+        stacks=stacks,
+        labels=labels,
+        interval=profile.interval,
+        cpu_time=profile.cpu_time,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +68,13 @@ def site(tmp_path_factory):
         backend.add(sampled)
         base = f"http://127.0.0.1:{port}/__profiler__"
         token = login_headers(store)["X-Linesman-Token"]
-        yield {"base": base, "backend": backend, "big": big.uuid, "sampled": sampled.uuid,
-               "login": f"{base}/?token={token}"}
+        yield {
+            "base": base,
+            "backend": backend,
+            "big": big.uuid,
+            "sampled": sampled.uuid,
+            "login": f"{base}/?token={token}",
+        }
 
 
 @pytest.fixture
@@ -99,7 +123,9 @@ def test_a_session_page_answers_where_the_time_went(site, page):
 
     # Sort the statistics by own time, then search them.
     page.click('#stats th[data-sort="own"]')
-    own = [float(text) for text in page.locator("#stats tbody tr td:nth-child(2)").all_inner_texts()]
+    own = [
+        float(text) for text in page.locator("#stats tbody tr td:nth-child(2)").all_inner_texts()
+    ]
     assert own == sorted(own, reverse=True)
     page.fill("#stats-search", "checksum")
     assert page.locator("#stats tbody tr").count() == 1

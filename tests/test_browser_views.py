@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from conftest import screenshot
 from servers import demo_with_sessions, get, login_headers
 
@@ -22,8 +21,7 @@ def site(tmp_path_factory):
         assert backend.count() == len(ROUTES)
         base = f"http://127.0.0.1:{port}/__profiler__"
         token = login_headers(store)["X-Linesman-Token"]
-        yield {"base": base, "backend": backend, "port": port,
-               "login": f"{base}/?token={token}"}
+        yield {"base": base, "backend": backend, "port": port, "login": f"{base}/?token={token}"}
 
 
 @pytest.fixture
@@ -53,10 +51,12 @@ def test_a_comparison_draws_a_differential_flame_graph_and_a_coloured_graph(site
     assert "slow_lookup" in first or "checksum" in first or "sleep" in first
     slow = page.locator("#flame .frame", has_text="slow_lookup").first
     assert slow.get_attribute("data-change") not in (None, "0")
-    assert slow.evaluate("bar => getComputedStyle(bar).backgroundColor").startswith(
-        "rgb(255, "), "a function that got slower is red"
+    assert slow.evaluate("bar => getComputedStyle(bar).backgroundColor").startswith("rgb(255, "), (
+        "a function that got slower is red"
+    )
     fills = page.locator("#graph svg g.node path, #graph svg g.node polygon").evaluate_all(
-        "shapes => shapes.map(shape => shape.getAttribute('fill'))")
+        "shapes => shapes.map(shape => shape.getAttribute('fill'))"
+    )
     assert any(fill.lower().startswith("#ff") and fill.lower() != "#ffffff" for fill in fills)
     assert page.locator("#graph svg text", has_text="own time +").count() >= 1
     screenshot(page, "compare")

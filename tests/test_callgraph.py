@@ -26,7 +26,7 @@ def test_graph_figures_equal_pstats():
     graph = session.graph
     stats = pstats.Stats(profile).stats
     compared = 0
-    for label, (cc, nc, tt, ct, callers) in stats.items():
+    for label, (cc, nc, tt, ct, _callers) in stats.items():
         file, line, name = label
         if name not in ("leaf", "middle", "top"):
             continue

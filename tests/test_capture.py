@@ -8,17 +8,16 @@ import re
 import threading
 import time
 
+import apps
 import pytest
+from login import ui_client
+from servers import free_port, get, running
+from sessions import real_session
+from test_backends import FACTORIES, PERSISTENT
+from wsgi_client import call
 
 from linesman.backends.sqlite import SqliteBackend
 from linesman.model.capture import CaptureError, CaptureWindow, parse_capture
-
-import apps
-from login import ui_client
-from sessions import real_session
-from servers import free_port, get, running
-from test_backends import FACTORIES, PERSISTENT
-from wsgi_client import call
 
 
 def window(**values) -> CaptureWindow:
@@ -27,29 +26,34 @@ def window(**values) -> CaptureWindow:
 
 
 # -- the window itself -------------------------------------------------------------
-@pytest.mark.parametrize("values, field", [
-    ({}, "requests or minutes"),
-    ({"requests": "0"}, "requests"),
-    ({"requests": "10001"}, "requests"),
-    ({"requests": "two"}, "requests"),
-    ({"requests": True}, "requests"),
-    ({"minutes": "-1"}, "minutes"),
-    ({"minutes": "nan"}, "minutes"),
-    ({"requests": "3", "min_ms": "-5"}, "min_ms"),
-    ({"requests": "3", "pattern": "(unclosed"}, "pattern"),
-    ({"requests": "3", "pattern": "x" * 501}, "pattern"),
-    ({"requests": "3", "pattern": ["/a"]}, "pattern"),
-    ({"requests": "3", "method": "get"}, "method"),
-    ({"requests": "3", "method": "GET; DROP"}, "method"),
-])
+@pytest.mark.parametrize(
+    "values, field",
+    [
+        ({}, "requests or minutes"),
+        ({"requests": "0"}, "requests"),
+        ({"requests": "10001"}, "requests"),
+        ({"requests": "two"}, "requests"),
+        ({"requests": True}, "requests"),
+        ({"minutes": "-1"}, "minutes"),
+        ({"minutes": "nan"}, "minutes"),
+        ({"requests": "3", "min_ms": "-5"}, "min_ms"),
+        ({"requests": "3", "pattern": "(unclosed"}, "pattern"),
+        ({"requests": "3", "pattern": "x" * 501}, "pattern"),
+        ({"requests": "3", "pattern": ["/a"]}, "pattern"),
+        ({"requests": "3", "method": "get"}, "method"),
+        ({"requests": "3", "method": "GET; DROP"}, "method"),
+    ],
+)
 def test_a_window_that_cannot_be_armed_names_the_field(values, field):
     with pytest.raises(CaptureError, match=re.escape(field)):
         parse_capture(values)
 
 
 def test_a_window_is_open_until_full_stopped_or_out_of_time():
-    armed = parse_capture({"requests": "2", "minutes": "1", "pattern": "^/api/",
-                           "method": "GET", "min_ms": "5"}, now=1000.0)
+    armed = parse_capture(
+        {"requests": "2", "minutes": "1", "pattern": "^/api/", "method": "GET", "min_ms": "5"},
+        now=1000.0,
+    )
     assert (armed.requests, armed.until, armed.min_duration) == (2, 1060.0, 0.005)
     assert armed.is_open(1000.0) and not armed.is_open(1060.0)
     assert armed.matches("GET", "/api/orders") and not armed.matches("POST", "/api/orders")
@@ -71,8 +75,9 @@ def test_racing_processes_store_exactly_n(kind, tmp_path):
     first.setup()
     armed = window(requests="25")
     first.start_capture(armed)
-    stores = [FACTORIES[kind](tmp_path) if kind in PERSISTENT else _same_tables(first)
-              for _ in range(8)]
+    stores = [
+        FACTORIES[kind](tmp_path) if kind in PERSISTENT else _same_tables(first) for _ in range(8)
+    ]
     results: list[bool] = []
     lock = threading.Lock()
 
@@ -102,8 +107,9 @@ def test_racing_processes_store_exactly_n(kind, tmp_path):
 def _same_tables(store):
     from linesman.backends.sqlalchemy import SQLAlchemyBackend
 
-    return SQLAlchemyBackend(url=store.url.render_as_string(hide_password=False),
-                             table_prefix=store.table_prefix)
+    return SQLAlchemyBackend(
+        url=store.url.render_as_string(hide_password=False), table_prefix=store.table_prefix
+    )
 
 
 # -- the middleware ----------------------------------------------------------------
@@ -133,8 +139,7 @@ def test_a_window_keeps_only_requests_slower_than_its_threshold(make_profiled):
     middleware = make_profiled(slow_app, enabled="false")
     armed = window(requests="2", min_ms="20", pattern="slow")
     middleware.start_capture(armed)
-    quick = make_profiled(apps.hello_app, enabled="false",
-                          filename=middleware.backend.filename)
+    quick = make_profiled(apps.hello_app, enabled="false", filename=middleware.backend.filename)
     quick._apply_captures(quick.backend.open_captures())
     call(quick, path="/slow/quick")
     call(middleware, path="/slow/one")
@@ -145,8 +150,12 @@ def test_a_window_keeps_only_requests_slower_than_its_threshold(make_profiled):
 
 def test_a_window_runs_out_of_time(make_profiled):
     middleware = make_profiled(apps.hello_app, enabled="false")
-    armed = CaptureWindow(id="a5f0e0e0-0000-4000-8000-000000000001", requests=None,
-                          until=time.time() + 0.3, created=time.time())
+    armed = CaptureWindow(
+        id="a5f0e0e0-0000-4000-8000-000000000001",
+        requests=None,
+        until=time.time() + 0.3,
+        created=time.time(),
+    )
     middleware.start_capture(armed)
     call(middleware, path="/early")
     time.sleep(0.35)
@@ -178,8 +187,10 @@ def test_two_server_processes_under_concurrent_load_store_exactly_n(tmp_path):
     backend.set_enabled(False)
     script = os.path.join(os.path.dirname(__file__), "marker_server.py")
     ports = [free_port(), free_port()]
-    with running([script, str(ports[0]), store, "8"], ports[0]), \
-            running([script, str(ports[1]), store, "8"], ports[1]):
+    with (
+        running([script, str(ports[0]), store, "8"], ports[0]),
+        running([script, str(ports[1]), store, "8"], ports[1]),
+    ):
         armed = window(requests="20", pattern="^/r")
         backend.start_capture(armed)
         time.sleep(1.2)  # both have read it with the switch (every 0.5 s)
@@ -275,17 +286,23 @@ def test_a_running_window_is_stopped_from_the_page(ui):
     form.submit(headers={"Accept": "text/html"}, status=303)
     page = client.get("/__profiler__/")
     assert "Catching" in page.text
-    page.forms[[key for key, f in page.forms.items()
-                if f.action.endswith("/stop")][0]].submit(headers={"Accept": "text/html"},
-                                                          status=303)
+    page.forms[[key for key, f in page.forms.items() if f.action.endswith("/stop")][0]].submit(
+        headers={"Accept": "text/html"}, status=303
+    )
     assert middleware.captures == () and middleware.backend.open_captures() == []
     client.get("/orders/1")
     assert middleware.flush(10) and middleware.backend.count() == 0
 
 
-@pytest.mark.parametrize("values", [{"requests": ""}, {"requests": "0"},
-                                    {"requests": "5", "pattern": "(("},
-                                    {"requests": "5", "method": "<b>"}])
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"requests": ""},
+        {"requests": "0"},
+        {"requests": "5", "pattern": "(("},
+        {"requests": "5", "method": "<b>"},
+    ],
+)
 def test_a_bad_window_is_a_400_and_arms_nothing(ui, values):
     middleware, client = ui
     form = list_form(client, "capture-form")
@@ -308,9 +325,12 @@ def test_the_api_arms_lists_and_stops_windows(ui):
     middleware, client = ui
     client.get("/__profiler__/api/state")
     headers = {"X-Linesman-CSRF": client.cookies["linesman_csrf"]}
-    created = client.post_json("/__profiler__/api/captures",
-                               {"requests": 1, "pattern": "^/x", "min_ms": 0},
-                               headers=headers, status=201).json
+    created = client.post_json(
+        "/__profiler__/api/captures",
+        {"requests": 1, "pattern": "^/x", "min_ms": 0},
+        headers=headers,
+        status=201,
+    ).json
     assert created["open"] is True and created["requests"] == 1
     client.get("/x1")
     assert middleware.flush(10)
@@ -318,13 +338,16 @@ def test_the_api_arms_lists_and_stops_windows(ui):
     assert [(w["id"], w["caught"], w["open"]) for w in listed] == [(created["id"], 1, False)]
     page = client.get(f"/__profiler__/api/sessions?capture={created['id']}").json
     assert [s["path"] for s in page["sessions"]] == ["/x1"]
-    again = client.post_json("/__profiler__/api/captures", {"minutes": 5},
-                             headers=headers, status=201).json
-    assert client.post(f"/__profiler__/api/captures/{again['id']}/stop",
-                       headers=headers).json == {"stopped": True}
+    again = client.post_json(
+        "/__profiler__/api/captures", {"minutes": 5}, headers=headers, status=201
+    ).json
+    assert client.post(f"/__profiler__/api/captures/{again['id']}/stop", headers=headers).json == {
+        "stopped": True
+    }
     for body in ({}, {"requests": "many"}, [], {"requests": 5, "pattern": "(("}):
-        error = client.post_json("/__profiler__/api/captures", body, headers=headers,
-                                 status=400).json
+        error = client.post_json(
+            "/__profiler__/api/captures", body, headers=headers, status=400
+        ).json
         assert set(error) == {"error"}
 
 
@@ -336,8 +359,9 @@ def test_the_command_line_arms_lists_and_stops_a_window(make_profiled):
     store = middleware.backend.filename
 
     def linesman(*args):
-        result = subprocess.run([sys.executable, "-m", "linesman", *args],
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-m", "linesman", *args], capture_output=True, text=True, timeout=60
+        )
         return result.returncode, result.stdout + result.stderr
 
     code, out = linesman("capture", store, "--requests", "2", "--match", "^/api/")
@@ -355,8 +379,7 @@ def test_the_command_line_arms_lists_and_stops_a_window(make_profiled):
     assert out.strip() == "stopped"
 
 
-@pytest.mark.parametrize("where", ["capture", "include_paths", "exclude_paths",
-                                   "endpoint_folds"])
+@pytest.mark.parametrize("where", ["capture", "include_paths", "exclude_paths", "endpoint_folds"])
 def test_a_backtracking_pattern_cannot_stall_the_app(make_profiled, where):
     """``^/(a+)+$`` against 26 a's and a "!" takes Python's re seconds, holding the
     GIL; every pattern that comes from outside is matched in linear time."""
@@ -368,9 +391,12 @@ def test_a_backtracking_pattern_cannot_stall_the_app(make_profiled, where):
     client = ui_client(middleware)
     if where == "capture":
         client.get("/__profiler__/api/state")
-        client.post_json("/__profiler__/api/captures", {"requests": 5, "pattern": pattern},
-                         headers={"X-Linesman-CSRF": client.cookies["linesman_csrf"]},
-                         status=201)
+        client.post_json(
+            "/__profiler__/api/captures",
+            {"requests": 5, "pattern": pattern},
+            headers={"X-Linesman-CSRF": client.cookies["linesman_csrf"]},
+            status=201,
+        )
     other: list[float] = []
 
     def unrelated() -> None:
@@ -402,7 +428,10 @@ def test_a_pattern_linear_matching_cannot_do_is_refused_naming_it(make_profiled,
     middleware = make_profiled(apps.hello_app)
     client = ui_client(middleware)
     client.get("/__profiler__/api/state")
-    error = client.post_json("/__profiler__/api/captures", {"requests": 5, "pattern": pattern},
-                             headers={"X-Linesman-CSRF": client.cookies["linesman_csrf"]},
-                             status=400).json["error"]
+    error = client.post_json(
+        "/__profiler__/api/captures",
+        {"requests": 5, "pattern": pattern},
+        headers={"X-Linesman-CSRF": client.cookies["linesman_csrf"]},
+        status=400,
+    ).json["error"]
     assert "lookaround" in error and pattern not in error

@@ -12,21 +12,21 @@ import sys
 from pathlib import Path
 
 import pytest
+from servers import demo_ini, free_port, get, login_headers, running
+from wsgi_client import call
 
 from linesman.backends.pickle import PickleBackend
 from linesman.backends.sqlite import SqliteBackend
 from linesman.demo.app import DemoApp
 from linesman.middleware import ProfilingMiddleware
 
-from servers import demo_ini, free_port, get, login_headers, running
-from wsgi_client import call
-
 ROUTES = ("/", "/template", "/json", "/slow", "/query", "/stream")
 
 
 def linesman(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "linesman", *args], capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "linesman", *args], capture_output=True, text=True, timeout=120
+    )
     if check:
         assert result.returncode == 0, result.stderr
     return result
@@ -49,8 +49,9 @@ def uuids_of(store: Path) -> dict[str, str]:
     return {row["path"]: row["uuid"] for row in rows}
 
 
-@pytest.mark.parametrize("command", ["demo", "serve", "view", "list", "show", "export",
-                                     "import", "compare", "prune"])
+@pytest.mark.parametrize(
+    "command", ["demo", "serve", "view", "list", "show", "export", "import", "compare", "prune"]
+)
 def test_every_command_has_help(command):
     result = linesman(command, "--help")
     assert result.stdout.startswith("usage: linesman " + command)
@@ -64,8 +65,9 @@ def test_list_shows_a_table_and_json(demo_store):
     assert sorted(row["path"] for row in rows) == sorted(ROUTES)
     slowest = json.loads(linesman("list", str(demo_store), "--json", "--slowest", "1").stdout)
     assert [row["path"] for row in slowest] == ["/slow"]
-    only = json.loads(linesman("list", str(demo_store), "--json", "--path", "^/(json|query)$")
-                      .stdout)
+    only = json.loads(
+        linesman("list", str(demo_store), "--json", "--path", "^/(json|query)$").stdout
+    )
     assert sorted(row["path"] for row in only) == ["/json", "/query"]
 
 
@@ -79,12 +81,18 @@ def test_show_prints_the_tree_and_top_functions(demo_store):
     assert len(top) == 6 and "time.sleep" in top[1]
 
 
-@pytest.mark.parametrize("kind, check", [
-    ("prof", lambda path: pstats.Stats(str(path)).total_calls > 0),
-    ("speedscope", lambda path: json.loads(path.read_text())["profiles"][0]["type"] == "evented"),
-    ("json", lambda path: json.loads(path.read_text())["path"] == "/slow"),
-    ("dot", lambda path: path.read_text().startswith("digraph callgraph {")),
-])
+@pytest.mark.parametrize(
+    "kind, check",
+    [
+        ("prof", lambda path: pstats.Stats(str(path)).total_calls > 0),
+        (
+            "speedscope",
+            lambda path: json.loads(path.read_text())["profiles"][0]["type"] == "evented",
+        ),
+        ("json", lambda path: json.loads(path.read_text())["path"] == "/slow"),
+        ("dot", lambda path: path.read_text().startswith("digraph callgraph {")),
+    ],
+)
 def test_export_writes_each_format(demo_store, tmp_path, kind, check):
     uuid = uuids_of(demo_store)["/slow"]
     target = tmp_path / f"out.{kind}"
@@ -105,14 +113,18 @@ def test_import_stores_a_prof_file_from_cprofile(tmp_path):
     assert (session.method, session.path) == ("GET", "/api/orders")
     original = pstats.Stats(str(target))
     # The profiler's own disable() call, recorded in every such file, is not the app's.
-    profiler_own = {label: figures for label, figures in original.stats.items()
-                    if label[0] == "~" and "_lsprof.Profiler" in label[2]}
+    profiler_own = {
+        label: figures
+        for label, figures in original.stats.items()
+        if label[0] == "~" and "_lsprof.Profiler" in label[2]
+    }
     assert len(profiler_own) == 1
     assert sum(f.callcount for f in session.functions) == original.total_calls - 1
     back = tmp_path / "back.prof"
     linesman("export", str(store), uuid, "--format", "prof", "-o", str(back))
     assert pstats.Stats(str(back)).stats == {
-        label: figures for label, figures in original.stats.items() if label not in profiler_own}
+        label: figures for label, figures in original.stats.items() if label not in profiler_own
+    }
 
 
 def test_import_refuses_what_is_not_a_profile(tmp_path):
@@ -131,22 +143,28 @@ def test_prune_keeps_the_newest_and_removes_the_old(tmp_path, demo_store):
         if Path(f"{demo_store}{extra}").exists():
             Path(f"{store}{extra}").write_bytes(Path(f"{demo_store}{extra}").read_bytes())
     assert linesman("prune", str(store), "--keep", "2").stdout.startswith(
-        f"{len(ROUTES) - 2} session(s) removed, 2 left")
+        f"{len(ROUTES) - 2} session(s) removed, 2 left"
+    )
     assert linesman("prune", str(store), "--older-than", "0s").stdout.startswith(
-        "2 session(s) removed, 0 left")
+        "2 session(s) removed, 0 left"
+    )
     result = linesman("prune", str(store), check=False)
     assert result.returncode == 1 and "--keep N or --older-than" in result.stderr
-    assert "--older-than" in linesman("prune", str(store), "--older-than", "soon",
-                                      check=False).stderr
+    assert (
+        "--older-than" in linesman("prune", str(store), "--older-than", "soon", check=False).stderr
+    )
 
 
-@pytest.mark.parametrize("args, message", [
-    (("list", "/nonexistent/s.db"), "no store at /nonexistent/s.db"),
-    (("show", "{store}", "not-an-id"), "'not-an-id' is not a session id"),
-    (("show", "{store}", "0c8d1b7e-2f58-4c8a-9e3e-0d6b1b8f0a11"), "no session"),
-    (("list", "{store}", "--path", "(unclosed"), "not a regular expression"),
-    (("serve", "/nonexistent.ini"), "no ini file"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("list", "/nonexistent/s.db"), "no store at /nonexistent/s.db"),
+        (("show", "{store}", "not-an-id"), "'not-an-id' is not a session id"),
+        (("show", "{store}", "0c8d1b7e-2f58-4c8a-9e3e-0d6b1b8f0a11"), "no session"),
+        (("list", "{store}", "--path", "(unclosed"), "not a regular expression"),
+        (("serve", "/nonexistent.ini"), "no ini file"),
+    ],
+)
 def test_errors_are_one_line_and_a_failure_status(demo_store, args, message):
     args = tuple(arg.format(store=demo_store) for arg in args)
     result = linesman(*args, check=False)
@@ -157,8 +175,9 @@ def test_errors_are_one_line_and_a_failure_status(demo_store, args, message):
 
 def test_a_pickle_store_works_too(tmp_path):
     store = tmp_path / "sessions.dat"
-    middleware = ProfilingMiddleware(DemoApp(), backend="linesman.backends.pickle:PickleBackend",
-                                     filename=str(store))
+    middleware = ProfilingMiddleware(
+        DemoApp(), backend="linesman.backends.pickle:PickleBackend", filename=str(store)
+    )
     call(middleware, "/json", validate=False)
     assert middleware.flush(10)
     middleware.close()
@@ -197,8 +216,7 @@ def test_view_opens_a_prof_file(tmp_path):
     target = tmp_path / "run.prof"
     cProfile.run("sorted(range(1000))", str(target))
     port = free_port()
-    with running(["-m", "linesman", "view", str(target), "--port", str(port)],
-                 port) as process:
+    with running(["-m", "linesman", "view", str(target), "--port", str(port)], port) as process:
         link = process.stdout.readline().decode() + process.stdout.readline().decode()
         token = re.search(r"\?token=([\w-]+)", link).group(1)
         status, _, page = get(port, "/__profiler__/", headers={"X-Linesman-Token": token})

@@ -8,10 +8,9 @@ import sys
 import threading
 
 import pytest
+from servers import free_port, get, running
 
 from linesman.backends.sqlite import SqliteBackend
-
-from servers import free_port, get, running
 
 pytestmark = pytest.mark.server
 
@@ -21,8 +20,15 @@ REQUESTS_EACH = 50
 
 # Code that runs off the request path (linesman's writer, encoding, SQL) and that
 # these routes never call: it must not show in their profiles.
-OFF_REQUEST_PATH = ("linesman/storage/writer.py", "linesman/backends/", "linesman/model/session.py",
-                    "linesman/storage/health.py", "json/", "zlib", "sqlite3")
+OFF_REQUEST_PATH = (
+    "linesman/storage/writer.py",
+    "linesman/backends/",
+    "linesman/model/session.py",
+    "linesman/storage/health.py",
+    "json/",
+    "zlib",
+    "sqlite3",
+)
 SEQUENTIAL = 5
 
 
@@ -77,9 +83,11 @@ def test_eight_threads_eight_clients_no_errors_no_foreign_calls(tmp_path):
     for session in sessions:
         number = session.path[2:]
         assert markers_in(session) == {f"marker_{number}"}, (
-            f"{session.path} holds {markers_in(session)}")
-        leaked = {f.key for f in session.functions
-                  if any(part in f.key for part in OFF_REQUEST_PATH)}
+            f"{session.path} holds {markers_in(session)}"
+        )
+        leaked = {
+            f.key for f in session.functions if any(part in f.key for part in OFF_REQUEST_PATH)
+        }
         assert leaked == set(), f"{session.path} holds work done off its path"
     total = CLIENTS * REQUESTS_EACH + CLIENTS * SEQUENTIAL
     skipped = sum(v for k, v in counts.items() if k.startswith("skipped."))

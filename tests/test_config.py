@@ -1,3 +1,4 @@
+import dataclasses
 
 import pytest
 
@@ -14,12 +15,21 @@ def test_defaults_when_nothing_is_given():
 
 
 def test_strings_become_typed_values():
-    settings = parse_settings({
-        "profiler_path": "/_prof/", "enabled": "off", "sample_rate": "0.25",
-        "chart_packages": "myapp, sqlalchemy  mako", "include_paths": "^/api ^/admin",
-        "exclude_paths": r"\.css$", "min_duration": "250ms", "max_sessions": "500",
-        "response_header": "no", "queue_size": "10", "flush_timeout": "2s",
-    })
+    settings = parse_settings(
+        {
+            "profiler_path": "/_prof/",
+            "enabled": "off",
+            "sample_rate": "0.25",
+            "chart_packages": "myapp, sqlalchemy  mako",
+            "include_paths": "^/api ^/admin",
+            "exclude_paths": r"\.css$",
+            "min_duration": "250ms",
+            "max_sessions": "500",
+            "response_header": "no",
+            "queue_size": "10",
+            "flush_timeout": "2s",
+        }
+    )
     assert settings.profiler_path == "/_prof"
     assert settings.enabled is False
     assert settings.sample_rate == 0.25
@@ -38,26 +48,29 @@ def test_unknown_names_are_left_for_the_backend():
     assert settings.backend_options == {"filename": "/tmp/x.db", "timeout": "3"}
 
 
-@pytest.mark.parametrize("name, value", [
-    ("enabled", "ture"),
-    ("enabled", ""),
-    ("response_header", "maybe"),
-    ("sample_rate", "1.5"),
-    ("sample_rate", "-0.1"),
-    ("sample_rate", "nan"),
-    ("sample_rate", "half"),
-    ("min_duration", "-1"),
-    ("min_duration", "5 minutes"),
-    ("min_duration", "inf"),
-    ("max_sessions", "-3"),
-    ("max_sessions", "ten"),
-    ("max_sessions", "1.5"),
-    ("queue_size", "0"),
-    ("include_paths", "(unclosed"),
-    ("profiler_path", "/"),
-    ("profiler_path", "/a b"),
-    ("backend", "linesman.backends.sqlite.SqliteBackend"),
-])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("enabled", "ture"),
+        ("enabled", ""),
+        ("response_header", "maybe"),
+        ("sample_rate", "1.5"),
+        ("sample_rate", "-0.1"),
+        ("sample_rate", "nan"),
+        ("sample_rate", "half"),
+        ("min_duration", "-1"),
+        ("min_duration", "5 minutes"),
+        ("min_duration", "inf"),
+        ("max_sessions", "-3"),
+        ("max_sessions", "ten"),
+        ("max_sessions", "1.5"),
+        ("queue_size", "0"),
+        ("include_paths", "(unclosed"),
+        ("profiler_path", "/"),
+        ("profiler_path", "/a b"),
+        ("backend", "linesman.backends.sqlite.SqliteBackend"),
+    ],
+)
 def test_a_bad_value_is_an_error_naming_the_option_and_value(name, value):
     with pytest.raises(ConfigError) as caught:
         parse_settings({name: value})
@@ -67,7 +80,7 @@ def test_a_bad_value_is_an_error_naming_the_option_and_value(name, value):
 
 def test_settings_are_frozen():
     settings = parse_settings({})
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         settings.enabled = False  # type: ignore[misc]
 
 

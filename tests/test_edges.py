@@ -12,15 +12,14 @@ import zlib
 from datetime import datetime
 from pathlib import Path
 
-import pytest
-
-from linesman.backends.sqlite import SqliteBackend
-from linesman.model.session import ProfilingSession
-
 import apps
+import pytest
 from login import ui_client
 from sessions import real_session
 from wsgi_client import call
+
+from linesman.backends.sqlite import SqliteBackend
+from linesman.model.session import ProfilingSession
 
 
 def linesman(*args: str, memory_limit: int | None = None) -> tuple[int, str, str]:
@@ -31,9 +30,13 @@ def linesman(*args: str, memory_limit: int | None = None) -> tuple[int, str, str
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
 
-    result = subprocess.run([sys.executable, "-m", "linesman", *args], capture_output=True,
-                            text=True, timeout=120,
-                            preexec_fn=limit if memory_limit is not None else None)
+    result = subprocess.run(
+        [sys.executable, "-m", "linesman", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=limit if memory_limit is not None else None,
+    )
     return result.returncode, result.stdout, result.stderr
 
 
@@ -64,18 +67,22 @@ def test_a_six_byte_prof_claiming_a_huge_tuple_is_refused_at_once(tmp_path):
     assert "not a .prof file (it claims more than the file holds)" in one_line_error(result)
 
 
-@pytest.mark.parametrize("content", [
-    {("a.py", 1, "f"): (1, 1, "x", 0.1, {})},          # a string where a time goes
-    {("a.py", "1", "f"): (1, 1, 0.1, 0.1, {})},        # a string line number
-    {("a.py", 1, "f"): (1, 1, 0.1, 0.1, {"x": 1})},    # callers of the wrong shape
-    {("a.py", 1, "f"): (1, 1, 0.1, 1e300, {})},        # a number too large
-    [1, 2, 3],
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        {("a.py", 1, "f"): (1, 1, "x", 0.1, {})},  # a string where a time goes
+        {("a.py", "1", "f"): (1, 1, 0.1, 0.1, {})},  # a string line number
+        {("a.py", 1, "f"): (1, 1, 0.1, 0.1, {"x": 1})},  # callers of the wrong shape
+        {("a.py", 1, "f"): (1, 1, 0.1, 1e300, {})},  # a number too large
+        [1, 2, 3],
+    ],
+)
 def test_a_type_confused_prof_is_one_line(tmp_path, content):
     crafted = tmp_path / "crafted.prof"
     crafted.write_bytes(marshal.dumps(content))
     assert "not a .prof file" in one_line_error(
-        linesman("import", str(tmp_path / "s.db"), str(crafted)))
+        linesman("import", str(tmp_path / "s.db"), str(crafted))
+    )
 
 
 def test_a_zlib_bomb_row_is_refused_quickly_in_show_and_the_ui(tmp_path, make_profiled):
@@ -83,8 +90,7 @@ def test_a_zlib_bomb_row_is_refused_quickly_in_show_and_the_ui(tmp_path, make_pr
     store = store_with(tmp_path, session)
     bomb = zlib.compress(b" " * (300 << 20), 9)
     with sqlite3.connect(store) as connection:
-        connection.execute("UPDATE sessions SET document = ? WHERE uuid = ?",
-                           (bomb, session.uuid))
+        connection.execute("UPDATE sessions SET document = ? WHERE uuid = ?", (bomb, session.uuid))
     err = one_line_error(linesman("show", str(store), session.uuid))
     assert "larger than" in err
     middleware = make_profiled(apps.hello_app, filename=str(store))
@@ -92,17 +98,22 @@ def test_a_zlib_bomb_row_is_refused_quickly_in_show_and_the_ui(tmp_path, make_pr
     assert "cannot be read" in page.text
 
 
-@pytest.mark.parametrize("document", [
-    b"[" * 100_000 + b"]" * 100_000,                            # RecursionError in json
-    b'{"schema": "linesman.session", "version": 2, "uuid": 1e999}',  # OverflowError-ish
-    b"not json at all",
-])
+@pytest.mark.parametrize(
+    "document",
+    [
+        b"[" * 100_000 + b"]" * 100_000,  # RecursionError in json
+        b'{"schema": "linesman.session", "version": 2, "uuid": 1e999}',  # OverflowError-ish
+        b"not json at all",
+    ],
+)
 def test_show_on_a_damaged_row_is_one_line(tmp_path, document):
     session = real_session()
     store = store_with(tmp_path, session)
     with sqlite3.connect(store) as connection:
-        connection.execute("UPDATE sessions SET document = ? WHERE uuid = ?",
-                           (zlib.compress(document), session.uuid))
+        connection.execute(
+            "UPDATE sessions SET document = ? WHERE uuid = ?",
+            (zlib.compress(document), session.uuid),
+        )
     err = one_line_error(linesman("show", str(store), session.uuid))
     assert "cannot be read" in err or "cannot go on" in err
 
@@ -132,8 +143,7 @@ def test_a_5000_deep_call_chain_shows_and_exports(tmp_path, make_profiled):
     status, out, err = linesman("show", str(store), session.uuid, "--cutoff", "0")
     assert status == 0, err
     assert " f1500  /srv/app/chain.py" in out  # deep in the chain, in the node budget
-    status, out, err = linesman("export", str(store), session.uuid, "--format",
-                                   "speedscope")
+    status, out, err = linesman("export", str(store), session.uuid, "--format", "speedscope")
     assert status == 0, err
     assert '"f4999"' in out
     middleware = make_profiled(apps.hello_app, filename=str(store))
@@ -170,9 +180,13 @@ def test_stopping_no_such_window_fails(tmp_path, value):
 def test_compare_piped_into_head_says_nothing_of_a_broken_pipe(tmp_path):
     store = store_with(tmp_path, real_session(), real_session())
     uuids = [row["uuid"] for row in SqliteBackend(filename=str(store)).summaries()]
-    result = subprocess.run(f"{sys.executable} -m linesman compare {store} {uuids[0]} "
-                            f"{uuids[1]} --json | head -c 1", shell=True, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        f"{sys.executable} -m linesman compare {store} {uuids[0]} {uuids[1]} --json | head -c 1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.stdout == "{" and "Broken pipe" not in result.stderr
     assert result.stderr == ""
 
@@ -205,8 +219,10 @@ def test_exporting_prof_to_a_terminal_is_refused(tmp_path):
         output.extend(data)
         return data
 
-    status = pty.spawn([sys.executable, "-m", "linesman", "export", str(store), session.uuid,
-                        "--format", "prof"], read)
+    status = pty.spawn(
+        [sys.executable, "-m", "linesman", "export", str(store), session.uuid, "--format", "prof"],
+        read,
+    )
     assert os.waitstatus_to_exitcode(status) == 1
     assert b"-o FILE" in output and b"\x00" not in output
 
@@ -218,14 +234,19 @@ def test_read_only_commands_never_change_a_store(tmp_path, command):
     session = real_session()
     store = store_with(tmp_path, session)
     before = {path.name: path.read_bytes() for path in (crafted, store)}
-    extra = {"list": [], "show": [session.uuid], "export": [session.uuid, "--format", "json"],
-             "compare": [session.uuid, session.uuid]}[command]
+    extra = {
+        "list": [],
+        "show": [session.uuid],
+        "export": [session.uuid, "--format", "json"],
+        "compare": [session.uuid, session.uuid],
+    }[command]
     status, _, err = linesman(command, str(crafted), *extra)
     assert status == 1 and "left untouched" in err
     linesman(command, str(store), *extra)
     assert {path.name: path.read_bytes() for path in (crafted, store)} == before
-    assert sorted(path.name for path in tmp_path.iterdir()
-                  if not path.name.startswith("s.db-")) == ["crafted.dat", "s.db"]
+    assert sorted(
+        path.name for path in tmp_path.iterdir() if not path.name.startswith("s.db-")
+    ) == ["crafted.dat", "s.db"]
 
 
 # -- the middleware and the model -------------------------------------------------------
@@ -278,10 +299,12 @@ def test_error_pages_and_api_errors_do_not_repeat_the_input(make_profiled):
     middleware = make_profiled(apps.hello_app)
     client = ui_client(middleware)
     marker = "ECHO-ME-4242"
-    for url in (f"/__profiler__/compare?a=GET+/{marker}&b=GET+/{marker}",
-                f"/__profiler__/api/compare?a=GET+/{marker}&b=GET+/x",
-                f"/__profiler__/endpoints/merged?endpoint=GET+/{marker}&since={marker}",
-                f"/__profiler__/compare?a=GET+/x@{marker}..&b=GET+/x"):
+    for url in (
+        f"/__profiler__/compare?a=GET+/{marker}&b=GET+/{marker}",
+        f"/__profiler__/api/compare?a=GET+/{marker}&b=GET+/x",
+        f"/__profiler__/endpoints/merged?endpoint=GET+/{marker}&since={marker}",
+        f"/__profiler__/compare?a=GET+/x@{marker}..&b=GET+/x",
+    ):
         answer = client.get(url, expect_errors=True)
         assert 400 <= answer.status_int < 500, url
         assert marker not in answer.text, url

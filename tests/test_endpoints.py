@@ -10,36 +10,43 @@ import subprocess
 import sys
 import time
 
+import apps
 import pytest
-
 from login import ui_client
 
 from linesman import ProfilingSession
-from linesman.analysis.endpoints import (compare_sessions, endpoint_of, endpoint_stats, fold_path,
-                                merge_sessions)
-
-import apps
+from linesman.analysis.endpoints import (
+    compare_sessions,
+    endpoint_of,
+    endpoint_stats,
+    fold_path,
+    merge_sessions,
+)
 
 LOCAL = {"REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "localhost"}
 
 
-@pytest.mark.parametrize("path, folded", [
-    ("/users/123/orders/9f1c4e8a2b3d4c5e6f708192a3b4c5d6", "/users/{id}/orders/{id}"),
-    ("/items/0c8d1b7e-2f58-4c8a-9e3e-0d6b1b8f0a11", "/items/{id}"),
-    ("/v2/report", "/v2/report"),
-    ("/static/app.3f2a.js", "/static/app.3f2a.js"),
-    ("/page/12/", "/page/{id}/"),
-    ("/deadbeef", "/deadbeef"),
-    ("/", "/"),
-])
+@pytest.mark.parametrize(
+    "path, folded",
+    [
+        ("/users/123/orders/9f1c4e8a2b3d4c5e6f708192a3b4c5d6", "/users/{id}/orders/{id}"),
+        ("/items/0c8d1b7e-2f58-4c8a-9e3e-0d6b1b8f0a11", "/items/{id}"),
+        ("/v2/report", "/v2/report"),
+        ("/static/app.3f2a.js", "/static/app.3f2a.js"),
+        ("/page/12/", "/page/{id}/"),
+        ("/deadbeef", "/deadbeef"),
+        ("/", "/"),
+    ],
+)
 def test_folding_on_real_paths(path, folded):
     assert fold_path(path) == folded
 
 
 def test_endpoint_stats():
-    rows = [{"method": "GET", "path": f"/users/{n}", "duration": n / 100, "failed": n == 3}
-            for n in range(1, 21)] + [{"method": "POST", "path": "/users", "duration": 0.5,
-                                       "failed": False}]
+    rows = [
+        {"method": "GET", "path": f"/users/{n}", "duration": n / 100, "failed": n == 3}
+        for n in range(1, 21)
+    ] + [{"method": "POST", "path": "/users", "duration": 0.5, "failed": False}]
     stats = {s.endpoint: s for s in endpoint_stats(rows)}
     users = stats["GET /users/{id}"]
     assert (users.count, users.errors, users.slowest) == (20, 1, 0.20)
@@ -67,8 +74,9 @@ def profiled(slow: float, timestamp: float) -> ProfilingSession:
     profile.enable()
     handler(slow)
     profile.disable()
-    return ProfilingSession(profile.getstats(), {"REQUEST_METHOD": "GET", "PATH_INFO": "/x/1"},
-                            timestamp)
+    return ProfilingSession(
+        profile.getstats(), {"REQUEST_METHOD": "GET", "PATH_INFO": "/x/1"}, timestamp
+    )
 
 
 def test_a_merged_profile_is_the_sum_of_its_parts():
@@ -82,8 +90,9 @@ def test_a_merged_profile_is_the_sum_of_its_parts():
         assert by_key[key].totaltime == pytest.approx(sum(times), rel=1e-12)
     edges = {(c.caller, c.callee): c.callcount for c in merged.calls}
     for (caller, callee), count in edges.items():
-        assert count == sum(c.callcount for s in parts for c in s.calls
-                            if (c.caller, c.callee) == (caller, callee))
+        assert count == sum(
+            c.callcount for s in parts for c in s.calls if (c.caller, c.callee) == (caller, callee)
+        )
     assert merged.duration == pytest.approx(sum(s.duration for s in parts))
 
 
@@ -91,8 +100,12 @@ def test_a_session_compared_with_itself_shows_no_change():
     session = profiled(0.001, 1.0)
     report = compare_sessions(session, session)
     assert report["duration_change"] == 0
-    assert all(row["cumtime_change"] == 0 and row["tottime_change"] == 0
-               and row["calls_before"] == row["calls_after"] for row in report["functions"])
+    assert all(
+        row["cumtime_change"] == 0
+        and row["tottime_change"] == 0
+        and row["calls_before"] == row["calls_after"]
+        for row in report["functions"]
+    )
 
 
 def test_a_deliberately_slowed_function_ranks_first():
@@ -158,19 +171,28 @@ def test_compare_page_json_and_api(site):
     assert same["duration_change"] == 0
     client.get(f"/__profiler__/compare?a={ids[0]}", status=400)
     client.get("/__profiler__/compare?a=x&b=y", status=400)
-    client.get(f"/__profiler__/compare?a={ids[0]}&b=0c8d1b7e-2f58-4c8a-9e3e-0d6b1b8f0a11",
-               status=404)
+    client.get(
+        f"/__profiler__/compare?a={ids[0]}&b=0c8d1b7e-2f58-4c8a-9e3e-0d6b1b8f0a11", status=404
+    )
 
 
 def test_compare_on_the_command_line(site):
     middleware, _, ids = site
     store = middleware.backend.filename
-    result = subprocess.run([sys.executable, "-m", "linesman", "compare", store, ids[0], ids[3],
-                             "--json"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "linesman", "compare", store, ids[0], ids[3], "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["functions"][0]["name"] == "spin"
-    table = subprocess.run([sys.executable, "-m", "linesman", "compare", store, ids[0], ids[3]],
-                           capture_output=True, text=True, timeout=60).stdout
+    table = subprocess.run(
+        [sys.executable, "-m", "linesman", "compare", store, ids[0], ids[3]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
     assert table.splitlines()[0].startswith("GET /users/1:")
     assert "spin" in table.splitlines()[2]
 
@@ -182,8 +204,9 @@ def test_folding_rules_are_configurable(make_profiled):
         client.get(path)
         assert middleware.flush(10)
     page = client.get("/__profiler__/endpoints")
-    rows = dict(re.findall(r'<td class="path">([^<]+)</td>\s*<td class="num">(\d+)</td>',
-                           page.text))
+    rows = dict(
+        re.findall(r'<td class="path">([^<]+)</td>\s*<td class="num">(\d+)</td>', page.text)
+    )
     assert rows == {"GET /orders/{id}": "2", "GET /orders/7": "1"}
 
 
@@ -191,16 +214,24 @@ def test_merges_take_a_time_range_and_compare_with_each_other(site):
     middleware, client, ids = site
     stamps = {row["uuid"]: row["timestamp"] for row in middleware.backend.summaries()}
     middle = (stamps[ids[0]] + stamps[ids[1]]) / 2  # between the first two of /users/
-    page = client.get("/__profiler__/endpoints/merged",
-                      {"endpoint": "GET /users/{id}", "since": f"{middle:.6f}"})
+    page = client.get(
+        "/__profiler__/endpoints/merged", {"endpoint": "GET /users/{id}", "since": f"{middle:.6f}"}
+    )
     assert "(2 sessions merged)" in page.text
-    page = client.get("/__profiler__/endpoints/merged",
-                      {"endpoint": "GET /users/{id}", "until": f"{middle:.6f}"})
+    page = client.get(
+        "/__profiler__/endpoints/merged", {"endpoint": "GET /users/{id}", "until": f"{middle:.6f}"}
+    )
     assert "(1 session merged)" in page.text
-    client.get("/__profiler__/endpoints/merged",
-               {"endpoint": "GET /users/{id}", "since": "yesterday"}, status=400)
-    client.get("/__profiler__/endpoints/merged",
-               {"endpoint": "GET /users/{id}", "since": "2999-01-01T00:00"}, status=404)
+    client.get(
+        "/__profiler__/endpoints/merged",
+        {"endpoint": "GET /users/{id}", "since": "yesterday"},
+        status=400,
+    )
+    client.get(
+        "/__profiler__/endpoints/merged",
+        {"endpoint": "GET /users/{id}", "since": "2999-01-01T00:00"},
+        status=404,
+    )
     early = f"GET /users/{{id}}@..{middle:.6f}"
     late = f"GET /users/{{id}}@{middle:.6f}.."
     report = client.get("/__profiler__/api/compare", {"a": early, "b": late}).json
@@ -223,8 +254,11 @@ def test_merges_take_a_time_range_and_compare_with_each_other(site):
 
 def test_a_session_against_its_endpoints_median(site):
     middleware, client, ids = site
-    durations = sorted((row["duration"], row["uuid"]) for row in middleware.backend.summaries()
-                       if row["path"].startswith("/users/"))
+    durations = sorted(
+        (row["duration"], row["uuid"])
+        for row in middleware.backend.summaries()
+        if row["path"].startswith("/users/")
+    )
     median = durations[1][1]
     page = client.get(f"/__profiler__/profiles/{ids[0]}")
     link = page.click("against its endpoint")

@@ -6,11 +6,11 @@ from __future__ import annotations
 import gc
 import threading
 
-from linesman.demo.profiles import many_functions_session
-from linesman.model.gc_pause import paused_gc
-
 import apps
 from login import ui_client
+
+from linesman.demo.profiles import many_functions_session
+from linesman.model.gc_pause import paused_gc
 
 
 def test_a_page_is_built_with_the_collector_paused_and_restored_after(make_profiled):

@@ -18,7 +18,8 @@ def _module_name(path: Path) -> str:
 def _is_type_checking(node: ast.If) -> bool:
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _imports(tree: ast.AST, modules: set[str]) -> set[str]:
@@ -50,8 +51,10 @@ def _imports(tree: ast.AST, modules: set[str]) -> set[str]:
 def import_graph() -> dict[str, set[str]]:
     files = {_module_name(path): path for path in PACKAGE.rglob("*.py")}
     modules = set(files)
-    return {name: _imports(ast.parse(path.read_text()), modules) - {name}
-            for name, path in files.items()}
+    return {
+        name: _imports(ast.parse(path.read_text()), modules) - {name}
+        for name, path in files.items()
+    }
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -64,7 +67,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(module)
         for imported in sorted(graph.get(module, ())):
             if state.get(imported) == 1:
-                return path[path.index(imported):] + [imported]
+                return path[path.index(imported) :] + [imported]
             if imported not in state:
                 cycle = walk(imported)
                 if cycle:
@@ -85,9 +88,14 @@ def test_the_cycle_finder_finds_a_circle_through_a_late_import():
     tree = ast.parse("import os\ndef f():\n    from pkg.b import thing\n")
     assert _imports(tree, {"pkg.a", "pkg.b"}) == {"pkg.b"}
     assert find_cycle({"pkg.a": {"pkg.b"}, "pkg.b": {"pkg.c"}, "pkg.c": {"pkg.a"}}) == [
-        "pkg.a", "pkg.b", "pkg.c", "pkg.a"]
-    typing_only = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                            "    from pkg.b import thing\n")
+        "pkg.a",
+        "pkg.b",
+        "pkg.c",
+        "pkg.a",
+    ]
+    typing_only = ast.parse(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.b import thing\n"
+    )
     assert _imports(typing_only, {"pkg.b"}) == set()
 
 
@@ -98,19 +106,50 @@ def test_no_module_imports_itself_back_through_others():
 
 # The one-way flow: a layer never imports those that come after it.
 FORBIDDEN = {
-    "linesman.model": ("linesman.web", "linesman.middleware", "linesman.storage",
-                       "linesman.backends", "linesman.analysis", "linesman.profiling",
-                       "linesman.cli", "linesman.exporters", "linesman.paste"),
-    "linesman.profiling": ("linesman.web", "linesman.middleware", "linesman.storage",
-                           "linesman.backends", "linesman.cli"),
-    "linesman.analysis": ("linesman.web", "linesman.middleware", "linesman.storage",
-                          "linesman.cli"),
-    "linesman.backends": ("linesman.web", "linesman.middleware", "linesman.storage",
-                          "linesman.analysis", "linesman.cli", "linesman.config"),
-    "linesman.storage": ("linesman.web", "linesman.middleware", "linesman.cli",
-                         "linesman.analysis"),
-    "linesman.exporters": ("linesman.web", "linesman.middleware", "linesman.storage",
-                           "linesman.cli"),
+    "linesman.model": (
+        "linesman.web",
+        "linesman.middleware",
+        "linesman.storage",
+        "linesman.backends",
+        "linesman.analysis",
+        "linesman.profiling",
+        "linesman.cli",
+        "linesman.exporters",
+        "linesman.paste",
+    ),
+    "linesman.profiling": (
+        "linesman.web",
+        "linesman.middleware",
+        "linesman.storage",
+        "linesman.backends",
+        "linesman.cli",
+    ),
+    "linesman.analysis": (
+        "linesman.web",
+        "linesman.middleware",
+        "linesman.storage",
+        "linesman.cli",
+    ),
+    "linesman.backends": (
+        "linesman.web",
+        "linesman.middleware",
+        "linesman.storage",
+        "linesman.analysis",
+        "linesman.cli",
+        "linesman.config",
+    ),
+    "linesman.storage": (
+        "linesman.web",
+        "linesman.middleware",
+        "linesman.cli",
+        "linesman.analysis",
+    ),
+    "linesman.exporters": (
+        "linesman.web",
+        "linesman.middleware",
+        "linesman.storage",
+        "linesman.cli",
+    ),
     "linesman.web": ("linesman.middleware", "linesman.cli", "linesman.profiling"),
 }
 
@@ -120,6 +159,9 @@ def test_each_layer_imports_only_the_layers_before_it():
     for module, imported in import_graph().items():
         for layer, banned in FORBIDDEN.items():
             if module == layer or module.startswith(layer + "."):
-                wrong += [f"{module} imports {name}" for name in sorted(imported)
-                          if any(name == b or name.startswith(b + ".") for b in banned)]
+                wrong += [
+                    f"{module} imports {name}"
+                    for name in sorted(imported)
+                    if any(name == b or name.startswith(b + ".") for b in banned)
+                ]
     assert not wrong, "\n".join(wrong)

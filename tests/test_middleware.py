@@ -7,15 +7,14 @@ import time
 import uuid
 from wsgiref.validate import validator
 
+import apps
 import pytest
+from login import cookie_environ, token_environ
+from wsgi_client import SESSION_HEADER, call, server_work
 
 from linesman.backends.base import Backend
 from linesman.config import ConfigError
 from linesman.middleware import ProfilingMiddleware, make_linesman_middleware
-
-import apps
-from login import cookie_environ, token_environ
-from wsgi_client import SESSION_HEADER, call, server_work
 
 
 def stored(middleware):
@@ -46,7 +45,10 @@ def test_the_app_answers_the_same_with_and_without_linesman(case, make_profiled)
     sessions = stored(middleware)
     assert len(sessions) == 1
     session = sessions[0]
-    assert profiled.header(SESSION_HEADER) in (None, f"{session.uuid}; url=/__profiler__/profiles/{session.uuid}")
+    assert profiled.header(SESSION_HEADER) in (
+        None,
+        f"{session.uuid}; url=/__profiler__/profiles/{session.uuid}",
+    )
     if bare.error is not None:
         assert session.failed
         assert session.error == f"Boom: {bare.error[1]}" or session.error.endswith(bare.error[1])
@@ -87,8 +89,13 @@ def test_a_client_that_disconnects_early_closes_once_and_the_session_is_kept(mak
 
 def test_session_records_what_the_request_was(make_profiled):
     middleware = make_profiled(apps.hello_app)
-    outcome = call(middleware, "/items", QUERY_STRING="page=2&token=abc",
-                   REQUEST_METHOD="GET", **token_environ(middleware))
+    outcome = call(
+        middleware,
+        "/items",
+        QUERY_STRING="page=2&token=abc",
+        REQUEST_METHOD="GET",
+        **token_environ(middleware),
+    )
     session = stored(middleware)[0]
     assert (session.method, session.path, session.query) == ("GET", "/items", "page=2&token=***")
     assert session.status == 200
@@ -136,14 +143,17 @@ def test_with_profiling_off_requests_pass_straight_through(make_profiled):
     assert stored(middleware) == []
 
 
-@pytest.mark.parametrize("options, path, kept", [
-    ({"include_paths": "^/api/"}, "/api/items", True),
-    ({"include_paths": "^/api/"}, "/static/site.css", False),
-    ({"exclude_paths": r"\.css$"}, "/static/site.css", False),
-    ({"exclude_paths": r"\.css$"}, "/page", True),
-    ({"sample_rate": "0"}, "/page", False),
-    ({"sample_rate": "1"}, "/page", True),
-])
+@pytest.mark.parametrize(
+    "options, path, kept",
+    [
+        ({"include_paths": "^/api/"}, "/api/items", True),
+        ({"include_paths": "^/api/"}, "/static/site.css", False),
+        ({"exclude_paths": r"\.css$"}, "/static/site.css", False),
+        ({"exclude_paths": r"\.css$"}, "/page", True),
+        ({"sample_rate": "0"}, "/page", False),
+        ({"sample_rate": "1"}, "/page", True),
+    ],
+)
 def test_path_filters_and_sampling_choose_what_is_profiled(make_profiled, options, path, kept):
     middleware = make_profiled(apps.hello_app, **options)
     outcome = call(middleware, path, **token_environ(middleware))
@@ -185,8 +195,7 @@ def test_mounted_under_a_prefix_the_profiler_keeps_it(make_profiled):
     middleware = make_profiled(apps.hello_app)
     call(middleware, "/page", SCRIPT_NAME="/webapp")
     assert middleware.flush(10)
-    outcome = call(middleware, "/__profiler__/", SCRIPT_NAME="/webapp",
-                   **token_environ(middleware))
+    outcome = call(middleware, "/__profiler__/", SCRIPT_NAME="/webapp", **token_environ(middleware))
     assert outcome.status == "200 OK"
     page = b"".join(outcome.chunks).decode()
     session = stored(middleware)[0]
@@ -194,10 +203,17 @@ def test_mounted_under_a_prefix_the_profiler_keeps_it(make_profiled):
     assert session.path == "/webapp/page"
 
 
-@pytest.mark.parametrize("path, to_profiler", [
-    ("/__profiler__", True), ("/__profiler__/", True), ("/__profiler__/profiles/x", True),
-    ("/__profiler__x", False), ("/__profilerx/", False), ("/app/__profiler__", False),
-])
+@pytest.mark.parametrize(
+    "path, to_profiler",
+    [
+        ("/__profiler__", True),
+        ("/__profiler__/", True),
+        ("/__profiler__/profiles/x", True),
+        ("/__profiler__x", False),
+        ("/__profilerx/", False),
+        ("/app/__profiler__", False),
+    ],
+)
 def test_only_the_profiler_path_and_below_reach_the_ui(make_profiled, path, to_profiler):
     middleware = make_profiled(apps.hello_app)
     outcome = call(middleware, path)
@@ -208,8 +224,12 @@ class RaisingBackend(Backend):
     """A store whose add fails with whatever exception it was given."""
 
     def __init__(self, error="RuntimeError"):
-        self.error = {"RuntimeError": RuntimeError, "KeyError": KeyError,
-                      "MemoryError": MemoryError, "OSError": OSError}[error]
+        self.error = {
+            "RuntimeError": RuntimeError,
+            "KeyError": KeyError,
+            "MemoryError": MemoryError,
+            "OSError": OSError,
+        }[error]
 
     def setup(self):
         pass
@@ -223,8 +243,9 @@ class RaisingBackend(Backend):
 
 @pytest.mark.parametrize("error", ["RuntimeError", "KeyError", "MemoryError", "OSError"])
 def test_a_failing_store_never_touches_the_response(error, caplog):
-    middleware = ProfilingMiddleware(apps.StreamingApp(), backend=f"{__name__}:RaisingBackend",
-                                     error=error)
+    middleware = ProfilingMiddleware(
+        apps.StreamingApp(), backend=f"{__name__}:RaisingBackend", error=error
+    )
     bare = call(apps.StreamingApp())
     with caplog.at_level(logging.ERROR, logger="linesman"):
         for _ in range(3):
@@ -240,8 +261,9 @@ def test_a_broken_store_at_start_up_lets_the_app_serve(tmp_path, caplog):
     filename = tmp_path / "sessions.db"
     filename.write_bytes(b"not a database at all" * 50)
     with caplog.at_level(logging.ERROR, logger="linesman"):
-        middleware = ProfilingMiddleware(apps.hello_app, filename=str(filename),
-                                         flush_timeout="0.2")
+        middleware = ProfilingMiddleware(
+            apps.hello_app, filename=str(filename), flush_timeout="0.2"
+        )
     assert "sessions.db" in caplog.text
     assert call(middleware).chunks == [b"hello"]
     page = call(middleware, "/__profiler__/")
@@ -255,11 +277,14 @@ def test_an_unknown_option_is_a_start_up_error_naming_it(tmp_path):
         ProfilingMiddleware(apps.hello_app, filenmae=str(tmp_path / "x.db"))
 
 
-@pytest.mark.parametrize("backend, message", [
-    ("nosuch.module:Backend", "cannot import nosuch"),
-    ("linesman.backends.sqlite:Nope", "has no class Nope"),
-    ("not a spec", "module.path:Name"),
-])
+@pytest.mark.parametrize(
+    "backend, message",
+    [
+        ("nosuch.module:Backend", "cannot import nosuch"),
+        ("linesman.backends.sqlite:Nope", "has no class Nope"),
+        ("not a spec", "module.path:Name"),
+    ],
+)
 def test_a_wrong_backend_is_a_start_up_error(backend, message):
     with pytest.raises(ConfigError, match=message):
         ProfilingMiddleware(apps.hello_app, backend=backend)
@@ -282,9 +307,11 @@ def test_the_switch_is_shared_through_the_store(tmp_path):
 
 
 def test_the_pickle_backend_works_behind_the_middleware(tmp_path):
-    middleware = ProfilingMiddleware(apps.hello_app,
-                                     backend="linesman.backends.pickle:PickleBackend",
-                                     filename=str(tmp_path / "sessions.dat"))
+    middleware = ProfilingMiddleware(
+        apps.hello_app,
+        backend="linesman.backends.pickle:PickleBackend",
+        filename=str(tmp_path / "sessions.dat"),
+    )
     call(middleware, "/a")
     assert [s.path for s in stored(middleware)] == ["/a"]
     middleware.close()

@@ -15,14 +15,31 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_wheel_holds_every_asset(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(tmp_path), str(ROOT)], check=True, timeout=300,
-                   cwd=tmp_path)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     wheel = next(tmp_path.glob("linesman-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = {f"linesman/templates/{p.name}" for p in (ROOT / "templates").glob("*.mako")}
-    expected |= {f"linesman/static/{p.relative_to(ROOT / 'static')}"
-                 for p in (ROOT / "static").rglob("*") if p.is_file()}
+    expected |= {
+        f"linesman/static/{p.relative_to(ROOT / 'static')}"
+        for p in (ROOT / "static").rglob("*")
+        if p.is_file()
+    }
     expected |= {"linesman/demo/demo.ini", "linesman/backends/sqlite.py"}
     assert expected <= names, sorted(expected - names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
@@ -47,12 +64,18 @@ def test_the_benchmark_does_not_depend_on_the_test_suite():
     for source in bench.glob("*.py"):
         tree = ast.parse(source.read_text())
         for node in ast.walk(tree):
-            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             for name in names:
                 top = name.split(".")[0]
-                assert top not in {"pytest", "tests", "conftest"} and not top.startswith(
-                    "test_"), f"{source.name} imports {name}"
+                assert top not in {"pytest", "tests", "conftest"} and not top.startswith("test_"), (
+                    f"{source.name} imports {name}"
+                )
         assert '"tests"' not in source.read_text(), f"{source.name} reaches into tests/"
 
 

@@ -5,21 +5,24 @@ from __future__ import annotations
 import textwrap
 from importlib.metadata import entry_points
 
+import apps
 import pytest
+from login import token_environ
 from paste.deploy import loadapp
+from wsgi_client import SESSION_HEADER, call
 
 from linesman.config import ConfigError
-from linesman.middleware import (ProfilingMiddleware, profiler_filter_app_factory,
-                                 profiler_filter_factory)
-
-import apps
-from login import token_environ
-from wsgi_client import SESSION_HEADER, call
+from linesman.middleware import (
+    ProfilingMiddleware,
+    profiler_filter_app_factory,
+    profiler_filter_factory,
+)
 
 
 def write_ini(folder, filter_lines):
     ini = folder / "app.ini"
-    ini.write_text(textwrap.dedent("""
+    ini.write_text(
+        textwrap.dedent("""
         [filter:linesman]
         use = egg:linesman#profiler
         {filter_lines}
@@ -27,7 +30,8 @@ def write_ini(folder, filter_lines):
         [app:main]
         use = call:apps:make_hello
         filter-with = linesman
-    """).format(filter_lines=filter_lines))
+    """).format(filter_lines=filter_lines)
+    )
     return ini
 
 
@@ -39,8 +43,11 @@ def test_the_entry_points_are_registered():
 
 
 def test_loadapp_builds_a_profiled_app_from_an_ini(tmp_path):
-    ini = write_ini(tmp_path, "backend = linesman.backends.sqlite:SqliteBackend\n"
-                              "filename = %(here)s/sessions.db\nmax_sessions = 10")
+    ini = write_ini(
+        tmp_path,
+        "backend = linesman.backends.sqlite:SqliteBackend\n"
+        "filename = %(here)s/sessions.db\nmax_sessions = 10",
+    )
     app = loadapp(f"config:{ini}")
     assert isinstance(app, ProfilingMiddleware)
     assert app.settings.max_sessions == 10

@@ -10,11 +10,10 @@ import sys
 import textwrap
 
 import pytest
+from sessions import real_session
 
 from linesman.backends.base import BackendError
 from linesman.backends.pickle import PickleBackend
-
-from sessions import real_session
 
 
 class Planted:
@@ -37,8 +36,11 @@ def add_sessions(filename: str, count: int) -> None:
 def test_a_crafted_file_never_runs_code(tmp_path):
     marker = tmp_path / "pwned"
     filename = tmp_path / "sessions.dat"
-    filename.write_bytes(pickle.dumps({"format": "linesman-pickle", "version": 1,
-                                       "sessions": {"x": Planted(marker)}}))
+    filename.write_bytes(
+        pickle.dumps(
+            {"format": "linesman-pickle", "version": 1, "sessions": {"x": Planted(marker)}}
+        )
+    )
     planted = filename.read_bytes()
     backend = PickleBackend(filename=str(filename))
     with pytest.raises(BackendError, match="left untouched"):
@@ -108,8 +110,9 @@ def test_a_failed_write_keeps_the_previous_file_whole(tmp_path):
         except BackendError as exc:
             print("refused:", exc)
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
     assert "refused: cannot write" in result.stdout, result.stderr
     assert filename.read_bytes() == before
     assert PickleBackend(filename=str(filename)).count() == 2

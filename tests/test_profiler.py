@@ -9,11 +9,11 @@ import sys
 import threading
 import time
 
-from linesman.profiling.gate import ProfilerGate, is_exclusive_profiler
-from linesman.model.session import stats_from_profile
-
 import apps
 from wsgi_client import call
+
+from linesman.model.rows import stats_from_profile
+from linesman.profiling.gate import ProfilerGate, is_exclusive_profiler
 
 
 def names(profile):
@@ -34,8 +34,7 @@ def test_profile_call_records_only_what_runs_inside_it():
     assert profile.call(apps.spin, 0.002) is None
     gate.leave(profile)
     assert "spin" in names(profile)
-    spin = next(f for f in stats_from_profile(profile.profile.getstats())[0]
-                if f.name == "spin")
+    spin = next(f for f in stats_from_profile(profile.profile.getstats())[0] if f.name == "spin")
     assert spin.callcount == 1
     assert profile.cpu_time >= 0.0015
 
@@ -192,5 +191,8 @@ def test_the_writer_idles_without_a_call_a_profile_could_record():
     assert woke[0] == "record"
     assert gate.verdict(profile) is None, "the writer held the gate during the profile"
     recorded = names(profile)
-    assert not [name for name in recorded if "sleep" in name or "sorted" in name
-                or "idle" in name or "work_after_idle" in name], recorded
+    assert not [
+        name
+        for name in recorded
+        if "sleep" in name or "sorted" in name or "idle" in name or "work_after_idle" in name
+    ], recorded

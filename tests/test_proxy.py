@@ -13,17 +13,17 @@ import time
 from pathlib import Path
 
 import pytest
-
-from linesman.backends.sqlite import SqliteBackend
-
 from nginx_like_proxy import NginxLikeProxy
 from servers import demo_ini, free_port, login_headers, running
+
+from linesman.backends.sqlite import SqliteBackend
 
 REMOTE = {"X-Forwarded-For": "203.0.113.9"}
 
 
-def request(port: int, method: str, path: str, headers: dict | None = None,
-            body: bytes | None = None) -> tuple[int, dict, bytes]:
+def request(
+    port: int, method: str, path: str, headers: dict | None = None, body: bytes | None = None
+) -> tuple[int, dict, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         connection.request(method, path, body=body, headers=headers or {})
@@ -43,12 +43,22 @@ def server_command(server: str, ini: Path, port: int) -> tuple[list[str], str]:
     if server == "linesman serve":
         return ["-m", "linesman", "serve", str(ini), "--port", str(port)], sys.executable
     if server == "waitress.serve":
-        script = (f"from paste.deploy import loadapp; import waitress; "
-                  f"waitress.serve(loadapp('config:{ini}'), host='127.0.0.1', port={port})")
+        script = (
+            f"from paste.deploy import loadapp; import waitress; "
+            f"waitress.serve(loadapp('config:{ini}'), host='127.0.0.1', port={port})"
+        )
         return ["-c", script], sys.executable
     if server == "gunicorn":
-        return ["--paste", str(ini), "--workers", "2", "--bind", f"127.0.0.1:{port}",
-                "--log-level", "warning"], str(bin_folder / "gunicorn")
+        return [
+            "--paste",
+            str(ini),
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ], str(bin_folder / "gunicorn")
     return [str(ini)], str(bin_folder / "pserve")
 
 
@@ -62,18 +72,26 @@ def test_a_remote_client_through_a_same_host_proxy_is_refused(tmp_path, server):
     login = login_headers(store)
     with running(args, port, program=program), NginxLikeProxy(port) as proxy:
         # A remote client, through the proxy: the UI, the API and the switch are shut.
-        for method, path in [("GET", "/__profiler__/"), ("GET", "/__profiler__/api/state"),
-                             ("GET", "/__profiler__/api/sessions"),
-                             ("POST", "/__profiler__/state")]:
-            status, _, body = request(proxy.port, method, path, REMOTE,
-                                      b"enabled=off" if method == "POST" else None)
+        for method, path in [
+            ("GET", "/__profiler__/"),
+            ("GET", "/__profiler__/api/state"),
+            ("GET", "/__profiler__/api/sessions"),
+            ("POST", "/__profiler__/state"),
+        ]:
+            status, _, body = request(
+                proxy.port, method, path, REMOTE, b"enabled=off" if method == "POST" else None
+            )
             # gunicorn keeps X-Forwarded-For, so linesman refuses the address (403);
             # waitress drops it, so only the missing token refuses (401).
             assert status in (401, 403), (method, path, status)
             assert b"access token" in body or status == 403
-        status, _, _ = request(proxy.port, "PUT", "/__profiler__/api/state",
-                               {**REMOTE, "Content-Type": "application/json"},
-                               b'{"enabled": false}')
+        status, _, _ = request(
+            proxy.port,
+            "PUT",
+            "/__profiler__/api/state",
+            {**REMOTE, "Content-Type": "application/json"},
+            b'{"enabled": false}',
+        )
         assert status in (401, 403)
         # The app answers, profiled, but without telling this client about linesman.
         status, headers, _ = request(proxy.port, "GET", "/json", REMOTE)
@@ -90,15 +108,19 @@ def test_a_remote_client_through_a_same_host_proxy_is_refused(tmp_path, server):
         token = login["X-Linesman-Token"]
         status, headers, _ = request(proxy.port, "GET", f"/__profiler__/?token={token}")
         assert status == 303 and "token" not in headers["location"]
-        line = next(line for line in headers["set-cookie"].splitlines()
-                    if line.startswith("linesman_login="))
+        line = next(
+            line
+            for line in headers["set-cookie"].splitlines()
+            if line.startswith("linesman_login=")
+        )
         cookie = line.split(";")[0]
         assert token not in cookie
-        assert {"HttpOnly", "SameSite=Lax", "Path=/"} <= {part.strip() for part in
-                                                           line.split(";")}
+        assert {"HttpOnly", "SameSite=Lax", "Path=/"} <= {part.strip() for part in line.split(";")}
         assert request(proxy.port, "GET", "/__profiler__/", {"Cookie": cookie})[0] == 200
-        assert request(proxy.port, "GET", "/__profiler__/",
-                       {"Cookie": "linesman_login=" + token})[0] == 401
+        assert (
+            request(proxy.port, "GET", "/__profiler__/", {"Cookie": "linesman_login=" + token})[0]
+            == 401
+        )
     backend = SqliteBackend(filename=str(store))
     deadline = time.monotonic() + 10
     while backend.count() < 2 and time.monotonic() < deadline:

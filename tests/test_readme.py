@@ -11,13 +11,12 @@ from pathlib import Path
 import django  # noqa: F401 - the recipes need the real frameworks
 import flask  # noqa: F401
 import pyramid  # noqa: F401
+from login import token_environ
 from paste.deploy import loadapp
 from webtest import TestApp
 
 from linesman.backends.sqlite import SqliteBackend
 from linesman.middleware import ProfilingMiddleware
-
-from login import token_environ
 
 README = Path(__file__).resolve().parent.parent / "README.rst"
 STORE = "/var/tmp/myapp-sessions.db"
@@ -53,8 +52,9 @@ def test_the_flask_recipe(tmp_path):
     namespace = {"__name__": "recipe_app"}
     exec(recipe("flask").replace(STORE, str(tmp_path / "s.db")), namespace)
     app = namespace["app"]
-    response = TestApp(app).get("/orders", extra_environ={
-        "REMOTE_ADDR": "127.0.0.1", **token_environ(app.wsgi_app)})
+    response = TestApp(app).get(
+        "/orders", extra_environ={"REMOTE_ADDR": "127.0.0.1", **token_environ(app.wsgi_app)}
+    )
     assert response.text.startswith("0,1,4,9")
     assert "X-Linesman-Session" in response.headers
     assert app.wsgi_app.flush(10)
@@ -75,8 +75,11 @@ def test_the_pyramid_recipe(tmp_path):
 
 def test_the_django_recipe(tmp_path):
     store = tmp_path / "s.db"
-    source = recipe("django").replace(STORE, str(store)).replace("mysite.settings",
-                                                                  "django_site.settings")
+    source = (
+        recipe("django")
+        .replace(STORE, str(store))
+        .replace("mysite.settings", "django_site.settings")
+    )
     script = source + textwrap.dedent("""
         from webtest import TestApp
         response = TestApp(application).get("/invoice", extra_environ={
@@ -88,8 +91,14 @@ def test_the_django_recipe(tmp_path):
         print("ok")
     """)
     tests = str(Path(__file__).resolve().parent)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=120, cwd=tests, env={"PYTHONPATH": tests, "PATH": ""})
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tests,
+        env={"PYTHONPATH": tests, "PATH": ""},
+    )
     assert result.stdout.strip() == "ok", result.stderr
     assert "invoice_view" in stored_functions(store)
 

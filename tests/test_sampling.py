@@ -10,20 +10,19 @@ import sys
 import threading
 import time
 
-import pytest
-
-from linesman.backends.sqlite import SqliteBackend
-from linesman.model.callgraph import profile_total, session_tree
-from linesman.config import ConfigError, parse_settings
-from linesman.analysis.endpoints import compare_sessions, merge_sessions
-from linesman.exporters.formats import from_pstats, read_prof, to_collapsed, to_prof, to_speedscope
-from linesman.profiling.sampling import SampledProfile
-from linesman.model.session import ProfilingSession
-
 import apps
+import pytest
 from login import ui_client
 from servers import free_port, get, running
 from sessions import real_session, sampled_session
+
+from linesman.analysis.endpoints import compare_sessions, merge_sessions
+from linesman.backends.sqlite import SqliteBackend
+from linesman.config import ConfigError, parse_settings
+from linesman.exporters.formats import from_pstats, read_prof, to_collapsed, to_prof, to_speedscope
+from linesman.model.callgraph import profile_total, session_tree
+from linesman.model.session import ProfilingSession
+from linesman.profiling.sampling import SampledProfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLIENTS = 8
@@ -92,11 +91,13 @@ def test_every_concurrent_request_gets_its_own_clean_profile(tmp_path):
         # Not cProfile where it would be one per process: that would drop most of them.
         assert session.kind == expected_kind, session
         assert route_names(session) == {f"{kind}_{number}"}, (
-            f"{session.path} holds {route_names(session)}")
+            f"{session.path} holds {route_names(session)}"
+        )
     for session in slow:
         own = next(f for f in session.functions if f.name == session.path.replace("/", "_")[1:])
         assert own.totaltime >= 0.8 * profile_total(session), (
-            f"{session.path}: {own.totaltime:.4f} of {profile_total(session):.4f}")
+            f"{session.path}: {own.totaltime:.4f} of {profile_total(session):.4f}"
+        )
         if session.kind == "sampled":
             assert session.samples >= 20, session.samples
     assert counts.get("stored", 0) == len(sessions)
@@ -115,7 +116,9 @@ def test_a_cpu_bound_40_ms_request_holds_at_least_20_samples(make_profiled):
     assert session.samples >= 20
     busy = next(f for f in session.functions if f.name == "cpu_bound")
     assert busy.totaltime >= 0.8 * profile_total(session)
-    assert session.stacks and all(stack.frames[0].endswith("<locals>.app)") for stack in session.stacks)
+    assert session.stacks and all(
+        stack.frames[0].endswith("<locals>.app)") for stack in session.stacks
+    )
 
 
 def _app_running(function, *args):
@@ -123,6 +126,7 @@ def _app_running(function, *args):
         function(*args)
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"done"]
+
     return app
 
 
@@ -141,8 +145,10 @@ def test_the_sampling_engine_records_only_its_own_thread():
         profile.call(function)
         profiles[name] = profile
 
-    threads = [threading.Thread(target=run, args=("first", first_function)),
-               threading.Thread(target=run, args=("second", second_function))]
+    threads = [
+        threading.Thread(target=run, args=("first", first_function)),
+        threading.Thread(target=run, args=("second", second_function)),
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -151,7 +157,8 @@ def test_the_sampling_engine_records_only_its_own_thread():
         codes = {code.co_name for codes, _ in profile.stacks for code in codes}
         assert f"{name}_function" in codes
         assert {"first_function", "second_function"} - codes == {
-            "second_function" if name == "first" else "first_function"}
+            "second_function" if name == "first" else "first_function"
+        }
         assert "run" not in codes and "call" not in codes, "linesman's frames are cut off"
 
 
@@ -169,8 +176,11 @@ def test_the_stacks_start_at_the_app_and_add_up_to_the_wall_time():
 def test_linesmans_clock_reads_never_appear_in_a_profile(make_profiled):
     """The CPU clock is read outside the profiler, for both engines."""
     for engine in ("cprofile", "sampling"):
-        middleware = make_profiled(_app_running(apps.spin, 0.01), profiler=engine,
-                                   filename=f"/tmp/linesman-clock-{os.getpid()}-{engine}.db")
+        middleware = make_profiled(
+            _app_running(apps.spin, 0.01),
+            profiler=engine,
+            filename=f"/tmp/linesman-clock-{os.getpid()}-{engine}.db",
+        )
         try:
             uuid = ui_client(middleware).get("/").headers["X-Linesman-Session"].split(";")[0]
             assert middleware.flush(10)
@@ -199,8 +209,7 @@ def test_another_tools_hook_on_the_thread_is_left_alone():
 
 # -- choosing the engine -----------------------------------------------------------
 @pytest.mark.parametrize("multithread", [True, False])
-def test_auto_samples_exactly_where_cprofile_cannot_be_the_requests_own(make_profiled,
-                                                                       multithread):
+def test_auto_samples_exactly_where_cprofile_cannot_be_the_requests_own(make_profiled, multithread):
     middleware = make_profiled(apps.hello_app)
     client = ui_client(middleware, **{"wsgi.multithread": multithread})
     uuid = client.get("/").headers["X-Linesman-Session"].split(";")[0]
@@ -213,8 +222,9 @@ def test_auto_samples_exactly_where_cprofile_cannot_be_the_requests_own(make_pro
 def test_the_engine_options_are_checked_at_start_up():
     assert parse_settings({}).profiler == "auto"
     assert parse_settings({}).sample_interval == 0.001
-    assert parse_settings({"profiler": "Sampling", "sample_interval": "5ms"}).sample_interval \
-        == 0.005
+    assert (
+        parse_settings({"profiler": "Sampling", "sample_interval": "5ms"}).sample_interval == 0.005
+    )
     with pytest.raises(ConfigError, match="profiler = 'yappi'"):
         parse_settings({"profiler": "yappi"})
     for wrong in ("0", "2s", "soon"):
@@ -248,13 +258,15 @@ def test_a_version_1_document_still_loads():
 def test_the_sampled_tree_is_the_stacks_themselves():
     session = sampled_session()
     tree = session_tree(session)
-    assert [root.key for root in tree] == [f.key for f in session.functions
-                                           if f.name == "handle"]
+    assert [root.key for root in tree] == [f.key for f in session.functions if f.name == "handle"]
     assert tree[0].time == pytest.approx(profile_total(session))
     assert tree[0].calls == session.samples
     # Every path in the tree is a prefix of a stack that was seen.
-    prefixes = {stack.frames[:depth] for stack in session.stacks
-                for depth in range(1, len(stack.frames) + 1)}
+    prefixes = {
+        stack.frames[:depth]
+        for stack in session.stacks
+        for depth in range(1, len(stack.frames) + 1)
+    }
     todo = [(root, (root.key,)) for root in tree]
     while todo:
         node, path = todo.pop()
@@ -277,7 +289,8 @@ def test_sampled_exports_other_tools_read(tmp_path):
     lines = to_collapsed(session).splitlines()
     assert lines and all(line.startswith("handle (") for line in lines)
     assert sum(int(line.rsplit(" ", 1)[1]) for line in lines) == pytest.approx(
-        profile_total(session) * 1e6, abs=len(lines))
+        profile_total(session) * 1e6, abs=len(lines)
+    )
 
 
 def test_collapsed_stacks_of_a_cprofile_session_add_up_to_its_time():
@@ -310,12 +323,15 @@ def test_a_cprofile_session_and_a_sampled_one_compare_by_time_shares():
 # -- trees from cProfile's pairs ---------------------------------------------------------
 def test_a_cprofile_o_file_has_a_tree_with_the_scripts_functions_on_top(tmp_path):
     script = tmp_path / "script.py"
-    script.write_text("import json\n\n\ndef crunch():\n    return sum(json.loads(json.dumps("
-                      "list(range(20000)))))\n\n\ndef main():\n    for _ in range(5):\n"
-                      "        crunch()\n\n\nmain()\n")
+    script.write_text(
+        "import json\n\n\ndef crunch():\n    return sum(json.loads(json.dumps("
+        "list(range(20000)))))\n\n\ndef main():\n    for _ in range(5):\n"
+        "        crunch()\n\n\nmain()\n"
+    )
     target = tmp_path / "x.prof"
-    subprocess.run([sys.executable, "-m", "cProfile", "-o", str(target), str(script)],
-                   check=True, cwd=tmp_path)
+    subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(target), str(script)], check=True, cwd=tmp_path
+    )
     session = from_pstats(read_prof(target.read_bytes()))
     names = {f.name for f in session.functions}
     assert not any("_lsprof.Profiler" in name for name in names)
@@ -339,18 +355,21 @@ def test_the_response_header_link_says_why_a_profile_was_not_kept(make_profiled)
     link = client.get("/").headers["X-Linesman-Session"].split("url=")[1]
     page = client.get(link, status=404)
     assert "not kept" in page.text and "min_duration" in page.text
-    unknown = client.get("/__profiler__/profiles/00000000-0000-4000-8000-000000000000",
-                         status=404)
+    unknown = client.get("/__profiler__/profiles/00000000-0000-4000-8000-000000000000", status=404)
     assert "may have been dropped" in unknown.text
 
 
 # -- a real Django admin page -----------------------------------------------------------
 def django_admin_session(tmp_path, profiler: str) -> ProfilingSession:
     store = tmp_path / f"{profiler}.db"
-    result = subprocess.run([sys.executable, os.path.join(HERE, "django_admin_profile.py"),
-                             str(store), profiler], capture_output=True, text=True,
-                            timeout=180, cwd=HERE,
-                            env=dict(os.environ, PYTHONPATH=HERE))
+    result = subprocess.run(
+        [sys.executable, os.path.join(HERE, "django_admin_profile.py"), str(store), profiler],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=HERE,
+        env=dict(os.environ, PYTHONPATH=HERE),
+    )
     assert result.returncode == 0, result.stderr
     backend = SqliteBackend(filename=str(store))
     try:
@@ -376,8 +395,7 @@ def test_the_django_admin_tree_shows_get_response_at_its_real_width(tmp_path, pr
     total = profile_total(session)
     response = next(f for f in session.functions if f.name == "BaseHandler._get_response")
     assert response.totaltime >= 0.5 * total  # the view's work is most of the request
-    nodes = [node for node in tree_nodes(session_tree(session))
-             if node.key == response.key]
+    nodes = [node for node in tree_nodes(session_tree(session)) if node.key == response.key]
     widest = max(node.time for node in nodes)
     # Before the fix it was missing or a sliver. The estimate's share moves with
     # cProfile's timing of Django's re-entered ``inner`` from run to run (0.76 to
@@ -391,6 +409,7 @@ def test_the_django_admin_tree_shows_get_response_at_its_real_width(tmp_path, pr
 @pytest.mark.parametrize("engine", ["cprofile", "sampling"])
 def test_linesmans_start_response_never_appears_in_a_profile(make_profiled, engine):
     """The app calls linesman's start_response; its callers call the server's instead."""
+
     def app(environ, start_response):
         apps.spin(0.003)
         start_response("200 OK", [("Content-Type", "text/plain")])
@@ -405,7 +424,8 @@ def test_linesmans_start_response_never_appears_in_a_profile(make_profiled, engi
     assert "ProfiledRequest.start_response" not in names
     assert not any("linesman" in f.file for f in session.functions)
     if engine == "cprofile":  # exact: the server's start_response, called by the app
-        server = next(f for f in session.functions
-                      if f.name.rsplit(".", 1)[-1].startswith("start_response"))
+        server = next(
+            f for f in session.functions if f.name.rsplit(".", 1)[-1].startswith("start_response")
+        )
         app_key = next(f.key for f in session.functions if f.name.endswith("<locals>.app"))
         assert session.graph.has_edge(app_key, server.key)

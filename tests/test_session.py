@@ -3,12 +3,11 @@ import json
 import uuid
 
 import pytest
+from apps import spin
 
 from linesman import ProfilingSession
 from linesman.model.codec import decode_session, encode_session
 from linesman.model.session import SessionFormatError, mask_query
-
-from apps import spin
 
 
 class First:
@@ -82,15 +81,18 @@ def test_request_summary_keeps_no_credentials():
     assert "Zm9v" not in json.dumps(session.to_dict())
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("", ""),
-    ("a=1", "a=1"),
-    ("token=abc", "token=***"),
-    ("SECRET=abc&x=y", "SECRET=***&x=y"),
-    ("key", "key"),
-    ("sessionid=zzz;x", "sessionid=***;x"),  # ; separates parameters too
-    ("monkey=1", "monkey=***"),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("", ""),
+        ("a=1", "a=1"),
+        ("token=abc", "token=***"),
+        ("SECRET=abc&x=y", "SECRET=***&x=y"),
+        ("key", "key"),
+        ("sessionid=zzz;x", "sessionid=***;x"),  # ; separates parameters too
+        ("monkey=1", "monkey=***"),
+    ],
+)
 def test_mask_query(query, expected):
     assert mask_query(query) == expected
 
@@ -102,18 +104,29 @@ def test_duration_defaults_to_the_profiled_time():
 
 
 def test_round_trip_through_the_document_keeps_every_figure():
-    session = ProfilingSession(profile_of(workload), ENVIRON, duration=0.0123,
-                               cpu_time=0.0101, status=201, response_size=77,
-                               error="ValueError: x", concurrent=True)
+    session = ProfilingSession(
+        profile_of(workload),
+        ENVIRON,
+        duration=0.0123,
+        cpu_time=0.0101,
+        status=201,
+        response_size=77,
+        error="ValueError: x",
+        concurrent=True,
+    )
     again = ProfilingSession.from_dict(json.loads(json.dumps(session.to_dict())))
     assert again == session
     assert again.functions == session.functions
     assert again.calls == session.calls
     assert (again.status, again.response_size, again.error, again.concurrent) == (
-        201, 77, "ValueError: x", True)
+        201,
+        77,
+        "ValueError: x",
+        True,
+    )
     decoded = decode_session(encode_session(session))
     assert decoded.to_dict() == session.to_dict()
-    for mine, theirs in zip(session.functions, decoded.functions):
+    for mine, theirs in zip(session.functions, decoded.functions, strict=True):
         assert mine.totaltime == theirs.totaltime and mine.inlinetime == theirs.inlinetime
 
 
@@ -123,11 +136,14 @@ def test_failed_marks_errors_and_server_errors():
     assert not ProfilingSession([], status=404).failed
 
 
-@pytest.mark.parametrize("document, message", [
-    ({"schema": "other"}, "not a linesman session"),
-    ({"schema": "linesman.session", "version": 99}, "newer"),
-    ({"schema": "linesman.session", "version": 1, "uuid": "x"}, "damaged"),
-])
+@pytest.mark.parametrize(
+    "document, message",
+    [
+        ({"schema": "other"}, "not a linesman session"),
+        ({"schema": "linesman.session", "version": 99}, "newer"),
+        ({"schema": "linesman.session", "version": 1, "uuid": "x"}, "damaged"),
+    ],
+)
 def test_unreadable_documents_raise_a_format_error(document, message):
     with pytest.raises(SessionFormatError, match=message):
         ProfilingSession.from_dict(document)

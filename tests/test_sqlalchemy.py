@@ -11,18 +11,17 @@ import threading
 import time
 from pathlib import Path
 
+import apps
 import pytest
+from databases import middleware_on, server_backend
+from require import require
+from servers import free_port, get, running
+from wsgi_client import SESSION_HEADER, call
 
 from linesman.backends.sqlalchemy import SQLAlchemyBackend
 from linesman.config import ConfigError
 from linesman.middleware import ProfilingMiddleware
 from linesman.signing import Signer
-
-import apps
-from databases import middleware_on, server_backend
-from require import require
-from servers import free_port, get, running
-from wsgi_client import SESSION_HEADER, call
 
 pytestmark = pytest.mark.server
 
@@ -64,8 +63,11 @@ def test_a_wrong_url_is_a_start_up_error():
 def test_an_unreachable_server_at_start_up_lets_the_app_serve(caplog):
     port = free_port()  # nothing listens there
     middleware = ProfilingMiddleware(
-        apps.hello_app, backend="linesman.backends.sqlalchemy:SQLAlchemyBackend",
-        url=f"postgresql+psycopg://postgres@127.0.0.1:{port}/test", flush_timeout="0.2")
+        apps.hello_app,
+        backend="linesman.backends.sqlalchemy:SQLAlchemyBackend",
+        url=f"postgresql+psycopg://postgres@127.0.0.1:{port}/test",
+        flush_timeout="0.2",
+    )
     assert call(middleware).chunks == [b"hello"]
     assert middleware.health.store_error is not None
     assert f"127.0.0.1:{port}" in middleware.health.store_error
@@ -76,7 +78,8 @@ def test_the_ini_configures_it_with_a_here_relative_sqlite_url(tmp_path):
     from paste.deploy import loadapp
 
     ini = tmp_path / "app.ini"
-    ini.write_text(textwrap.dedent("""
+    ini.write_text(
+        textwrap.dedent("""
         [filter:linesman]
         use = egg:linesman#profiler
         backend = linesman.backends.sqlalchemy:SQLAlchemyBackend
@@ -85,7 +88,8 @@ def test_the_ini_configures_it_with_a_here_relative_sqlite_url(tmp_path):
         [app:main]
         use = call:apps:make_hello
         filter-with = linesman
-    """))
+    """)
+    )
     app = loadapp(f"config:{ini}")
     call(app, "/hello")
     assert app.flush(10)
@@ -127,7 +131,8 @@ def test_deletes_from_one_host_are_seen_by_the_other(store):
 
 def write_ini(folder: Path, url: str, prefix: str) -> Path:
     ini = folder / "app.ini"
-    ini.write_text(textwrap.dedent(f"""
+    ini.write_text(
+        textwrap.dedent(f"""
         [filter:linesman]
         use = egg:linesman#profiler
         backend = linesman.backends.sqlalchemy:SQLAlchemyBackend
@@ -137,7 +142,8 @@ def write_ini(folder: Path, url: str, prefix: str) -> Path:
         [app:main]
         use = egg:linesman#demo
         filter-with = linesman
-    """))
+    """)
+    )
     return ini
 
 
@@ -154,8 +160,9 @@ def test_four_gunicorn_workers_store_every_session_once(store, tmp_path):
     def client(number: int) -> None:
         for request in range(10):
             try:
-                status, headers, body = get(port, "/json" if request % 2 else "/template",
-                                            headers=login)
+                status, headers, body = get(
+                    port, "/json" if request % 2 else "/template", headers=login
+                )
             except Exception as exc:  # pragma: no cover - reported below
                 failures.append(exc)
                 continue
@@ -165,8 +172,20 @@ def test_four_gunicorn_workers_store_every_session_once(store, tmp_path):
             with lock:
                 answered.append(headers[SESSION_HEADER].split(";")[0])
 
-    command = ["-m", "gunicorn", "--paste", str(ini), "--workers", "4", "--bind",
-               f"127.0.0.1:{port}", "--graceful-timeout", "20", "--log-level", "warning"]
+    command = [
+        "-m",
+        "gunicorn",
+        "--paste",
+        str(ini),
+        "--workers",
+        "4",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--graceful-timeout",
+        "20",
+        "--log-level",
+        "warning",
+    ]
     with running(command, port):
         threads = [threading.Thread(target=client, args=(n,)) for n in range(20)]
         for thread in threads:
@@ -191,8 +210,12 @@ def pg_cluster() -> tuple[str, str]:
 
 def pg_ctl(action: str) -> None:
     version, name = pg_cluster()
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, name, action],
-                   check=True, timeout=120, capture_output=True)
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, name, action],
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
 
 
 def test_a_postgresql_restart_loses_no_session_and_no_request():
@@ -258,8 +281,9 @@ def test_a_session_the_store_refuses_is_dropped_alone(store):
         profile.disable()
 
         def record(uuid: str, path: str) -> ProfileRecord:
-            return ProfileRecord(profile, {"PATH_INFO": path}, uuid, time.time(), 0.01,
-                                 0.01, 200, 5, None, False)
+            return ProfileRecord(
+                profile, {"PATH_INFO": path}, uuid, time.time(), 0.01, 0.01, 200, 5, None, False
+            )
 
         good = ["00000000-0000-4000-8000-00000000000" + str(n) for n in range(2)]
         middleware.writer.submit(record(good[0], "/good/0"))
@@ -298,5 +322,4 @@ def test_a_nul_in_the_path_filter_is_an_answer_not_store_trouble(store):
 def test_backend_option_errors_name_the_option():
     for options, name in (({"pool_size": "lots"}, "pool_size"), ({"echo": "maybe"}, "echo")):
         with pytest.raises(ConfigError, match=f"linesman option {name} = "):
-            SQLAlchemyBackend(url="postgresql+psycopg://postgres@127.0.0.1:5432/test",
-                              **options)
+            SQLAlchemyBackend(url="postgresql+psycopg://postgres@127.0.0.1:5432/test", **options)

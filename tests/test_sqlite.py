@@ -6,11 +6,10 @@ import multiprocessing
 import threading
 
 import pytest
+from sessions import real_session
 
 from linesman.backends.base import BackendError
 from linesman.backends.sqlite import SqliteBackend
-
-from sessions import real_session
 
 
 def add_sessions(filename: str, count: int) -> None:
@@ -26,8 +25,12 @@ def test_the_file_uses_wal_and_summary_indexes(tmp_path):
     backend.setup()
     assert backend.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     indexes = {row[1] for row in backend.conn.execute("PRAGMA index_list(sessions)")}
-    assert {"sessions_timestamp", "sessions_duration", "sessions_path",
-            "sessions_status"} <= indexes
+    assert {
+        "sessions_timestamp",
+        "sessions_duration",
+        "sessions_path",
+        "sessions_status",
+    } <= indexes
     backend.close()
 
 

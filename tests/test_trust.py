@@ -13,18 +13,16 @@ import textwrap
 import threading
 import time
 
+import apps
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from login import ui_client
+from servers import free_port, login_headers, running
+from wsgi_client import call
 
 from linesman.backends.sqlite import SqliteBackend
 from linesman.middleware import ProfilingMiddleware
-
-import apps
-from servers import free_port, login_headers, running
-from wsgi_client import call
 
 LOCAL = {"REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "localhost"}
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -35,14 +33,22 @@ def test_a_sqlite_file_locked_for_30_s_delays_storage_not_requests(tmp_path):
     middleware = ProfilingMiddleware(apps.StreamingApp(), filename=str(store))
     bare = call(apps.StreamingApp()).comparable()
     locker = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent("""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent("""
             import sqlite3, sys, time
             connection = sqlite3.connect(sys.argv[1], isolation_level=None)
             connection.execute("BEGIN EXCLUSIVE")
             print("locked", flush=True)
             time.sleep(30)
             connection.execute("COMMIT")
-        """), str(store)], stdout=subprocess.PIPE, text=True)
+        """),
+            str(store),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert locker.stdout.readline().strip() == "locked"
     slowest = 0.0
     started = time.monotonic()
@@ -91,12 +97,14 @@ def test_a_full_disk_loses_sessions_not_responses_nor_the_store(tmp_path):
         print(json.dumps({{"same": same, "error": middleware.health.store_error,
                           "counts": middleware.health.counts()}}))
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["same"] is True
-    assert report["error"] and ("full" in report["error"] or "disk" in report["error"]
-                                or "I/O" in report["error"])
+    assert report["error"] and (
+        "full" in report["error"] or "disk" in report["error"] or "I/O" in report["error"]
+    )
     backend = SqliteBackend(filename=str(store))
     assert backend.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert backend.count() >= 5, "sessions stored before the disk filled were lost"
@@ -104,8 +112,9 @@ def test_a_full_disk_loses_sessions_not_responses_nor_the_store(tmp_path):
 
 
 def test_twenty_thousand_requests_keep_memory_threads_and_connections_bounded(tmp_path):
-    middleware = ProfilingMiddleware(apps.hello_app, filename=str(tmp_path / "s.db"),
-                                     max_sessions="200")
+    middleware = ProfilingMiddleware(
+        apps.hello_app, filename=str(tmp_path / "s.db"), max_sessions="200"
+    )
 
     def resident() -> int:
         with open("/proc/self/statm") as handle:
@@ -142,17 +151,23 @@ def test_a_50_mb_upload_passes_through_byte_identical(make_profiled):
 
     payload = os.urandom(1 << 20) * 50
     middleware = make_profiled(digest_app)
-    answer = ui_client(middleware).post("/upload", payload,
-                                        content_type="application/octet-stream")
+    answer = ui_client(middleware).post("/upload", payload, content_type="application/octet-stream")
     assert answer.body == hashlib.sha256(payload).hexdigest().encode()
     assert "X-Linesman-Session" in answer.headers
 
 
-@pytest.mark.parametrize("path", [
-    "/__profiler__/static/..%5c..%5csetup.cfg", "/__profiler__/static/..\\..\\setup.cfg",
-    "/__profiler__/static/%252e%252e%252fsetup.cfg", "/__profiler__/static/linesman.css%00.js",
-    "/__profiler__/static/", "/__profiler__/static/vendor", "/__profiler__/static/.",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/__profiler__/static/..%5c..%5csetup.cfg",
+        "/__profiler__/static/..\\..\\setup.cfg",
+        "/__profiler__/static/%252e%252e%252fsetup.cfg",
+        "/__profiler__/static/linesman.css%00.js",
+        "/__profiler__/static/",
+        "/__profiler__/static/vendor",
+        "/__profiler__/static/.",
+    ],
+)
 def test_more_traversal_spellings_are_404(make_profiled, path):
     client = ui_client(make_profiled(apps.hello_app))
     page = client.get(path, expect_errors=True)
@@ -161,8 +176,9 @@ def test_more_traversal_spellings_are_404(make_profiled, path):
 
 
 PROBE = "<x-probe onmouseover=1>"
-segments = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]),
-                   max_size=20).map(lambda text: text + PROBE)
+segments = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=20
+).map(lambda text: text + PROBE)
 
 
 @pytest.fixture(scope="module")
@@ -178,27 +194,66 @@ def fuzz_target(tmp_path_factory):
     middleware.close()
 
 
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "HEAD"]),
-       route=st.sampled_from(["/", "/profiles/{uuid}", "/profiles/{x}", "/profiles/{uuid}.prof",
-                              "/profiles/{uuid}.dot", "/delete/{uuid}", "/delete",
-                              "/delete/all", "/delete/matching", "/state", "/api/sessions",
-                              "/api/sessions/{uuid}", "/api/state", "/static/{x}", "/{x}"]),
-       word=segments,
-       query=st.dictionaries(st.sampled_from(["path", "method", "status", "min_ms", "sort",
-                                              "order", "page", "cutoff", "packages",
-                                              "per_page", "deleted", "x"]), segments,
-                             max_size=4),
-       form=st.dictionaries(st.sampled_from(["csrf_token", "session_uuids[]", "enabled",
-                                             "path", "return_to"]), segments, max_size=3),
-       header=segments)
-def test_no_input_gives_a_5xx_a_reflection_or_a_change(fuzz_target, method, route, word,
-                                                       query, form, header):
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "HEAD"]),
+    route=st.sampled_from(
+        [
+            "/",
+            "/profiles/{uuid}",
+            "/profiles/{x}",
+            "/profiles/{uuid}.prof",
+            "/profiles/{uuid}.dot",
+            "/delete/{uuid}",
+            "/delete",
+            "/delete/all",
+            "/delete/matching",
+            "/state",
+            "/api/sessions",
+            "/api/sessions/{uuid}",
+            "/api/state",
+            "/static/{x}",
+            "/{x}",
+        ]
+    ),
+    word=segments,
+    query=st.dictionaries(
+        st.sampled_from(
+            [
+                "path",
+                "method",
+                "status",
+                "min_ms",
+                "sort",
+                "order",
+                "page",
+                "cutoff",
+                "packages",
+                "per_page",
+                "deleted",
+                "x",
+            ]
+        ),
+        segments,
+        max_size=4,
+    ),
+    form=st.dictionaries(
+        st.sampled_from(["csrf_token", "session_uuids[]", "enabled", "path", "return_to"]),
+        segments,
+        max_size=3,
+    ),
+    header=segments,
+)
+def test_no_input_gives_a_5xx_a_reflection_or_a_change(
+    fuzz_target, method, route, word, query, form, header
+):
     middleware, uuid = fuzz_target
     client = ui_client(middleware)
     path = "/__profiler__" + route.replace("{uuid}", uuid).replace(
-        "{x}", re.sub(r"[\x00-\x1f\x7f]", "", word))
+        "{x}", re.sub(r"[\x00-\x1f\x7f]", "", word)
+    )
     before = (middleware.backend.count(), middleware.enabled)
     response = _request(client, method, path, query, form, header)
     assert response.status_int < 500, (response.status, path)
@@ -210,10 +265,13 @@ def _request(client, method, path, query, form, header):
     from urllib.parse import quote, urlencode
 
     url = quote(path, safe="/%") + ("?" + urlencode(query) if query else "")
-    return client.request(url, method=method, expect_errors=True,
-                          body=urlencode(form).encode() if form else b"",
-                          headers={"X-Probe": quote(header),
-                                   "Content-Type": "application/x-www-form-urlencoded"})
+    return client.request(
+        url,
+        method=method,
+        expect_errors=True,
+        body=urlencode(form).encode() if form else b"",
+        headers={"X-Probe": quote(header), "Content-Type": "application/x-www-form-urlencoded"},
+    )
 
 
 @pytest.mark.server
@@ -242,13 +300,21 @@ def test_the_switch_and_the_list_under_load(tmp_path):
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
         turn = "off"
         while not stop.is_set():
-            for method, path, body in (("POST", "/__profiler__/state",
-                                        f"csrf_token={token}&enabled={turn}"),
-                                       ("GET", "/__profiler__/", None),
-                                       ("GET", "/__profiler__/api/sessions", None)):
-                connection.request(method, path, body=body, headers={
-                    **login, "Cookie": cookie,
-                    "Content-Type": "application/x-www-form-urlencoded"})
+            for method, path, body in (
+                ("POST", "/__profiler__/state", f"csrf_token={token}&enabled={turn}"),
+                ("GET", "/__profiler__/", None),
+                ("GET", "/__profiler__/api/sessions", None),
+            ):
+                connection.request(
+                    method,
+                    path,
+                    body=body,
+                    headers={
+                        **login,
+                        "Cookie": cookie,
+                        "Content-Type": "application/x-www-form-urlencoded",
+                    },
+                )
                 response = connection.getresponse()
                 response.read()
                 if response.status >= 400:

@@ -6,16 +6,14 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
-
-from login import ui_client
-
-from linesman.backends.sqlite import SqliteBackend
-
 import apps
+import pytest
 from databases import middleware_on, server_backend
+from login import ui_client
 from servers import demo_ini, free_port, get, login_headers, running
 from wsgi_client import SESSION_HEADER, call
+
+from linesman.backends.sqlite import SqliteBackend
 
 LOCAL = {"REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "localhost"}
 
@@ -36,10 +34,13 @@ def test_connections_terminated_under_load_lose_no_session():
 
         with killer_store.engine.connect() as connection:
             while not stop.is_set():
-                killed = connection.execute(sa.text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-                    "AND backend_type = 'client backend'")).scalar()
+                killed = connection.execute(
+                    sa.text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                        "AND backend_type = 'client backend'"
+                    )
+                ).scalar()
                 connection.commit()
                 kills.append(killed)
                 time.sleep(0.05)
@@ -78,8 +79,7 @@ def test_four_gunicorn_workers_on_one_sqlite_file_while_the_list_is_read(tmp_pat
 
     def client() -> None:
         for number in range(200):
-            status, headers, _ = get(port, "/json" if number % 2 else "/template",
-                                     headers=login)
+            status, headers, _ = get(port, "/json" if number % 2 else "/template", headers=login)
             with lock:
                 if status != 200 or SESSION_HEADER not in headers:
                     failures.append(status)
@@ -92,8 +92,20 @@ def test_four_gunicorn_workers_on_one_sqlite_file_while_the_list_is_read(tmp_pat
             if status != 200:
                 failures.append(("list", status))
 
-    command = ["-m", "gunicorn", "--paste", str(ini), "--workers", "4", "--bind",
-               f"127.0.0.1:{port}", "--graceful-timeout", "20", "--log-level", "warning"]
+    command = [
+        "-m",
+        "gunicorn",
+        "--paste",
+        str(ini),
+        "--workers",
+        "4",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--graceful-timeout",
+        "20",
+        "--log-level",
+        "warning",
+    ]
     with running(command, port):
         watching = threading.Thread(target=reader)
         watching.start()
@@ -139,8 +151,9 @@ def test_an_undecodable_document_is_flagged_in_the_list(make_profiled):
     for path in ("/kept", "/damaged"):
         uuids.append(client.get(path).headers[SESSION_HEADER].split(";")[0])
         assert middleware.flush(10)
-    middleware.backend.conn.execute("UPDATE sessions SET document = x'00' WHERE uuid = ?",
-                                    (uuids[1],))
+    middleware.backend.conn.execute(
+        "UPDATE sessions SET document = x'00' WHERE uuid = ?", (uuids[1],)
+    )
     client.get(f"/__profiler__/profiles/{uuids[1]}", status=500)
     page = client.get("/__profiler__/")
     assert page.text.count('class="damaged"') == 1

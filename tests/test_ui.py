@@ -10,17 +10,15 @@ import re
 import shutil
 from pathlib import Path
 
+import apps
 import jsonschema
 import pytest
+from login import cookie_environ, token_environ, ui_client
+from require import require
 from webob import Request
 from webtest import TestApp
 
-from login import cookie_environ, token_environ, ui_client
-
 from linesman.web.formatting import script_json
-
-import apps
-from require import require
 
 LOCAL = {"REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "localhost"}
 SCHEMA = Path(__file__).parent / "data" / "speedscope-file-format-schema.json"
@@ -47,8 +45,9 @@ def profiled(make_profiled):
 @pytest.fixture
 def populated(make_profiled):
     """Seven sessions: three API calls (one a POST), three pages, one failure."""
-    middleware = make_profiled(lambda e, s: (apps.spin(0.004 if "slow" in e["PATH_INFO"] else 0),
-                                             apps.hello_app(e, s))[1])
+    middleware = make_profiled(
+        lambda e, s: (apps.spin(0.004 if "slow" in e["PATH_INFO"] else 0), apps.hello_app(e, s))[1]
+    )
     client = make_client(middleware)
     uuids = {}
     for path in ("/api/users", "/api/orders", "/page/1", "/page/2", "/page/slow", "/api/slow"):
@@ -75,23 +74,27 @@ def test_the_list_shows_profiled_requests_with_safe_headers(profiled):
     policy = page.headers["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
     fresh = TestApp(middleware, extra_environ={**LOCAL, **token_environ(middleware)}).get(
-        "/__profiler__/")
+        "/__profiler__/"
+    )
     assert "SameSite=Strict" in fresh.headers["Set-Cookie"]
     assert "HttpOnly" in fresh.headers["Set-Cookie"]
 
 
-@pytest.mark.parametrize("params, expected", [
-    ("path=api", ["/api/users", "/api/slow", "/api/orders", "/api/users"]),
-    ("path=API%2FU", ["/api/users", "/api/users"]),
-    ("method=POST", ["/api/users"]),
-    ("min_ms=3", ["/api/slow", "/page/slow"]),
-    ("path=page&sort=path&order=asc", ["/page/1", "/page/2", "/page/slow"]),
-    ("path=page&sort=duration", ["/page/slow", "/page/2", "/page/1"][:1]),
-])
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        ("path=api", ["/api/users", "/api/slow", "/api/orders", "/api/users"]),
+        ("path=API%2FU", ["/api/users", "/api/users"]),
+        ("method=POST", ["/api/users"]),
+        ("min_ms=3", ["/api/slow", "/page/slow"]),
+        ("path=page&sort=path&order=asc", ["/page/1", "/page/2", "/page/slow"]),
+        ("path=page&sort=duration", ["/page/slow", "/page/2", "/page/1"][:1]),
+    ],
+)
 def test_filters_and_sorts(populated, params, expected):
     _, client, _ = populated
     found = rows(client.get(f"/__profiler__/?{params}"))
-    assert found[:len(expected)] == expected
+    assert found[: len(expected)] == expected
     if "sort" not in params:
         assert len(found) == len(expected)
 
@@ -109,10 +112,22 @@ def test_paging_keeps_the_filter(make_profiled):
     assert "path=item" in second.request.url
 
 
-@pytest.mark.parametrize("params", [
-    "status=abc", "status=999", "method=get%3B", "min_ms=-1", "min_ms=1e400", "sort=document",
-    "order=sideways", "page=0", "page=x", "page=" + "9" * 50, "path=" + "a" * 600,
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        "status=abc",
+        "status=999",
+        "method=get%3B",
+        "min_ms=-1",
+        "min_ms=1e400",
+        "sort=document",
+        "order=sideways",
+        "page=0",
+        "page=x",
+        "page=" + "9" * 50,
+        "path=" + "a" * 600,
+    ],
+)
 def test_bad_list_parameters_are_a_400_page(populated, params):
     _, client, _ = populated
     page = client.get(f"/__profiler__/?{params}", status=400)
@@ -122,8 +137,11 @@ def test_bad_list_parameters_are_a_400_page(populated, params):
 
 def test_a_stored_path_is_text_never_markup(profiled):
     middleware, client = profiled
-    client.get("/<script>alert(1)</script>", expect_errors=True,
-               headers={"User-Agent": "<img src=x onerror=alert(2)>"})
+    client.get(
+        "/<script>alert(1)</script>",
+        expect_errors=True,
+        headers={"User-Agent": "<img src=x onerror=alert(2)>"},
+    )
     assert middleware.flush(10)
     page = client.get("/__profiler__/")
     assert "<script>alert(1)</script>" not in page.text
@@ -144,9 +162,11 @@ def test_a_session_page_carries_its_figures(populated):
     _, client, uuids = populated
     page = client.get(f"/__profiler__/profiles/{uuids['/page/slow']}")
     assert "GET</span> /page/slow" in page.text
-    figures = json.loads(re.search(
-        r'<script type="application/json" id="profile-data">(.*?)</script>', page.text,
-        re.S).group(1))
+    figures = json.loads(
+        re.search(
+            r'<script type="application/json" id="profile-data">(.*?)</script>', page.text, re.S
+        ).group(1)
+    )
     names = {row[0] for row in figures["functions"]}
     assert {"spin", "hello_app"} <= names
     assert figures["cutoff"] == 5.0
@@ -167,8 +187,23 @@ def test_valid_cutoffs(populated, cutoff):
     assert f'value="{float(cutoff):g}"' in page.text
 
 
-@pytest.mark.parametrize("cutoff", ["nan", "inf", "1e400", "-5", "5%25", "0x10", "%D9%A5",
-                                    "101", "1" * 1000, "5.0001", " 5", "five"])
+@pytest.mark.parametrize(
+    "cutoff",
+    [
+        "nan",
+        "inf",
+        "1e400",
+        "-5",
+        "5%25",
+        "0x10",
+        "%D9%A5",
+        "101",
+        "1" * 1000,
+        "5.0001",
+        " 5",
+        "five",
+    ],
+)
 def test_invalid_cutoffs_are_a_400_that_echoes_nothing(populated, cutoff):
     _, client, uuids = populated
     page = client.get(f"/__profiler__/profiles/{uuids['/page/1']}?cutoff={cutoff}", status=400)
@@ -187,8 +222,9 @@ def test_the_package_chart_shows_configured_and_typed_packages(make_profiled):
     assert "<title>webtest:" in typed.text or "<title>other:" in typed.text
     assert "<title>tests:" not in typed.text
     bare = make_profiled(apps.hello_app, filename=str(Path(middleware.backend.filename)))
-    assert "Own time per package" not in make_client(bare).get(
-        f"/__profiler__/profiles/{uuid}").text
+    assert (
+        "Own time per package" not in make_client(bare).get(f"/__profiler__/profiles/{uuid}").text
+    )
 
 
 def test_exported_prof_loads_in_pstats_with_the_same_totals(populated, tmp_path):
@@ -252,19 +288,22 @@ def test_svg_export_with_graphviz(populated):
     assert b"<svg" in response.body and b"spin" in response.body
 
 
-@pytest.mark.parametrize("path", [
-    "/__profiler__/profiles/0c8d1b7e-2f58-4c8a-9e3e-0d6b1b8f0a11",
-    "/__profiler__/profiles/0c8d1b7e-2f58-4c8a-9e3e-0d6b1b8f0a11.prof",
-    "/__profiler__/profiles/<img src=x onerror=alert(1)>",
-    "/__profiler__/profiles/0C8D1B7E-2F58-4C8A-9E3E-0D6B1B8F0A11",
-    "/__profiler__/profiles/' OR 1=1 --",
-    "/__profiler__/nope",
-    "/__profiler__/static/../../setup.cfg",
-    "/__profiler__/static/%2e%2e/%2e%2e/setup.cfg",
-    "/__profiler__/static/..%2f..%2fsetup.cfg",
-    "/__profiler__/static/nothing.css",
-    "/__profiler__/static//etc/passwd",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/__profiler__/profiles/0c8d1b7e-2f58-4c8a-9e3e-0d6b1b8f0a11",
+        "/__profiler__/profiles/0c8d1b7e-2f58-4c8a-9e3e-0d6b1b8f0a11.prof",
+        "/__profiler__/profiles/<img src=x onerror=alert(1)>",
+        "/__profiler__/profiles/0C8D1B7E-2F58-4C8A-9E3E-0D6B1B8F0A11",
+        "/__profiler__/profiles/' OR 1=1 --",
+        "/__profiler__/nope",
+        "/__profiler__/static/../../setup.cfg",
+        "/__profiler__/static/%2e%2e/%2e%2e/setup.cfg",
+        "/__profiler__/static/..%2f..%2fsetup.cfg",
+        "/__profiler__/static/nothing.css",
+        "/__profiler__/static//etc/passwd",
+    ],
+)
 def test_unknown_pages_are_404_without_echoing_input(profiled, path):
     _, client = profiled
     page = client.get(path, status=404)
@@ -332,8 +371,12 @@ def test_delete_one_answers_scripts_and_redirects_browsers(populated):
     assert script.text == "1 row(s) deleted." and script.content_type == "text/plain"
     again = client.post(f"/__profiler__/delete/{uuids['/page/1']}", {"csrf_token": token})
     assert again.text == "0 row(s) deleted."
-    browser = client.post(f"/__profiler__/delete/{uuids['/page/2']}", {"csrf_token": token},
-                          headers={"Accept": "text/html,application/xhtml+xml"}, status=303)
+    browser = client.post(
+        f"/__profiler__/delete/{uuids['/page/2']}",
+        {"csrf_token": token},
+        headers={"Accept": "text/html,application/xhtml+xml"},
+        status=303,
+    )
     assert browser.location.endswith("/__profiler__/?deleted=1")
     assert "1 session deleted." in browser.follow().text
     assert middleware.backend.count() == 5
@@ -350,11 +393,17 @@ def test_a_deleted_session_page_is_gone_from_the_cache(populated):
 def test_delete_selected(populated):
     middleware, client, uuids = populated
     token = csrf_of(client.get("/__profiler__/"))
-    form = [("csrf_token", token), ("session_uuids[]", uuids["/page/1"]),
-            ("session_uuids[]", uuids["/page/2"])]
+    form = [
+        ("csrf_token", token),
+        ("session_uuids[]", uuids["/page/1"]),
+        ("session_uuids[]", uuids["/page/2"]),
+    ]
     assert client.post("/__profiler__/delete", form).text == "2 row(s) deleted."
-    bad = [("csrf_token", token), ("session_uuids[]", uuids["/api/users"]),
-           ("session_uuids[]", "'; DROP TABLE sessions; --")]
+    bad = [
+        ("csrf_token", token),
+        ("session_uuids[]", uuids["/api/users"]),
+        ("session_uuids[]", "'; DROP TABLE sessions; --"),
+    ]
     client.post("/__profiler__/delete", bad, status=400)
     assert middleware.backend.count() == 5
 
@@ -363,11 +412,17 @@ def test_delete_matching_deletes_what_the_filter_shows(populated):
     middleware, client, _ = populated
     page = client.get("/__profiler__/?path=api&method=GET")
     assert "Delete all 3 matching" in page.text
-    answer = client.post("/__profiler__/delete/matching",
-                         {"csrf_token": csrf_of(page), "path": "api", "method": "GET"})
+    answer = client.post(
+        "/__profiler__/delete/matching",
+        {"csrf_token": csrf_of(page), "path": "api", "method": "GET"},
+    )
     assert answer.text == "3 row(s) deleted."
     assert sorted(s["path"] for s in middleware.backend.list_summaries()) == [
-        "/api/users", "/page/1", "/page/2", "/page/slow"]
+        "/api/users",
+        "/page/1",
+        "/page/2",
+        "/page/slow",
+    ]
 
 
 def test_delete_all_with_a_header_token(populated):
@@ -382,13 +437,18 @@ def test_the_switch_turns_profiling_off_and_on(populated):
     middleware, client, _ = populated
     token = csrf_of(client.get("/__profiler__/"))
     assert client.post("/__profiler__/state", {"csrf_token": token, "enabled": "off"}).text == (
-        "profiling off")
+        "profiling off"
+    )
     assert middleware.enabled is False and middleware.backend.get_enabled() is False
     assert "X-Linesman-Session" not in client.get("/after").headers
     assert "Profiling is off" in client.get("/__profiler__/").text
     client.post("/__profiler__/state", {"csrf_token": token, "enabled": "maybe"}, status=400)
-    client.post("/__profiler__/state", {"csrf_token": token, "enabled": "on"},
-                headers={"Accept": "text/html"}, status=303)
+    client.post(
+        "/__profiler__/state",
+        {"csrf_token": token, "enabled": "on"},
+        headers={"Accept": "text/html"},
+        status=303,
+    )
     assert middleware.enabled is True
     assert "X-Linesman-Session" in client.get("/after").headers
 
@@ -400,8 +460,9 @@ def test_a_huge_form_is_refused_before_it_is_read(populated):
         def read(self, *args):
             raise AssertionError("the body was read")
 
-    request = Request.blank("/__profiler__/delete/all", method="POST",
-                            environ={**LOCAL, **cookie_environ(middleware)})
+    request = Request.blank(
+        "/__profiler__/delete/all", method="POST", environ={**LOCAL, **cookie_environ(middleware)}
+    )
     request.environ["wsgi.input"] = Unreadable()
     request.environ["CONTENT_LENGTH"] = str(100 * 1024 * 1024)
     request.environ["CONTENT_TYPE"] = "application/x-www-form-urlencoded"
@@ -411,55 +472,70 @@ def test_a_huge_form_is_refused_before_it_is_read(populated):
 
 
 # -- who may open it ----------------------------------------------------------------------
-@pytest.mark.parametrize("environ", [
-    {"REMOTE_ADDR": "10.1.2.3"},
-    {"REMOTE_ADDR": "192.168.0.7"},
-    {"REMOTE_ADDR": "not-an-address"},
-    {"REMOTE_ADDR": "127.0.0.1, 10.0.0.1"},
-    {"HTTP_HOST": "evil.example"},
-    {"HTTP_HOST": "localhost.evil.example:8080"},
-    {"HTTP_X_FORWARDED_FOR": "203.0.113.9"},
-    {"HTTP_X_FORWARDED_FOR": "127.0.0.1"},
-    {"HTTP_FORWARDED": "for=203.0.113.9"},
-])
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"REMOTE_ADDR": "10.1.2.3"},
+        {"REMOTE_ADDR": "192.168.0.7"},
+        {"REMOTE_ADDR": "not-an-address"},
+        {"REMOTE_ADDR": "127.0.0.1, 10.0.0.1"},
+        {"HTTP_HOST": "evil.example"},
+        {"HTTP_HOST": "localhost.evil.example:8080"},
+        {"HTTP_X_FORWARDED_FOR": "203.0.113.9"},
+        {"HTTP_X_FORWARDED_FOR": "127.0.0.1"},
+        {"HTTP_FORWARDED": "for=203.0.113.9"},
+    ],
+)
 def test_strangers_get_403_and_the_app_is_unaffected(profiled, environ):
     _, client = profiled
-    for path in ("/__profiler__/", "/__profiler__/static/linesman.css",
-                 "/__profiler__/profiles/0c8d1b7e-2f58-4c8a-9e3e-0d6b1b8f0a11.prof"):
+    for path in (
+        "/__profiler__/",
+        "/__profiler__/static/linesman.css",
+        "/__profiler__/profiles/0c8d1b7e-2f58-4c8a-9e3e-0d6b1b8f0a11.prof",
+    ):
         page = client.get(path, extra_environ=environ, status=403)
         assert "linesman" in page.text
     assert client.get("/page", extra_environ=environ).body == b"hello"
 
 
-@pytest.mark.parametrize("host", ["localhost", "localhost:8080", "127.0.0.1:5000", "[::1]:80",
-                                  "LOCALHOST"])
+@pytest.mark.parametrize(
+    "host", ["localhost", "localhost:8080", "127.0.0.1:5000", "[::1]:80", "LOCALHOST"]
+)
 def test_loopback_host_names_are_let_in(profiled, host):
     middleware, client = profiled
-    assert client.get("/__profiler__/", extra_environ={
-        "HTTP_HOST": host, **token_environ(middleware)}).status_int == 200
+    assert (
+        client.get(
+            "/__profiler__/", extra_environ={"HTTP_HOST": host, **token_environ(middleware)}
+        ).status_int
+        == 200
+    )
 
 
 def test_allowed_ips_and_hosts_open_the_ui(make_profiled):
-    middleware = make_profiled(apps.hello_app, allowed_ips="10.0.0.0/8",
-                               allowed_hosts="profiler.internal")
+    middleware = make_profiled(
+        apps.hello_app, allowed_ips="10.0.0.0/8", allowed_hosts="profiler.internal"
+    )
     client = TestApp(middleware, extra_environ=token_environ(middleware))
     internal = {"REMOTE_ADDR": "10.9.9.9", "HTTP_HOST": "profiler.internal"}
     client.get("/__profiler__/", extra_environ=internal, status=200)
     client.get("/__profiler__/", extra_environ={**internal, "HTTP_HOST": "localhost"}, status=403)
-    client.get("/__profiler__/", extra_environ={**internal, "REMOTE_ADDR": "127.0.0.1"},
-               status=403)
+    client.get("/__profiler__/", extra_environ={**internal, "REMOTE_ADDR": "127.0.0.1"}, status=403)
 
 
 def test_trusted_proxies_are_believed_and_only_they(make_profiled):
-    middleware = make_profiled(apps.hello_app, trusted_proxies="127.0.0.1",
-                               allowed_ips="127.0.0.1 192.0.2.10")
+    middleware = make_profiled(
+        apps.hello_app, trusted_proxies="127.0.0.1", allowed_ips="127.0.0.1 192.0.2.10"
+    )
     client = ui_client(middleware)
     client.get("/__profiler__/", headers={"X-Forwarded-For": "192.0.2.10"}, status=200)
     client.get("/__profiler__/", headers={"X-Forwarded-For": "203.0.113.9"}, status=403)
-    client.get("/__profiler__/", headers={"X-Forwarded-For": "192.0.2.10, 203.0.113.9"},
-               status=403)
-    client.get("/__profiler__/", headers={"X-Forwarded-For": "192.0.2.10"},
-               extra_environ={"REMOTE_ADDR": "10.0.0.5"}, status=403)
+    client.get("/__profiler__/", headers={"X-Forwarded-For": "192.0.2.10, 203.0.113.9"}, status=403)
+    client.get(
+        "/__profiler__/",
+        headers={"X-Forwarded-For": "192.0.2.10"},
+        extra_environ={"REMOTE_ADDR": "10.0.0.5"},
+        status=403,
+    )
 
 
 def test_basic_credentials(make_profiled):
@@ -488,19 +564,26 @@ def test_an_authorize_hook_decides(make_profiled):
     client = TestApp(middleware, extra_environ={**LOCAL, **token_environ(middleware)})
     client.get("/__profiler__/", status=403)
     client.get("/__profiler__/", headers={"X-Team": "perf"}, status=200)
-    broken = make_profiled(apps.hello_app, authorize=f"{__name__}:explode",
-                           filename=str(Path(middleware.backend.filename)))
+    broken = make_profiled(
+        apps.hello_app,
+        authorize=f"{__name__}:explode",
+        filename=str(Path(middleware.backend.filename)),
+    )
     TestApp(broken, extra_environ={**LOCAL, **token_environ(broken)}).get(
-        "/__profiler__/", headers={"X-Team": "perf"}, status=403)
+        "/__profiler__/", headers={"X-Team": "perf"}, status=403
+    )
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"allowed_ips": "10.0.0.300"}, "allowed_ips"),
-    ({"trusted_proxies": "proxy.local"}, "trusted_proxies"),
-    ({"auth_user": "dev"}, "auth_password"),
-    ({"authorize": "nosuch.module:hook"}, "authorize"),
-    ({"authorize": "not a hook"}, "authorize"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"allowed_ips": "10.0.0.300"}, "allowed_ips"),
+        ({"trusted_proxies": "proxy.local"}, "trusted_proxies"),
+        ({"auth_user": "dev"}, "auth_password"),
+        ({"authorize": "nosuch.module:hook"}, "authorize"),
+        ({"authorize": "not a hook"}, "authorize"),
+    ],
+)
 def test_wrong_access_options_fail_at_start_up(make_profiled, options, message):
     from linesman.config import ConfigError
 
@@ -520,8 +603,9 @@ def test_the_list_says_how_many_were_skipped_and_why(make_profiled):
 
 def test_a_damaged_session_gives_a_clean_error_and_the_list_still_shows(populated):
     middleware, client, uuids = populated
-    middleware.backend.conn.execute("UPDATE sessions SET document = x'00ff' WHERE uuid = ?",
-                                    (uuids["/page/1"],))
+    middleware.backend.conn.execute(
+        "UPDATE sessions SET document = x'00ff' WHERE uuid = ?", (uuids["/page/1"],)
+    )
     page = client.get(f"/__profiler__/profiles/{uuids['/page/1']}", status=500)
     assert "cannot be read" in page.text and "Traceback" not in page.text
     assert len(rows(client.get("/__profiler__/"))) == 7

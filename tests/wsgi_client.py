@@ -30,17 +30,24 @@ class Outcome:
 
 
 def make_environ(path="/", **extra):
-    environ = {"PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
-               "REQUEST_METHOD": "GET", "wsgi.input": io.BytesIO(b""),
-               "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "localhost"}
+    environ = {
+        "PATH_INFO": path,
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "REQUEST_METHOD": "GET",
+        "wsgi.input": io.BytesIO(b""),
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "localhost",
+    }
     wsgiref.util.setup_testing_defaults(environ)
     environ["wsgi.file_wrapper"] = wsgiref.util.FileWrapper
     environ.update(extra)
     return environ
 
 
-def call(app, path="/", *, validate=True, stop_after=None, between_chunks=None,
-         **environ_extra) -> Outcome:
+def call(
+    app, path="/", *, validate=True, stop_after=None, between_chunks=None, **environ_extra
+) -> Outcome:
     """Call ``app`` as a server would: iterate the body, then close it."""
     if validate:
         app = validator(app)

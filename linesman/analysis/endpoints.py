@@ -10,27 +10,43 @@ from __future__ import annotations
 
 import re
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Iterable, NamedTuple
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, NamedTuple
 
 from linesman.model.callgraph import profile_total
 from linesman.model.endpoint import DEFAULT_FOLDS, endpoint_of, fold_path
-from linesman.model.rows import BUILTIN_FILE, CallStats, FunctionStats, StackStats
-from linesman.model.session import SAMPLED, ProfilingSession
+from linesman.model.merge import merge_sessions
+from linesman.model.rows import BUILTIN_FILE, FunctionStats
+from linesman.model.session import ProfilingSession
 
 if TYPE_CHECKING:
     from linesman.backends.base import Backend
 
-__all__ = ["DEFAULT_FOLDS", "fold_path", "endpoint_of", "EndpointStats", "endpoint_stats",
-           "merge_sessions", "compare_sessions", "ProfileRef", "parse_ref", "parse_time",
-           "endpoint_sessions", "resolve", "median_session", "MERGE_LIMIT",
-           "iso_utc"]
+__all__ = [
+    "DEFAULT_FOLDS",
+    "fold_path",
+    "endpoint_of",
+    "EndpointStats",
+    "endpoint_stats",
+    "merge_sessions",
+    "compare_sessions",
+    "ProfileRef",
+    "parse_ref",
+    "parse_time",
+    "endpoint_sessions",
+    "resolve",
+    "median_session",
+    "MERGE_LIMIT",
+    "iso_utc",
+]
 
 MERGE_LIMIT = 500  # the newest sessions of an endpoint that a merge adds up
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _ENDPOINT = re.compile(r"[A-Z]{1,10} /\S{0,800}")
 _RANGE = re.compile(r"@([^@\s]*)\.\.([^@\s]*)$")
+
 
 class EndpointStats(NamedTuple):
     """One endpoint's figures (a tuple: a store of 100,000 paths makes as many)."""
@@ -49,15 +65,22 @@ def _percentile(ordered: list[float], share: float) -> float:
     return ordered[int(rank) - 1]
 
 
-def endpoint_stats(summaries: Iterable[dict],
-                   folds: Iterable[re.Pattern[str]] = DEFAULT_FOLDS) -> list[EndpointStats]:
+def endpoint_stats(
+    summaries: Iterable[dict], folds: Iterable[re.Pattern[str]] = DEFAULT_FOLDS
+) -> list[EndpointStats]:
     """Per endpoint: count, median, 95th percentile and max duration, errors; slowest first."""
-    return stats_of_rows(((summary["method"], summary["path"], summary["duration"],
-                           summary.get("failed")) for summary in summaries), folds)
+    return stats_of_rows(
+        (
+            (summary["method"], summary["path"], summary["duration"], summary.get("failed"))
+            for summary in summaries
+        ),
+        folds,
+    )
 
 
-def stats_of_rows(rows: Iterable[tuple], folds: Iterable[re.Pattern[str]] = DEFAULT_FOLDS
-                  ) -> list[EndpointStats]:
+def stats_of_rows(
+    rows: Iterable[tuple], folds: Iterable[re.Pattern[str]] = DEFAULT_FOLDS
+) -> list[EndpointStats]:
     """endpoint_stats from ``(method, path, duration, failed)`` rows, as
     ``Backend.endpoint_rows`` gives them."""
     folds = tuple(folds)
@@ -83,71 +106,18 @@ def stats_of_rows(rows: Iterable[tuple], folds: Iterable[re.Pattern[str]] = DEFA
             result.append(EndpointStats(endpoint, 1, value, value, value, errors[endpoint]))
             continue
         values.sort()
-        result.append(EndpointStats(endpoint, len(values), statistics.median(values),
-                                    _percentile(values, 0.95), values[-1], errors[endpoint]))
+        result.append(
+            EndpointStats(
+                endpoint,
+                len(values),
+                statistics.median(values),
+                _percentile(values, 0.95),
+                values[-1],
+                errors[endpoint],
+            )
+        )
     result.sort(key=lambda stats: stats.p95, reverse=True)
     return result
-
-
-def merge_sessions(sessions: list[ProfilingSession], method: str, path: str) -> ProfilingSession:
-    """One profile whose every figure is the sum of the sessions' figures; sampled
-    sessions add up their stacks, so the merged tree is still exact."""
-    if sessions and all(session.kind == SAMPLED for session in sessions):
-        return _merge_stacks(sessions, method, path)
-    merged = ProfilingSession(environ={"REQUEST_METHOD": method, "PATH_INFO": path},
-                              timestamp=max((s.timestamp for s in sessions), default=None))
-    if len(sessions) == 1:  # nothing to add up: the rows as they are (immutable)
-        merged.functions, merged.calls = list(sessions[0].functions), list(sessions[0].calls)
-    else:
-        merged.functions, merged.calls = _summed_rows(sessions)
-    merged.duration = sum(s.duration for s in sessions)
-    merged.cpu_time = sum(s.cpu_time for s in sessions)
-    merged.response_size = sum(s.response_size for s in sessions)
-    merged.status = None
-    return merged
-
-
-def _summed_rows(sessions: list[ProfilingSession]) -> tuple[list, list]:
-    """Each function's and each caller/callee pair's figures, added up."""
-    functions: dict[str, list] = {}
-    labels: dict[str, tuple[str, int, str]] = {}
-    calls: dict[tuple[str, str], list] = {}
-    for session in sessions:
-        for function in session.functions:
-            labels.setdefault(function.key, (function.file, function.line, function.name))
-            figures = functions.setdefault(function.key, [0, 0, 0.0, 0.0])
-            figures[0] += function.callcount
-            figures[1] += function.reccallcount
-            figures[2] += function.inlinetime
-            figures[3] += function.totaltime
-        for call in session.calls:
-            figures = calls.setdefault((call.caller, call.callee), [0, 0, 0.0, 0.0])
-            figures[0] += call.callcount
-            figures[1] += call.reccallcount
-            figures[2] += call.inlinetime
-            figures[3] += call.totaltime
-    return ([FunctionStats(*labels[key], *figures) for key, figures in functions.items()],
-            [CallStats(caller, callee, *figures) for (caller, callee), figures in calls.items()])
-
-
-def _merge_stacks(sessions: list[ProfilingSession], method: str, path: str) -> ProfilingSession:
-    labels: dict = {}
-    stacks: dict[tuple[str, ...], list] = {}
-    for session in sessions:
-        labels.update(session.labels())
-        for stack in session.stacks or ():
-            figures = stacks.setdefault(stack.frames, [0, 0.0])
-            figures[0] += stack.samples
-            figures[1] += stack.time
-    intervals = {session.interval for session in sessions}
-    return ProfilingSession(
-        environ={"REQUEST_METHOD": method, "PATH_INFO": path},
-        timestamp=max(s.timestamp for s in sessions),
-        duration=sum(s.duration for s in sessions), cpu_time=sum(s.cpu_time for s in sessions),
-        response_size=sum(s.response_size for s in sessions),
-        stacks=[StackStats(frames, samples, seconds)
-                for frames, (samples, seconds) in stacks.items()],
-        labels=labels, interval=intervals.pop() if len(intervals) == 1 else None)
 
 
 def one_kind(sessions: list[ProfilingSession]) -> list[ProfilingSession]:
@@ -172,8 +142,9 @@ def _self_time(session: ProfilingSession) -> dict[str, float]:
     return own
 
 
-def compare_sessions(before: ProfilingSession, after: ProfilingSession,
-                     before_count: int = 1, after_count: int = 1) -> dict:
+def compare_sessions(
+    before: ProfilingSession, after: ProfilingSession, before_count: int = 1, after_count: int = 1
+) -> dict:
     """Function by function, what changed from ``before`` to ``after``, largest first.
 
     A side that is a merge of several sessions counts per request (its figures
@@ -203,39 +174,61 @@ def compare_sessions(before: ProfilingSession, after: ProfilingSession,
         sample = b or a
         cum_a = per(a.totaltime, per_before) if a else 0.0
         cum_b = per(b.totaltime, per_after) if b else 0.0
-        rows.append({
-            "function": key, "name": sample.name, "file": sample.file, "line": sample.line,
-            "status": "appeared" if a is None else "vanished" if b is None else "changed",
-            "cumtime_before": cum_a, "cumtime_after": cum_b, "cumtime_change": cum_b - cum_a,
-            "tottime_change": (per(b.inlinetime, per_after) if b else 0.0)
-            - (per(a.inlinetime, per_before) if a else 0.0),
-            "selftime_change": per(new_self.get(key, 0.0), per_after)
-            - per(old_self.get(key, 0.0), per_before),
-            "calls_before": None if by_share else per(a.callcount, per_before) if a else 0,
-            "calls_after": None if by_share else per(b.callcount, per_after) if b else 0,
-        })
+        rows.append(
+            {
+                "function": key,
+                "name": sample.name,
+                "file": sample.file,
+                "line": sample.line,
+                "status": "appeared" if a is None else "vanished" if b is None else "changed",
+                "cumtime_before": cum_a,
+                "cumtime_after": cum_b,
+                "cumtime_change": cum_b - cum_a,
+                "tottime_change": (per(b.inlinetime, per_after) if b else 0.0)
+                - (per(a.inlinetime, per_before) if a else 0.0),
+                "selftime_change": per(new_self.get(key, 0.0), per_after)
+                - per(old_self.get(key, 0.0), per_before),
+                "calls_before": None if by_share else per(a.callcount, per_before) if a else 0,
+                "calls_after": None if by_share else per(b.callcount, per_after) if b else 0,
+            }
+        )
     # Own time first (built-ins counted with their caller): a slowed function and all
     # its callers gain the same cumulative time, but only the function itself gains
     # own time. On a tie the Python function comes before the built-in it called.
-    rows.sort(key=lambda row: (abs(row["selftime_change"]), row["file"] != BUILTIN_FILE,
-                               abs(row["cumtime_change"])), reverse=True)
+    rows.sort(
+        key=lambda row: (
+            abs(row["selftime_change"]),
+            row["file"] != BUILTIN_FILE,
+            abs(row["cumtime_change"]),
+        ),
+        reverse=True,
+    )
     duration_before = per(before.duration, before_count)
     duration_after = per(after.duration, after_count)
     return {
-        "before": before.uuid, "after": after.uuid,
+        "before": before.uuid,
+        "after": after.uuid,
         "basis": "share" if by_share else "time",
         "kinds": [before.kind, after.kind],
-        "sessions_before": before_count, "sessions_after": after_count,
-        "duration_before": duration_before, "duration_after": duration_after,
+        "sessions_before": before_count,
+        "sessions_after": after_count,
+        "duration_before": duration_before,
+        "duration_after": duration_after,
         "duration_change": duration_after - duration_before,
         "functions": rows,
     }
 
 
 def _as_share(function: FunctionStats, total: float) -> FunctionStats:
-    return FunctionStats(function.file, function.line, function.name, function.callcount,
-                         function.reccallcount, function.inlinetime / total,
-                         function.totaltime / total)
+    return FunctionStats(
+        function.file,
+        function.line,
+        function.name,
+        function.callcount,
+        function.reccallcount,
+        function.inlinetime / total,
+        function.totaltime / total,
+    )
 
 
 def parse_time(text: str) -> float:
@@ -246,10 +239,11 @@ def parse_time(text: str) -> float:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError("a time is 2026-11-26T10:00 (UTC unless it says otherwise) or "
-                         "Unix seconds") from None
+        raise ValueError(
+            "a time is 2026-11-26T10:00 (UTC unless it says otherwise) or Unix seconds"
+        ) from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 
@@ -276,7 +270,7 @@ def iso_utc(moment: float | None) -> str:
     microsecond (so a reference names the very sessions a page showed)."""
     if moment is None:
         return ""
-    text = datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    text = datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
     return text.removesuffix(".000000")
 
 
@@ -288,33 +282,42 @@ def parse_ref(text: str) -> ProfileRef:
     since = until = None
     window = _RANGE.search(text)
     if window is None and "@" in text:
-        raise ValueError("a time range is @FROM..TO, each side a time (2026-11-26T10:00 or "
-                         "Unix seconds) or empty")
+        raise ValueError(
+            "a time range is @FROM..TO, each side a time (2026-11-26T10:00 or "
+            "Unix seconds) or empty"
+        )
     if window:
-        text = text[:window.start()]
+        text = text[: window.start()]
         since = parse_time(window.group(1)) if window.group(1) else None
         until = parse_time(window.group(2)) if window.group(2) else None
         if since is not None and until is not None and since >= until:
             raise ValueError("the time range @FROM..TO ends before it starts")
     if not _ENDPOINT.fullmatch(text):
-        raise ValueError("name a session id, or an endpoint such as 'GET /users/{id}' "
-                         "with an optional @SINCE..UNTIL")
+        raise ValueError(
+            "name a session id, or an endpoint such as 'GET /users/{id}' "
+            "with an optional @SINCE..UNTIL"
+        )
     return ProfileRef(endpoint=text, since=since, until=until)
 
 
-def endpoint_sessions(backend: "Backend", ref: ProfileRef, folds: Iterable[re.Pattern[str]],
-                      limit: int = MERGE_LIMIT) -> list[ProfilingSession]:
+def endpoint_sessions(
+    backend: Backend, ref: ProfileRef, folds: Iterable[re.Pattern[str]], limit: int = MERGE_LIMIT
+) -> list[ProfilingSession]:
     """The newest ``limit`` stored sessions of the endpoint within the ref's range."""
     folds = tuple(folds)
-    uuids = [row["uuid"] for row in reversed(backend.summaries())
-             if (ref.since is None or row["timestamp"] >= ref.since)
-             and (ref.until is None or row["timestamp"] < ref.until)
-             and endpoint_of(row["method"], row["path"], folds) == ref.endpoint][:limit]
+    uuids = [
+        row["uuid"]
+        for row in reversed(backend.summaries())
+        if (ref.since is None or row["timestamp"] >= ref.since)
+        and (ref.until is None or row["timestamp"] < ref.until)
+        and endpoint_of(row["method"], row["path"], folds) == ref.endpoint
+    ][:limit]
     return one_kind([session for session in map(backend.get, uuids) if session is not None])
 
 
-def resolve(backend: "Backend", ref: ProfileRef, folds: Iterable[re.Pattern[str]],
-            limit: int = MERGE_LIMIT) -> tuple[ProfilingSession, int] | None:
+def resolve(
+    backend: Backend, ref: ProfileRef, folds: Iterable[re.Pattern[str]], limit: int = MERGE_LIMIT
+) -> tuple[ProfilingSession, int] | None:
     """The profile a ref names and how many sessions it adds up; None if none."""
     if ref.uuid:
         session = backend.get(ref.uuid)
@@ -323,17 +326,21 @@ def resolve(backend: "Backend", ref: ProfileRef, folds: Iterable[re.Pattern[str]
     if not sessions:
         return None
     method, _, path = ref.endpoint.partition(" ")
-    merged = merge_sessions(sessions, method, path)
-    merged.uuid = str(ref)
-    return merged, len(sessions)
+    return merge_sessions(sessions, method, path, uuid=str(ref)), len(sessions)
 
 
-def median_session(backend: "Backend", session: ProfilingSession,
-                   folds: Iterable[re.Pattern[str]]) -> str:
+def median_session(
+    backend: Backend, session: ProfilingSession, folds: Iterable[re.Pattern[str]]
+) -> str:
     """The id of the session of median duration among this one's endpoint."""
     folds = tuple(folds)
     endpoint = endpoint_of(session.method, session.path, folds)
-    rows = sorted((row for row in backend.summaries()
-                   if endpoint_of(row["method"], row["path"], folds) == endpoint),
-                  key=lambda row: row["duration"])
+    rows = sorted(
+        (
+            row
+            for row in backend.summaries()
+            if endpoint_of(row["method"], row["path"], folds) == endpoint
+        ),
+        key=lambda row: row["duration"],
+    )
     return rows[(len(rows) - 1) // 2]["uuid"] if rows else session.uuid

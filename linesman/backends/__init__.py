@@ -22,12 +22,14 @@ def load_backend_class(spec: str) -> type:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ConfigError(f"linesman option backend = {spec!r}: cannot import "
-                          f"{module_name}: {exc}") from None
+        raise ConfigError(
+            f"linesman option backend = {spec!r}: cannot import {module_name}: {exc}"
+        ) from None
     backend_class = getattr(module, class_name, None)
     if not isinstance(backend_class, type):
-        raise ConfigError(f"linesman option backend = {spec!r}: {module_name} has no "
-                          f"class {class_name}")
+        raise ConfigError(
+            f"linesman option backend = {spec!r}: {module_name} has no class {class_name}"
+        )
     return backend_class
 
 
@@ -35,14 +37,18 @@ def _check_options(backend_class: type, options: dict[str, Any]) -> None:
     parameters = inspect.signature(backend_class).parameters.values()
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
         return
-    accepted = {p.name for p in parameters
-                if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                              inspect.Parameter.KEYWORD_ONLY)}
+    accepted = {
+        p.name
+        for p in parameters
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    }
     for name in sorted(options):
         if name not in accepted:
-            raise ConfigError(f"unknown linesman option {name!r}: it is not one of "
-                              f"linesman's and {backend_class.__name__} does not take it "
-                              f"(it takes: {', '.join(sorted(accepted)) or 'nothing'})")
+            raise ConfigError(
+                f"unknown linesman option {name!r}: it is not one of "
+                f"linesman's and {backend_class.__name__} does not take it "
+                f"(it takes: {', '.join(sorted(accepted)) or 'nothing'})"
+            )
 
 
 def create_backend(spec: str, options: dict[str, Any]) -> Backend:

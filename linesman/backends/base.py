@@ -12,8 +12,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from linesman.model.capture import CaptureWindow
 from linesman.model.session import capped_text
@@ -22,13 +23,30 @@ from linesman.signing import new_secret
 if TYPE_CHECKING:
     from linesman.model.session import ProfilingSession
 
-__all__ = ["Backend", "BackendError", "SessionRefused", "SessionQuery", "SessionSummary",
-           "SORT_KEYS", "SUMMARY_FIELDS", "storable_text"]
+__all__ = [
+    "Backend",
+    "BackendError",
+    "SessionRefused",
+    "SessionQuery",
+    "SessionSummary",
+    "SORT_KEYS",
+    "SUMMARY_FIELDS",
+    "storable_text",
+]
 
 SessionSummary = dict  # one value per SUMMARY_FIELDS name
 # What a listing shows of a session; stores keep these as columns beside the document.
-SUMMARY_FIELDS = ("uuid", "timestamp", "method", "path", "query", "status", "duration",
-                  "cpu_time", "failed")
+SUMMARY_FIELDS = (
+    "uuid",
+    "timestamp",
+    "method",
+    "path",
+    "query",
+    "status",
+    "duration",
+    "cpu_time",
+    "failed",
+)
 SORT_KEYS = ("timestamp", "duration", "path", "status")
 PATH_LENGTH = 700  # a stored path's column: indexable everywhere (MariaDB: 3072 bytes)
 QUERY_LENGTH = 8000  # a stored query's column (MariaDB's TEXT takes 65,535 bytes)
@@ -54,12 +72,19 @@ class SessionQuery:
 
     @property
     def filters(self) -> bool:
-        return bool(self.path_contains or self.method or self.status is not None
-                     or self.min_duration or self.capture)
+        return bool(
+            self.path_contains
+            or self.method
+            or self.status is not None
+            or self.min_duration
+            or self.capture
+        )
 
     def matches(self, summary: SessionSummary) -> bool:
-        if self.path_contains and self.path_contains.casefold() not in str(
-                summary.get("path", "")).casefold():
+        if (
+            self.path_contains
+            and self.path_contains.casefold() not in str(summary.get("path", "")).casefold()
+        ):
             return False
         if self.method and summary.get("method") != self.method:
             return False
@@ -70,8 +95,11 @@ class SessionQuery:
     def order(self, summaries: list[SessionSummary]) -> list[SessionSummary]:
         def key(summary: SessionSummary) -> tuple[Any, ...]:
             value = summary.get(self.sort)
-            return (value is not None, value if value is not None else 0,
-                    summary.get("timestamp") or 0.0)
+            return (
+                value is not None,
+                value if value is not None else 0,
+                summary.get("timestamp") or 0.0,
+            )
 
         return sorted(summaries, key=key, reverse=self.descending)
 
@@ -99,15 +127,15 @@ class Backend:
         """Prepare the store (create tables, open files); called once at start-up."""
         raise NotImplementedError
 
-    def add(self, session: "ProfilingSession") -> None:
+    def add(self, session: ProfilingSession) -> None:
         """Store one session."""
         raise NotImplementedError
 
-    def get(self, session_uuid: str) -> "ProfilingSession | None":
+    def get(self, session_uuid: str) -> ProfilingSession | None:
         """The session with that id, or None when there is none."""
         raise NotImplementedError
 
-    def get_all(self) -> "OrderedDict[str, ProfilingSession]":
+    def get_all(self) -> OrderedDict[str, ProfilingSession]:
         """Every session, uuid -> session, oldest first."""
         raise NotImplementedError
 
@@ -124,7 +152,7 @@ class Backend:
         raise NotImplementedError
 
     # -- richer calls, with defaults on top of the seven ---------------------
-    def add_many(self, sessions: "list[ProfilingSession]") -> None:
+    def add_many(self, sessions: list[ProfilingSession]) -> None:
         """Store several sessions; stores override it to use one transaction."""
         for session in sessions:
             self.add(session)
@@ -136,8 +164,10 @@ class Backend:
     def endpoint_rows(self) -> list[tuple]:
         """``(method, path, duration, failed)`` of every session: all the endpoints
         page needs; stores override it to read four columns, not whole rows."""
-        return [(row["method"], row["path"], row["duration"], row.get("failed"))
-                for row in self.summaries()]
+        return [
+            (row["method"], row["path"], row["duration"], row.get("failed"))
+            for row in self.summaries()
+        ]
 
     def count(self, query: SessionQuery | None = None, limit: int | None = None) -> int:
         """How many sessions the query selects; at most ``limit``, which stores use
@@ -150,15 +180,19 @@ class Backend:
 
     def _selected(self, query: SessionQuery) -> list[SessionSummary]:
         caught = set(self.captured_uuids(query.capture)) if query.capture else None
-        return [summary for summary in self.summaries() if query.matches(summary)
-                and (caught is None or summary["uuid"] in caught)]
+        return [
+            summary
+            for summary in self.summaries()
+            if query.matches(summary) and (caught is None or summary["uuid"] in caught)
+        ]
 
-    def list_summaries(self, offset: int = 0, limit: int = 50,
-                       query: SessionQuery | None = None) -> list[SessionSummary]:
+    def list_summaries(
+        self, offset: int = 0, limit: int = 50, query: SessionQuery | None = None
+    ) -> list[SessionSummary]:
         """A page of the summaries ``query`` selects, newest first by default."""
         query = query or SessionQuery()
         chosen = query.order(self._selected(query))
-        return chosen[offset:] if limit < 0 else chosen[offset:offset + limit]
+        return chosen[offset:] if limit < 0 else chosen[offset : offset + limit]
 
     def delete_matching(self, query: SessionQuery) -> int:
         """Remove every session the query selects; the number removed."""
@@ -174,8 +208,13 @@ class Backend:
 
     def prune_older(self, before: float) -> int:
         """Remove sessions stored before the ``before`` timestamp; the number removed."""
-        return self.delete_many([summary["uuid"] for summary in self.summaries()
-                                 if (summary.get("timestamp") or 0.0) < before])
+        return self.delete_many(
+            [
+                summary["uuid"]
+                for summary in self.summaries()
+                if (summary.get("timestamp") or 0.0) < before
+            ]
+        )
 
     def get_enabled(self) -> bool | None:
         """The shared on/off switch, or None when it was never set."""
@@ -196,8 +235,9 @@ class Backend:
     # -- capture windows (see linesman.model.capture) --------------------------------
     # The defaults keep windows in this process only, like the switch above; the
     # bundled SQL stores keep them in tables, shared by every process.
-    def _local_captures(self) -> tuple[threading.Lock, dict[str, CaptureWindow],
-                                       dict[str, list[str]]]:
+    def _local_captures(
+        self,
+    ) -> tuple[threading.Lock, dict[str, CaptureWindow], dict[str, list[str]]]:
         state = self.__dict__.get("_linesman_captures")
         if state is None:
             state = self.__dict__.setdefault("_linesman_captures", (threading.Lock(), {}, {}))
@@ -229,7 +269,7 @@ class Backend:
             windows[window_id] = window.stopped(time.time())
         return True
 
-    def add_captured(self, session: "ProfilingSession", window_id: str) -> bool:
+    def add_captured(self, session: ProfilingSession, window_id: str) -> bool:
         """Store a session caught by a window, and count it, if the window still
         has room; False (nothing stored) if not. Stores do both in one transaction,
         so a window of N holds exactly N however many processes race."""

@@ -19,8 +19,9 @@ import pickle
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from linesman.backends.base import SUMMARY_FIELDS, Backend, BackendError
 from linesman.model.session import ProfilingSession
@@ -81,11 +82,16 @@ class PickleBackend(Backend):
         try:
             content = _load_plain(data)
         except Exception as exc:  # any damage: truncation, garbage, a refused class
-            raise DamagedStore(f"{self.filename} is not a readable linesman pickle "
-                               f"store ({type(exc).__name__}: {exc})") from None
-        if (not isinstance(content, dict) or content.get("format") != FORMAT
-                or not isinstance(content.get("sessions"), dict)
-                or not isinstance(content.get("settings", {}), dict)):
+            raise DamagedStore(
+                f"{self.filename} is not a readable linesman pickle "
+                f"store ({type(exc).__name__}: {exc})"
+            ) from None
+        if (
+            not isinstance(content, dict)
+            or content.get("format") != FORMAT
+            or not isinstance(content.get("sessions"), dict)
+            or not isinstance(content.get("settings", {}), dict)
+        ):
             raise DamagedStore(f"{self.filename} is not a linesman pickle store")
         if content.get("version", 0) > FORMAT_VERSION:
             raise BackendError(f"{self.filename} was written by a newer linesman")
@@ -98,8 +104,12 @@ class PickleBackend(Backend):
             self._loaded_stamp = stamp
 
     def _write_file(self) -> None:
-        content = {"format": FORMAT, "version": FORMAT_VERSION, "sessions": self._documents,
-                   "settings": self._settings}
+        content = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "sessions": self._documents,
+            "settings": self._settings,
+        }
         folder = os.path.dirname(self.filename)
         try:
             handle, temporary = tempfile.mkstemp(prefix=".linesman-", dir=folder)
@@ -149,8 +159,9 @@ class PickleBackend(Backend):
         try:
             self._reading()
         except DamagedStore as damage:
-            raise DamagedStore(f"{damage}; it is left untouched: move it away to start a "
-                               "new store") from None
+            raise DamagedStore(
+                f"{damage}; it is left untouched: move it away to start a new store"
+            ) from None
 
     def add(self, session: ProfilingSession) -> None:
         document = session.to_dict()
@@ -162,11 +173,10 @@ class PickleBackend(Backend):
         document = self._reading().get(str(session_uuid))
         return None if document is None else self._session(document)
 
-    def get_all(self) -> "OrderedDict[str, ProfilingSession]":
+    def get_all(self) -> OrderedDict[str, ProfilingSession]:
         documents = list(self._reading().values())
         documents.sort(key=lambda document: document.get("timestamp", 0.0))  # stable
-        return OrderedDict((document["uuid"], self._session(document))
-                           for document in documents)
+        return OrderedDict((document["uuid"], self._session(document)) for document in documents)
 
     def delete(self, session_uuid: str) -> int:
         return self.delete_many([session_uuid])
@@ -208,8 +218,7 @@ class PickleBackend(Backend):
         return bytes.fromhex(str(value))
 
     def summaries(self) -> list[dict]:
-        documents = sorted(self._reading().values(),
-                           key=lambda document: document.get("timestamp", 0.0))
-        return [{key: document.get(key) for key in SUMMARY_FIELDS}
-                for document in documents]
-
+        documents = sorted(
+            self._reading().values(), key=lambda document: document.get("timestamp", 0.0)
+        )
+        return [{key: document.get(key) for key in SUMMARY_FIELDS} for document in documents]

@@ -17,16 +17,25 @@ import os
 import time
 import weakref
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator
+from typing import Any
 
-from linesman.backends.base import (PATH_LENGTH, QUERY_LENGTH, SUMMARY_FIELDS, Backend,
-                                    BackendError, SessionQuery, SessionRefused, storable_text,
-                                    SessionSummary)
-from linesman.model.codec import decode_session, encode_session
+from linesman.backends.base import (
+    PATH_LENGTH,
+    QUERY_LENGTH,
+    SUMMARY_FIELDS,
+    Backend,
+    BackendError,
+    SessionQuery,
+    SessionRefused,
+    SessionSummary,
+    storable_text,
+)
 from linesman.model.capture import CaptureWindow
-from linesman.options import ConfigError, backend_option, to_bool, to_positive_int
+from linesman.model.codec import decode_session, encode_session
 from linesman.model.session import ProfilingSession
+from linesman.options import ConfigError, backend_option, to_bool, to_positive_int
 from linesman.signing import new_secret
 
 try:
@@ -34,8 +43,9 @@ try:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 except ImportError as missing:  # pragma: no cover - depends on the environment
-    raise ImportError("the SQLAlchemy backend needs its extra: "
-                      "pip install 'linesman[sql]'") from missing
+    raise ImportError(
+        "the SQLAlchemy backend needs its extra: pip install 'linesman[sql]'"
+    ) from missing
 
 __all__ = ["SQLAlchemyBackend"]
 
@@ -57,8 +67,9 @@ def _connect_args(url) -> dict[str, Any]:
 class SQLAlchemyBackend(Backend):
     """Sessions in a database given by a SQLAlchemy ``url``."""
 
-    def __init__(self, url: str, table_prefix: str = "linesman_", pool_size: int = 5,
-                 echo: bool = False) -> None:
+    def __init__(
+        self, url: str, table_prefix: str = "linesman_", pool_size: int = 5, echo: bool = False
+    ) -> None:
         try:
             self.url = make_url(str(url))
         except ArgumentError as exc:
@@ -68,11 +79,18 @@ class SQLAlchemyBackend(Backend):
         self.table_prefix = table_prefix
         pool_size = backend_option("pool_size", pool_size, to_positive_int)
         echo = backend_option("echo", echo, to_bool)
-        options: dict[str, Any] = {"pool_pre_ping": True, "echo": echo,
-                                   "connect_args": _connect_args(self.url)}
+        options: dict[str, Any] = {
+            "pool_pre_ping": True,
+            "echo": echo,
+            "connect_args": _connect_args(self.url),
+        }
         if self.url.get_backend_name() != "sqlite":
-            options.update(pool_size=int(pool_size), max_overflow=int(pool_size),
-                           pool_recycle=3600, pool_timeout=10)
+            options.update(
+                pool_size=int(pool_size),
+                max_overflow=int(pool_size),
+                pool_recycle=3600,
+                pool_timeout=10,
+            )
         try:
             self.engine = sa.create_engine(self.url, **options)
         except (ArgumentError, ImportError) as exc:
@@ -89,7 +107,8 @@ class SQLAlchemyBackend(Backend):
         self.metadata = sa.MetaData()
         prefix = self.table_prefix
         self.sessions = sa.Table(
-            f"{prefix}sessions", self.metadata,
+            f"{prefix}sessions",
+            self.metadata,
             sa.Column("uuid", sa.String(36), primary_key=True),
             sa.Column("timestamp", sa.Double, nullable=False, index=True),
             sa.Column("method", sa.String(16), nullable=False, index=True),
@@ -102,12 +121,14 @@ class SQLAlchemyBackend(Backend):
             sa.Column("document", sa.LargeBinary(length=(1 << 32) - 1), nullable=False),
         )
         self.settings = sa.Table(
-            f"{prefix}settings", self.metadata,
+            f"{prefix}settings",
+            self.metadata,
             sa.Column("name", sa.String(64), primary_key=True),
             sa.Column("value", sa.String(255), nullable=False),
         )
         self.captures_table = sa.Table(
-            f"{prefix}captures", self.metadata,
+            f"{prefix}captures",
+            self.metadata,
             sa.Column("id", sa.String(36), primary_key=True),
             sa.Column("spec", sa.Text, nullable=False),
             sa.Column("created", sa.Double, nullable=False, index=True),
@@ -115,7 +136,8 @@ class SQLAlchemyBackend(Backend):
             sa.Column("caught", sa.Integer, nullable=False),
         )
         self.captured_table = sa.Table(
-            f"{prefix}captured", self.metadata,
+            f"{prefix}captured",
+            self.metadata,
             sa.Column("capture_id", sa.String(36), primary_key=True),
             sa.Column("uuid", sa.String(36), primary_key=True),
         )
@@ -142,14 +164,16 @@ class SQLAlchemyBackend(Backend):
         if dialect == "postgresql":
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         elif dialect in ("mysql", "mariadb"):
-            connection.execute(sa.text("SELECT GET_LOCK(:name, 60)"),
-                               {"name": f"{self.table_prefix}setup"})
+            connection.execute(
+                sa.text("SELECT GET_LOCK(:name, 60)"), {"name": f"{self.table_prefix}setup"}
+            )
         try:
             yield
         finally:
             if dialect in ("mysql", "mariadb"):
-                connection.execute(sa.text("SELECT RELEASE_LOCK(:name)"),
-                                   {"name": f"{self.table_prefix}setup"})
+                connection.execute(
+                    sa.text("SELECT RELEASE_LOCK(:name)"), {"name": f"{self.table_prefix}setup"}
+                )
 
     # -- the documented seven ------------------------------------------------
     def setup(self) -> None:
@@ -158,8 +182,10 @@ class SQLAlchemyBackend(Backend):
                 self.metadata.create_all(connection, checkfirst=True)
                 version = self._setting(connection, "schema_version")
                 if version is not None and int(version) > SCHEMA_VERSION:
-                    raise BackendError(f"{self.describe()} holds a newer linesman schema "
-                                       f"({version}; this one reads {SCHEMA_VERSION})")
+                    raise BackendError(
+                        f"{self.describe()} holds a newer linesman schema "
+                        f"({version}; this one reads {SCHEMA_VERSION})"
+                    )
                 if version is None:
                     self._put_setting(connection, "schema_version", str(SCHEMA_VERSION))
 
@@ -171,31 +197,42 @@ class SQLAlchemyBackend(Backend):
             self._insert(connection, sessions)
 
     def _insert(self, connection: sa.Connection, sessions: list[ProfilingSession]) -> None:
-        rows = [{
-            "uuid": session.uuid, "timestamp": session.timestamp,
-            "method": storable_text(session.method, 16),
-            "path": storable_text(session.path, PATH_LENGTH),
-            "query": storable_text(session.query, QUERY_LENGTH),
-            "status": session.status, "duration": session.duration,
-            "cpu_time": session.cpu_time, "failed": session.failed,
-            "document": encode_session(session),
-        } for session in sessions]
-        connection.execute(sa.delete(self.sessions).where(
-            self.sessions.c.uuid.in_([row["uuid"] for row in rows])))
+        rows = [
+            {
+                "uuid": session.uuid,
+                "timestamp": session.timestamp,
+                "method": storable_text(session.method, 16),
+                "path": storable_text(session.path, PATH_LENGTH),
+                "query": storable_text(session.query, QUERY_LENGTH),
+                "status": session.status,
+                "duration": session.duration,
+                "cpu_time": session.cpu_time,
+                "failed": session.failed,
+                "document": encode_session(session),
+            }
+            for session in sessions
+        ]
+        connection.execute(
+            sa.delete(self.sessions).where(self.sessions.c.uuid.in_([row["uuid"] for row in rows]))
+        )
         connection.execute(sa.insert(self.sessions), rows)
 
     def get(self, session_uuid: str) -> ProfilingSession | None:
         with self._transaction() as connection:
             document = connection.execute(
                 sa.select(self.sessions.c.document).where(
-                    self.sessions.c.uuid == str(session_uuid)[:36])).scalar()
+                    self.sessions.c.uuid == str(session_uuid)[:36]
+                )
+            ).scalar()
         return None if document is None else decode_session(bytes(document))
 
-    def get_all(self) -> "OrderedDict[str, ProfilingSession]":
+    def get_all(self) -> OrderedDict[str, ProfilingSession]:
         with self._transaction() as connection:
             rows = connection.execute(
-                sa.select(self.sessions.c.uuid, self.sessions.c.document)
-                .order_by(self.sessions.c.timestamp, self.sessions.c.uuid)).all()
+                sa.select(self.sessions.c.uuid, self.sessions.c.document).order_by(
+                    self.sessions.c.timestamp, self.sessions.c.uuid
+                )
+            ).all()
         return OrderedDict((uuid, decode_session(bytes(document))) for uuid, document in rows)
 
     def delete(self, session_uuid: str) -> int:
@@ -206,9 +243,10 @@ class SQLAlchemyBackend(Backend):
         removed = 0
         with self._transaction() as connection:
             for start in range(0, len(uuids), 500):
-                chunk = uuids[start:start + 500]
+                chunk = uuids[start : start + 500]
                 removed += connection.execute(
-                    sa.delete(self.sessions).where(self.sessions.c.uuid.in_(chunk))).rowcount
+                    sa.delete(self.sessions).where(self.sessions.c.uuid.in_(chunk))
+                ).rowcount
         return removed
 
     def delete_all(self) -> int:
@@ -230,8 +268,13 @@ class SQLAlchemyBackend(Backend):
         if query.min_duration:
             clauses.append(columns.duration >= query.min_duration)
         if query.capture:
-            clauses.append(columns.uuid.in_(sa.select(self.captured_table.c.uuid).where(
-                self.captured_table.c.capture_id == query.capture)))
+            clauses.append(
+                columns.uuid.in_(
+                    sa.select(self.captured_table.c.uuid).where(
+                        self.captured_table.c.capture_id == query.capture
+                    )
+                )
+            )
         return clauses
 
     def count(self, query: SessionQuery | None = None, limit: int | None = None) -> int:
@@ -244,8 +287,9 @@ class SQLAlchemyBackend(Backend):
         with self._transaction() as connection:
             return int(connection.execute(statement).scalar() or 0)
 
-    def list_summaries(self, offset: int = 0, limit: int = 50,
-                       query: SessionQuery | None = None) -> list[SessionSummary]:
+    def list_summaries(
+        self, offset: int = 0, limit: int = 50, query: SessionQuery | None = None
+    ) -> list[SessionSummary]:
         query = query or SessionQuery()
         columns = self.sessions.c
         key = columns[query.sort]
@@ -269,7 +313,9 @@ class SQLAlchemyBackend(Backend):
             statement = statement.offset(int(offset))
         with self._transaction() as connection:
             rows = connection.execute(statement).all()
-        return [dict(zip(SUMMARY_FIELDS, row)) | {"failed": bool(row[-1])} for row in rows]
+        return [
+            dict(zip(SUMMARY_FIELDS, row, strict=True)) | {"failed": bool(row[-1])} for row in rows
+        ]
 
     def summaries(self) -> list[SessionSummary]:
         return self.list_summaries(0, -1, SessionQuery(descending=False))
@@ -284,9 +330,16 @@ class SQLAlchemyBackend(Backend):
     def prune(self, keep: int) -> int:
         columns = self.sessions.c
         with self._transaction() as connection:
-            cutoff = connection.execute(
-                sa.select(columns.timestamp).order_by(columns.timestamp.desc())
-                .offset(max(int(keep), 1) - 1).limit(1)).scalar() if keep > 0 else None
+            cutoff = (
+                connection.execute(
+                    sa.select(columns.timestamp)
+                    .order_by(columns.timestamp.desc())
+                    .offset(max(int(keep), 1) - 1)
+                    .limit(1)
+                ).scalar()
+                if keep > 0
+                else None
+            )
             if keep > 0 and cutoff is None:
                 return 0
             statement = sa.delete(self.sessions)
@@ -296,24 +349,31 @@ class SQLAlchemyBackend(Backend):
 
     def prune_older(self, before: float) -> int:
         with self._transaction() as connection:
-            return connection.execute(sa.delete(self.sessions).where(
-                self.sessions.c.timestamp < float(before))).rowcount
+            return connection.execute(
+                sa.delete(self.sessions).where(self.sessions.c.timestamp < float(before))
+            ).rowcount
 
     def _setting(self, connection: sa.Connection, name: str) -> str | None:
-        return connection.execute(sa.select(self.settings.c.value).where(
-            self.settings.c.name == name)).scalar()
+        return connection.execute(
+            sa.select(self.settings.c.value).where(self.settings.c.name == name)
+        ).scalar()
 
     def _put_setting(self, connection: sa.Connection, name: str, value: str) -> None:
-        updated = connection.execute(sa.update(self.settings).where(
-            self.settings.c.name == name).values(value=value)).rowcount
+        updated = connection.execute(
+            sa.update(self.settings).where(self.settings.c.name == name).values(value=value)
+        ).rowcount
         if not updated:
             connection.execute(sa.insert(self.settings), {"name": name, "value": value})
 
     def endpoint_rows(self) -> list[tuple]:
         table = self.sessions
         with self._transaction() as connection:
-            return [tuple(row) for row in connection.execute(sa.select(
-                table.c.method, table.c.path, table.c.duration, table.c.failed))]
+            return [
+                tuple(row)
+                for row in connection.execute(
+                    sa.select(table.c.method, table.c.path, table.c.duration, table.c.failed)
+                )
+            ]
 
     def get_enabled(self) -> bool | None:
         with self._transaction() as connection:
@@ -332,8 +392,9 @@ class SQLAlchemyBackend(Backend):
                     return bytes.fromhex(value)
             try:
                 with self._transaction() as connection:
-                    connection.execute(sa.insert(self.settings),
-                                       {"name": "secret", "value": new_secret().hex()})
+                    connection.execute(
+                        sa.insert(self.settings), {"name": "secret", "value": new_secret().hex()}
+                    )
             except BackendError:
                 continue
         raise BackendError(f"{self.describe()}: cannot read or create the store's secret")
@@ -345,19 +406,32 @@ class SQLAlchemyBackend(Backend):
 
     def start_capture(self, window: CaptureWindow) -> None:
         with self._transaction() as connection:
-            connection.execute(sa.insert(self.captures_table), {
-                "id": window.id, "spec": window.spec(), "created": window.created,
-                "ended": window.ended, "caught": window.caught})
+            connection.execute(
+                sa.insert(self.captures_table),
+                {
+                    "id": window.id,
+                    "spec": window.spec(),
+                    "created": window.created,
+                    "ended": window.ended,
+                    "caught": window.caught,
+                },
+            )
 
     def captures(self, limit: int = 20) -> list[CaptureWindow]:
-        statement = sa.select(*self._window_columns()).order_by(
-            self.captures_table.c.created.desc()).limit(int(limit))
+        statement = (
+            sa.select(*self._window_columns())
+            .order_by(self.captures_table.c.created.desc())
+            .limit(int(limit))
+        )
         with self._transaction() as connection:
             return [CaptureWindow.from_stored(*row) for row in connection.execute(statement)]
 
     def open_captures(self) -> list[CaptureWindow]:
-        statement = sa.select(*self._window_columns()).where(
-            self.captures_table.c.ended.is_(None)).order_by(self.captures_table.c.created.desc())
+        statement = (
+            sa.select(*self._window_columns())
+            .where(self.captures_table.c.ended.is_(None))
+            .order_by(self.captures_table.c.created.desc())
+        )
         with self._transaction() as connection:
             windows = [CaptureWindow.from_stored(*row) for row in connection.execute(statement)]
         now = time.time()
@@ -366,35 +440,52 @@ class SQLAlchemyBackend(Backend):
     def stop_capture(self, window_id: str) -> bool:
         columns = self.captures_table.c
         with self._transaction() as connection:
-            return connection.execute(sa.update(self.captures_table).where(
-                columns.id == str(window_id), columns.ended.is_(None)).values(
-                ended=time.time())).rowcount == 1
+            return (
+                connection.execute(
+                    sa.update(self.captures_table)
+                    .where(columns.id == str(window_id), columns.ended.is_(None))
+                    .values(ended=time.time())
+                ).rowcount
+                == 1
+            )
 
     def add_captured(self, session: ProfilingSession, window_id: str) -> bool:
         columns = self.captures_table.c
         with self._transaction() as connection:
             # The window's row stays locked until the commit: racing processes take turns.
-            found = connection.execute(sa.select(*self._window_columns()).where(
-                columns.id == window_id).with_for_update()).first()
+            found = connection.execute(
+                sa.select(*self._window_columns()).where(columns.id == window_id).with_for_update()
+            ).first()
             captured = self.captured_table.c
-            if found and connection.execute(sa.select(captured.uuid).where(
-                    captured.capture_id == window_id, captured.uuid == session.uuid)).first():
+            if (
+                found
+                and connection.execute(
+                    sa.select(captured.uuid).where(
+                        captured.capture_id == window_id, captured.uuid == session.uuid
+                    )
+                ).first()
+            ):
                 return True  # stored by an earlier try
             now = time.time()
             window = CaptureWindow.from_stored(*found) if found else None
             if window is None or not window.is_open(now):
                 return False
             self._insert(connection, [session])
-            connection.execute(sa.insert(self.captured_table),
-                               {"capture_id": window_id, "uuid": session.uuid})
+            connection.execute(
+                sa.insert(self.captured_table), {"capture_id": window_id, "uuid": session.uuid}
+            )
             window = window.caught_one(now)
-            connection.execute(sa.update(self.captures_table).where(columns.id == window_id)
-                               .values(caught=window.caught, ended=window.ended))
+            connection.execute(
+                sa.update(self.captures_table)
+                .where(columns.id == window_id)
+                .values(caught=window.caught, ended=window.ended)
+            )
         return True
 
     def captured_uuids(self, window_id: str) -> list[str]:
         statement = sa.select(self.captured_table.c.uuid).where(
-            self.captured_table.c.capture_id == str(window_id))
+            self.captured_table.c.capture_id == str(window_id)
+        )
         with self._transaction() as connection:
             return list(connection.execute(statement).scalars())
 
@@ -413,7 +504,7 @@ def _short(exc: SQLAlchemyError) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _dispose_in_child(engine_ref: "weakref.ref") -> None:
+def _dispose_in_child(engine_ref: weakref.ref) -> None:
     engine = engine_ref()
     if engine is not None:
         engine.dispose(close=False)

@@ -16,15 +16,23 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from typing import Iterable
+from collections.abc import Iterable
 
-from linesman.backends.base import (PATH_LENGTH, QUERY_LENGTH, SUMMARY_FIELDS, Backend,
-                                    BackendError, SessionQuery, SessionRefused, storable_text,
-                                    SessionSummary)
-from linesman.model.codec import decode_session, encode_session
+from linesman.backends.base import (
+    PATH_LENGTH,
+    QUERY_LENGTH,
+    SUMMARY_FIELDS,
+    Backend,
+    BackendError,
+    SessionQuery,
+    SessionRefused,
+    SessionSummary,
+    storable_text,
+)
 from linesman.model.capture import CaptureWindow
-from linesman.options import backend_option, to_seconds
+from linesman.model.codec import decode_session, encode_session
 from linesman.model.session import ProfilingSession
+from linesman.options import backend_option, to_seconds
 from linesman.signing import new_secret
 
 __all__ = ["SqliteBackend"]
@@ -65,15 +73,27 @@ CREATE TABLE IF NOT EXISTS captured (
 );
 """
 _SUMMARY_COLUMNS = ", ".join(SUMMARY_FIELDS)
-_INSERT = ("INSERT OR REPLACE INTO sessions (uuid, timestamp, method, path, query, status, "
-           "duration, cpu_time, failed, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT = (
+    "INSERT OR REPLACE INTO sessions (uuid, timestamp, method, path, query, status, "
+    "duration, cpu_time, failed, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 def _row(session: ProfilingSession) -> tuple:
-    return (session.uuid, session.timestamp, storable_text(session.method, 16),
-            storable_text(session.path, PATH_LENGTH), storable_text(session.query, QUERY_LENGTH),
-            session.status, session.duration, session.cpu_time, int(session.failed),
-            encode_session(session))
+    return (
+        session.uuid,
+        session.timestamp,
+        storable_text(session.method, 16),
+        storable_text(session.path, PATH_LENGTH),
+        storable_text(session.query, QUERY_LENGTH),
+        session.status,
+        session.duration,
+        session.cpu_time,
+        int(session.failed),
+        encode_session(session),
+    )
+
+
 _ORDER = "timestamp, rowid"
 
 
@@ -143,8 +163,11 @@ class SqliteBackend(Backend):
         session into the unlinked file: notice it, say so, and open the path again."""
         if self._identity is None or self._identity == self._file_identity():
             return
-        log.warning("linesman: %s was deleted or replaced while in use; opening it again "
-                    "(sessions stored in the old file since are gone with it)", self.filename)
+        log.warning(
+            "linesman: %s was deleted or replaced while in use; opening it again "
+            "(sessions stored in the old file since are gone with it)",
+            self.filename,
+        )
         with self._connections_lock:
             old, self._connections = self._connections, []
             self._generation += 1
@@ -158,9 +181,13 @@ class SqliteBackend(Backend):
 
     def _connect(self) -> sqlite3.Connection:
         try:
-            connection = sqlite3.connect(self.filename, timeout=self.timeout,
-                                         isolation_level=None, check_same_thread=False,
-                                         uri=self.filename.startswith("file:"))
+            connection = sqlite3.connect(
+                self.filename,
+                timeout=self.timeout,
+                isolation_level=None,
+                check_same_thread=False,
+                uri=self.filename.startswith("file:"),
+            )
             connection.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             # In WAL mode, NORMAL never corrupts the file; it syncs at checkpoints only.
             connection.execute("PRAGMA synchronous = NORMAL")
@@ -193,8 +220,10 @@ class SqliteBackend(Backend):
                 connection.execute("PRAGMA journal_mode = DELETE")
             version = connection.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise BackendError(f"{self.filename} was written by a newer linesman "
-                                   f"(schema {version}, this one reads {SCHEMA_VERSION})")
+                raise BackendError(
+                    f"{self.filename} was written by a newer linesman "
+                    f"(schema {version}, this one reads {SCHEMA_VERSION})"
+                )
             connection.executescript(_SCHEMA)
             connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.Error as exc:
@@ -204,13 +233,17 @@ class SqliteBackend(Backend):
     def _check_read_only(self) -> None:
         try:
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-            tables = {row[0] for row in self.conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            tables = {
+                row[0]
+                for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
         except sqlite3.Error as exc:
             raise BackendError(f"cannot read {self.filename}: {exc}") from exc
         if version > SCHEMA_VERSION:
-            raise BackendError(f"{self.filename} was written by a newer linesman "
-                               f"(schema {version}, this one reads {SCHEMA_VERSION})")
+            raise BackendError(
+                f"{self.filename} was written by a newer linesman "
+                f"(schema {version}, this one reads {SCHEMA_VERSION})"
+            )
         if "sessions" not in tables:
             raise BackendError("it holds no linesman sessions")
 
@@ -230,11 +263,12 @@ class SqliteBackend(Backend):
             raise BackendError(f"{self.filename}: {exc}") from exc
 
     def get(self, session_uuid: str) -> ProfilingSession | None:
-        row = self._run("SELECT document FROM sessions WHERE uuid = ?",
-                        (str(session_uuid),)).fetchone()
+        row = self._run(
+            "SELECT document FROM sessions WHERE uuid = ?", (str(session_uuid),)
+        ).fetchone()
         return decode_session(row[0]) if row else None
 
-    def get_all(self) -> "OrderedDict[str, ProfilingSession]":
+    def get_all(self) -> OrderedDict[str, ProfilingSession]:
         rows = self._run(f"SELECT uuid, document FROM sessions ORDER BY {_ORDER}")
         return OrderedDict((uuid, decode_session(document)) for uuid, document in rows)
 
@@ -259,14 +293,17 @@ class SqliteBackend(Backend):
         where, parameters = _where(query)
         if limit is None:
             return self._run(f"SELECT COUNT(*) FROM sessions{where}", parameters).fetchone()[0]
-        return self._run(f"SELECT COUNT(*) FROM (SELECT 1 FROM sessions{where} LIMIT ?)",
-                         (*parameters, int(limit))).fetchone()[0]
+        return self._run(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM sessions{where} LIMIT ?)",
+            (*parameters, int(limit)),
+        ).fetchone()[0]
 
     def summaries(self) -> list[SessionSummary]:
         return self.list_summaries(0, -1, SessionQuery(descending=False))
 
-    def list_summaries(self, offset: int = 0, limit: int = 50,
-                       query: SessionQuery | None = None) -> list[SessionSummary]:
+    def list_summaries(
+        self, offset: int = 0, limit: int = 50, query: SessionQuery | None = None
+    ) -> list[SessionSummary]:
         query = query or SessionQuery()
         where, parameters = _where(query)
         direction = "DESC" if query.descending else "ASC"
@@ -276,7 +313,7 @@ class SqliteBackend(Backend):
             f"LIMIT ? OFFSET ?",
             (*parameters, int(limit), int(offset)),
         )
-        summaries = [dict(zip(SUMMARY_FIELDS, row)) for row in rows]
+        summaries = [dict(zip(SUMMARY_FIELDS, row, strict=True)) for row in rows]
         for summary in summaries:
             summary["failed"] = bool(summary["failed"])
         return summaries
@@ -286,16 +323,23 @@ class SqliteBackend(Backend):
         return self._run(f"DELETE FROM sessions{where}", parameters).rowcount
 
     def prune(self, keep: int) -> int:
-        cutoff = self._run(
-            "SELECT timestamp, rowid FROM sessions ORDER BY timestamp DESC, rowid DESC "
-            "LIMIT 1 OFFSET ?", (int(keep) - 1,)).fetchone() if keep > 0 else None
+        cutoff = (
+            self._run(
+                "SELECT timestamp, rowid FROM sessions ORDER BY timestamp DESC, rowid DESC "
+                "LIMIT 1 OFFSET ?",
+                (int(keep) - 1,),
+            ).fetchone()
+            if keep > 0
+            else None
+        )
         if keep > 0 and cutoff is None:
             return 0
         if cutoff is None:
             return self.delete_all()
         return self._run(
             "DELETE FROM sessions WHERE timestamp < ? OR (timestamp = ? AND rowid < ?)",
-            (cutoff[0], cutoff[0], cutoff[1])).rowcount
+            (cutoff[0], cutoff[0], cutoff[1]),
+        ).rowcount
 
     def prune_older(self, before: float) -> int:
         return self._run("DELETE FROM sessions WHERE timestamp < ?", (float(before),)).rowcount
@@ -308,35 +352,50 @@ class SqliteBackend(Backend):
         return None if row is None else row[0] == "1"
 
     def set_enabled(self, enabled: bool) -> None:
-        self._run("INSERT OR REPLACE INTO settings (name, value) VALUES ('enabled', ?)",
-                  ("1" if enabled else "0",))
+        self._run(
+            "INSERT OR REPLACE INTO settings (name, value) VALUES ('enabled', ?)",
+            ("1" if enabled else "0",),
+        )
 
     def get_secret(self) -> bytes:
-        self._run("INSERT OR IGNORE INTO settings (name, value) VALUES ('secret', ?)",
-                  (new_secret().hex(),))
+        self._run(
+            "INSERT OR IGNORE INTO settings (name, value) VALUES ('secret', ?)",
+            (new_secret().hex(),),
+        )
         row = self._run("SELECT value FROM settings WHERE name = 'secret'").fetchone()
         return bytes.fromhex(row[0])
 
     # -- capture windows ---------------------------------------------------------
     def start_capture(self, window: CaptureWindow) -> None:
-        self._run("INSERT INTO captures (id, spec, created, ended, caught) VALUES (?, ?, ?, ?, ?)",
-                  (window.id, window.spec(), window.created, window.ended, window.caught))
+        self._run(
+            "INSERT INTO captures (id, spec, created, ended, caught) VALUES (?, ?, ?, ?, ?)",
+            (window.id, window.spec(), window.created, window.ended, window.caught),
+        )
 
     def captures(self, limit: int = 20) -> list[CaptureWindow]:
-        rows = self._run("SELECT id, spec, created, ended, caught FROM captures "
-                         "ORDER BY created DESC LIMIT ?", (int(limit),))
+        rows = self._run(
+            "SELECT id, spec, created, ended, caught FROM captures ORDER BY created DESC LIMIT ?",
+            (int(limit),),
+        )
         return [CaptureWindow.from_stored(*row) for row in rows]
 
     def open_captures(self) -> list[CaptureWindow]:
-        rows = self._run("SELECT id, spec, created, ended, caught FROM captures "
-                         "WHERE ended IS NULL ORDER BY created DESC")
+        rows = self._run(
+            "SELECT id, spec, created, ended, caught FROM captures "
+            "WHERE ended IS NULL ORDER BY created DESC"
+        )
         now = time.time()
         windows = [CaptureWindow.from_stored(*row) for row in rows]
         return [window for window in windows if window.is_open(now)]
 
     def stop_capture(self, window_id: str) -> bool:
-        return self._run("UPDATE captures SET ended = ? WHERE id = ? AND ended IS NULL",
-                         (time.time(), str(window_id))).rowcount == 1
+        return (
+            self._run(
+                "UPDATE captures SET ended = ? WHERE id = ? AND ended IS NULL",
+                (time.time(), str(window_id)),
+            ).rowcount
+            == 1
+        )
 
     def add_captured(self, session: ProfilingSession, window_id: str) -> bool:
         self._check_file()
@@ -344,22 +403,32 @@ class SqliteBackend(Backend):
         try:
             with self.conn:
                 self.conn.execute("BEGIN IMMEDIATE")  # the count and the insert, as one
-                found = self.conn.execute("SELECT id, spec, created, ended, caught FROM "
-                                          "captures WHERE id = ?", (window_id,)).fetchone()
-                if found and self.conn.execute(  # stored by an earlier try: done
+                found = self.conn.execute(
+                    "SELECT id, spec, created, ended, caught FROM captures WHERE id = ?",
+                    (window_id,),
+                ).fetchone()
+                if (
+                    found
+                    and self.conn.execute(  # stored by an earlier try: done
                         "SELECT 1 FROM captured WHERE capture_id = ? AND uuid = ?",
-                        (window_id, session.uuid)).fetchone():
+                        (window_id, session.uuid),
+                    ).fetchone()
+                ):
                     return True
                 now = time.time()
                 window = CaptureWindow.from_stored(*found) if found else None
                 if window is None or not window.is_open(now):
                     return False
                 self.conn.execute(_INSERT, row)
-                self.conn.execute("INSERT OR IGNORE INTO captured (capture_id, uuid) "
-                                  "VALUES (?, ?)", (window_id, session.uuid))
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO captured (capture_id, uuid) VALUES (?, ?)",
+                    (window_id, session.uuid),
+                )
                 window = window.caught_one(now)
-                self.conn.execute("UPDATE captures SET caught = ?, ended = ? WHERE id = ?",
-                                  (window.caught, window.ended, window_id))
+                self.conn.execute(
+                    "UPDATE captures SET caught = ?, ended = ? WHERE id = ?",
+                    (window.caught, window.ended, window_id),
+                )
         except (sqlite3.DataError, sqlite3.IntegrityError) as exc:
             raise SessionRefused(f"{self.filename}: {exc}") from exc
         except sqlite3.Error as exc:

@@ -16,10 +16,11 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Sequence, TextIO
+from typing import TextIO
 from urllib.parse import quote
 
 from linesman import __version__
@@ -63,8 +64,10 @@ def open_store(spec: str, must_exist: bool = True, read_only: bool = False):
     from linesman.backends.base import BackendError
 
     if spec.endswith(".prof"):
-        raise CommandError(f"{spec} is a profile, not a store: open it with `linesman view "
-                           f"{spec}`, or store it with `linesman import STORE {spec}`")
+        raise CommandError(
+            f"{spec} is a profile, not a store: open it with `linesman view "
+            f"{spec}`, or store it with `linesman import STORE {spec}`"
+        )
     if "://" not in spec and must_exist and not os.path.exists(spec):
         raise CommandError(f"no store at {spec}")
     sqlite = "://" not in spec and not spec.endswith((".dat", ".pickle", ".pkl"))
@@ -99,8 +102,9 @@ def parse_age(text: str) -> float:
 
 def not_found_app(environ, start_response):
     body = b"Nothing here: the profiler is at /__profiler__/\n"
-    start_response("404 Not Found", [("Content-Type", "text/plain"),
-                                     ("Content-Length", str(len(body)))])
+    start_response(
+        "404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
+    )
     return [body]
 
 
@@ -140,14 +144,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     ini = resources.files("linesman.demo") / "demo.ini"
     store = os.path.abspath(args.store)
     with resources.as_file(ini) as ini_path:
-        app = loadapp(f"config:{ini_path}",
-                      global_conf={"store": store, "engine": args.profiler})
+        app = loadapp(f"config:{ini_path}", global_conf={"store": store, "engine": args.profiler})
     base = f"http://127.0.0.1:{args.port}"
-    return serve_app(app, "127.0.0.1", args.port, [
-        f"linesman demo: the app at {base}/",
-        f"               the profiler at {base}/__profiler__/",
-        *login_line(app, base),
-        f"               sessions stored in {store}"])
+    return serve_app(
+        app,
+        "127.0.0.1",
+        args.port,
+        [
+            f"linesman demo: the app at {base}/",
+            f"               the profiler at {base}/__profiler__/",
+            *login_line(app, base),
+            f"               sessions stored in {store}",
+        ],
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -158,8 +167,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CommandError(f"no ini file at {args.ini}")
     app = loadapp(f"config:{ini}", name=args.app)
     base = f"http://{args.host}:{args.port}"
-    return serve_app(app, args.host, args.port,
-                     [f"linesman serve: {ini} at {base}/", *login_line(app, base)])
+    return serve_app(
+        app, args.host, args.port, [f"linesman serve: {ini} at {base}/", *login_line(app, base)]
+    )
 
 
 def cmd_view(args: argparse.Namespace) -> int:
@@ -173,14 +183,21 @@ def cmd_view(args: argparse.Namespace) -> int:
         spec = target
     elif "://" not in spec and not os.path.exists(spec):
         raise CommandError(f"no store at {spec}")
-    options = ({"backend": "linesman.backends.sqlalchemy:SQLAlchemyBackend", "url": spec}
-               if "://" in spec else
-               {"backend": "linesman.backends.pickle:PickleBackend", "filename": spec}
-               if spec.endswith((".dat", ".pickle", ".pkl")) else {"filename": spec})
+    options = (
+        {"backend": "linesman.backends.sqlalchemy:SQLAlchemyBackend", "url": spec}
+        if "://" in spec
+        else {"backend": "linesman.backends.pickle:PickleBackend", "filename": spec}
+        if spec.endswith((".dat", ".pickle", ".pkl"))
+        else {"filename": spec}
+    )
     app = ProfilingMiddleware(not_found_app, sample_rate="0", **options)
     base = f"http://127.0.0.1:{args.port}"
-    return serve_app(app, "127.0.0.1", args.port, [
-        f"linesman view: {args.store} at {base}/__profiler__/", *login_line(app, base)])
+    return serve_app(
+        app,
+        "127.0.0.1",
+        args.port,
+        [f"linesman view: {args.store} at {base}/__profiler__/", *login_line(app, base)],
+    )
 
 
 def cmd_url(args: argparse.Namespace) -> int:
@@ -193,8 +210,9 @@ def cmd_url(args: argparse.Namespace) -> int:
         raise CommandError(f"--path {args.path!r}: {exc}") from None
     base = args.base.rstrip("/")
     if base and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", base):
-        raise CommandError(f"--base {args.base!r}: expected an address such as "
-                           "http://127.0.0.1:8080")
+        raise CommandError(
+            f"--base {args.base!r}: expected an address such as http://127.0.0.1:8080"
+        )
     signer = Signer(open_store(args.store).get_secret())
     print(f"{base}{path}/?token={signer.login_token}")
     return 0
@@ -231,14 +249,19 @@ def cmd_list(args: argparse.Namespace) -> int:
         when = datetime.fromtimestamp(row["timestamp"]).strftime("%Y-%m-%d %H:%M:%S")
         query = f"?{row['query']}" if row["query"] else ""
         status = "" if row["status"] is None else row["status"]
-        print(f"{when:<19}  {terminal_text(row['method']):<7} {status:>6} "
-              f"{row['duration'] * 1000:>9.1f}  {row['uuid']:<36}  "
-              f"{terminal_text(row['path'] + query)}")
+        print(
+            f"{when:<19}  {terminal_text(row['method']):<7} {status:>6} "
+            f"{row['duration'] * 1000:>9.1f}  {row['uuid']:<36}  "
+            f"{terminal_text(row['path'] + query)}"
+        )
     return 0
 
 
-SORTS = {"cumtime": lambda f: f.totaltime, "tottime": lambda f: f.inlinetime,
-         "ncalls": lambda f: f.callcount}
+SORTS = {
+    "cumtime": lambda f: f.totaltime,
+    "tottime": lambda f: f.inlinetime,
+    "ncalls": lambda f: f.callcount,
+}
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -247,40 +270,53 @@ def cmd_show(args: argparse.Namespace) -> int:
     session = load_session(open_store(args.store, read_only=True), args.uuid)
     total = profile_total(session) or 1e-12
     sampled = session.kind == "sampled"
-    engine = (f"sampled, {session.samples} samples" if sampled else "cProfile")
+    engine = f"sampled, {session.samples} samples" if sampled else "cProfile"
     request = f"{session.method} {session.path}{'?' + session.query if session.query else ''}"
-    print(f"{terminal_text(request)}  "
-          f"status {session.status}  wall {session.duration * 1000:.1f} ms  "
-          f"cpu {session.cpu_time * 1000:.1f} ms  {len(session.functions)} functions  {engine}")
+    print(
+        f"{terminal_text(request)}  "
+        f"status {session.status}  wall {session.duration * 1000:.1f} ms  "
+        f"cpu {session.cpu_time * 1000:.1f} ms  {len(session.functions)} functions  {engine}"
+    )
     how = "from the sampled stacks" if sampled else "shared callees are estimated"
     print(f"\ncall tree (cutoff {args.cutoff:g}%; {how})")
 
-    todo = [(root, 0) for root in reversed(session_tree(session, args.cutoff / 100,
-                                                         max_nodes=2000))]
+    todo = [
+        (root, 0) for root in reversed(session_tree(session, args.cutoff / 100, max_nodes=2000))
+    ]
     while todo:  # a loop, not recursion: a call chain may be thousands deep
         node, depth = todo.pop()
         row = session.function(node.key)
         mark = " (recursion)" if node.recursive else ""
         where = "" if row.file == BUILTIN_FILE else f"  {row.file}:{row.line}"
-        print(f"{'  ' * min(depth, 40)}{100 * node.time / total:5.1f}%  "
-              f"{node.time * 1000:8.2f} ms  {terminal_text(row.name)}{mark}"
-              f"{terminal_text(where)}")
+        print(
+            f"{'  ' * min(depth, 40)}{100 * node.time / total:5.1f}%  "
+            f"{node.time * 1000:8.2f} ms  {terminal_text(row.name)}{mark}"
+            f"{terminal_text(where)}"
+        )
         todo.extend((child, depth + 1) for child in reversed(node.children))
     print(f"\ntop {args.limit} functions by {args.sort}")
     print(f"{'samples' if sampled else 'ncalls':>10} {'tottime':>10} {'cumtime':>10}  function")
-    for function in sorted(session.functions, key=SORTS[args.sort], reverse=True)[:args.limit]:
-        calls = (str(function.callcount) if not function.reccallcount else
-                 f"{function.callcount}/{function.callcount - function.reccallcount}")
-        where = function.name if function.file == BUILTIN_FILE else (
-            f"{function.file}:{function.line}({function.name})")
-        print(f"{calls:>10} {function.inlinetime:>10.6f} {function.totaltime:>10.6f}  "
-              f"{terminal_text(where)}")
+    for function in sorted(session.functions, key=SORTS[args.sort], reverse=True)[: args.limit]:
+        calls = (
+            str(function.callcount)
+            if not function.reccallcount
+            else f"{function.callcount}/{function.callcount - function.reccallcount}"
+        )
+        where = (
+            function.name
+            if function.file == BUILTIN_FILE
+            else (f"{function.file}:{function.line}({function.name})")
+        )
+        print(
+            f"{calls:>10} {function.inlinetime:>10.6f} {function.totaltime:>10.6f}  "
+            f"{terminal_text(where)}"
+        )
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from linesman.model.callgraph import render_svg, to_dot
     from linesman.exporters.formats import to_collapsed, to_json, to_prof, to_speedscope
+    from linesman.model.callgraph import render_svg, to_dot
 
     session = load_session(open_store(args.store, read_only=True), args.uuid)
     if args.format == "prof":
@@ -292,15 +328,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     elif args.format == "collapsed":
         data = to_collapsed(session).encode()
     else:
-        dot = to_dot(session.call_index, args.cutoff / 100,
-                     f"{session.method} {session.path}")
+        dot = to_dot(session.call_index, args.cutoff / 100, f"{session.method} {session.path}")
         if args.format == "dot":
             data = dot.encode()
         else:
             svg = render_svg(dot)
             if svg is None:
-                raise CommandError("Graphviz's dot program is not installed; "
-                                   "export --format dot and render it elsewhere")
+                raise CommandError(
+                    "Graphviz's dot program is not installed; "
+                    "export --format dot and render it elsewhere"
+                )
             data = svg
     if args.output in (None, "-"):
         if args.format == "prof" and sys.stdout.isatty():
@@ -366,23 +403,31 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from linesman.analysis.endpoints import compare_sessions
 
     backend = open_store(args.store, read_only=True)
-    (before, before_count), (after, after_count) = (load_profile(backend, args.a),
-                                                    load_profile(backend, args.b))
+    (before, before_count), (after, after_count) = (
+        load_profile(backend, args.a),
+        load_profile(backend, args.b),
+    )
     report = compare_sessions(before, after, before_count, after_count)
     if args.json:
         json.dump(report, sys.stdout, indent=1)
         sys.stdout.write("\n")
         return 0
-    print(terminal_text(f"{before.method} {before.path}: "
-                        f"{report['duration_before'] * 1000:.1f} ms -> "
-                        f"{after.method} {after.path}: {report['duration_after'] * 1000:.1f} ms "
-                        f"({report['duration_change'] * 1000:+.1f} ms)"))
+    print(
+        terminal_text(
+            f"{before.method} {before.path}: "
+            f"{report['duration_before'] * 1000:.1f} ms -> "
+            f"{after.method} {after.path}: {report['duration_after'] * 1000:.1f} ms "
+            f"({report['duration_change'] * 1000:+.1f} ms)"
+        )
+    )
     print(f"{'own change':>12} {'cum change':>12} {'calls':>13}  function")
-    for row in report["functions"][:args.limit]:
+    for row in report["functions"][: args.limit]:
         calls = f"{row['calls_before']}->{row['calls_after']}"
         note = "" if row["status"] == "changed" else f" ({row['status']})"
-        print(f"{row['tottime_change'] * 1000:>+10.3f}ms {row['cumtime_change'] * 1000:>+10.3f}ms "
-              f"{calls:>13}  {terminal_text(row['function'])}{note}")
+        print(
+            f"{row['tottime_change'] * 1000:>+10.3f}ms {row['cumtime_change'] * 1000:>+10.3f}ms "
+            f"{calls:>13}  {terminal_text(row['function'])}{note}"
+        )
     return 0
 
 
@@ -392,8 +437,10 @@ def cmd_capture(args: argparse.Namespace) -> int:
     backend = open_store(args.store)
     if args.stop is not None:
         if not re.fullmatch(r"[0-9a-f-]{36}", args.stop):
-            raise CommandError(f"--stop: {terminal_text(args.stop)!r} is not a window id "
-                               "(capture with no option lists them)")
+            raise CommandError(
+                f"--stop: {terminal_text(args.stop)!r} is not a window id "
+                "(capture with no option lists them)"
+            )
         if not backend.stop_capture(args.stop):
             raise CommandError(f"no capture window {args.stop} is running")
         print("stopped")
@@ -401,13 +448,21 @@ def cmd_capture(args: argparse.Namespace) -> int:
     if args.requests is None and args.minutes is None:
         for window in backend.captures():
             state = "catching" if window.is_open() else "ended"
-            print(f"{window.id}  {state:8}  caught {window.caught:>5}  "
-                  f"{terminal_text(window.describe())}")
+            print(
+                f"{window.id}  {state:8}  caught {window.caught:>5}  "
+                f"{terminal_text(window.describe())}"
+            )
         return 0
     try:
-        window = parse_capture({"requests": args.requests, "minutes": args.minutes,
-                                "pattern": args.match or "", "method": args.method or "",
-                                "min_ms": args.slower_than})
+        window = parse_capture(
+            {
+                "requests": args.requests,
+                "minutes": args.minutes,
+                "pattern": args.match or "",
+                "method": args.method or "",
+                "min_ms": args.slower_than,
+            }
+        )
     except CaptureError as exc:
         raise CommandError(str(exc)) from None
     backend.start_capture(window)
@@ -420,8 +475,9 @@ def cmd_prune(args: argparse.Namespace) -> int:
     if args.keep is None and args.older_than is None:
         raise CommandError("say what to prune: --keep N or --older-than AGE (such as 7d)")
     if args.keep is not None and args.keep < 1:
-        raise CommandError(f"--keep {args.keep}: keep at least 1 (to remove every session, "
-                           "delete them in the UI)")
+        raise CommandError(
+            f"--keep {args.keep}: keep at least 1 (to remove every session, delete them in the UI)"
+        )
     removed = 0
     if args.older_than is not None:
         removed += backend.prune_older(time.time() - parse_age(args.older_than))
@@ -434,8 +490,10 @@ def cmd_prune(args: argparse.Namespace) -> int:
 # -- the parser ----------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="linesman", description="WSGI profiling middleware: the demo, a server, and "
-                                     "the session store from a terminal.")
+        prog="linesman",
+        description="WSGI profiling middleware: the demo, a server, and "
+        "the session store from a terminal.",
+    )
     parser.add_argument("--version", action="version", version=f"linesman {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -445,16 +503,23 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     def store_argument(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("store", metavar="STORE",
-                         help="a SQLite file, a pickle file (.dat) or a database URL")
+        sub.add_argument(
+            "store", metavar="STORE", help="a SQLite file, a pickle file (.dat) or a database URL"
+        )
 
     demo = command("demo", "serve a sample app with linesman on 127.0.0.1", cmd_demo)
     demo.add_argument("--port", type=int, default=8080, help="port to listen on (8080)")
-    demo.add_argument("--profiler", choices=["auto", "cprofile", "sampling"], default="auto",
-                      help="the profiling engine (auto)")
-    demo.add_argument("--store", default=os.path.join(tempfile.gettempdir(),
-                                                      "linesman-demo.db"),
-                      help="SQLite file for the sessions (%(default)s)")
+    demo.add_argument(
+        "--profiler",
+        choices=["auto", "cprofile", "sampling"],
+        default="auto",
+        help="the profiling engine (auto)",
+    )
+    demo.add_argument(
+        "--store",
+        default=os.path.join(tempfile.gettempdir(), "linesman-demo.db"),
+        help="SQLite file for the sessions (%(default)s)",
+    )
 
     serve = command("serve", "serve a PasteDeploy ini file with waitress", cmd_serve)
     serve.add_argument("ini", metavar="INI", help="the ini file, as pserve takes it")
@@ -462,8 +527,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     serve.add_argument("--app", default="main", help="the app section's name (main)")
 
-    view = command("view", "open the profiler UI on a store or a .prof file, no app behind",
-                   cmd_view)
+    view = command(
+        "view", "open the profiler UI on a store or a .prof file, no app behind", cmd_view
+    )
     view.add_argument("store", metavar="STORE", help="a store (as elsewhere) or a .prof file")
     view.add_argument("--port", type=int, default=8080, help="port to listen on (8080)")
 
@@ -476,40 +542,67 @@ def build_parser() -> argparse.ArgumentParser:
     show = command("show", "print a session's call tree and top functions", cmd_show)
     store_argument(show)
     show.add_argument("uuid", metavar="UUID", help="the session's id (from list)")
-    show.add_argument("--cutoff", type=float, default=5.0, metavar="PCT",
-                      help="hide calls below this share of the time (5)")
-    show.add_argument("--sort", choices=sorted(SORTS), default="cumtime",
-                      help="order of the top functions (cumtime)")
-    show.add_argument("--limit", type=int, default=20, metavar="N",
-                      help="how many top functions (20)")
+    show.add_argument(
+        "--cutoff",
+        type=float,
+        default=5.0,
+        metavar="PCT",
+        help="hide calls below this share of the time (5)",
+    )
+    show.add_argument(
+        "--sort",
+        choices=sorted(SORTS),
+        default="cumtime",
+        help="order of the top functions (cumtime)",
+    )
+    show.add_argument(
+        "--limit", type=int, default=20, metavar="N", help="how many top functions (20)"
+    )
 
-    export = command("export", "write a session as .prof, speedscope, collapsed stacks, DOT, "
-                     "SVG or JSON",
-                     cmd_export)
+    export = command(
+        "export",
+        "write a session as .prof, speedscope, collapsed stacks, DOT, SVG or JSON",
+        cmd_export,
+    )
     store_argument(export)
     export.add_argument("uuid", metavar="UUID", help="the session's id (from list)")
-    export.add_argument("--format", required=True,
-                        choices=["prof", "speedscope", "collapsed", "dot", "svg", "json"])
+    export.add_argument(
+        "--format", required=True, choices=["prof", "speedscope", "collapsed", "dot", "svg", "json"]
+    )
     export.add_argument("-o", "--output", metavar="FILE", help="file to write (stdout)")
-    export.add_argument("--cutoff", type=float, default=5.0, metavar="PCT",
-                        help="for dot and svg: hide functions below this share (5)")
+    export.add_argument(
+        "--cutoff",
+        type=float,
+        default=5.0,
+        metavar="PCT",
+        help="for dot and svg: hide functions below this share (5)",
+    )
 
-    imported = command("import", "store .prof files (cProfile -o, werkzeug, ...) as sessions",
-                       cmd_import)
+    imported = command(
+        "import", "store .prof files (cProfile -o, werkzeug, ...) as sessions", cmd_import
+    )
     store_argument(imported)
     imported.add_argument("files", metavar="FILE.prof", nargs="+", help="pstats files")
 
     compare = command("compare", "compare two sessions function by function", cmd_compare)
     store_argument(compare)
-    compare.add_argument("a", metavar="A", help="the earlier session's id, or an endpoint "
-                         "merged: 'GET /users/{id}', optionally @FROM..TO (ISO, UTC)")
+    compare.add_argument(
+        "a",
+        metavar="A",
+        help="the earlier session's id, or an endpoint "
+        "merged: 'GET /users/{id}', optionally @FROM..TO (ISO, UTC)",
+    )
     compare.add_argument("b", metavar="B", help="the later one, as A")
     compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
-    compare.add_argument("--limit", type=int, default=20, metavar="N",
-                         help="how many functions (20)")
+    compare.add_argument(
+        "--limit", type=int, default=20, metavar="N", help="how many functions (20)"
+    )
 
-    capture = command("capture", "arm a capture window for every process sharing the "
-                      "store (no option: list the windows)", cmd_capture)
+    capture = command(
+        "capture",
+        "arm a capture window for every process sharing the store (no option: list the windows)",
+        cmd_capture,
+    )
     store_argument(capture)
     capture.add_argument("--requests", metavar="N", help="profile the next N matching requests")
     capture.add_argument("--minutes", metavar="M", help="for at most M minutes")
@@ -520,8 +613,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     url = command("url", "print the link that logs a browser in to the profiler UI", cmd_url)
     store_argument(url)
-    url.add_argument("--base", default="", metavar="URL",
-                     help="the app's address, such as http://127.0.0.1:8080 (none: the path)")
+    url.add_argument(
+        "--base",
+        default="",
+        metavar="URL",
+        help="the app's address, such as http://127.0.0.1:8080 (none: the path)",
+    )
     url.add_argument("--path", default="/__profiler__", help="profiler_path (/__profiler__)")
 
     prune = command("prune", "remove old sessions", cmd_prune)
@@ -537,7 +634,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     from linesman.backends.base import BackendError
     from linesman.config import ConfigError
-
     from linesman.model.session import SessionFormatError
 
     try:
@@ -551,12 +647,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"linesman {args.command}: {terminal_text(exc)}", file=sys.stderr)
         return 1
     except SessionFormatError as exc:
-        print(f"linesman {args.command}: the stored session cannot be read: "
-              f"{terminal_text(exc)}", file=sys.stderr)
+        print(
+            f"linesman {args.command}: the stored session cannot be read: {terminal_text(exc)}",
+            file=sys.stderr,
+        )
         return 1
     except (RecursionError, OverflowError, MemoryError, ValueError, TypeError) as exc:
-        print(f"linesman {args.command}: cannot go on ({type(exc).__name__}: "
-              f"{terminal_text(str(exc)[:300])})", file=sys.stderr)
+        print(
+            f"linesman {args.command}: cannot go on ({type(exc).__name__}: "
+            f"{terminal_text(str(exc)[:300])})",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -13,7 +13,7 @@ import html
 import json
 import sqlite3
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from mako.template import Template
 
@@ -37,8 +37,9 @@ _INDEX = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>linesman dem
 
 
 def make_rows(count: int) -> list[dict]:
-    return [{"id": i, "name": f"item <{i}>", "score": (i * 7919) % 1000 / 10.0}
-            for i in range(count)]
+    return [
+        {"id": i, "name": f"item <{i}>", "score": (i * 7919) % 1000 / 10.0} for i in range(count)
+    ]
 
 
 @functools.cache
@@ -116,12 +117,15 @@ class DemoApp:
         return self._answer(start_response, b"<p>Not found</p>", status="404 Not Found")
 
     @staticmethod
-    def _answer(start_response: Callable, body: bytes, content_type: str = "text/html",
-                status: str = "200 OK") -> list[bytes]:
+    def _answer(
+        start_response: Callable,
+        body: bytes,
+        content_type: str = "text/html",
+        status: str = "200 OK",
+    ) -> list[bytes]:
         if content_type == "text/html":
             content_type = "text/html; charset=utf-8"
-        start_response(status, [("Content-Type", content_type),
-                                ("Content-Length", str(len(body)))])
+        start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
         return [body]
 
 

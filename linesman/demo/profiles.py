@@ -22,5 +22,6 @@ def many_functions_session(count: int = 5000) -> ProfilingSession:
     profile.enable()
     namespace["run"]()
     profile.disable()
-    return ProfilingSession(profile.getstats(), {"REQUEST_METHOD": "GET", "PATH_INFO": "/big"},
-                            status=200)
+    return ProfilingSession(
+        profile.getstats(), {"REQUEST_METHOD": "GET", "PATH_INFO": "/big"}, status=200
+    )

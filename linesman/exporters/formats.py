@@ -17,11 +17,25 @@ from typing import Any
 
 from linesman import __version__
 from linesman.model.callgraph import TreeNode, session_tree
-from linesman.model.rows import BUILTIN_FILE
+from linesman.model.rows import (
+    BUILTIN_FILE,
+    CallStats,
+    FunctionStats,
+    function_key,
+    is_profiler_noise,
+)
 from linesman.model.session import ProfilingSession
 
-__all__ = ["to_pstats", "to_prof", "to_speedscope", "to_collapsed", "to_json", "export_name",
-           "from_pstats", "read_prof"]
+__all__ = [
+    "to_pstats",
+    "to_prof",
+    "to_speedscope",
+    "to_collapsed",
+    "to_json",
+    "export_name",
+    "from_pstats",
+    "read_prof",
+]
 
 Label = tuple[str, int, str]
 
@@ -32,8 +46,10 @@ def _label(file: str, line: int, name: str) -> Label:
 
 def to_pstats(session: ProfilingSession) -> dict[Label, tuple]:
     """The ``pstats.Stats.stats`` mapping, built as cProfile builds it."""
-    labels = {function.key: _label(function.file, function.line, function.name)
-              for function in session.functions}
+    labels = {
+        function.key: _label(function.file, function.line, function.name)
+        for function in session.functions
+    }
     callers: dict[Label, dict[Label, tuple]] = {label: {} for label in labels.values()}
     for call in session.calls:
         if call.caller not in labels or call.callee not in labels:
@@ -44,13 +60,18 @@ def to_pstats(session: ProfilingSession) -> dict[Label, tuple]:
         previous = into.get(labels[call.caller])
         figures = (nc, cc, call.inlinetime, call.totaltime)
         if previous is not None:
-            figures = tuple(a + b for a, b in zip(previous, figures))
+            figures = tuple(a + b for a, b in zip(previous, figures, strict=True))
         into[labels[call.caller]] = figures
     stats = {}
     for function in session.functions:
         label = labels[function.key]
-        stats[label] = (function.callcount - function.reccallcount, function.callcount,
-                        function.inlinetime, function.totaltime, callers[label])
+        stats[label] = (
+            function.callcount - function.reccallcount,
+            function.callcount,
+            function.inlinetime,
+            function.totaltime,
+            callers[label],
+        )
     return stats
 
 
@@ -80,7 +101,10 @@ def to_speedscope(session: ProfilingSession, max_nodes: int = 20000) -> dict[str
     if session.stacks is not None:
         stacks = [stack for stack in session.stacks if stack.frames]
         profile: dict[str, Any] = {
-            "type": "sampled", "name": name, "unit": "seconds", "startValue": 0.0,
+            "type": "sampled",
+            "name": name,
+            "unit": "seconds",
+            "startValue": 0.0,
             "endValue": sum(stack.time for stack in stacks),
             "samples": [[frame(key) for key in stack.frames] for stack in stacks],
             "weights": [stack.time for stack in stacks],
@@ -110,8 +134,18 @@ def to_speedscope(session: ProfilingSession, max_nodes: int = 20000) -> dict[str
     for root in session_tree(session, 0.0, max_nodes):
         lay_out(root, at)
         at += root.time
-    return _speedscope_file(name, frames, {"type": "evented", "name": name, "unit": "seconds",
-                                           "startValue": 0.0, "endValue": at, "events": events})
+    return _speedscope_file(
+        name,
+        frames,
+        {
+            "type": "evented",
+            "name": name,
+            "unit": "seconds",
+            "startValue": 0.0,
+            "endValue": at,
+            "events": events,
+        },
+    )
 
 
 def _speedscope_file(name: str, frames: list, profile: dict) -> dict[str, Any]:
@@ -142,14 +176,17 @@ def to_collapsed(session: ProfilingSession, max_nodes: int = 20000) -> str:
             line = ";".join(_collapsed_name(labels[key]) for key in stack.frames)
             totals[line] = totals.get(line, 0) + round(stack.time * 1e6)
     else:
-        todo = [(root, _collapsed_name(labels[root.key]))
-                for root in session_tree(session, 0.0, max_nodes)]
+        todo = [
+            (root, _collapsed_name(labels[root.key]))
+            for root in session_tree(session, 0.0, max_nodes)
+        ]
         while todo:
             node, line = todo.pop()
             own = node.time - sum(child.time for child in node.children)
             totals[line] = totals.get(line, 0) + max(0, round(own * 1e6))
-            todo.extend((child, f"{line};{_collapsed_name(labels[child.key])}")
-                        for child in node.children)
+            todo.extend(
+                (child, f"{line};{_collapsed_name(labels[child.key])}") for child in node.children
+            )
     return "".join(f"{line} {weight}\n" for line, weight in totals.items() if weight > 0)
 
 
@@ -163,46 +200,63 @@ def export_name(session: ProfilingSession, extension: str) -> str:
     return f"{session.method.lower()}-{slug or 'root'}-{session.uuid[:8]}.{extension}"
 
 
-def from_pstats(stats: dict, path: str = "/imported", method: str = "GET",
-                timestamp: float | None = None) -> ProfilingSession:
+def from_pstats(
+    stats: dict, path: str = "/imported", method: str = "GET", timestamp: float | None = None
+) -> ProfilingSession:
     """A session from a ``pstats.Stats.stats`` mapping (a ``.prof`` file's content)."""
-    from linesman.model.session import CallStats, FunctionStats, function_key, is_profiler_noise
-
-    session = ProfilingSession(environ={"REQUEST_METHOD": method, "PATH_INFO": path},
-                               timestamp=timestamp)
     functions, calls = [], []
     for (file, line, name), (cc, nc, tt, ct, callers) in stats.items():
         if is_profiler_noise((str(file), int(line), str(name))):
             continue
-        function = FunctionStats(str(file), int(line), str(name), int(nc), int(nc - cc),
-                                 float(tt), float(ct))
+        function = FunctionStats(
+            str(file), int(line), str(name), int(nc), int(nc - cc), float(tt), float(ct)
+        )
         functions.append(function)
         for caller, figures in callers.items():
             caller_label = (str(caller[0]), int(caller[1]), str(caller[2]))
             if is_profiler_noise(caller_label) or caller not in stats:
                 continue
             edge_nc, edge_cc, edge_tt, edge_ct = figures
-            calls.append(CallStats(function_key(*caller_label), function.key, int(edge_nc),
-                                   int(edge_nc - edge_cc), float(edge_tt), float(edge_ct)))
-    session.functions, session.calls = functions, calls
-    session.duration = session._profiled_time()
-    session.status = None
-    return session
+            calls.append(
+                CallStats(
+                    function_key(*caller_label),
+                    function.key,
+                    int(edge_nc),
+                    int(edge_nc - edge_cc),
+                    float(edge_tt),
+                    float(edge_ct),
+                )
+            )
+    return ProfilingSession.from_rows(
+        functions=functions, calls=calls, method=method, path=path, timestamp=timestamp
+    )
 
 
 def _is_label(key: Any) -> bool:
-    return (isinstance(key, tuple) and len(key) == 3 and isinstance(key[0], str)
-            and type(key[1]) is int and isinstance(key[2], str))
+    return (
+        isinstance(key, tuple)
+        and len(key) == 3
+        and isinstance(key[0], str)
+        and type(key[1]) is int
+        and isinstance(key[2], str)
+    )
 
 
 def _numbers(values: Any, count: int) -> bool:
-    return (isinstance(values, tuple) and len(values) == count
-            and all(type(value) in (int, float) and abs(value) < 1e18 for value in values))
+    return (
+        isinstance(values, tuple)
+        and len(values) == count
+        and all(type(value) in (int, float) and abs(value) < 1e18 for value in values)
+    )
 
 
 def _is_entry(value: Any) -> bool:
-    if not (isinstance(value, tuple) and len(value) == 5 and _numbers(value[:4], 4)
-            and isinstance(value[4], dict)):
+    if not (
+        isinstance(value, tuple)
+        and len(value) == 5
+        and _numbers(value[:4], 4)
+        and isinstance(value[4], dict)
+    ):
         return False
     return all(_is_label(caller) and _numbers(figures, 4) for caller, figures in value[4].items())
 
@@ -218,6 +272,7 @@ def read_prof(data: bytes) -> dict:
     except (EOFError, ValueError, TypeError) as exc:
         raise ValueError(f"not a .prof file ({exc})") from None
     if not isinstance(stats, dict) or not all(
-            _is_label(key) and _is_entry(value) for key, value in stats.items()):
+        _is_label(key) and _is_entry(value) for key, value in stats.items()
+    ):
         raise ValueError("not a .prof file (no pstats table in it)")
     return stats

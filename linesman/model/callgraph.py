@@ -18,56 +18,86 @@ from linesman.model.callindex import CallIndex
 from linesman.model.rows import BUILTIN_FILE
 
 if TYPE_CHECKING:
-    from typing import Iterable
+    from collections.abc import Iterable
 
     from linesman.model.session import FunctionStats, ProfilingSession, StackStats
 
-__all__ = ["build_graph", "root_nodes", "profiled_time", "prune", "recursive_functions",
-           "package_times", "to_dot", "render_svg", "call_tree", "stack_tree", "session_tree", "profile_total",
-           "TreeNode"]
+__all__ = [
+    "build_graph",
+    "root_nodes",
+    "profiled_time",
+    "prune",
+    "recursive_functions",
+    "package_times",
+    "to_dot",
+    "render_svg",
+    "call_tree",
+    "stack_tree",
+    "session_tree",
+    "profile_total",
+    "TreeNode",
+]
 
 GRAPH_NODES = 300  # the most functions a drawn call graph shows: more is a blur, and slow
 FIGURES = ("callcount", "reccallcount", "inlinetime", "totaltime")
 
 
-def build_graph(session: "ProfilingSession") -> nx.DiGraph:
+def build_graph(session: ProfilingSession) -> nx.DiGraph:
     graph = nx.DiGraph(kind=session.kind)  # "sampled": callcount counts samples
     # In bulk: a call per node and per edge is most of the cost of a big profile.
-    graph.add_nodes_from((function.key, {
-        "file": function.file, "line": function.line, "name": function.name,
-        "callcount": function.callcount, "reccallcount": function.reccallcount,
-        "inlinetime": function.inlinetime, "totaltime": function.totaltime})
-        for function in session.functions)
-    graph.add_edges_from((call.caller, call.callee, {
-        "callcount": call.callcount, "reccallcount": call.reccallcount,
-        "inlinetime": call.inlinetime, "totaltime": call.totaltime})
-        for call in session.calls)
+    graph.add_nodes_from(
+        (
+            function.key,
+            {
+                "file": function.file,
+                "line": function.line,
+                "name": function.name,
+                "callcount": function.callcount,
+                "reccallcount": function.reccallcount,
+                "inlinetime": function.inlinetime,
+                "totaltime": function.totaltime,
+            },
+        )
+        for function in session.functions
+    )
+    graph.add_edges_from(
+        (
+            call.caller,
+            call.callee,
+            {
+                "callcount": call.callcount,
+                "reccallcount": call.reccallcount,
+                "inlinetime": call.inlinetime,
+                "totaltime": call.totaltime,
+            },
+        )
+        for call in session.calls
+    )
     return graph
 
 
-def _index(graph: "nx.DiGraph | CallIndex") -> CallIndex:
+def _index(graph: nx.DiGraph | CallIndex) -> CallIndex:
     return graph if isinstance(graph, CallIndex) else CallIndex.of_graph(graph)
 
 
-def root_nodes(graph: "nx.DiGraph | CallIndex") -> list[str]:
+def root_nodes(graph: nx.DiGraph | CallIndex) -> list[str]:
     """Where the profile's calls start, slowest first (see ``CallIndex.roots``)."""
     return _index(graph).roots()
 
 
-def profiled_time(graph: "nx.DiGraph | CallIndex") -> float:
+def profiled_time(graph: nx.DiGraph | CallIndex) -> float:
     """The time the whole profile covers: its roots' cumulative time."""
     return _index(graph).total()
 
 
-def profile_total(session: "ProfilingSession") -> float:
+def profile_total(session: ProfilingSession) -> float:
     """The time a session's profile covers: its stacks' time, or its roots'."""
     if session.stacks is not None:
         return sum(stack.time for stack in session.stacks)
     return session.call_index.total()
 
 
-def prune(graph: "nx.DiGraph | CallIndex", cutoff: float,
-          limit: int | None = None) -> nx.DiGraph:
+def prune(graph: nx.DiGraph | CallIndex, cutoff: float, limit: int | None = None) -> nx.DiGraph:
     """The functions whose cumulative time is at least ``cutoff`` of the whole, the
     ``limit`` largest at most, as a networkx graph.
 
@@ -95,8 +125,9 @@ def package_of(file: str, packages: tuple[str, ...]) -> str | None:
     return None
 
 
-def package_times(functions: "Iterable[FunctionStats]",
-                  packages: tuple[str, ...]) -> list[tuple[str, float]]:
+def package_times(
+    functions: Iterable[FunctionStats], packages: tuple[str, ...]
+) -> list[tuple[str, float]]:
     """Own time per package, largest first; the rest as "other"."""
     totals: dict[str, float] = {}
     for function in functions:
@@ -125,8 +156,12 @@ def change_shade(change: float, largest: float) -> str:
     return f"#ff{fade:02x}{fade:02x}" if change > 0 else f"#{fade:02x}{fade:02x}ff"
 
 
-def to_dot(graph: "nx.DiGraph | CallIndex", cutoff: float = 0.05, title: str = "",
-           changes: dict[str, float] | None = None) -> str:
+def to_dot(
+    graph: nx.DiGraph | CallIndex,
+    cutoff: float = 0.05,
+    title: str = "",
+    changes: dict[str, float] | None = None,
+) -> str:
     """The pruned call graph in DOT, nodes shaded by cumulative time, or, given
     ``changes`` (own-time change per function), coloured by that change."""
     import pydot
@@ -136,10 +171,17 @@ def to_dot(graph: "nx.DiGraph | CallIndex", cutoff: float = 0.05, title: str = "
     shown = index.top_graph(cutoff, GRAPH_NODES)
     if len(shown) == GRAPH_NODES:
         title += f" (the {GRAPH_NODES} largest functions)"
-    dot = pydot.Dot(graph_name="callgraph", graph_type="digraph", rankdir="TB",
-                    label=_dot_quote(title), labelloc="t", fontname="Helvetica")
-    dot.set_node_defaults(shape="box", style='"rounded,filled"', fontname="Helvetica",
-                          fontsize="10")
+    dot = pydot.Dot(
+        graph_name="callgraph",
+        graph_type="digraph",
+        rankdir="TB",
+        label=_dot_quote(title),
+        labelloc="t",
+        fontname="Helvetica",
+    )
+    dot.set_node_defaults(
+        shape="box", style='"rounded,filled"', fontname="Helvetica", fontsize="10"
+    )
     dot.set_edge_defaults(fontname="Helvetica", fontsize="9", color='"#777777"')
     ids = {node: f"n{number}" for number, node in enumerate(shown)}
     largest = max((abs(change) for change in (changes or {}).values()), default=0.0)
@@ -148,20 +190,32 @@ def to_dot(graph: "nx.DiGraph | CallIndex", cutoff: float = 0.05, title: str = "
     for node, data in shown.nodes(data=True):
         share = data["totaltime"] / total
         where = "" if data["file"] == BUILTIN_FILE else f"\n{data['file']}:{data['line']}"
-        label = (f"{data['name']}{where}\n{share:.1%} cumulative · "
-                 f"{data['inlinetime'] / total:.1%} own · {data['callcount']} {counted}")
+        label = (
+            f"{data['name']}{where}\n{share:.1%} cumulative · "
+            f"{data['inlinetime'] / total:.1%} own · {data['callcount']} {counted}"
+        )
         fill = _shade(share)
         if changes is not None:
             change = changes.get(node, 0.0)
             label += f"\nown time {change * 1000:+.2f} ms"
             fill = change_shade(change, largest)
-        dot.add_node(pydot.Node(ids[node], label=_dot_quote(label),
-                                fillcolor=_dot_quote(fill),
-                                tooltip=_dot_quote(node)))
+        dot.add_node(
+            pydot.Node(
+                ids[node],
+                label=_dot_quote(label),
+                fillcolor=_dot_quote(fill),
+                tooltip=_dot_quote(node),
+            )
+        )
     for caller, callee, data in shown.edges(data=True):
-        dot.add_edge(pydot.Edge(ids[caller], ids[callee],
-                                label=_dot_quote("" if sampled else f"{data['callcount']}×"),
-                                penwidth=f"{1 + 3 * data['totaltime'] / total:.2f}"))
+        dot.add_edge(
+            pydot.Edge(
+                ids[caller],
+                ids[callee],
+                label=_dot_quote("" if sampled else f"{data['callcount']}×"),
+                penwidth=f"{1 + 3 * data['totaltime'] / total:.2f}",
+            )
+        )
     return dot.to_string()
 
 
@@ -173,8 +227,13 @@ def render_svg(dot_text: str) -> bytes | None:
     program = shutil.which("dot")
     if program is None:
         return None
-    result = subprocess.run([program, "-Tsvg"], input=dot_text.encode("utf-8"),
-                            capture_output=True, timeout=60, check=False)
+    result = subprocess.run(
+        [program, "-Tsvg"],
+        input=dot_text.encode("utf-8"),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     return result.stdout if result.returncode == 0 else None
 
 
@@ -189,13 +248,14 @@ class TreeNode:
     key: str
     time: float
     calls: int
-    children: list["TreeNode"] = field(default_factory=list)
+    children: list[TreeNode] = field(default_factory=list)
     recursive: bool = False
     reentry: float = 0.0
 
 
-def session_tree(session: "ProfilingSession", cutoff: float = 0.0,
-                 max_nodes: int = 5000) -> list[TreeNode]:
+def session_tree(
+    session: ProfilingSession, cutoff: float = 0.0, max_nodes: int = 5000
+) -> list[TreeNode]:
     """The session's call tree: exact from a sampled session's stacks, estimated
     from cProfile's caller/callee pairs otherwise."""
     if session.stacks is not None:
@@ -203,8 +263,9 @@ def session_tree(session: "ProfilingSession", cutoff: float = 0.0,
     return call_tree(session.call_index, cutoff, max_nodes)
 
 
-def stack_tree(stacks: "Iterable[StackStats]", cutoff: float = 0.0,
-               max_nodes: int = 5000) -> list[TreeNode]:
+def stack_tree(
+    stacks: Iterable[StackStats], cutoff: float = 0.0, max_nodes: int = 5000
+) -> list[TreeNode]:
     """The call tree of sampled stacks: every path as it was seen, none estimated.
 
     Built without recursion on the stacks' depth; the nodes kept are the largest
@@ -239,8 +300,9 @@ def stack_tree(stacks: "Iterable[StackStats]", cutoff: float = 0.0,
     return top.children
 
 
-def call_tree(graph: "nx.DiGraph | CallIndex", cutoff: float = 0.0,
-              max_nodes: int = 5000) -> list[TreeNode]:
+def call_tree(
+    graph: nx.DiGraph | CallIndex, cutoff: float = 0.0, max_nodes: int = 5000
+) -> list[TreeNode]:
     """The call graph unfolded into a tree from its roots: an estimate.
 
     cProfile keeps no stacks, so a callee's subtree is scaled by the share of
@@ -263,8 +325,10 @@ def call_tree(graph: "nx.DiGraph | CallIndex", cutoff: float = 0.0,
     for root in index.roots():
         row = functions[root]
         if row.totaltime >= threshold:
-            heapq.heappush(waiting, (-row.totaltime, len(waiting),
-                                     TreeNode(root, row.totaltime, row.callcount), None))
+            heapq.heappush(
+                waiting,
+                (-row.totaltime, len(waiting), TreeNode(root, row.totaltime, row.callcount), None),
+            )
     roots: list[TreeNode] = []
     order = len(waiting)
     while waiting and len(made) < max_nodes:
@@ -276,8 +340,7 @@ def call_tree(graph: "nx.DiGraph | CallIndex", cutoff: float = 0.0,
             parent.children.append(node)
         if node.recursive:
             continue
-        path = ancestors[id(node)] = (ancestors[id(parent)] if parent else frozenset()) | {
-            node.key}
+        path = ancestors[id(node)] = (ancestors[id(parent)] if parent else frozenset()) | {node.key}
         scale = min(node.time / (functions[node.key].totaltime or 1.0), 1.0)
         calls = index.callees.get(node.key, ())
         room = max_nodes - len(made)
@@ -289,8 +352,13 @@ def call_tree(graph: "nx.DiGraph | CallIndex", cutoff: float = 0.0,
             if share < threshold or (share <= 0 and threshold > 0):
                 continue
             recursive = callee in path
-            child = TreeNode(callee, share, call.callcount, recursive=recursive,
-                             reentry=share if recursive else 0.0)
+            child = TreeNode(
+                callee,
+                share,
+                call.callcount,
+                recursive=recursive,
+                reentry=share if recursive else 0.0,
+            )
             order += 1
             heapq.heappush(waiting, (-share, order, child, node))
     for node, _ in reversed(made):  # children before their parents

@@ -10,7 +10,8 @@ is this index, built in one pass over the session's rows.
 from __future__ import annotations
 
 import heapq
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import networkx as nx
 
@@ -25,8 +26,12 @@ class CallIndex:
 
     __slots__ = ("functions", "callees", "called", "kind", "_roots")
 
-    def __init__(self, functions: "Iterable[FunctionStats]", calls: "Iterable[CallStats]",
-                 kind: str = "deterministic") -> None:
+    def __init__(
+        self,
+        functions: Iterable[FunctionStats],
+        calls: Iterable[CallStats],
+        kind: str = "deterministic",
+    ) -> None:
         self.functions = {function.key: function for function in functions}
         self.callees: dict[str, list[CallStats]] = {}
         callees = self.callees
@@ -41,18 +46,32 @@ class CallIndex:
         self._roots: list[str] | None = None
 
     @classmethod
-    def of_graph(cls, graph: nx.DiGraph) -> "CallIndex":
+    def of_graph(cls, graph: nx.DiGraph) -> CallIndex:
         """The index of a networkx call graph (one built by ``build_graph``)."""
         from linesman.model.rows import CallStats, FunctionStats
 
         index = cls((), (), graph.graph.get("kind", "deterministic"))
-        index.functions = {node: FunctionStats(data["file"], data["line"], data["name"],
-                                               data["callcount"], data["reccallcount"],
-                                               data["inlinetime"], data["totaltime"])
-                           for node, data in graph.nodes(data=True)}
+        index.functions = {
+            node: FunctionStats(
+                data["file"],
+                data["line"],
+                data["name"],
+                data["callcount"],
+                data["reccallcount"],
+                data["inlinetime"],
+                data["totaltime"],
+            )
+            for node, data in graph.nodes(data=True)
+        }
         for caller, callee, data in graph.edges(data=True):
-            call = CallStats(caller, callee, data["callcount"], data["reccallcount"],
-                             data["inlinetime"], data["totaltime"])
+            call = CallStats(
+                caller,
+                callee,
+                data["callcount"],
+                data["reccallcount"],
+                data["inlinetime"],
+                data["totaltime"],
+            )
             index.callees.setdefault(caller, []).append(call)
             index.called.add(callee)
         return index
@@ -76,8 +95,11 @@ class CallIndex:
             found = {call.callee for key in frontier for call in callees.get(key, ())}
             frontier = list(found - reached)
             reached.update(frontier)
-        unreached = [key for key in functions if key not in reached] if len(
-            reached) < len(functions) else []
+        unreached = (
+            [key for key in functions if key not in reached]
+            if len(reached) < len(functions)
+            else []
+        )
         if unreached:
             roots.extend(self._self_contained_groups(unreached))
         roots.sort(key=lambda key: functions[key].totaltime, reverse=True)
@@ -93,8 +115,12 @@ class CallIndex:
                 callers.setdefault(call.callee, []).append(caller)
         graph = nx.DiGraph()
         graph.add_nodes_from(keys)
-        graph.add_edges_from((key, call.callee) for key in keys
-                             for call in self.callees.get(key, ()) if call.callee in inside)
+        graph.add_edges_from(
+            (key, call.callee)
+            for key in keys
+            for call in self.callees.get(key, ())
+            if call.callee in inside
+        )
         condensed = nx.condensation(graph)
         groups: dict[int, list[str]] = {}
         for key, group in condensed.graph["mapping"].items():
@@ -102,8 +128,9 @@ class CallIndex:
         found = []
         for group, degree in condensed.in_degree():
             members = groups[group]
-            if not degree and all(caller in members for key in members
-                                  for caller in callers.get(key, ())):
+            if not degree and all(
+                caller in members for key in members for caller in callers.get(key, ())
+            ):
                 found.append(max(members, key=lambda key: self.functions[key].totaltime))
         return found
 
@@ -119,24 +146,37 @@ class CallIndex:
         ``cutoff`` (a fraction) of the whole, the ``limit`` largest at most, and the
         calls between them."""
         threshold = self.total() * cutoff
-        kept = [key for key, function in self.functions.items()
-                if function.totaltime >= threshold]
+        kept = [key for key, function in self.functions.items() if function.totaltime >= threshold]
         if limit is not None and len(kept) > limit:
             kept = heapq.nlargest(limit, kept, key=lambda key: self.functions[key].totaltime)
         chosen = set(kept)
         graph = nx.DiGraph(kind=self.kind)
         graph.add_nodes_from((key, _node_figures(self.functions[key])) for key in kept)
-        graph.add_edges_from((key, call.callee, _call_figures(call)) for key in kept
-                             for call in self.callees.get(key, ()) if call.callee in chosen)
+        graph.add_edges_from(
+            (key, call.callee, _call_figures(call))
+            for key in kept
+            for call in self.callees.get(key, ())
+            if call.callee in chosen
+        )
         return graph
 
 
-def _node_figures(function: "FunctionStats") -> dict:
-    return {"file": function.file, "line": function.line, "name": function.name,
-            "callcount": function.callcount, "reccallcount": function.reccallcount,
-            "inlinetime": function.inlinetime, "totaltime": function.totaltime}
+def _node_figures(function: FunctionStats) -> dict:
+    return {
+        "file": function.file,
+        "line": function.line,
+        "name": function.name,
+        "callcount": function.callcount,
+        "reccallcount": function.reccallcount,
+        "inlinetime": function.inlinetime,
+        "totaltime": function.totaltime,
+    }
 
 
-def _call_figures(call: "CallStats") -> dict:
-    return {"callcount": call.callcount, "reccallcount": call.reccallcount,
-            "inlinetime": call.inlinetime, "totaltime": call.totaltime}
+def _call_figures(call: CallStats) -> dict:
+    return {
+        "callcount": call.callcount,
+        "reccallcount": call.reccallcount,
+        "inlinetime": call.inlinetime,
+        "totaltime": call.totaltime,
+    }

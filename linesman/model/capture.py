@@ -16,13 +16,19 @@ import json
 import re
 import time
 import uuid as uuid_module
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any
 
 from linesman.patterns import compile_pattern
 
-__all__ = ["CaptureWindow", "CaptureError", "parse_capture", "MAX_CAPTURE_REQUESTS",
-           "MAX_CAPTURE_MINUTES"]
+__all__ = [
+    "CaptureWindow",
+    "CaptureError",
+    "parse_capture",
+    "MAX_CAPTURE_REQUESTS",
+    "MAX_CAPTURE_MINUTES",
+]
 
 MAX_CAPTURE_REQUESTS = 10_000
 MAX_CAPTURE_MINUTES = 24 * 60
@@ -70,13 +76,13 @@ class CaptureWindow:
             return False
         return self._regex is None or self._regex.search(path) is not None
 
-    def caught_one(self, now: float) -> "CaptureWindow":
+    def caught_one(self, now: float) -> CaptureWindow:
         """The window after one more session is stored; full is ended."""
         caught = self.caught + 1
         full = self.requests is not None and caught >= self.requests
         return replace(self, caught=caught, ended=now if full else self.ended)
 
-    def stopped(self, now: float) -> "CaptureWindow":
+    def stopped(self, now: float) -> CaptureWindow:
         return self if self.ended is not None else replace(self, ended=now)
 
     def describe(self) -> str:
@@ -94,18 +100,33 @@ class CaptureWindow:
     # -- stored form -------------------------------------------------------------
     def spec(self) -> str:
         """What does not change once armed, as the JSON a store keeps."""
-        return json.dumps({"pattern": self.pattern, "method": self.method,
-                           "requests": self.requests, "until": self.until,
-                           "min_duration": self.min_duration}, sort_keys=True)
+        return json.dumps(
+            {
+                "pattern": self.pattern,
+                "method": self.method,
+                "requests": self.requests,
+                "until": self.until,
+                "min_duration": self.min_duration,
+            },
+            sort_keys=True,
+        )
 
     @classmethod
-    def from_stored(cls, id: str, spec: str, created: float, ended: float | None,
-                    caught: int) -> "CaptureWindow":
+    def from_stored(
+        cls, id: str, spec: str, created: float, ended: float | None, caught: int
+    ) -> CaptureWindow:
         values = json.loads(spec)
-        return cls(id=id, pattern=values.get("pattern", ""), method=values.get("method", ""),
-                   requests=values.get("requests"), until=values.get("until"),
-                   min_duration=float(values.get("min_duration", 0.0)), created=float(created),
-                   ended=ended, caught=int(caught))
+        return cls(
+            id=id,
+            pattern=values.get("pattern", ""),
+            method=values.get("method", ""),
+            requests=values.get("requests"),
+            until=values.get("until"),
+            min_duration=float(values.get("min_duration", 0.0)),
+            created=float(created),
+            ended=ended,
+            caught=int(caught),
+        )
 
     def to_json(self) -> dict[str, Any]:
         values = {key: value for key, value in asdict(self).items() if key != "_regex"}
@@ -113,8 +134,7 @@ class CaptureWindow:
         return values
 
 
-def _number(values: Mapping[str, Any], name: str, kind: type, low: float,
-            high: float) -> Any:
+def _number(values: Mapping[str, Any], name: str, kind: type, low: float, high: float) -> Any:
     raw = values.get(name)
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
@@ -148,6 +168,12 @@ def parse_capture(values: Mapping[str, Any], now: float | None = None) -> Captur
     method = values.get("method") or ""
     if not isinstance(method, str) or (method and not _METHOD.fullmatch(method)):
         raise CaptureError("method: an HTTP method such as GET, or empty for any")
-    return CaptureWindow(id=str(uuid_module.uuid4()), pattern=pattern, method=method,
-                         requests=requests, min_duration=min_ms / 1000,
-                         until=None if minutes is None else now + minutes * 60, created=now)
+    return CaptureWindow(
+        id=str(uuid_module.uuid4()),
+        pattern=pattern,
+        method=method,
+        requests=requests,
+        min_duration=min_ms / 1000,
+        until=None if minutes is None else now + minutes * 60,
+        created=now,
+    )

@@ -22,8 +22,7 @@ MAX_DOCUMENT_BYTES = 64 << 20  # a 50,000-function session is about 20 MB of JSO
 
 
 def encode_session(session: ProfilingSession) -> bytes:
-    text = json.dumps(session.to_dict(), separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+    text = json.dumps(session.to_dict(), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     return zlib.compress(text.encode("utf-8"), _ZLIB_LEVEL)
 
 
@@ -32,8 +31,9 @@ def _inflate(data: bytes) -> bytes:
     inflater = zlib.decompressobj()
     text = inflater.decompress(data, MAX_DOCUMENT_BYTES)
     if inflater.unconsumed_tail:
-        raise SessionFormatError(f"session document larger than {MAX_DOCUMENT_BYTES >> 20} "
-                                 "MB once inflated")
+        raise SessionFormatError(
+            f"session document larger than {MAX_DOCUMENT_BYTES >> 20} MB once inflated"
+        )
     return text + inflater.flush()
 
 

@@ -12,8 +12,10 @@ __all__ = ["DEFAULT_FOLDS", "fold_path", "endpoint_of"]
 # Numbers, UUIDs and long hex tokens, each a whole path segment: one pattern, so a
 # store of 100,000 paths is folded in one pass each.
 DEFAULT_FOLDS = (
-    re.compile(r"(?<=/)(?:[0-9]+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
-               r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{16,})(?=/|$)"),
+    re.compile(
+        r"(?<=/)(?:[0-9]+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+        r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{16,})(?=/|$)"
+    ),
 )
 
 

@@ -17,8 +17,15 @@ __all__ = ["check_marshal", "MAX_PROF_BYTES"]
 
 MAX_PROF_BYTES = 256 << 20
 _FLAG_REF = 0x80
-_FIXED = {ord("0"): 0, ord("N"): 0, ord("F"): 0, ord("T"): 0, ord("i"): 4, ord("g"): 8,
-          ord("y"): 16}
+_FIXED = {
+    ord("0"): 0,
+    ord("N"): 0,
+    ord("F"): 0,
+    ord("T"): 0,
+    ord("i"): 4,
+    ord("g"): 8,
+    ord("y"): 16,
+}
 _SIZED_4 = {ord(code) for code in "stuaA"}  # 4-byte length, then that many bytes
 _SIZED_1 = {ord("z"), ord("Z"), ord("f")}  # 1-byte length, then that many bytes
 _SEQUENCES = {ord("("), ord("["), ord("<"), ord(">")}  # 4-byte count, then the items

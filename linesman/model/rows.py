@@ -1,16 +1,31 @@
 """The rows a profile is made of: each function's totals, each caller/callee
-pair's, and (from the sampling engine) each distinct stack. Immutable tuples:
-a big app's profile holds 50,000 of them, and a page decodes them all."""
+pair's, and (from the sampling engine) each distinct stack; and how each
+engine's raw output becomes them. Immutable tuples: a big app's profile holds
+50,000 of them, and a page decodes them all."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-__all__ = ["BUILTIN_FILE", "FunctionStats", "CallStats", "StackStats", "function_key"]
+__all__ = [
+    "BUILTIN_FILE",
+    "Label",
+    "FunctionStats",
+    "CallStats",
+    "StackStats",
+    "function_key",
+    "label_of",
+    "is_profiler_noise",
+    "splice_out",
+    "stats_from_profile",
+    "stacks_from_samples",
+    "rows_from_stacks",
+]
 
 BUILTIN_FILE = "~"  # what pstats uses for functions without a source file
+Label = tuple[str, int, str]  # (file, line, name), as pstats has it
 
 
 class _FunctionRow(NamedTuple):
@@ -33,13 +48,32 @@ class FunctionStats(_FunctionRow):
 
     __slots__ = ()
 
-    def __new__(cls, file: str, line: int, name: str, callcount: int, reccallcount: int,
-                inlinetime: float, totaltime: float) -> "FunctionStats":
-        return tuple.__new__(cls, (file, line, name, callcount, reccallcount, inlinetime,
-                                   totaltime, function_key(file, line, name)))
+    def __new__(
+        cls,
+        file: str,
+        line: int,
+        name: str,
+        callcount: int,
+        reccallcount: int,
+        inlinetime: float,
+        totaltime: float,
+    ) -> FunctionStats:
+        return tuple.__new__(
+            cls,
+            (
+                file,
+                line,
+                name,
+                callcount,
+                reccallcount,
+                inlinetime,
+                totaltime,
+                function_key(file, line, name),
+            ),
+        )
 
     @classmethod
-    def rows(cls, stored: Iterable[Iterable[Any]]) -> list["FunctionStats"]:
+    def rows(cls, stored: Iterable[Iterable[Any]]) -> list[FunctionStats]:
         """Rows from a document's ``[file, line, name, calls, recursive calls, own,
         cumulative]`` lists, each value checked for its type, in one loop: a page
         of a 50,000-function profile decodes them all."""
@@ -48,14 +82,15 @@ class FunctionStats(_FunctionRow):
         for file, line, name, cc, rcc, inline, total in stored:
             file, line, name = str(file), int(line), str(name)
             key = name if file == builtin else f"{file}:{line}({name})"  # function_key
-            made.append(new(cls, (file, line, name, int(cc), int(rcc), float(inline),
-                                  float(total), key)))
+            made.append(
+                new(cls, (file, line, name, int(cc), int(rcc), float(inline), float(total), key))
+            )
         return made
 
     def __getnewargs__(self) -> tuple:  # pickle calls __new__ with the seven figures
         return tuple(self)[:7]
 
-    def _replace(self, **changes: Any) -> "FunctionStats":
+    def _replace(self, **changes: Any) -> FunctionStats:
         figures = {**self._asdict(), **changes}
         del figures["key"]  # made anew from the new label
         return FunctionStats(**figures)
@@ -88,3 +123,154 @@ def function_key(file: str, line: int, name: str) -> str:
     return f"{file}:{line}({name})"
 
 
+def label_of(code: Any) -> tuple[str, int, str]:
+    if isinstance(code, str):
+        return (BUILTIN_FILE, 0, code)
+    name = getattr(code, "co_qualname", code.co_name)
+    return (code.co_filename, code.co_firstlineno, name)
+
+
+def is_profiler_noise(label: tuple[str, int, str]) -> bool:
+    # Turning the profiler off is recorded as a call; it is never the app's.
+    return label[0] == BUILTIN_FILE and "_lsprof.Profiler" in label[2]
+
+
+class _Entry(NamedTuple):
+    """A ``getstats()`` entry or sub-entry, rebuilt (those cannot be changed)."""
+
+    code: Any
+    callcount: int
+    reccallcount: int
+    totaltime: float
+    inlinetime: float
+    calls: Any = None
+
+
+def splice_out(entries: Iterable[Any], hidden: Collection[Any]) -> list[Any]:
+    """``getstats()`` without the functions in ``hidden`` (linesman's own hooks that
+    the app calls, such as its ``start_response``): their callers call their
+    callees directly, in proportion to how much each caller called them."""
+    entries = list(entries)
+    removed = [entry for entry in entries if entry.code in hidden]
+    if not removed:
+        return entries
+    total = sum(entry.totaltime for entry in removed) or 1.0
+    their_calls = [sub for entry in removed for sub in entry.calls or ()]
+    kept = []
+    for entry in entries:
+        if entry.code in hidden:
+            continue
+        calls = list(entry.calls or ())
+        into = [sub for sub in calls if sub.code in hidden]
+        if into:
+            share = sum(sub.totaltime for sub in into) / total
+            calls = [sub for sub in calls if sub.code not in hidden] + [
+                _Entry(
+                    sub.code,
+                    sub.callcount,
+                    sub.reccallcount,
+                    sub.totaltime * share,
+                    sub.inlinetime * share,
+                )
+                for sub in their_calls
+            ]
+        kept.append(
+            _Entry(
+                entry.code,
+                entry.callcount,
+                entry.reccallcount,
+                entry.totaltime,
+                entry.inlinetime,
+                calls,
+            )
+        )
+    return kept
+
+
+def stats_from_profile(entries: Iterable[Any]) -> tuple[list[FunctionStats], list[CallStats]]:
+    """``Profile.getstats()`` -> function and call rows, profiler noise removed."""
+    functions: list[FunctionStats] = []
+    calls: list[CallStats] = []
+    for entry in entries:
+        label = label_of(entry.code)
+        if is_profiler_noise(label):
+            continue
+        function = FunctionStats(
+            *label, entry.callcount, entry.reccallcount, entry.inlinetime, entry.totaltime
+        )
+        functions.append(function)
+        for sub in entry.calls or ():
+            sub_label = label_of(sub.code)
+            if is_profiler_noise(sub_label):
+                continue
+            calls.append(
+                CallStats(
+                    function.key,
+                    function_key(*sub_label),
+                    sub.callcount,
+                    sub.reccallcount,
+                    sub.inlinetime,
+                    sub.totaltime,
+                )
+            )
+    return functions, calls
+
+
+def stacks_from_samples(raw: Mapping[Any, list]) -> tuple[dict[str, Label], list[StackStats]]:
+    """The sampling engine's stacks (code objects, leaf first) -> labels and stacks."""
+    labels: dict[str, Label] = {}
+    keys: dict[Any, str] = {}  # code object or C label -> key
+
+    def key_of(code: Any) -> str:
+        key = keys.get(code)
+        if key is None:
+            label = label_of(code)
+            key = keys[code] = function_key(*label)
+            labels[key] = label
+        return key
+
+    stacks = []
+    for (codes, leaf), (samples, seconds) in raw.items():
+        frames = [key_of(code) for code in reversed(codes)]
+        if leaf is not None:
+            frames.append(key_of(leaf))
+        stacks.append(StackStats(tuple(frames), int(samples), float(seconds)))
+    return labels, stacks
+
+
+def rows_from_stacks(
+    labels: Mapping[str, Label], stacks: Iterable[StackStats]
+) -> tuple[list[FunctionStats], list[CallStats]]:
+    """Function rows and caller/callee pairs of a sampled profile.
+
+    A function's cumulative time is the time of the stacks it is on (once per
+    stack, however often it recurs there), its own time that of the stacks it
+    ends; its "calls" are the samples it appears in. A pair is counted the same way.
+    """
+    functions: dict[str, list] = {key: [0, 0.0, 0.0] for key in labels}  # samples, own, cum
+    pairs: dict[tuple[str, str], list] = {}
+    for stack in stacks:
+        frames = stack.frames
+        if not frames:
+            continue
+        for key in set(frames):
+            figures = functions[key]
+            figures[0] += stack.samples
+            figures[2] += stack.time
+        functions[frames[-1]][1] += stack.time
+        for pair in set(zip(frames, frames[1:], strict=False)):
+            figures = pairs.setdefault(pair, [0, 0.0, 0.0])
+            figures[0] += stack.samples
+            figures[2] += stack.time
+        if len(frames) > 1:
+            pairs[(frames[-2], frames[-1])][1] += stack.time
+    rows = [
+        FunctionStats(*labels[key], samples, 0, own, cum)
+        for key, (samples, own, cum) in functions.items()
+        if samples
+    ]
+    calls = [
+        CallStats(caller, callee, samples, 0, own, cum)
+        for (caller, callee), (samples, own, cum) in pairs.items()
+    ]
+    return rows, calls

@@ -20,8 +20,9 @@ import itertools
 import math
 import sys
 import time
+from collections.abc import Callable, Iterator
 from queue import Empty
-from typing import Any, Callable, Iterator
+from typing import Any
 
 __all__ = ["ProfilerGate", "RequestProfile", "is_exclusive_profiler"]
 
@@ -201,7 +202,7 @@ class ProfilerGate:
         self._held_since = _NOT_YET
         held[0] = False
         try:
-            for item in waiting:
+            for item in waiting:  # noqa: B007 (the loop binds the item returned below)
                 break
         except Empty:
             pass

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from types import FrameType
-from typing import Any, Callable
+from typing import Any
 
 from pyinstrument.low_level.stat_profile import setstatprofile
 
@@ -47,14 +48,26 @@ def c_function_label(function: Any) -> str:
 class SampledProfile:
     """One request's sampled stacks, with the interface of a request's cProfile."""
 
-    __slots__ = ("interval", "stacks", "samples", "cpu_time", "lost", "concurrent", "arrival",
-                 "hidden", "_base", "_last", "_last_key")
+    __slots__ = (
+        "interval",
+        "stacks",
+        "samples",
+        "cpu_time",
+        "lost",
+        "concurrent",
+        "arrival",
+        "hidden",
+        "_base",
+        "_last",
+        "_last_key",
+    )
 
     kind = "sampled"
     sees_every_thread = False  # its hook is set on the request's own thread only
 
-    def __init__(self, interval: float = DEFAULT_INTERVAL, arrival: int = 0,
-                 hidden: frozenset = frozenset()) -> None:
+    def __init__(
+        self, interval: float = DEFAULT_INTERVAL, arrival: int = 0, hidden: frozenset = frozenset()
+    ) -> None:
         self.interval = interval
         self.hidden = hidden  # code objects of linesman's hooks, left out of stacks
         self.stacks: dict[StackKey, list] = {}  # stack -> [samples, seconds]

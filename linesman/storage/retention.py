@@ -32,22 +32,23 @@ class Retention:
         return max(1, (self.max_sessions or 1000) // 10)
 
 
-
 def apply_retention(backend: Backend, retention: Retention) -> int:
     """Remove what is too old, then what is beyond the count; how many went."""
     removed = 0
     if retention.max_age is not None:
         removed += backend.prune_older(time.time() - retention.max_age)
     if retention.max_sessions is not None and retention.keep_slowest:
-        removed += prune_keeping_slowest(backend, retention.max_sessions,
-                                         retention.keep_slowest, retention.folds)
+        removed += prune_keeping_slowest(
+            backend, retention.max_sessions, retention.keep_slowest, retention.folds
+        )
     elif retention.max_sessions is not None:
         removed += backend.prune(retention.max_sessions)
     return removed
 
 
-def slowest_per_endpoint(summaries: Iterable[dict], count: int,
-                         folds: Iterable[re.Pattern[str]] = DEFAULT_FOLDS) -> set[str]:
+def slowest_per_endpoint(
+    summaries: Iterable[dict], count: int, folds: Iterable[re.Pattern[str]] = DEFAULT_FOLDS
+) -> set[str]:
     """The ids of each endpoint's ``count`` slowest sessions."""
     folds = tuple(folds)
     groups: dict[str, list[dict]] = {}
@@ -60,8 +61,9 @@ def slowest_per_endpoint(summaries: Iterable[dict], count: int,
     return kept
 
 
-def prune_keeping_slowest(backend: "Backend", keep: int, slowest: int,
-                          folds: Iterable[re.Pattern[str]] = DEFAULT_FOLDS) -> int:
+def prune_keeping_slowest(
+    backend: Backend, keep: int, slowest: int, folds: Iterable[re.Pattern[str]] = DEFAULT_FOLDS
+) -> int:
     """Remove the oldest sessions beyond ``keep``, sparing each endpoint's
     ``slowest`` slowest, so a rare slow request is not pushed out by many fast
     ones (the store may then hold a little more than ``keep``)."""

@@ -21,22 +21,23 @@ import threading
 import time
 import weakref
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from linesman.backends.base import Backend, BackendError, SessionRefused
-from linesman.storage.health import Health
-from linesman.storage.retention import Retention, apply_retention
+from linesman.model.rows import splice_out, stacks_from_samples
+from linesman.model.session import ProfilingSession, approximate_size
 from linesman.profiling.gate import ProfilerGate
 from linesman.profiling.sampling import SampledProfile
-from linesman.model.session import (ProfilingSession, approximate_size, splice_out,
-                              stacks_from_samples)
+from linesman.storage.health import Health
+from linesman.storage.retention import Retention, apply_retention
 
 __all__ = ["ProfileRecord", "SessionWriter", "Retention"]
 
 _STOP = object()
 _NEVER = object()  # no item equals it; compared in C, see ProfilerGate.idle
-_WRITERS: "weakref.WeakSet[SessionWriter]" = weakref.WeakSet()
+_WRITERS: weakref.WeakSet[SessionWriter] = weakref.WeakSet()
 
 
 def _after_fork() -> None:
@@ -68,16 +69,31 @@ class ProfileRecord:
     hidden: frozenset = frozenset()  # code of linesman's hooks the app called
 
     def to_session(self) -> ProfilingSession:
-        summary = dict(uuid=self.uuid, duration=self.duration, cpu_time=self.cpu_time,
-                       status=self.status, response_size=self.response_size,
-                       error=self.error, concurrent=self.concurrent)
+        summary = dict(
+            uuid=self.uuid,
+            duration=self.duration,
+            cpu_time=self.cpu_time,
+            status=self.status,
+            response_size=self.response_size,
+            error=self.error,
+            concurrent=self.concurrent,
+        )
         if isinstance(self.profile, SampledProfile):
             labels, stacks = stacks_from_samples(self.profile.stacks)
-            return ProfilingSession(environ=self.environ, timestamp=self.timestamp,
-                                    stacks=stacks, labels=labels,
-                                    interval=self.profile.interval, **summary)
-        return ProfilingSession(splice_out(self.profile.getstats(), self.hidden), self.environ,
-                                self.timestamp, **summary)
+            return ProfilingSession(
+                environ=self.environ,
+                timestamp=self.timestamp,
+                stacks=stacks,
+                labels=labels,
+                interval=self.profile.interval,
+                **summary,
+            )
+        return ProfilingSession(
+            splice_out(self.profile.getstats(), self.hidden),
+            self.environ,
+            self.timestamp,
+            **summary,
+        )
 
 
 class Waiting(NamedTuple):
@@ -92,19 +108,27 @@ class Waiting(NamedTuple):
 class SessionWriter:
     """Stores records from a queue in a thread of its own, started on first use."""
 
-    def __init__(self, backend: Backend, health: Health, *, queue_size: int = 1000,
-                 queue_bytes: int = 64 << 20, flush_timeout: float = 5.0,
-                 retention: Retention = Retention(),
-                 on_switch: Callable[[bool | None], None] | None = None,
-                 on_captures: Callable[[list], None] | None = None,
-                 ready: bool = True, switch_interval: float = 0.5,
-                 retry_backoff: tuple[float, float] = (0.25, 5.0),
-                 gate: ProfilerGate | None = None) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        health: Health,
+        *,
+        queue_size: int = 1000,
+        queue_bytes: int = 64 << 20,
+        flush_timeout: float = 5.0,
+        retention: Retention | None = None,
+        on_switch: Callable[[bool | None], None] | None = None,
+        on_captures: Callable[[list], None] | None = None,
+        ready: bool = True,
+        switch_interval: float = 0.5,
+        retry_backoff: tuple[float, float] = (0.25, 5.0),
+        gate: ProfilerGate | None = None,
+    ) -> None:
         self.backend = backend
         self.health = health
         self.queue_bytes = queue_bytes
         self.flush_timeout = flush_timeout
-        self.retention = retention
+        self.retention = retention or Retention()
         self.on_switch = on_switch
         self.on_captures = on_captures
         self.ready = ready
@@ -178,8 +202,7 @@ class SessionWriter:
             return
         if not self.flush(self.flush_timeout if timeout is None else timeout):
             self.health.count("lost.exit", self._pending)
-            self.health.problem("exit", "linesman: %d profile(s) not stored at exit",
-                                self._pending)
+            self.health.problem("exit", "linesman: %d profile(s) not stored at exit", self._pending)
         self._stopping = True
         with self._idle:
             self._queued += 1
@@ -205,8 +228,9 @@ class SessionWriter:
 
     def _refused(self, reason: str, why: str) -> None:
         self.health.count(f"skipped.{reason}")
-        self.health.problem(reason, "linesman: a profile was dropped: %s. Is the store "
-                            "slow or down?", why)
+        self.health.problem(
+            reason, "linesman: a profile was dropped: %s. Is the store slow or down?", why
+        )
 
     def _run(self) -> None:
         """The writer's loop. It runs holding the gate (taken for it before the
@@ -220,8 +244,7 @@ class SessionWriter:
                 if self._backlog:
                     wake = min(wake, self._retry_at)
                 timeout = max(0.0, wake - time.monotonic())
-                item = gate.idle(iter(functools.partial(self._queue.get, True, timeout),
-                                      _NEVER))
+                item = gate.idle(iter(functools.partial(self._queue.get, True, timeout), _NEVER))
                 now = time.monotonic()
                 if now >= next_switch_check:
                     self._check_store()
@@ -265,11 +288,15 @@ class SessionWriter:
             self.health.problem("build", "linesman: could not build a session", exc_info=True)
             return
         size = approximate_size(session)
-        if self._backlog and (len(self._backlog) >= self.queue_size
-                              or self._backlog_bytes + size > self.queue_bytes):
+        if self._backlog and (
+            len(self._backlog) >= self.queue_size or self._backlog_bytes + size > self.queue_bytes
+        ):
             self._done()
-            self._refused("backlog_full", "sessions waiting for the store passed the bound "
-                          f"({self.queue_size} sessions or {self.queue_bytes} bytes)")
+            self._refused(
+                "backlog_full",
+                "sessions waiting for the store passed the bound "
+                f"({self.queue_size} sessions or {self.queue_bytes} bytes)",
+            )
             return
         self._backlog.append(Waiting(session, size, record.capture, record.selected))
         self._backlog_bytes += size
@@ -280,8 +307,12 @@ class SessionWriter:
         finished (stored or given up)."""
         finished = 0
         size = min(limit or BATCH, BATCH)
-        while self._backlog and time.monotonic() >= self._retry_at and (
-                limit is None or finished < limit) and not self._stopping:
+        while (
+            self._backlog
+            and time.monotonic() >= self._retry_at
+            and (limit is None or finished < limit)
+            and not self._stopping
+        ):
             batch = [self._backlog[number] for number in range(min(size, len(self._backlog)))]
             try:
                 if not self.ready:
@@ -311,7 +342,7 @@ class SessionWriter:
             self._add_plain(plain)
         captured = [waiting for waiting in batch if waiting.capture is not None]
         for waiting in captured:
-            stored = self._one(lambda: self._add_captured(waiting), waiting.session)
+            stored = self._one(functools.partial(self._add_captured, waiting), waiting.session)
             if stored:
                 self._stored(1)
             elif stored is False:
@@ -339,7 +370,7 @@ class SessionWriter:
             raise
         except Exception:
             for session in sessions:
-                if self._one(lambda: self.backend.add(session)):
+                if self._one(functools.partial(self.backend.add, session)):
                     self._stored(1)
             return
         self._stored(len(sessions))
@@ -358,12 +389,17 @@ class SessionWriter:
 
     def _refused_by_store(self, session: ProfilingSession, exc: Exception) -> None:
         self.health.count("lost.refused_by_store")
-        self.health.problem("refused", "linesman: the store refused a session for its "
-                            "content and it was dropped (%s %s): %s", session.method,
-                            session.path[:200].encode("unicode_escape").decode(), exc)
+        self.health.problem(
+            "refused",
+            "linesman: the store refused a session for its content and it was dropped (%s %s): %s",
+            session.method,
+            session.path[:200].encode("unicode_escape").decode(),
+            exc,
+        )
 
-    def _one(self, store: Callable[[], bool | None], session: ProfilingSession | None = None
-             ) -> bool | None:
+    def _one(
+        self, store: Callable[[], bool | None], session: ProfilingSession | None = None
+    ) -> bool | None:
         """One session's store call: whether it was stored, or None when the backend
         failed on it (a bug, not an outage: that session alone is lost, counted)."""
         try:
@@ -376,8 +412,9 @@ class SessionWriter:
             raise
         except Exception:
             self.health.count("lost.store_error")
-            self.health.problem("add", "linesman: the backend failed to store a session",
-                                exc_info=True)
+            self.health.problem(
+                "add", "linesman: the backend failed to store a session", exc_info=True
+            )
             return None
 
     def _stored(self, count: int) -> None:
@@ -404,17 +441,21 @@ class SessionWriter:
     def _store_trouble(self, exc: BaseException) -> None:
         message = f"{self.backend.describe()}: {exc}"
         self.health.store_failed(message)
-        self.health.problem("store", "linesman: store unavailable, %d session(s) waiting: %s",
-                            len(self._backlog), message)
+        self.health.problem(
+            "store",
+            "linesman: store unavailable, %d session(s) waiting: %s",
+            len(self._backlog),
+            message,
+        )
 
     def _retain(self) -> None:
         """Apply max_sessions and max_age, now and then (never a scan per insert)."""
         retention = self.retention
         if retention.max_sessions is None and retention.max_age is None:
             return
-        due = (self._inserts_since_prune >= retention.every()
-               or (self._inserts_since_prune and
-                   time.monotonic() - self._pruned_at >= retention.interval))
+        due = self._inserts_since_prune >= retention.every() or (
+            self._inserts_since_prune and time.monotonic() - self._pruned_at >= retention.interval
+        )
         if not due or self._backlog:
             return
         self._inserts_since_prune = 0
@@ -422,14 +463,13 @@ class SessionWriter:
         try:
             removed = apply_retention(self.backend, retention)
         except Exception:
-            self.health.problem("prune", "linesman: could not remove old sessions",
-                                exc_info=True)
+            self.health.problem("prune", "linesman: could not remove old sessions", exc_info=True)
             return
         if removed:
             self.health.count("pruned", removed)
 
 
-def _close_at_exit(writer_ref: "weakref.ref[SessionWriter]") -> None:
+def _close_at_exit(writer_ref: weakref.ref[SessionWriter]) -> None:
     writer = writer_ref()
     if writer is not None:
         writer.close()

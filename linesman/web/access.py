@@ -22,8 +22,9 @@ import binascii
 import hmac
 import importlib
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
 from linesman.config import ConfigError, Settings
@@ -39,9 +40,11 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
-TOKEN_NEEDED = ("The profiler needs its access token. Open the link that "
-                "`linesman url STORE` prints for this app's store (the app's log shows it "
-                "at start-up too); scripts send the token in the X-Linesman-Token header.")
+TOKEN_NEEDED = (
+    "The profiler needs its access token. Open the link that "
+    "`linesman url STORE` prints for this app's store (the app's log shows it "
+    "at start-up too); scripts send the token in the X-Linesman-Token header."
+)
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,9 @@ def _networks(entries: tuple[str, ...], option: str) -> tuple[Network, ...]:
         try:
             networks.append(ipaddress.ip_network(entry, strict=False))
         except ValueError:
-            raise ConfigError(f"linesman option {option}: {entry!r} is not an IP address "
-                              f"or network") from None
+            raise ConfigError(
+                f"linesman option {option}: {entry!r} is not an IP address or network"
+            ) from None
     return tuple(networks)
 
 
@@ -117,7 +121,8 @@ class AccessPolicy:
         self.proxies = _networks(settings.trusted_proxies, "trusted_proxies")
         self.any_host = "*" in settings.allowed_hosts
         self.hosts = {host.lower().strip("[]") for host in settings.allowed_hosts} or set(
-            _LOOPBACK_HOSTS)
+            _LOOPBACK_HOSTS
+        )
         self.credentials = None
         if settings.auth_user or settings.auth_password:
             if not (settings.auth_user and settings.auth_password):
@@ -158,8 +163,12 @@ class AccessPolicy:
             if token is None:
                 return Verdict(False, 401, TOKEN_NEEDED, 'Bearer realm="linesman"')
         if self.credentials is not None and not self._credentials_match(environ):
-            return Verdict(False, 401, "The profiler needs a user name and password.",
-                           'Basic realm="linesman", charset="UTF-8"')
+            return Verdict(
+                False,
+                401,
+                "The profiler needs a user name and password.",
+                'Basic realm="linesman", charset="UTF-8"',
+            )
         if self.hook is not None and not self._hook_allows(environ):
             return Verdict(False, 403, "The profiler is not open to you.")
         return Verdict(True, by_link=token == "link", by_header=token == "header")
@@ -187,8 +196,9 @@ class AccessPolicy:
         if scheme.lower() != "basic":
             return False
         try:
-            user, _, password = base64.b64decode(encoded.strip(), validate=True).decode(
-                "utf-8").partition(":")
+            user, _, password = (
+                base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
+            )
         except (binascii.Error, UnicodeDecodeError, ValueError):
             return False
         expected_user, expected_password = self.credentials

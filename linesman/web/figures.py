@@ -3,9 +3,13 @@ JSON-ready dicts (the tree, the table, the package chart), bounded in size."""
 
 from __future__ import annotations
 
-
-from linesman.model.callgraph import (change_shade, package_times, profile_total, session_tree,
-                                      to_dot)
+from linesman.model.callgraph import (
+    change_shade,
+    package_times,
+    profile_total,
+    session_tree,
+    to_dot,
+)
 from linesman.model.session import ProfilingSession
 
 TREE_NODES = 5000  # the most call-tree nodes a page carries
@@ -21,8 +25,10 @@ def profile_figures(session: ProfilingSession, cutoff: float) -> dict:
     rows = table_rows(session)
     index = {function.key: number for number, function in enumerate(rows)}
     tree = []
-    todo = [(root, -1) for root in reversed(
-        session_tree(session, min(cutoff / 100, TREE_FLOOR), TREE_NODES))]
+    todo = [
+        (root, -1)
+        for root in reversed(session_tree(session, min(cutoff / 100, TREE_FLOOR), TREE_NODES))
+    ]
     while todo:
         node, parent = todo.pop()
         if node.key not in index:  # on the tree, below the table's cut: it goes along
@@ -35,8 +41,10 @@ def profile_figures(session: ProfilingSession, cutoff: float) -> dict:
         "cutoff": cutoff,
         "kind": session.kind,
         "samples": session.samples,
-        "functions": [[f.name, f.file, f.line, f.callcount, f.reccallcount,
-                       f.inlinetime, f.totaltime] for f in rows],
+        "functions": [
+            [f.name, f.file, f.line, f.callcount, f.reccallcount, f.inlinetime, f.totaltime]
+            for f in rows
+        ],
         "function_count": len(session.functions),
         "tree": tree,
     }
@@ -50,7 +58,7 @@ def table_rows(session: ProfilingSession) -> list:
     if len(functions) <= TABLE_ROWS:
         return list(functions)
     by_cumulative = sorted(functions, key=lambda f: f.totaltime, reverse=True)
-    chosen = {f.key: f for f in by_cumulative[:TABLE_ROWS // 2]}
+    chosen = {f.key: f for f in by_cumulative[: TABLE_ROWS // 2]}
     for function in sorted(functions, key=lambda f: f.inlinetime, reverse=True):
         if len(chosen) >= TABLE_ROWS:
             break
@@ -62,8 +70,10 @@ def profiler_text(session: ProfilingSession) -> str:
     """The summary's line on the engine, honest about what its figures are."""
     if session.kind == "sampled":
         every = f"every {session.interval * 1000:g} ms" if session.interval else ""
-        return (f"sampling {every}, {session.samples} sample"
-                f"{'' if session.samples == 1 else 's'}: time shares, no call counts")
+        return (
+            f"sampling {every}, {session.samples} sample"
+            f"{'' if session.samples == 1 else 's'}: time shares, no call counts"
+        )
     return "cProfile: exact call counts"
 
 
@@ -75,8 +85,7 @@ def comparison_figures(after: ProfilingSession, report: dict) -> dict:
     figures = profile_figures(after, 1.0)
     figures["change"] = [changes.get(f.key, 0.0) for f in after.functions]
     figures["change_colours"] = [change_shade(change, largest) for change in figures["change"]]
-    figures["dot"] = to_dot(after.call_index, 0.01, f"{after.method} {after.path}",
-                            changes=changes)
+    figures["dot"] = to_dot(after.call_index, 0.01, f"{after.method} {after.path}", changes=changes)
     return figures
 
 
@@ -87,17 +96,35 @@ def package_chart(session: ProfilingSession, packages: tuple[str, ...]) -> list[
     times = package_times(session.functions, packages)
     total = sum(seconds for _, seconds in times) or 1.0
     slices, angle = [], -math.pi / 2
-    colours = ["#1f6feb", "#d29922", "#2da44e", "#cf222e", "#8250df", "#0a7ea4", "#bf3989",
-               "#6e7781"]
+    colours = [
+        "#1f6feb",
+        "#d29922",
+        "#2da44e",
+        "#cf222e",
+        "#8250df",
+        "#0a7ea4",
+        "#bf3989",
+        "#6e7781",
+    ]
     for number, (name, seconds) in enumerate(times):
         share = seconds / total
         end = angle + share * 2 * math.pi
         large = 1 if share > 0.5 else 0
         x1, y1 = 50 + 45 * math.cos(angle), 50 + 45 * math.sin(angle)
         x2, y2 = 50 + 45 * math.cos(end), 50 + 45 * math.sin(end)
-        path = (f"M50,50 L{x1:.3f},{y1:.3f} A45,45 0 {large} 1 {x2:.3f},{y2:.3f} Z"
-                if share < 0.9999 else "M50,5 A45,45 0 1 1 49.999,5 Z")
-        slices.append({"name": name, "time": seconds, "share": share, "path": path,
-                       "colour": colours[number % len(colours)]})
+        path = (
+            f"M50,50 L{x1:.3f},{y1:.3f} A45,45 0 {large} 1 {x2:.3f},{y2:.3f} Z"
+            if share < 0.9999
+            else "M50,5 A45,45 0 1 1 49.999,5 Z"
+        )
+        slices.append(
+            {
+                "name": name,
+                "time": seconds,
+                "share": share,
+                "path": path,
+                "colour": colours[number % len(colours)],
+            }
+        )
         angle = end
     return slices

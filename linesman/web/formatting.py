@@ -4,7 +4,7 @@ page, a download's file name."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -18,12 +18,11 @@ def script_json(value: Any) -> str:
 
 
 def fmt_time(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, timezone.utc).astimezone().strftime(
-        "%Y-%m-%d %H:%M:%S %Z")
+    return datetime.fromtimestamp(timestamp, UTC).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def fmt_iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
 def fmt_count(number: int, cap: int) -> str:
@@ -41,8 +40,7 @@ def fmt_ms(seconds: float | None) -> str:
 def attachment(name: str) -> str:
     """A Content-Disposition for any file name (RFC 6266): an ASCII fallback, and the
     real name percent-encoded in ``filename*``; headers cannot carry ``/日本`` raw."""
-    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_"
-                       for c in name)
+    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
     if fallback == name:
         return f'attachment; filename="{name}"'
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"

@@ -53,21 +53,29 @@ def parse_list_query(params) -> tuple[SessionQuery, int]:
     path = params.get("path", "")
     if len(path) > 500:
         raise http.HTTPBadRequest("The path filter is too long.")
-    query = SessionQuery(path_contains=path, method=method,
-                         status=int(status) if status else None,
-                         min_duration=float(min_ms) / 1000 if min_ms else 0.0,
-                         capture=capture, sort=sort, descending=order == "desc")
+    query = SessionQuery(
+        path_contains=path,
+        method=method,
+        status=int(status) if status else None,
+        min_duration=float(min_ms) / 1000 if min_ms else 0.0,
+        capture=capture,
+        sort=sort,
+        descending=order == "desc",
+    )
     return query, int(page)
 
 
 def query_params(query: SessionQuery) -> dict[str, str]:
     """A query as the list page's URL parameters, defaults left out."""
-    params = {"path": query.path_contains, "method": query.method,
-              "status": "" if query.status is None else str(query.status),
-              "min_ms": f"{query.min_duration * 1000:g}" if query.min_duration else "",
-              "capture": query.capture,
-              "sort": "" if query.sort == "timestamp" else query.sort,
-              "order": "" if query.descending else "asc"}
+    params = {
+        "path": query.path_contains,
+        "method": query.method,
+        "status": "" if query.status is None else str(query.status),
+        "min_ms": f"{query.min_duration * 1000:g}" if query.min_duration else "",
+        "capture": query.capture,
+        "sort": "" if query.sort == "timestamp" else query.sort,
+        "order": "" if query.descending else "asc",
+    }
     return {name: value for name, value in params.items() if value}
 
 
@@ -86,8 +94,9 @@ class ListLinks:
 
     def sort(self, key: str) -> str:
         descending = not (self.query.sort == key and self.query.descending)
-        return self.page(sort="" if key == "timestamp" else key,
-                         order="" if descending else "asc", page="")
+        return self.page(
+            sort="" if key == "timestamp" else key, order="" if descending else "asc", page=""
+        )
 
     def arrow(self, key: str) -> str:
         if self.query.sort != key:

@@ -19,35 +19,64 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 from mako.lookup import TemplateLookup
 from webob import Request, Response
-from webob.multidict import MultiDict
 from webob import exc as http
+from webob.multidict import MultiDict
 from webob.static import DirectoryApp
 
+from linesman.analysis.endpoints import (
+    MERGE_LIMIT,
+    ProfileRef,
+    compare_sessions,
+    iso_utc,
+    median_session,
+    parse_ref,
+    parse_time,
+    resolve,
+    stats_of_rows,
+)
+from linesman.backends.base import BackendError
+from linesman.exporters.formats import export_name, to_collapsed, to_json, to_prof, to_speedscope
+from linesman.model.callgraph import render_svg, to_dot
+from linesman.model.capture import CaptureError, parse_capture
+from linesman.model.gc_pause import paused_gc
+from linesman.model.session import (
+    METHOD_PATTERN,
+    UUID_PATTERN,
+    ProfilingSession,
+    SessionFormatError,
+)
+from linesman.storage.health import SKIP_REASONS
 from linesman.web.access import LOGIN_COOKIE, TOKEN_PARAMETER, AccessPolicy
 from linesman.web.api import SessionsAPI, json_error, json_response
-from linesman.backends.base import BackendError
-from linesman.model.callgraph import (render_svg, to_dot)
-from linesman.model.capture import CaptureError, parse_capture
-from linesman.analysis.endpoints import (MERGE_LIMIT, ProfileRef, compare_sessions,
-                                stats_of_rows,
-                                iso_utc, median_session, parse_ref, parse_time, resolve)
-from linesman.exporters.formats import export_name, to_collapsed, to_json, to_prof, to_speedscope
-from linesman.model.gc_pause import paused_gc
-from linesman.storage.health import SKIP_REASONS
-from linesman.model.session import METHOD_PATTERN, UUID_PATTERN, ProfilingSession, SessionFormatError
 from linesman.web.cache import PageCache
 from linesman.web.figures import comparison_figures, package_chart, profile_figures, profiler_text
-from linesman.web.formatting import (COUNT_CAP, attachment, fmt_count, fmt_iso, fmt_ms, fmt_time,
-                                     script_json)
-from linesman.web.params import (ENDPOINTS_PER_PAGE, PAGE_SIZE, ListLinks, choice, merge_params,
-                                 parse_cutoff, parse_list_query, query_params)
+from linesman.web.formatting import (
+    COUNT_CAP,
+    attachment,
+    fmt_count,
+    fmt_iso,
+    fmt_ms,
+    fmt_time,
+    script_json,
+)
+from linesman.web.params import (
+    ENDPOINTS_PER_PAGE,
+    PAGE_SIZE,
+    ListLinks,
+    choice,
+    merge_params,
+    parse_cutoff,
+    parse_list_query,
+    query_params,
+)
 
 if TYPE_CHECKING:
     from linesman.middleware import ProfilingMiddleware
@@ -68,7 +97,8 @@ _SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
         "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-        "form-action 'self'; frame-ancestors 'none'"),
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
 }
 
 
@@ -83,12 +113,15 @@ def asset_folder(name: str) -> Path:
 class ProfilerUI:
     """The WSGI app behind ``profiler_path``."""
 
-    def __init__(self, middleware: "ProfilingMiddleware") -> None:
+    def __init__(self, middleware: ProfilingMiddleware) -> None:
         self.middleware = middleware
         self.access = AccessPolicy(middleware.settings, middleware.current_signer)
-        self.templates = TemplateLookup(directories=[str(asset_folder("templates"))],
-                                        default_filters=["h"], strict_undefined=True,
-                                        input_encoding="utf-8")
+        self.templates = TemplateLookup(
+            directories=[str(asset_folder("templates"))],
+            default_filters=["h"],
+            strict_undefined=True,
+            input_encoding="utf-8",
+        )
         self.static_files = DirectoryApp(str(asset_folder("static")))
         self.cache = PageCache()
         self._endpoints: tuple[tuple, list] | None = None  # see endpoint_table
@@ -102,8 +135,13 @@ class ProfilerUI:
             ("GET", re.compile(r"/?"), self.list_page),
             ("GET", re.compile(session), self.session_page),
             ("GET", re.compile(session + r"/versus-median"), self.versus_median),
-            ("GET", re.compile(session + r"\.(?P<kind>prof|speedscope\.json|collapsed\.txt|dot|svg|json)"),
-             self.export),
+            (
+                "GET",
+                re.compile(
+                    session + r"\.(?P<kind>prof|speedscope\.json|collapsed\.txt|dot|svg|json)"
+                ),
+                self.export,
+            ),
             ("GET", re.compile(r"/static/[A-Za-z0-9._/-]+"), self.static_file),
             ("POST", re.compile(r"/delete/all"), self.delete_all),
             ("POST", re.compile(r"/delete/matching"), self.delete_matching),
@@ -111,12 +149,18 @@ class ProfilerUI:
             ("POST", re.compile(r"/delete"), self.delete_selected),
             ("POST", re.compile(r"/state"), self.set_state),
             ("POST", re.compile(r"/captures"), self.start_capture),
-            ("POST", re.compile(rf"/captures/(?P<window_id>{UUID_PATTERN})/stop"),
-             self.stop_capture),
+            (
+                "POST",
+                re.compile(rf"/captures/(?P<window_id>{UUID_PATTERN})/stop"),
+                self.stop_capture,
+            ),
             ("GET", re.compile(r"/api/captures"), api.captures),
             ("POST", re.compile(r"/api/captures"), api.start_capture),
-            ("POST", re.compile(rf"/api/captures/(?P<window_id>{UUID_PATTERN})/stop"),
-             api.stop_capture),
+            (
+                "POST",
+                re.compile(rf"/api/captures/(?P<window_id>{UUID_PATTERN})/stop"),
+                api.stop_capture,
+            ),
             ("GET", re.compile(r"/api/sessions"), api.list),
             ("GET", re.compile(api_session), api.detail),
             ("DELETE", re.compile(api_session), api.delete),
@@ -161,8 +205,11 @@ class ProfilerUI:
             if not verdict.allowed:
                 raise self.refusal(verdict)
             request.environ["linesman.by_header"] = verdict.by_header
-            if verdict.by_link and request.method in ("GET", "HEAD") and not (
-                    request.path_info.startswith("/api/")):
+            if (
+                verdict.by_link
+                and request.method in ("GET", "HEAD")
+                and not (request.path_info.startswith("/api/"))
+            ):
                 response = http.HTTPSeeOther(location=self.without_token(request))
             else:
                 response = self.dispatch(request)
@@ -170,16 +217,28 @@ class ProfilerUI:
             response = self.error_page(request, error)
         except BackendError as error:
             self.middleware.health.store_failed(f"{self.backend.describe()}: {error}")
-            response = self.error_page(request, http.HTTPServiceUnavailable(
-                "The session store cannot be read right now; see the message above."))
+            response = self.error_page(
+                request,
+                http.HTTPServiceUnavailable(
+                    "The session store cannot be read right now; see the message above."
+                ),
+            )
         except SessionFormatError as error:
             self.note_damaged(request.path_info)
-            response = self.error_page(request, http.HTTPInternalServerError(
-                f"This session is stored, but cannot be read: {error}"))
+            response = self.error_page(
+                request,
+                http.HTTPInternalServerError(
+                    f"This session is stored, but cannot be read: {error}"
+                ),
+            )
         except Exception:
             log.exception("linesman: the profiler UI failed on %s", request.path_info)
-            response = self.error_page(request, http.HTTPInternalServerError(
-                "The profiler failed to draw this page; the details are in the log."))
+            response = self.error_page(
+                request,
+                http.HTTPInternalServerError(
+                    "The profiler failed to draw this page; the details are in the log."
+                ),
+            )
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if verdict is not None and verdict.by_link:
@@ -187,11 +246,21 @@ class ProfilerUI:
             # session header (see ProfiledRequest) to this browser.
             # Lax: a link to a profile from a chat or a ticket opens it (a GET, which
             # changes nothing); every change still needs the signed CSRF token.
-            response.set_cookie(LOGIN_COOKIE, signer.login_cookie, path=self.app_root(request),
-                                httponly=True, samesite="Lax")
+            response.set_cookie(
+                LOGIN_COOKIE,
+                signer.login_cookie,
+                path=self.app_root(request),
+                httponly=True,
+                samesite="Lax",
+            )
         if new_token and response.content_type in ("text/html", "application/json"):
-            response.set_cookie(CSRF_COOKIE, new_token, path=request.script_name or "/",
-                                httponly=True, samesite="Strict")
+            response.set_cookie(
+                CSRF_COOKIE,
+                new_token,
+                path=request.script_name or "/",
+                httponly=True,
+                samesite="Strict",
+            )
         return response(environ, start_response)
 
     @staticmethod
@@ -203,15 +272,17 @@ class ProfilerUI:
         return error
 
     def app_root(self, request: Request) -> str:
-        outer = request.script_name[:-len(self.middleware.profiler_path)]
+        outer = request.script_name[: -len(self.middleware.profiler_path)]
         return outer + "/" if not outer.endswith("/") else outer
 
     @staticmethod
     def without_token(request: Request) -> str:
         """The URL just opened with the login link, minus the token."""
-        kept = [(name, value) for name, value in parse_qsl(request.query_string,
-                                                           keep_blank_values=True)
-                if name != TOKEN_PARAMETER]
+        kept = [
+            (name, value)
+            for name, value in parse_qsl(request.query_string, keep_blank_values=True)
+            if name != TOKEN_PARAMETER
+        ]
         path = request.script_name + (request.path_info or "/")
         return path + ("?" + urlencode(kept) if kept else "")
 
@@ -229,8 +300,9 @@ class ProfilerUI:
                     return view(request, **match.groupdict())
             allowed.append(method)
         if allowed:
-            raise http.HTTPMethodNotAllowed("This page does not take that method.",
-                                            headers={"Allow": ", ".join(allowed)})
+            raise http.HTTPMethodNotAllowed(
+                "This page does not take that method.", headers={"Allow": ", ".join(allowed)}
+            )
         raise http.HTTPNotFound("There is no such page in the profiler.")
 
     def check_post(self, request: Request) -> None:
@@ -250,24 +322,34 @@ class ProfilerUI:
         if request.environ.get("linesman.by_header"):
             return  # a header no other site's page can send: a script, not a forged form
         if not self.middleware.current_signer().is_csrf_token(str(given or "")):
-            raise http.HTTPForbidden("The form's security token is missing or out of date; "
-                                     "reload the page and try again.")
+            raise http.HTTPForbidden(
+                "The form's security token is missing or out of date; "
+                "reload the page and try again."
+            )
 
     # -- drawing -----------------------------------------------------------------
-    def render(self, request: Request, template: str, status: int = 200,
-               **values: Any) -> Response:
+    def render(self, request: Request, template: str, status: int = 200, **values: Any) -> Response:
         body = self.templates.get_template(template).render_unicode(
-            base=request.script_name, csrf=request.environ["linesman.csrf"],
-            csrf_field=CSRF_FIELD, fmt_time=fmt_time, fmt_iso=fmt_iso, fmt_ms=fmt_ms,
-            fmt_range=iso_utc, profiler_text=profiler_text,
-            health=self.middleware.health, urlencode=urlencode, **values)
+            base=request.script_name,
+            csrf=request.environ["linesman.csrf"],
+            csrf_field=CSRF_FIELD,
+            fmt_time=fmt_time,
+            fmt_iso=fmt_iso,
+            fmt_ms=fmt_ms,
+            fmt_range=iso_utc,
+            profiler_text=profiler_text,
+            health=self.middleware.health,
+            urlencode=urlencode,
+            **values,
+        )
         return Response(body, status=status, content_type="text/html", charset="utf-8")
 
     def error_page(self, request: Request, error: http.HTTPException) -> Response:
         if request.path_info.startswith("/api/"):
             return json_error(error)
-        response = self.render(request, "error.mako", status=error.code, heading=error.title,
-                               detail=error.detail or "")
+        response = self.render(
+            request, "error.mako", status=error.code, heading=error.title, detail=error.detail or ""
+        )
         for name in ("Allow", "WWW-Authenticate"):
             if name in error.headers:
                 response.headers[name] = error.headers[name]
@@ -284,18 +366,33 @@ class ProfilerUI:
         summaries = self.backend.list_summaries((page - 1) * PAGE_SIZE, PAGE_SIZE, query)
         more = len(summaries) == PAGE_SIZE and (capped or page < pages)
         counts = self.middleware.health.counts()
-        skipped = [(name.split(".", 1)[1], number, SKIP_REASONS.get(name.split(".", 1)[1], ""))
-                   for name, number in sorted(counts.items()) if name.startswith("skipped.")]
+        skipped = [
+            (name.split(".", 1)[1], number, SKIP_REASONS.get(name.split(".", 1)[1], ""))
+            for name, number in sorted(counts.items())
+            if name.startswith("skipped.")
+        ]
         deleted = request.GET.get("deleted", "")
         stored = self.backend.count(limit=cap + 1) if query.filters else total
         return self.render(
-            request, "list.mako", sessions=summaries, total=fmt_count(total, cap),
-            stored=fmt_count(stored, cap), page=page, pages=f"{pages}+" if capped else str(pages),
-            more=more, damaged=self.damaged,
-            query=query, params=query_params(query), links=ListLinks(request.script_name, query),
-            enabled=self.middleware.enabled, counts=counts, skipped=skipped,
-            captures=self.backend.captures(5), now=time.time(),
-            deleted=int(deleted) if deleted.isdigit() and len(deleted) < 9 else None)
+            request,
+            "list.mako",
+            sessions=summaries,
+            total=fmt_count(total, cap),
+            stored=fmt_count(stored, cap),
+            page=page,
+            pages=f"{pages}+" if capped else str(pages),
+            more=more,
+            damaged=self.damaged,
+            query=query,
+            params=query_params(query),
+            links=ListLinks(request.script_name, query),
+            enabled=self.middleware.enabled,
+            counts=counts,
+            skipped=skipped,
+            captures=self.backend.captures(5),
+            now=time.time(),
+            deleted=int(deleted) if deleted.isdigit() and len(deleted) < 9 else None,
+        )
 
     # -- one session -----------------------------------------------------------------
     def load(self, session_uuid: str) -> ProfilingSession:
@@ -308,20 +405,30 @@ class ProfilerUI:
         """Why a link (the response header's, say) leads to no profile."""
         reason = self.middleware.health.why_not_kept(session_uuid)
         if reason is not None:
-            return (f"This request was profiled but its profile was not kept: "
-                    f"{SKIP_REASONS.get(reason, reason)}.")
+            return (
+                f"This request was profiled but its profile was not kept: "
+                f"{SKIP_REASONS.get(reason, reason)}."
+            )
         settings = self.middleware.settings
-        floor = (f" (shorter than min_duration, {settings.min_duration * 1000:g} ms)"
-                 if settings.min_duration else "")
-        return ("No stored session has that id. A response names its profile before the "
-                "profile is kept, so it may have been dropped" + floor + ", refused by a full "
-                "queue or the store, served by another process that did not keep it, "
-                "deleted, or removed by retention.")
+        floor = (
+            f" (shorter than min_duration, {settings.min_duration * 1000:g} ms)"
+            if settings.min_duration
+            else ""
+        )
+        return (
+            "No stored session has that id. A response names its profile before the "
+            "profile is kept, so it may have been dropped" + floor + ", refused by a full "
+            "queue or the store, served by another process that did not keep it, "
+            "deleted, or removed by retention."
+        )
 
     def session_page(self, request: Request, session_uuid: str) -> Response:
         cutoff = parse_cutoff(request.GET.get("cutoff"))
-        packages = tuple(p for p in re.split(r"[\s,]+", request.GET.get("packages", ""))
-                         if re.fullmatch(r"[A-Za-z_][\w.]{0,99}", p))[:20]
+        packages = tuple(
+            p
+            for p in re.split(r"[\s,]+", request.GET.get("packages", ""))
+            if re.fullmatch(r"[A-Za-z_][\w.]{0,99}", p)
+        )[:20]
         key = (session_uuid, cutoff)
         view = self.cache.get(key)
         if view is None:
@@ -331,13 +438,15 @@ class ProfilerUI:
         session = view["session"]
         chosen = packages or self.middleware.settings.chart_packages
         chart = package_chart(session, chosen) if chosen else None
-        return self.render(request, "session.mako", cutoff=cutoff, packages=" ".join(packages),
-                           chart=chart, **view)
+        return self.render(
+            request, "session.mako", cutoff=cutoff, packages=" ".join(packages), chart=chart, **view
+        )
 
     def session_view(self, session: ProfilingSession, cutoff: float) -> dict:
         figures = profile_figures(session, cutoff)
-        figures["dot"] = to_dot(session.call_index, cutoff / 100,
-                                f"{session.method} {session.path}")
+        figures["dot"] = to_dot(
+            session.call_index, cutoff / 100, f"{session.method} {session.path}"
+        )
         return {
             "session": session,
             "recursive": len(session.recursive_keys()),
@@ -360,9 +469,15 @@ class ProfilerUI:
         if page > pages:
             raise http.HTTPNotFound("There is no such page of endpoints.")
         start = (page - 1) * ENDPOINTS_PER_PAGE
-        return self.render(request, "endpoints.mako",
-                           endpoints=stats[start:start + ENDPOINTS_PER_PAGE],
-                           total=len(stats), page=page, pages=pages, first=start + 1)
+        return self.render(
+            request,
+            "endpoints.mako",
+            endpoints=stats[start : start + ENDPOINTS_PER_PAGE],
+            total=len(stats),
+            page=page,
+            pages=pages,
+            first=start + 1,
+        )
 
     def endpoint_table(self) -> list:
         """Every endpoint's figures; kept while the store has the same sessions (its
@@ -382,35 +497,50 @@ class ProfilerUI:
         ``until``, if given), its newest sessions added up, and how many."""
         endpoint = request.GET.get("endpoint", "")
         method, _, folded = endpoint.partition(" ")
-        if not re.fullmatch(METHOD_PATTERN, method) or not folded.startswith("/") or len(
-                endpoint) > 800:
+        if (
+            not re.fullmatch(METHOD_PATTERN, method)
+            or not folded.startswith("/")
+            or len(endpoint) > 800
+        ):
             raise http.HTTPBadRequest("That is not an endpoint (a method and a path).")
         try:
-            since, until = (parse_time(request.GET[name]) if request.GET.get(name) else None
-                            for name in ("since", "until"))
+            since, until = (
+                parse_time(request.GET[name]) if request.GET.get(name) else None
+                for name in ("since", "until")
+            )
         except ValueError as error:
             raise http.HTTPBadRequest(f"since and until are times: {error}.") from None
         ref = ProfileRef(endpoint=endpoint, since=since, until=until)
         found = resolve(self.backend, ref, self.folds, self.MERGE_LIMIT)
         if found is None:
-            raise http.HTTPNotFound("No stored session belongs to that endpoint"
-                                    + (" in that time range." if since or until else "."))
+            raise http.HTTPNotFound(
+                "No stored session belongs to that endpoint"
+                + (" in that time range." if since or until else ".")
+            )
         return ref, *found
 
     def merged_page(self, request: Request) -> Response:
         ref, merged, count = self.merged(request)
         cutoff = parse_cutoff(request.GET.get("cutoff"))
         chosen = self.middleware.settings.chart_packages
-        return self.render(request, "session.mako", cutoff=cutoff, packages="",
-                           chart=package_chart(merged, chosen) if chosen else None,
-                           merged_count=count, endpoint=ref.endpoint, merge_ref=ref,
-                           merge_query=merge_params(ref),
-                           **self.session_view(merged, cutoff))
+        return self.render(
+            request,
+            "session.mako",
+            cutoff=cutoff,
+            packages="",
+            chart=package_chart(merged, chosen) if chosen else None,
+            merged_count=count,
+            endpoint=ref.endpoint,
+            merge_ref=ref,
+            merge_query=merge_params(ref),
+            **self.session_view(merged, cutoff),
+        )
 
     def merged_prof(self, request: Request) -> Response:
         _, merged, _ = self.merged(request)
-        response = Response(body=to_prof(merged), content_type="application/octet-stream",
-                            charset=None)
+        response = Response(
+            body=to_prof(merged), content_type="application/octet-stream", charset=None
+        )
         name = export_name(merged, "prof").replace(merged.uuid[:8], "merged")
         response.content_disposition = attachment(name)
         return response
@@ -419,12 +549,15 @@ class ProfilerUI:
         """This session against the median one of its endpoint."""
         session = self.load(session_uuid)
         median = median_session(self.backend, session, self.folds)
-        return http.HTTPSeeOther(location=f"{request.script_name}/compare?"
-                                 + urlencode({"a": median, "b": session_uuid}))
+        return http.HTTPSeeOther(
+            location=f"{request.script_name}/compare?" + urlencode({"a": median, "b": session_uuid})
+        )
 
     def comparison(self, request: Request) -> dict:
-        chosen = request.GET.getall("session_uuids[]") or [request.GET.get("a", ""),
-                                                          request.GET.get("b", "")]
+        chosen = request.GET.getall("session_uuids[]") or [
+            request.GET.get("a", ""),
+            request.GET.get("b", ""),
+        ]
         if len(chosen) != 2 or any(len(text) > 900 for text in chosen):
             raise http.HTTPBadRequest("Compare exactly two profiles (a= and b=).")
         try:
@@ -432,25 +565,33 @@ class ProfilerUI:
         except ValueError as error:
             raise http.HTTPBadRequest(f"Compare two sessions or endpoints: {error}.") from None
         sides = []
-        for name, ref in zip("ab", refs):
+        for name, ref in zip("ab", refs, strict=True):
             found = resolve(self.backend, ref, self.folds, self.MERGE_LIMIT)
             if found is None:
-                raise http.HTTPNotFound(f"Nothing stored matches {name}=: no such "
-                                        "session, or no session of that endpoint (in that "
-                                        "time range).")
+                raise http.HTTPNotFound(
+                    f"Nothing stored matches {name}=: no such "
+                    "session, or no session of that endpoint (in that "
+                    "time range)."
+                )
             sides.append(found)
         if refs[0].uuid and refs[1].uuid and sides[0][0].timestamp > sides[1][0].timestamp:
             sides.reverse()  # two sessions: the earlier is "before"
             refs.reverse()
         (before, before_count), (after, after_count) = sides
         report = compare_sessions(before, after, before_count, after_count)
-        return {"report": report, "before": before, "after": after,
-                "counts": (before_count, after_count), "refs": refs,
-                "figures": script_json(comparison_figures(after, report))}
+        return {
+            "report": report,
+            "before": before,
+            "after": after,
+            "counts": (before_count, after_count),
+            "refs": refs,
+            "figures": script_json(comparison_figures(after, report)),
+        }
 
     def compare_page(self, request: Request) -> Response:
-        return self.render(request, "compare.mako", merge_params=merge_params,
-                           **self.comparison(request))
+        return self.render(
+            request, "compare.mako", merge_params=merge_params, **self.comparison(request)
+        )
 
     def compare_json(self, request: Request) -> Response:
         return json_response(self.comparison(request)["report"])
@@ -477,7 +618,8 @@ class ProfilerUI:
                 if svg is None:
                     raise http.HTTPNotImplemented(
                         "Graphviz's dot program is not installed on the server. The session "
-                        "page draws the graph in the browser and can save it as SVG.")
+                        "page draws the graph in the browser and can save it as SVG."
+                    )
                 body, content_type, extension = svg, "image/svg+xml", "svg"
         response = Response(body=body, content_type=content_type, charset=None)
         response.content_disposition = attachment(export_name(session, extension))
@@ -485,7 +627,7 @@ class ProfilerUI:
 
     def static_file(self, request: Request) -> Response:
         root = asset_folder("static").resolve()
-        target = (root / request.path_info[len("/static/"):]).resolve()
+        target = (root / request.path_info[len("/static/") :]).resolve()
         if not target.is_relative_to(root):  # a symlink that leads out of the folder
             raise http.HTTPNotFound("There is no such file.")
         request = request.copy_get()
@@ -522,8 +664,7 @@ class ProfilerUI:
         valid = {uuid for uuid in uuids if re.fullmatch(UUID_PATTERN, uuid)}
         if len(valid) != len(set(uuids)):
             raise http.HTTPBadRequest("Some of those are not session ids.")
-        return self.deleted(request, self.backend.delete_many(sorted(valid)) if valid else 0,
-                            valid)
+        return self.deleted(request, self.backend.delete_many(sorted(valid)) if valid else 0, valid)
 
     def delete_matching(self, request: Request) -> Response:
         query, _ = parse_list_query(request.POST)
@@ -550,5 +691,3 @@ class ProfilerUI:
             raise http.HTTPBadRequest("Profiling is turned on or off.")
         self.middleware.set_enabled(wanted == "on")
         return self.changed(request, f"profiling {wanted}")
-
-

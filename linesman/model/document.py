@@ -1,0 +1,110 @@
+"""A session as a versioned, JSON-ready document, and back, every figure
+unchanged. Function rows are lists in a fixed order; pairs and stack frames
+name functions by their index in that list, so a path is written once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from linesman.model.rows import CallStats, FunctionStats, StackStats, rows_from_stacks
+
+if TYPE_CHECKING:
+    from linesman.model.session import ProfilingSession
+
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "SessionFormatError", "to_document", "document_fields"]
+
+SCHEMA = "linesman.session"  # stored in every document: never renamed
+SCHEMA_VERSION = 2  # 2 added the engine's kind, its interval and sampled stacks
+_SAMPLED = "sampled"
+
+
+class SessionFormatError(ValueError):
+    """A stored session document that this version cannot read."""
+
+
+def to_document(session: ProfilingSession) -> dict[str, Any]:
+    index = {function.key: number for number, function in enumerate(session.functions)}
+    stacks = session.stacks
+    return {
+        "schema": SCHEMA,
+        "version": SCHEMA_VERSION,
+        **session.summary(),
+        "headers": dict(session.headers),
+        "response_size": session.response_size,
+        "error": session.error,
+        "concurrent": session.concurrent,
+        "kind": session.kind,
+        "interval": session.interval,
+        "functions": [
+            [f.file, f.line, f.name, f.callcount, f.reccallcount, f.inlinetime, f.totaltime]
+            for f in session.functions
+        ],
+        # A sampled session's pairs are derived from its stacks when read.
+        "calls": []
+        if stacks is not None
+        else [
+            [index[c.caller], index[c.callee], c.callcount, c.reccallcount, c.inlinetime,
+             c.totaltime]
+            for c in session.calls
+            if c.caller in index and c.callee in index
+        ],
+        "stacks": None
+        if stacks is None
+        else [[[index[key] for key in stack.frames], stack.samples, stack.time]
+              for stack in stacks],
+    }
+
+
+def document_fields(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A document's fields, as ``ProfilingSession.from_rows`` takes them; versions
+    1 and 2 (version 1 had only cProfile's sessions)."""
+    if document.get("schema") != SCHEMA:
+        raise SessionFormatError("not a linesman session document")
+    version = document.get("version")
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise SessionFormatError(
+            f"session document version {version!r} is newer than "
+            f"this linesman reads ({SCHEMA_VERSION})"
+        )
+    try:
+        return _fields(document)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise SessionFormatError(f"damaged session document: {exc!r}") from None
+
+
+def _fields(document: Mapping[str, Any]) -> dict[str, Any]:
+    fields = {
+        "uuid": str(document["uuid"]),
+        "timestamp": document["timestamp"],
+        "method": str(document["method"]),
+        "path": str(document["path"]),
+        "query": str(document["query"]),
+        "headers": {str(k): str(v) for k, v in dict(document["headers"]).items()},
+        "duration": document["duration"],
+        "cpu_time": document["cpu_time"],
+        "status": document["status"],
+        "response_size": document["response_size"],
+        "error": document["error"],
+        "concurrent": document["concurrent"],
+    }
+    functions = FunctionStats.rows(document["functions"])
+    keys = [function.key for function in functions]
+    stacks = document.get("stacks")
+    if document.get("kind") == _SAMPLED and stacks is not None:
+        kept = [
+            StackStats(tuple(keys[number] for number in frames), int(samples), float(seconds))
+            for frames, samples, seconds in stacks
+        ]
+        interval = document.get("interval")
+        labels = {f.key: (f.file, f.line, f.name) for f in functions}
+        functions, calls = rows_from_stacks(labels, kept)
+        return fields | {"functions": functions, "calls": calls, "stacks": kept,
+                         "interval": None if interval is None else float(interval)}
+    new = tuple.__new__  # CallStats' own __new__ is a Python frame per row
+    calls = [
+        new(CallStats, (keys[caller], keys[callee], int(cc), int(rcc), float(inline),
+                        float(total)))
+        for caller, callee, cc, rcc, inline, total in document["calls"]
+    ]
+    return fields | {"functions": functions, "calls": calls}
