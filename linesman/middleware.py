@@ -245,13 +245,14 @@ class ProfilingMiddleware:
         if self._samples(environ):
             if not wanted:  # sampling is per thread: an unprofiled request spoils nothing
                 return self.app(environ, start_response)
-            profile = SampledProfile(
+            sampled = SampledProfile(
                 self.settings.sample_interval, self.gate.count_in(), LINESMAN_HOOKS
             )
-            return self._serve_profiled(environ, start_response, profile, selected, window)
+            return self._serve_profiled(environ, start_response, sampled, selected, window)
         if not wanted and not (self.gate.exclusive and environ.get("wsgi.multithread", True)):
             # Only where one profiler sees every thread can this request spoil a profile.
             return self.app(environ, start_response)
+        profile: RequestProfile | SampledProfile | None
         profile, skipped = self.gate.enter(wanted)
         if skipped == "busy" and self.settings.profiler == "auto":
             # cProfile is not free for it (linesman's writer holds it): sample instead.
@@ -326,7 +327,7 @@ def _file_size(wrapper: Any, content_length: int | None) -> int:
     if content_length is not None:
         return content_length
     try:
-        filelike = getattr(wrapper, "filelike", None) or getattr(wrapper, "file", None)
+        filelike: Any = getattr(wrapper, "filelike", None) or getattr(wrapper, "file", None)
         return max(0, os.fstat(filelike.fileno()).st_size - filelike.tell())
     except (AttributeError, OSError, ValueError, TypeError):
         return 0

@@ -13,7 +13,7 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from linesman.model.callgraph import profile_total
 from linesman.model.endpoint import DEFAULT_FOLDS, endpoint_of, fold_path
@@ -52,7 +52,7 @@ class EndpointStats(NamedTuple):
     """One endpoint's figures (a tuple: a store of 100,000 paths makes as many)."""
 
     endpoint: str
-    count: int
+    count: int  # type: ignore[assignment]  # shadows tuple.count, as the API names it
     median: float
     p95: float
     slowest: float
@@ -168,10 +168,11 @@ def compare_sessions(
         new = {key: _as_share(f, after_total) for key, f in new.items()}
         per_before = per_after = 1
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for key in old.keys() | new.keys():
         a, b = old.get(key), new.get(key)
         sample = b or a
+        assert sample is not None  # the key came from one side
         cum_a = per(a.totaltime, per_before) if a else 0.0
         cum_b = per(b.totaltime, per_after) if b else 0.0
         rows.append(

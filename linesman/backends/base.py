@@ -120,31 +120,40 @@ def storable_text(text: str, limit: int) -> str:
 
 
 class Backend:
-    """Base class of a session store. Subclasses implement the seven methods."""
+    """Base class of a session store. Subclasses implement the seven methods.
+
+    The writer thread calls ``add`` and the delete methods, the UI and the
+    command line the readers, from any thread: a store is shared by threads
+    (and, for the bundled ones, by processes). A method that cannot reach the
+    store raises; the writer keeps the sessions and retries, the UI shows the
+    trouble. Everything beyond the seven has a default built on them."""
 
     # -- the documented seven ------------------------------------------------
     def setup(self) -> None:
-        """Prepare the store (create tables, open files); called once at start-up."""
+        """Prepare the store (create tables, open files); called once at start-up,
+        before any other method, and safe to call when the store already exists."""
         raise NotImplementedError
 
     def add(self, session: ProfilingSession) -> None:
-        """Store one session."""
+        """Store one :class:`~linesman.model.session.ProfilingSession`; storing a
+        session whose ``uuid`` is already stored replaces it."""
         raise NotImplementedError
 
     def get(self, session_uuid: str) -> ProfilingSession | None:
-        """The session with that id, or None when there is none."""
+        """The session with that id (equal to the one added), or None when there is
+        none."""
         raise NotImplementedError
 
     def get_all(self) -> OrderedDict[str, ProfilingSession]:
-        """Every session, uuid -> session, oldest first."""
+        """Every session, as an ordered mapping uuid -> session, oldest first."""
         raise NotImplementedError
 
     def delete(self, session_uuid: str) -> int:
-        """Remove one session; 1 if it was there, else 0."""
+        """Remove one session; 1 if it was there, else 0 (an unknown id is no error)."""
         raise NotImplementedError
 
     def delete_many(self, session_uuids: Iterable[str]) -> int:
-        """Remove several sessions; the number removed."""
+        """Remove several sessions; the number removed (unknown ids are skipped)."""
         raise NotImplementedError
 
     def delete_all(self) -> int:

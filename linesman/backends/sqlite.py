@@ -17,6 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
+from typing import Any
 
 from linesman.backends.base import (
     PATH_LENGTH,
@@ -101,7 +102,8 @@ def _where(query: SessionQuery | None) -> tuple[str, list]:
     """The WHERE clause of a query; every value goes in as a parameter."""
     if query is None:
         return "", []
-    clauses, parameters = [], []
+    clauses: list[str] = []
+    parameters: list[Any] = []
     if query.path_contains:
         escaped = re.sub(r"([\\%_])", r"\\\1", query.path_contains)
         clauses.append("path LIKE ? ESCAPE '\\'")

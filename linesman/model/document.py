@@ -44,15 +44,22 @@ def to_document(session: ProfilingSession) -> dict[str, Any]:
         "calls": []
         if stacks is not None
         else [
-            [index[c.caller], index[c.callee], c.callcount, c.reccallcount, c.inlinetime,
-             c.totaltime]
+            [
+                index[c.caller],
+                index[c.callee],
+                c.callcount,
+                c.reccallcount,
+                c.inlinetime,
+                c.totaltime,
+            ]
             for c in session.calls
             if c.caller in index and c.callee in index
         ],
         "stacks": None
         if stacks is None
-        else [[[index[key] for key in stack.frames], stack.samples, stack.time]
-              for stack in stacks],
+        else [
+            [[index[key] for key in stack.frames], stack.samples, stack.time] for stack in stacks
+        ],
     }
 
 
@@ -99,12 +106,15 @@ def _fields(document: Mapping[str, Any]) -> dict[str, Any]:
         interval = document.get("interval")
         labels = {f.key: (f.file, f.line, f.name) for f in functions}
         functions, calls = rows_from_stacks(labels, kept)
-        return fields | {"functions": functions, "calls": calls, "stacks": kept,
-                         "interval": None if interval is None else float(interval)}
+        return fields | {
+            "functions": functions,
+            "calls": calls,
+            "stacks": kept,
+            "interval": None if interval is None else float(interval),
+        }
     new = tuple.__new__  # CallStats' own __new__ is a Python frame per row
     calls = [
-        new(CallStats, (keys[caller], keys[callee], int(cc), int(rcc), float(inline),
-                        float(total)))
+        new(CallStats, (keys[caller], keys[callee], int(cc), int(rcc), float(inline), float(total)))
         for caller, callee, cc, rcc, inline, total in document["calls"]
     ]
     return fields | {"functions": functions, "calls": calls}

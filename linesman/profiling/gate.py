@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from queue import Empty
-from typing import Any
+from typing import Any, Protocol
 
 __all__ = ["ProfilerGate", "RequestProfile", "is_exclusive_profiler"]
 
@@ -34,6 +34,21 @@ NAP = 0.001  # how often the idle writer looks for a moment with no request in f
 def is_exclusive_profiler() -> bool:
     """True where cProfile is one per process and sees every thread (3.12+)."""
     return sys.version_info >= (3, 12)
+
+
+class GatedProfile(Protocol):
+    """What the gate reads and marks on a profile, whichever engine made it."""
+
+    concurrent: bool
+
+    @property
+    def arrival(self) -> int: ...
+
+    @property
+    def lost(self) -> str | None: ...
+
+    @property
+    def sees_every_thread(self) -> bool: ...
 
 
 class RequestProfile:
@@ -135,12 +150,12 @@ class ProfilerGate:
             time.sleep(0.0005)
         return True
 
-    def seal(self, profile: RequestProfile) -> None:
+    def seal(self, profile: GatedProfile) -> None:
         """The profile's last number: did anyone draw one since its first?"""
         if next(self._arrivals) - profile.arrival > 1:
             profile.concurrent = True
 
-    def leave(self, profile: RequestProfile | None = None) -> None:
+    def leave(self, profile: GatedProfile | None = None) -> None:
         """Count a request out (sealing its profile first, if not done yet)."""
         if profile is not None:
             self.seal(profile)
@@ -155,7 +170,7 @@ class ProfilerGate:
         self._in_flight.append(None)
         return next(self._arrivals)
 
-    def verdict(self, profile: RequestProfile) -> str | None:
+    def verdict(self, profile: GatedProfile) -> str | None:
         """Why this finished profile must not be stored, if it must not."""
         if profile.lost is not None:
             return profile.lost

@@ -69,7 +69,7 @@ class ProfileRecord:
     hidden: frozenset = frozenset()  # code of linesman's hooks the app called
 
     def to_session(self) -> ProfilingSession:
-        summary = dict(
+        summary: dict[str, Any] = dict(
             uuid=self.uuid,
             duration=self.duration,
             cpu_time=self.cpu_time,
@@ -353,6 +353,7 @@ class SessionWriter:
             self.on_captures(self.backend.open_captures())
 
     def _add_captured(self, waiting: Waiting) -> bool:
+        assert waiting.capture is not None  # only captured sessions come here
         if self.backend.add_captured(waiting.session, waiting.capture):
             return True
         if waiting.selected:

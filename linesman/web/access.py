@@ -123,12 +123,14 @@ class AccessPolicy:
         self.hosts = {host.lower().strip("[]") for host in settings.allowed_hosts} or set(
             _LOOPBACK_HOSTS
         )
-        self.credentials = None
+        self.credentials: tuple[str, str] | None = None
         if settings.auth_user or settings.auth_password:
             if not (settings.auth_user and settings.auth_password):
                 raise ConfigError("linesman options auth_user and auth_password go together")
             self.credentials = (settings.auth_user, settings.auth_password)
-        self.hook = _load_hook(settings.authorize) if settings.authorize else None
+        self.hook: Callable[[dict], Any] | None = (
+            _load_hook(settings.authorize) if settings.authorize else None
+        )
 
     def client_address(self, environ: dict):
         """The client's address, believing forwarding headers from trusted proxies only."""
@@ -201,6 +203,7 @@ class AccessPolicy:
             )
         except (binascii.Error, UnicodeDecodeError, ValueError):
             return False
+        assert self.credentials is not None  # checked by the caller
         expected_user, expected_password = self.credentials
         user_ok = hmac.compare_digest(user.encode(), expected_user.encode())
         password_ok = hmac.compare_digest(password.encode(), expected_password.encode())
@@ -208,6 +211,6 @@ class AccessPolicy:
 
     def _hook_allows(self, environ: dict) -> bool:
         try:
-            return bool(self.hook(environ))
+            return self.hook is not None and bool(self.hook(environ))
         except Exception:
             return False
