@@ -13,6 +13,9 @@ ${self.head()}
 <header class="top">
   <a class="brand" href="${base}/">linesman</a>
   <nav><a href="${base}/">Sessions</a> · <a href="${base}/endpoints">Endpoints</a></nav>
+  % if health.profiling_off:
+  <p class="alert" role="alert">Profiling is off in this process: ${health.profiling_off}.</p>
+  % endif
   % if health.store_error:
   <p class="alert" role="alert">Store trouble: ${health.store_error}</p>
   % endif

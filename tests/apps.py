@@ -16,6 +16,13 @@ def spin(seconds: float) -> None:
         pass
 
 
+def spin_cpu(seconds: float) -> None:
+    """Burn this much of the thread's own CPU time, however busy the machine is."""
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
 def hello_app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
     return [b"hello"]

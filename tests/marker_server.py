@@ -1,7 +1,8 @@
 """A real waitress server for the concurrency tests: each route runs its own marker.
 
 Run as a script: ``python marker_server.py PORT STORE [THREADS]``. ``/counts`` answers
-linesman's counters as JSON and is never profiled.
+linesman's counters as JSON, ``/captures`` how many open capture windows the
+process follows; neither is profiled.
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ def build(store: str) -> ProfilingMiddleware:
             middleware = holder["middleware"]
             middleware.flush(10)
             body = json.dumps(middleware.health.counts()).encode()
+        elif path == "/captures":  # how many open windows this process follows
+            body = str(len(holder["middleware"].captures)).encode()
         else:
             number = int(path.strip("/r"))
             MARKERS[number]()
@@ -89,7 +92,7 @@ def build(store: str) -> ProfilingMiddleware:
             return body()
         return app(environ, start_response)
 
-    middleware = ProfilingMiddleware(streamed, filename=store, exclude_paths="^/counts$")
+    middleware = ProfilingMiddleware(streamed, filename=store, exclude_paths="^/(counts|captures)$")
     holder["middleware"] = middleware
     return middleware
 

@@ -8,6 +8,7 @@ import time
 import pytest
 from conftest import screenshot
 from servers import demo_with_sessions, get, login_headers
+from waiting import wait_for
 
 pytestmark = pytest.mark.server
 
@@ -29,13 +30,6 @@ def page(page, site):
     """A tab logged in to the UI, as a user is after opening the printed link."""
     page.goto(site["login"])
     return page
-
-
-def wait_for(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def uuids_of(backend, path: str) -> list[str]:
@@ -101,11 +95,10 @@ def test_a_capture_window_armed_from_the_list_catches_exactly_n(site, page):
     page.click("#capture-form button")
     page.wait_for_selector(".capture.running")
     assert "caught 0 of 2" in page.inner_text(".captures")
-    time.sleep(0.6)  # the demo's writer reads open windows every 0.5 s
     for route in ("/json", "/slow", "/json", "/json", "/template"):
         assert get(site["port"], route)[0] == 200
     wait_for(lambda: backend.count() >= stored + 2)
-    time.sleep(0.3)
+    time.sleep(0.3)  # not a condition to poll: a third session must never come
     assert backend.count() == stored + 2
     page.reload()
     assert "caught 2 of 2" in page.inner_text(".captures")

@@ -14,6 +14,7 @@ from login import ui_client
 from servers import free_port, get, running
 from sessions import real_session
 from test_backends import FACTORIES, PERSISTENT
+from waiting import wait_for
 from wsgi_client import call
 
 from linesman.backends.sqlite import SqliteBackend
@@ -140,7 +141,7 @@ def test_a_window_keeps_only_requests_slower_than_its_threshold(make_profiled):
     armed = window(requests="2", min_ms="20", pattern="slow")
     middleware.start_capture(armed)
     quick = make_profiled(apps.hello_app, enabled="false", filename=middleware.backend.filename)
-    quick._apply_captures(quick.backend.open_captures())
+    quick.controls.apply_captures(quick.backend.open_captures())  # as its writer would
     call(quick, path="/slow/quick")
     call(middleware, path="/slow/one")
     assert quick.flush(10) and middleware.flush(10)
@@ -158,7 +159,7 @@ def test_a_window_runs_out_of_time(make_profiled):
     )
     middleware.start_capture(armed)
     call(middleware, path="/early")
-    time.sleep(0.35)
+    wait_for(lambda: not armed.is_open(time.time()), what="the window's end")
     call(middleware, path="/late")
     assert middleware.flush(10)
     assert [s["path"] for s in middleware.backend.summaries()] == ["/early"]
@@ -193,7 +194,10 @@ def test_two_server_processes_under_concurrent_load_store_exactly_n(tmp_path):
     ):
         armed = window(requests="20", pattern="^/r")
         backend.start_capture(armed)
-        time.sleep(1.2)  # both have read it with the switch (every 0.5 s)
+        wait_for(
+            lambda: all(get(port, "/captures")[2] == b"1" for port in ports),
+            what="both processes following the window",
+        )
         errors: list[BaseException] = []
 
         def client(number: int) -> None:
@@ -216,7 +220,10 @@ def test_two_server_processes_under_concurrent_load_store_exactly_n(tmp_path):
                 break
             get(ports[attempt % 2], f"/r{attempt % 8}")
         counts = [json.loads(get(port, "/counts")[2]) for port in ports]
-        time.sleep(1.2)
+        wait_for(
+            lambda: all(get(port, "/captures")[2] == b"0" for port in ports),
+            what="both processes seeing the window closed",
+        )
         for number in range(8):  # after it closed, nothing more is stored
             get(ports[number % 2], f"/r{number}")
         counts = [json.loads(get(port, "/counts")[2]) for port in ports]
@@ -234,10 +241,7 @@ def test_a_process_started_with_profiling_off_sees_it_turned_on_elsewhere(make_p
     second = make_profiled(apps.hello_app, filename=first.backend.filename)
     call(first, path="/before")  # served as it is; its writer now watches the store
     second.set_enabled(True)
-    deadline = time.monotonic() + 2
-    while not first.enabled and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert first.enabled
+    wait_for(lambda: first.enabled, timeout=5, what="the switch read from the store")
     call(first, path="/after")
     assert first.flush(10)
     assert [s["path"] for s in first.backend.summaries()] == ["/after"]
@@ -367,7 +371,7 @@ def test_the_command_line_arms_lists_and_stops_a_window(make_profiled):
     code, out = linesman("capture", store, "--requests", "2", "--match", "^/api/")
     assert code == 0 and "armed" in out
     window_id = out.split()[0]
-    middleware._apply_captures(middleware.backend.open_captures())
+    middleware.controls.apply_captures(middleware.backend.open_captures())
     for path in ("/api/1", "/home", "/api/2", "/api/3"):
         call(middleware, path=path)
     assert middleware.flush(10)

@@ -15,13 +15,9 @@ import pytest
 from login import ui_client
 
 from linesman import ProfilingSession
-from linesman.analysis.endpoints import (
-    compare_sessions,
-    endpoint_of,
-    endpoint_stats,
-    fold_path,
-    merge_sessions,
-)
+from linesman.analysis.compare import compare_sessions
+from linesman.analysis.endpoints import endpoint_of, endpoint_stats, fold_path
+from linesman.model.merge import merge_sessions
 
 LOCAL = {"REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "localhost"}
 

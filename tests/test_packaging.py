@@ -44,7 +44,7 @@ def test_the_wheel_holds_every_asset(tmp_path):
     assert expected <= names, sorted(expected - names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert "profiler = linesman.middleware:profiler_filter_factory" in text
+    assert "profiler = linesman.paste:profiler_filter_factory" in text
 
 
 def test_the_ui_finds_its_assets_where_linesman_was_imported_from():

@@ -12,11 +12,8 @@ from paste.deploy import loadapp
 from wsgi_client import SESSION_HEADER, call
 
 from linesman.config import ConfigError
-from linesman.middleware import (
-    ProfilingMiddleware,
-    profiler_filter_app_factory,
-    profiler_filter_factory,
-)
+from linesman.middleware import ProfilingMiddleware
+from linesman.paste import profiler_filter_app_factory, profiler_filter_factory
 
 
 def write_ini(folder, filter_lines):
@@ -38,8 +35,8 @@ def write_ini(folder, filter_lines):
 def test_the_entry_points_are_registered():
     filters = {ep.name: ep.value for ep in entry_points(group="paste.filter_factory")}
     filter_apps = {ep.name: ep.value for ep in entry_points(group="paste.filter_app_factory")}
-    assert filters["profiler"] == "linesman.middleware:profiler_filter_factory"
-    assert filter_apps["profiler"] == "linesman.middleware:profiler_filter_app_factory"
+    assert filters["profiler"] == "linesman.paste:profiler_filter_factory"
+    assert filter_apps["profiler"] == "linesman.paste:profiler_filter_app_factory"
 
 
 def test_loadapp_builds_a_profiled_app_from_an_ini(tmp_path):

@@ -16,12 +16,14 @@ from login import ui_client
 from servers import free_port, get, running
 from sessions import real_session, sampled_session
 
-from linesman.analysis.endpoints import compare_sessions, merge_sessions
+from linesman.analysis.compare import compare_sessions
 from linesman.backends.sqlite import SqliteBackend
 from linesman.config import ConfigError, parse_settings
 from linesman.exporters.formats import from_pstats, read_prof, to_collapsed, to_prof, to_speedscope
-from linesman.model.callgraph import profile_total, session_tree
+from linesman.model.callgraph import profile_total
+from linesman.model.merge import merge_sessions
 from linesman.model.session import ProfilingSession
+from linesman.model.tree import session_tree
 from linesman.profiling.sampling import SampledProfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))

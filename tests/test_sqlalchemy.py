@@ -271,7 +271,7 @@ def test_a_session_the_store_refuses_is_dropped_alone(store):
     column) is dropped and counted; the rest of its batch and what follows are stored."""
     import cProfile
 
-    from linesman.storage.writer import ProfileRecord
+    from linesman.storage.record import ProfileRecord
 
     middleware = middleware_on(store, apps.hello_app)
     try:

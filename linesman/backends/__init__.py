@@ -61,13 +61,21 @@ def create_backend(spec: str, options: dict[str, Any]) -> Backend:
         raise ConfigError(f"linesman backend {backend_class.__name__}: {exc}") from None
 
 
-def open_store(spec: str) -> Backend:
-    """A backend from what a user types: a SQLite or pickle file, or a database URL."""
+PICKLE_EXTENSIONS = (".dat", ".pickle", ".pkl")
+
+
+def open_store(spec: str, read_only: bool = False) -> Backend:
+    """A backend from what a user types: a SQLite or pickle file, or a database URL.
+    ``read_only`` opens a SQLite file read-only (SQLite's ``mode=ro``), so a
+    command that only reads can never change it."""
     import os
+    from urllib.parse import quote
 
     if "://" in spec:
         return create_backend("linesman.backends.sqlalchemy:SQLAlchemyBackend", {"url": spec})
     extension = os.path.splitext(spec)[1].lower()
-    if extension in (".dat", ".pickle", ".pkl"):
+    if extension in PICKLE_EXTENSIONS:
         return create_backend("linesman.backends.pickle:PickleBackend", {"filename": spec})
+    if read_only:
+        spec = "file:" + quote(os.path.abspath(spec)) + "?mode=ro"
     return create_backend("linesman.backends.sqlite:SqliteBackend", {"filename": spec})

@@ -16,7 +16,6 @@ import marshal
 from typing import Any
 
 from linesman import __version__
-from linesman.model.callgraph import TreeNode, session_tree
 from linesman.model.rows import (
     BUILTIN_FILE,
     CallStats,
@@ -25,6 +24,7 @@ from linesman.model.rows import (
     is_profiler_noise,
 )
 from linesman.model.session import ProfilingSession
+from linesman.model.tree import TreeNode, session_tree
 
 __all__ = [
     "to_pstats",

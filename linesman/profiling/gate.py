@@ -4,12 +4,34 @@ A request's profile is switched on only while the app's own code runs: the
 app call, each step of the body's iteration and ``close()``; the server's
 work between chunks is not charged to the app.
 
-The concurrency rule lives here. Up to Python 3.11 cProfile is per thread, so
-every thread may profile its own request. From 3.12 cProfile is built on
-``sys.monitoring``: one profiler per process, and it records every thread.
-There the :class:`ProfilerGate` lets one request at a time be profiled, serves
-the others unprofiled, and marks a profile during which another request was
-in flight so that it is dropped instead of stored with calls not its own.
+The concurrency rule lives here, and only here. Up to Python 3.11 cProfile is
+per thread, so every thread may profile its own request. From 3.12 cProfile is
+built on ``sys.monitoring``: one profiler per process, and it records every
+thread. There the :class:`ProfilerGate` lets one request at a time be
+profiled, serves the others unprofiled (the middleware samples them instead),
+and marks a profile during which another request, or linesman's own writer,
+ran Python code, so that it is dropped instead of stored with calls not its
+own.
+
+What this rests on in CPython (each checked by a test in tests/test_profiler.py):
+
+1. ``list.append``, ``list.pop`` and ``next()`` on an ``itertools.count`` are
+   single operations no other thread can interleave with (the GIL), so the
+   gate needs no lock and a request that is not profiled pays none.
+2. A profiler records calls (``PY_START``, ``CALL``, returns), never plain
+   bytecode: storing into a list slot, comparing and looping are invisible
+   to it. A C iterator advanced by ``for`` (``iter(callable, sentinel)`` over a
+   C callable such as ``SimpleQueue.get`` or ``time.sleep``) makes no
+   recordable call either, which is how the writer waits without showing up.
+3. The sentinel those iterators compare each item with is compared in C; the
+   items (``ProfileRecord``) must keep ``object``'s ``__eq__``, or the
+   comparison becomes a Python call.
+4. A thread switch happens only at a call or a backward jump, so nothing runs
+   between the writer's last look at ``_in_flight`` and its taking the gate.
+
+A free-threaded build (``python3.13t`` with the GIL off) breaks 1 and 4:
+:func:`profiling_is_safe` says so, and the middleware then profiles nothing
+and says why in its log and its UI.
 """
 
 from __future__ import annotations
@@ -24,16 +46,32 @@ from collections.abc import Callable, Iterator
 from queue import Empty
 from typing import Any, Protocol
 
-__all__ = ["ProfilerGate", "RequestProfile", "is_exclusive_profiler"]
+__all__ = ["ProfilerGate", "RequestProfile", "is_exclusive_profiler", "profiling_is_safe"]
 
-_NOT_YET = math.inf  # a hold's start time before it is read: "just now"
-_NEVER = object()  # a sentinel no item equals, compared in C (see ProfilerGate.idle)
-NAP = 0.001  # how often the idle writer looks for a moment with no request in flight
+_NOT_YET = math.inf  # when the writer's work started, before it is read: "just now"
+_NEVER = object()  # a sentinel no item equals, compared in C (assumption 3)
+QUIET_POLL = 0.001  # how often the waiting writer looks for a moment with no request in flight
 
 
 def is_exclusive_profiler() -> bool:
     """True where cProfile is one per process and sees every thread (3.12+)."""
     return sys.version_info >= (3, 12)
+
+
+def gil_disabled() -> bool:
+    """True on a free-threaded build running without the GIL."""
+    is_gil_enabled = getattr(sys, "_is_gil_enabled", None)
+    return is_gil_enabled is not None and not is_gil_enabled()
+
+
+def profiling_is_safe() -> str | None:
+    """None where the assumptions above hold; otherwise why profiling is off."""
+    if gil_disabled():
+        return (
+            "this Python runs without the GIL (a free-threaded build), where "
+            "linesman cannot keep one request's profile from another's: profiling is off"
+        )
+    return None
 
 
 class GatedProfile(Protocol):
@@ -42,7 +80,7 @@ class GatedProfile(Protocol):
     concurrent: bool
 
     @property
-    def arrival(self) -> int: ...
+    def first_number(self) -> int: ...
 
     @property
     def lost(self) -> str | None: ...
@@ -54,14 +92,14 @@ class GatedProfile(Protocol):
 class RequestProfile:
     """One request's cProfile, enabled around each piece of the app's work."""
 
-    __slots__ = ("profile", "cpu_time", "concurrent", "lost", "arrival", "_check_thread_hook")
+    __slots__ = ("profile", "cpu_time", "concurrent", "lost", "first_number", "_check_thread_hook")
 
     kind = "deterministic"
 
-    def __init__(self, arrival: int, concurrent: bool, check_thread_hook: bool) -> None:
+    def __init__(self, first_number: int, concurrent: bool, check_thread_hook: bool) -> None:
         self.profile = cProfile.Profile()
         self.cpu_time = 0.0
-        self.arrival = arrival
+        self.first_number = first_number
         self.concurrent = concurrent
         self.lost: str | None = None
         self._check_thread_hook = check_thread_hook
@@ -100,77 +138,77 @@ class RequestProfile:
 class ProfilerGate:
     """Who may be profiled now, and whether anything ran alongside.
 
-    Lock-free, so a request that is not profiled pays no lock: every request
-    counted in appends to ``_in_flight`` and draws a number from
-    ``_arrivals`` (both single atomic operations in CPython), and pops on its
-    way out. A profile saw company if another request was in flight when it
-    began, or if anyone drew a number between its first and its last.
+    Every request counted in appends to ``_in_flight`` and draws a number from
+    ``_numbers``, and pops on its way out. A profile overlapped another request
+    if one was in flight when it began, or if anyone drew a number between its
+    first and its last (:meth:`mark_overlap`).
 
-    linesman's own thread (the writer) counts as company too, since where one
-    profiler sees every thread its encoding and SQL would land in the request
-    being profiled. The writer *holds* the gate whenever it runs Python code:
-    taking the hold draws a number, so a profile already running is dropped,
-    and no profile starts while it is held (a request waits for it, ``patience``
-    0.2 s at most, before it is served unprofiled). The writer lets go only
-    inside :meth:`idle`, which sleeps and waits for a moment with no request in
-    flight without making a single call a profiler could record.
+    linesman's writer thread draws a number too whenever it starts running
+    Python code (:meth:`start_writer_work`): where one profiler sees every
+    thread, its encoding and SQL would land in the request being profiled, so a
+    profile running then is dropped, and no profile starts until the writer is
+    done (a request waits ``patience``, 0.2 s at most, then is served
+    unprofiled). The writer stops working only inside
+    :meth:`wait_for_work_and_quiet`, which waits for its next item and then for
+    a moment with no request in flight without making a call a profiler could
+    record.
     """
 
     def __init__(self, exclusive: bool | None = None, patience: float = 0.2) -> None:
         self.exclusive = is_exclusive_profiler() if exclusive is None else exclusive
         self.patience = patience
         self._in_flight: list[None] = []
-        self._held = [False]  # a one-slot list: set and cleared without a call
-        self._held_since = _NOT_YET
-        self._arrivals = itertools.count()
-        self._naps = iter(functools.partial(time.sleep, NAP), _NEVER)
+        self._writer_working = [False]  # a one-slot list: set and cleared without a call (2)
+        self._writer_started_at = _NOT_YET
+        self._numbers = itertools.count()
+        self._short_sleeps = iter(functools.partial(time.sleep, QUIET_POLL), _NEVER)
 
     def enter(self, wants_profile: bool) -> tuple[RequestProfile | None, str | None]:
         """Count a request in; give it a profile, or the reason it gets none."""
         self._in_flight.append(None)
-        arrival = next(self._arrivals)
+        first_number = next(self._numbers)
         if not wants_profile:
             return None, None
         overlapping = len(self._in_flight) > 1
         if self.exclusive:
-            if overlapping or not self._hold_ended():
+            if overlapping or not self._writer_done_soon():
                 return None, "busy"
-            arrival = next(self._arrivals)  # counted afresh after the wait
-            if len(self._in_flight) > 1 or self._held[0]:
+            first_number = next(self._numbers)  # counted afresh after the wait
+            if len(self._in_flight) > 1 or self._writer_working[0]:
                 return None, "busy"
-        return RequestProfile(arrival, overlapping, not self.exclusive), None
+        return RequestProfile(first_number, overlapping, not self.exclusive), None
 
-    def _hold_ended(self) -> bool:
-        """Wait for a short hold; never for one that is already long (a locked or
+    def _writer_done_soon(self) -> bool:
+        """Wait for the writer's short work; never for work already long (a locked or
         unreachable store), so a request's added wait stays under ``patience``
         and is nothing at all while the store is in trouble."""
-        while self._held[0]:
-            if time.monotonic() - self._held_since > self.patience:
+        while self._writer_working[0]:
+            if time.monotonic() - self._writer_started_at > self.patience:
                 return False
             time.sleep(0.0005)
         return True
 
-    def seal(self, profile: GatedProfile) -> None:
-        """The profile's last number: did anyone draw one since its first?"""
-        if next(self._arrivals) - profile.arrival > 1:
+    def mark_overlap(self, profile: GatedProfile) -> None:
+        """Mark the profile overlapped if anyone drew a number since its first."""
+        if next(self._numbers) - profile.first_number > 1:
             profile.concurrent = True
 
     def leave(self, profile: GatedProfile | None = None) -> None:
         """Count a request out (sealing its profile first, if not done yet)."""
         if profile is not None:
-            self.seal(profile)
+            self.mark_overlap(profile)
         self._in_flight.pop()
 
-    def arrival(self) -> int:
-        """A fresh arrival number, for a request already counted in."""
-        return next(self._arrivals)
+    def draw_number(self) -> int:
+        """A fresh number, for a request already counted in."""
+        return next(self._numbers)
 
     def count_in(self) -> int:
-        """Count in a request that runs no cProfile; its arrival number."""
+        """Count in a request that runs no cProfile; its first number."""
         self._in_flight.append(None)
-        return next(self._arrivals)
+        return next(self._numbers)
 
-    def verdict(self, profile: GatedProfile) -> str | None:
+    def reason_not_to_store(self, profile: GatedProfile) -> str | None:
         """Why this finished profile must not be stored, if it must not."""
         if profile.lost is not None:
             return profile.lost
@@ -190,44 +228,56 @@ class ProfilerGate:
         load storage keeps up."""
         return 1.0 if self.exclusive else 0.5
 
-    def hold(self) -> None:
+    @property
+    def writer_working(self) -> bool:
+        """Whether linesman's writer is running Python code now."""
+        return self._writer_working[0]
+
+    def start_writer_work(self) -> None:
         """linesman's own thread is about to run Python code (see the class notes)."""
-        self._held[0] = True
-        next(self._arrivals)
-        self._held_since = time.monotonic()
+        self._writer_working[0] = True
+        next(self._numbers)
+        self._writer_started_at = time.monotonic()
 
-    def release(self) -> None:
-        self._held_since = _NOT_YET
-        self._held[0] = False
+    def end_writer_work(self) -> None:
+        """linesman's own thread runs no more Python code until it starts again."""
+        self._writer_started_at = _NOT_YET
+        self._writer_working[0] = False
 
-    def idle(self, waiting: Iterator[Any]) -> Any:
-        """Let go of the hold, take the next item from ``waiting`` (None if it
-        timed out), wait for a moment with no request in flight, hold again.
+    def wait_for_work_and_quiet(self, waiting: Iterator[Any]) -> Any:
+        """End the writer's work, take the next item from ``waiting`` (None if it
+        timed out), wait for a moment with no request in flight (at most
+        ``quiet_wait``), and start the writer's work again.
 
-        Between letting go and holding again this makes no call a profiler
-        records (``sys.monitoring`` reports calls, starts and returns, never
-        plain bytecode): ``waiting`` and the 1 ms naps are C iterators driven by
-        ``for``, and the rest is stores and comparisons. So a request profiled
-        meanwhile holds none of linesman's code, and one that is still running
-        when the hold is taken again is dropped as overlapping.
+        Between the end and the start this makes no call a profiler records
+        (assumption 2 above): ``waiting`` and the short sleeps are C iterators
+        driven by ``for``, and the rest is stores and comparisons. So a request
+        profiled meanwhile holds none of linesman's code, and one still running
+        when the writer starts again is dropped as overlapping.
         """
-        held, in_flight, naps = self._held, self._in_flight, self._naps
-        patience_naps = int(self.quiet_wait / NAP)
+        writer_working, in_flight, short_sleeps = (
+            self._writer_working,
+            self._in_flight,
+            self._short_sleeps,
+        )
+        patience_sleeps = int(self.quiet_wait / QUIET_POLL)
         item = None
-        self._held_since = _NOT_YET
-        held[0] = False
+        self._writer_started_at = _NOT_YET
+        writer_working[0] = False
         try:
             for item in waiting:  # noqa: B007 (the loop binds the item returned below)
                 break
         except Empty:
             pass
         waited = 0
-        while in_flight and waited < patience_naps:
-            for _ in naps:
+        while in_flight and waited < patience_sleeps:
+            for _ in short_sleeps:
                 break
             waited += 1
-        held[0] = True  # no backward jump between the last look and here: no thread switch
-        for _ in self._arrivals:
+        # No call and no backward jump between the last look and here: no thread
+        # switch either (assumption 4).
+        writer_working[0] = True
+        for _ in self._numbers:
             break
-        self._held_since = time.monotonic()
+        self._writer_started_at = time.monotonic()
         return item

@@ -55,7 +55,7 @@ class SampledProfile:
         "cpu_time",
         "lost",
         "concurrent",
-        "arrival",
+        "first_number",
         "hidden",
         "_base",
         "_last",
@@ -66,7 +66,10 @@ class SampledProfile:
     sees_every_thread = False  # its hook is set on the request's own thread only
 
     def __init__(
-        self, interval: float = DEFAULT_INTERVAL, arrival: int = 0, hidden: frozenset = frozenset()
+        self,
+        interval: float = DEFAULT_INTERVAL,
+        first_number: int = 0,
+        hidden: frozenset = frozenset(),
     ) -> None:
         self.interval = interval
         self.hidden = hidden  # code objects of linesman's hooks, left out of stacks
@@ -75,7 +78,7 @@ class SampledProfile:
         self.cpu_time = 0.0
         self.lost: str | None = None
         self.concurrent = False
-        self.arrival = arrival
+        self.first_number = first_number
         self._base: FrameType | None = None
         self._last = 0.0
         self._last_key: StackKey | None = None

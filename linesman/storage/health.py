@@ -39,6 +39,7 @@ class Health:
         self._last_logged: dict[str, float] = {}
         self._suppressed: Counter[str] = Counter()
         self.store_error: str | None = None
+        self.profiling_off: str | None = None  # why this process cannot profile at all
         self._unkept: OrderedDict[str, str] = OrderedDict()
 
     def not_kept(self, uuid: str, reason: str) -> None:

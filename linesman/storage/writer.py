@@ -20,23 +20,22 @@ import queue
 import threading
 import time
 import weakref
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from dataclasses import dataclass, field
+from typing import Any
 
 from linesman.backends.base import Backend, BackendError, SessionRefused
-from linesman.model.rows import splice_out, stacks_from_samples
 from linesman.model.session import ProfilingSession, approximate_size
 from linesman.profiling.gate import ProfilerGate
-from linesman.profiling.sampling import SampledProfile
+from linesman.storage.backlog import Backlog, Backoff, Waiting
 from linesman.storage.health import Health
+from linesman.storage.record import ProfileRecord
 from linesman.storage.retention import Retention, apply_retention
 
-__all__ = ["ProfileRecord", "SessionWriter", "Retention"]
+__all__ = ["SessionWriter", "WriterOptions"]
 
 _STOP = object()
-_NEVER = object()  # no item equals it; compared in C, see ProfilerGate.idle
+_NEVER = object()  # no item equals it; compared in C (linesman.profiling.gate, assumption 3)
 _WRITERS: weakref.WeakSet[SessionWriter] = weakref.WeakSet()
 
 
@@ -50,59 +49,17 @@ os.register_at_fork(after_in_child=_after_fork)
 BATCH = 200  # sessions built, and stored per transaction, when several wait
 
 
-@dataclass(slots=True, eq=False)  # compared to a sentinel in C: no Python __eq__
-class ProfileRecord:
-    """A finished request's raw profile and figures, before it is a session."""
+@dataclass(frozen=True)
+class WriterOptions:
+    """How much may wait for the store, how long exit waits for it, and how often
+    the store is read and retried."""
 
-    profile: Any  # cProfile.Profile, disabled, or the SampledProfile that ran
-    environ: dict
-    uuid: str
-    timestamp: float
-    duration: float
-    cpu_time: float
-    status: int | None
-    response_size: int
-    error: str | None
-    concurrent: bool
-    capture: str | None = None  # the capture window that asked for it
-    selected: bool = True  # wanted by the switch and the options too, window or not
-    hidden: frozenset = frozenset()  # code of linesman's hooks the app called
-
-    def to_session(self) -> ProfilingSession:
-        summary: dict[str, Any] = dict(
-            uuid=self.uuid,
-            duration=self.duration,
-            cpu_time=self.cpu_time,
-            status=self.status,
-            response_size=self.response_size,
-            error=self.error,
-            concurrent=self.concurrent,
-        )
-        if isinstance(self.profile, SampledProfile):
-            labels, stacks = stacks_from_samples(self.profile.stacks)
-            return ProfilingSession(
-                environ=self.environ,
-                timestamp=self.timestamp,
-                stacks=stacks,
-                labels=labels,
-                interval=self.profile.interval,
-                **summary,
-            )
-        return ProfilingSession(
-            splice_out(self.profile.getstats(), self.hidden),
-            self.environ,
-            self.timestamp,
-            **summary,
-        )
-
-
-class Waiting(NamedTuple):
-    """A built session in the backlog, and what it takes to store it."""
-
-    session: ProfilingSession
-    size: int
-    capture: str | None
-    selected: bool
+    queue_size: int = 1000  # records waiting to be built, and sessions to be stored
+    queue_bytes: int = 64 << 20  # the sessions' approximate bytes, at most
+    flush_timeout: float = 5.0  # how long process exit waits for storage
+    switch_interval: float = 0.5  # seconds between reads of the switch and windows
+    retry_backoff: tuple[float, float] = (0.25, 5.0)  # first and longest wait after a failure
+    retention: Retention = field(default_factory=Retention)
 
 
 class SessionWriter:
@@ -112,36 +69,26 @@ class SessionWriter:
         self,
         backend: Backend,
         health: Health,
+        options: WriterOptions | None = None,
         *,
-        queue_size: int = 1000,
-        queue_bytes: int = 64 << 20,
-        flush_timeout: float = 5.0,
-        retention: Retention | None = None,
+        gate: ProfilerGate | None = None,
         on_switch: Callable[[bool | None], None] | None = None,
         on_captures: Callable[[list], None] | None = None,
         ready: bool = True,
-        switch_interval: float = 0.5,
-        retry_backoff: tuple[float, float] = (0.25, 5.0),
-        gate: ProfilerGate | None = None,
     ) -> None:
         self.backend = backend
         self.health = health
-        self.queue_bytes = queue_bytes
-        self.flush_timeout = flush_timeout
-        self.retention = retention or Retention()
-        self.on_switch = on_switch
-        self.on_captures = on_captures
-        self.ready = ready
-        self.switch_interval = switch_interval
-        self.retry_backoff = retry_backoff
+        self.options = options = options or WriterOptions()
+        self.queue_size = options.queue_size
+        self.retention = options.retention
         self.gate = gate or ProfilerGate(exclusive=False)
-        self.queue_size = queue_size
+        self.on_switch = on_switch  # called with the switch as read from the store
+        self.on_captures = on_captures  # called with the open windows as read
+        self.ready = ready  # the store's setup() has succeeded
         self._queue: queue.SimpleQueue = queue.SimpleQueue()  # get() blocks in C
         self._queued = 0
-        self._backlog: deque[Waiting] = deque()
-        self._backlog_bytes = 0
-        self._retry_at = 0.0
-        self._retry_delay = retry_backoff[0]
+        self._backlog = Backlog(options.queue_size, options.queue_bytes)
+        self._backoff = Backoff(*options.retry_backoff)
         self._inserts_since_prune = 0
         self._pruned_at = time.monotonic()
         self._pending = 0
@@ -162,11 +109,12 @@ class SessionWriter:
             if self._thread_pid == os.getpid() and self._thread is not None:
                 return
             self._queue = queue.SimpleQueue()
-            self._backlog, self._backlog_bytes, self._pending, self._queued = deque(), 0, 0, 0
+            self._backlog = Backlog(self.options.queue_size, self.options.queue_bytes)
+            self._pending, self._queued = 0, 0
             self._stopping = False
             thread = threading.Thread(target=self._run, name="linesman-writer", daemon=True)
             self._thread, self._thread_pid = thread, os.getpid()
-            self.gate.hold()  # the thread's start-up is Python code too
+            self.gate.start_writer_work()  # the thread's start-up is Python code too
             thread.start()
             self.started = True
             atexit.register(_close_at_exit, weakref.ref(self))
@@ -200,7 +148,7 @@ class SessionWriter:
         """Flush within ``timeout`` (default ``flush_timeout``), then stop the thread."""
         if self._thread is None or self._thread_pid != os.getpid():
             return
-        if not self.flush(self.flush_timeout if timeout is None else timeout):
+        if not self.flush(self.options.flush_timeout if timeout is None else timeout):
             self.health.count("lost.exit", self._pending)
             self.health.problem("exit", "linesman: %d profile(s) not stored at exit", self._pending)
         self._stopping = True
@@ -220,7 +168,7 @@ class SessionWriter:
         return len(self._backlog)
 
     # -- writer thread ---------------------------------------------------------
-    def _done(self, count: int = 1) -> None:
+    def _mark_finished(self, count: int = 1) -> None:
         with self._idle:
             self._pending -= count
             if self._pending <= 0:
@@ -233,29 +181,31 @@ class SessionWriter:
         )
 
     def _run(self) -> None:
-        """The writer's loop. It runs holding the gate (taken for it before the
-        thread started) and lets go only inside ``gate.idle``; see ProfilerGate."""
+        """The writer's loop. Its work started (in the gate's sense) before the
+        thread did, and pauses only inside ``gate.wait_for_work_and_quiet``; see
+        linesman.profiling.gate."""
         gate = self.gate
         # The switch was read at start-up; the first request must not wait for it.
-        next_switch_check = time.monotonic() + self.switch_interval
+        next_switch_check = time.monotonic() + self.options.switch_interval
         while not self._stopping:
             try:
                 wake = next_switch_check
                 if self._backlog:
-                    wake = min(wake, self._retry_at)
+                    wake = min(wake, self._backoff.next_try)
                 timeout = max(0.0, wake - time.monotonic())
-                item = gate.idle(iter(functools.partial(self._queue.get, True, timeout), _NEVER))
+                item = gate.wait_for_work_and_quiet(
+                    iter(functools.partial(self._queue.get, True, timeout), _NEVER)
+                )
                 now = time.monotonic()
                 if now >= next_switch_check:
                     self._check_store()
-                    next_switch_check = now + self.switch_interval
-                self._work(item)
+                    next_switch_check = now + self.options.switch_interval
+                self._process(item)
             except Exception:  # a bug here must not stop storage for good, nor spin
                 self.health.problem("writer", "linesman: the writer failed", exc_info=True)
-                self._retry_at = time.monotonic() + self._retry_delay
-                self._retry_delay = min(self._retry_delay * 2, self.retry_backoff[1])
+                self._backoff.failed()
 
-    def _work(self, item: Any) -> None:
+    def _process(self, item: Any) -> None:
         """One stretch of work between two quiet moments. Where one profiler sees
         every thread that is one record built and one stored, so a request that
         wants a profile never waits for more; elsewhere whatever is waiting."""
@@ -273,35 +223,32 @@ class SessionWriter:
             self._stopping = True
             batch = [record for record in batch if record is not _STOP]
         for record in batch:
-            self._take(record)
-        finished = self._drain(1 if self.gate.exclusive else None)
+            self._build_session(record)
+        finished = self._store_backlog(1 if self.gate.exclusive else None)
         self._retain()
         if finished:  # flush() returns once retention has seen them too
-            self._done(finished)
+            self._mark_finished(finished)
 
-    def _take(self, record: ProfileRecord) -> None:
+    def _build_session(self, record: ProfileRecord) -> None:
         """Build the session and put it at the end of the backlog (bounded)."""
         try:
             session = record.to_session()
         except Exception:
-            self._done()
+            self._mark_finished()
             self.health.problem("build", "linesman: could not build a session", exc_info=True)
             return
         size = approximate_size(session)
-        if self._backlog and (
-            len(self._backlog) >= self.queue_size or self._backlog_bytes + size > self.queue_bytes
-        ):
-            self._done()
+        if not self._backlog.has_room_for(size):
+            self._mark_finished()
             self._refused(
                 "backlog_full",
                 "sessions waiting for the store passed the bound "
-                f"({self.queue_size} sessions or {self.queue_bytes} bytes)",
+                f"({self._backlog.max_count} sessions or {self._backlog.max_bytes} bytes)",
             )
             return
         self._backlog.append(Waiting(session, size, record.capture, record.selected))
-        self._backlog_bytes += size
 
-    def _drain(self, limit: int | None = None) -> int:
+    def _store_backlog(self, limit: int | None = None) -> int:
         """Store the backlog in order, a batch per transaction, until it is empty,
         ``limit`` sessions are stored or the store fails; the number of sessions
         finished (stored or given up)."""
@@ -309,30 +256,28 @@ class SessionWriter:
         size = min(limit or BATCH, BATCH)
         while (
             self._backlog
-            and time.monotonic() >= self._retry_at
+            and self._backoff.due()
             and (limit is None or finished < limit)
             and not self._stopping
         ):
-            batch = [self._backlog[number] for number in range(min(size, len(self._backlog)))]
+            batch = self._backlog.first(size)
             try:
                 if not self.ready:
                     self.backend.setup()
                     self.ready = True
-                self._add(batch)
+                self._store_batch(batch)
             except Exception as exc:  # linesman's error or a backend's own: both wait
                 self._store_trouble(exc)
-                self._retry_at = time.monotonic() + self._retry_delay
-                self._retry_delay = min(self._retry_delay * 2, self.retry_backoff[1])
+                self._backoff.failed()
                 return finished
-            self._retry_delay = self.retry_backoff[0]
+            self._backoff.succeeded()
             if self.health.store_error is not None:
                 self.health.store_ok()
-            for _ in batch:
-                self._backlog_bytes -= self._backlog.popleft().size
+            self._backlog.remove_first(len(batch))
             finished += len(batch)
         return finished
 
-    def _add(self, batch: list[Waiting]) -> None:
+    def _store_batch(self, batch: list[Waiting]) -> None:
         """One transaction for the batch; a session the backend cannot take (a bug, not
         an outage) is dropped alone, and the rest stored. A session a capture window
         asked for is stored only if the window still has room (the store decides),
@@ -342,9 +287,11 @@ class SessionWriter:
             self._add_plain(plain)
         captured = [waiting for waiting in batch if waiting.capture is not None]
         for waiting in captured:
-            stored = self._one(functools.partial(self._add_captured, waiting), waiting.session)
+            stored = self._store_alone(
+                functools.partial(self._add_captured, waiting), waiting.session
+            )
             if stored:
-                self._stored(1)
+                self._count_stored(1)
             elif stored is False:
                 self.health.count("skipped.capture_closed")
         if captured and self.on_captures is not None:
@@ -371,10 +318,10 @@ class SessionWriter:
             raise
         except Exception:
             for session in sessions:
-                if self._one(functools.partial(self.backend.add, session)):
-                    self._stored(1)
+                if self._store_alone(functools.partial(self.backend.add, session)):
+                    self._count_stored(1)
             return
-        self._stored(len(sessions))
+        self._count_stored(len(sessions))
 
     def _add_one_by_one(self, sessions: list[ProfilingSession]) -> None:
         """A batch the store refused for what one of them holds: each alone, so only
@@ -386,7 +333,7 @@ class SessionWriter:
             except SessionRefused as exc:
                 self._refused_by_store(session, exc)
                 continue
-            self._stored(1)
+            self._count_stored(1)
 
     def _refused_by_store(self, session: ProfilingSession, exc: Exception) -> None:
         self.health.count("lost.refused_by_store")
@@ -398,7 +345,7 @@ class SessionWriter:
             exc,
         )
 
-    def _one(
+    def _store_alone(
         self, store: Callable[[], bool | None], session: ProfilingSession | None = None
     ) -> bool | None:
         """One session's store call: whether it was stored, or None when the backend
@@ -418,7 +365,7 @@ class SessionWriter:
             )
             return None
 
-    def _stored(self, count: int) -> None:
+    def _count_stored(self, count: int) -> None:
         self.health.count("stored", count)
         self._inserts_since_prune += count
 

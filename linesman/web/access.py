@@ -30,11 +30,25 @@ from urllib.parse import parse_qsl
 from linesman.config import ConfigError, Settings
 from linesman.signing import Signer
 
-__all__ = ["AccessPolicy", "Verdict", "LOGIN_COOKIE", "TOKEN_HEADER", "TOKEN_PARAMETER"]
+__all__ = [
+    "AccessPolicy",
+    "AccessDecision",
+    "LOGIN_COOKIE",
+    "TOKEN_HEADER",
+    "TOKEN_PARAMETER",
+    "CSRF_COOKIE",
+    "CSRF_FIELD",
+    "CSRF_HEADER",
+]
 
 LOGIN_COOKIE = "linesman_login"
 TOKEN_HEADER = "X-Linesman-Token"
 TOKEN_PARAMETER = "token"
+# A change from a browser carries a CSRF token signed with the store's secret, in
+# the form field or the header; the cookie keeps it for the page's forms.
+CSRF_COOKIE = "linesman_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-Linesman-CSRF"
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -48,7 +62,7 @@ TOKEN_NEEDED = (
 
 
 @dataclass(frozen=True)
-class Verdict:
+class AccessDecision:
     allowed: bool
     status: int = 200  # 401 asks for credentials, 403 refuses
     reason: str = ""
@@ -151,29 +165,29 @@ class AccessPolicy:
                 return address
         return None
 
-    def check(self, environ: dict, refresh: bool = True) -> Verdict:
-        """The verdict; ``refresh=False`` (an app's request) never asks the store."""
+    def check(self, environ: dict, refresh: bool = True) -> AccessDecision:
+        """The decision; ``refresh=False`` (an app's request) never asks the store."""
         address = self.client_address(environ)
         if address is None or not any(address in network for network in self.networks):
-            return Verdict(False, 403, "This address may not open the profiler.")
+            return AccessDecision(False, 403, "This address may not open the profiler.")
         host = host_name(str(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")))
         if not self.any_host and host not in self.hosts:
-            return Verdict(False, 403, "The profiler does not answer under this host name.")
+            return AccessDecision(False, 403, "The profiler does not answer under this host name.")
         token = None
         if self.require_token:
             token = self._token(environ, refresh)
             if token is None:
-                return Verdict(False, 401, TOKEN_NEEDED, 'Bearer realm="linesman"')
+                return AccessDecision(False, 401, TOKEN_NEEDED, 'Bearer realm="linesman"')
         if self.credentials is not None and not self._credentials_match(environ):
-            return Verdict(
+            return AccessDecision(
                 False,
                 401,
                 "The profiler needs a user name and password.",
                 'Basic realm="linesman", charset="UTF-8"',
             )
         if self.hook is not None and not self._hook_allows(environ):
-            return Verdict(False, 403, "The profiler is not open to you.")
-        return Verdict(True, by_link=token == "link", by_header=token == "header")
+            return AccessDecision(False, 403, "The profiler is not open to you.")
+        return AccessDecision(True, by_link=token == "link", by_header=token == "header")
 
     def _token(self, environ: dict, refresh: bool) -> str | None:
         """How the request showed the token ("cookie", "header", "link"), or None."""

@@ -3,14 +3,10 @@ JSON-ready dicts (the tree, the table, the package chart), bounded in size."""
 
 from __future__ import annotations
 
-from linesman.model.callgraph import (
-    change_shade,
-    package_times,
-    profile_total,
-    session_tree,
-    to_dot,
-)
+from linesman.exporters.dot import change_shade, to_dot
+from linesman.model.callgraph import package_times, profile_total
 from linesman.model.session import ProfilingSession
+from linesman.model.tree import session_tree
 
 TREE_NODES = 5000  # the most call-tree nodes a page carries
 

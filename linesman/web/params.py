@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from webob import exc as http
 
-from linesman.analysis.endpoints import ProfileRef, iso_utc
+from linesman.analysis.refs import ProfileRef, iso_utc
 from linesman.backends.base import SORT_KEYS, SessionQuery
 from linesman.model.session import METHOD_PATTERN, UUID_PATTERN
 
@@ -41,17 +41,34 @@ def choice(value: str | None, pattern: str, what: str) -> str:
     return value
 
 
+# The list's query parameters: each one's pattern and what it is called in an
+# error. The pages, the API and the API's OpenAPI document all read this table.
+LIST_PARAMETERS = {
+    "method": (METHOD_PATTERN, "method"),
+    "status": (r"[1-5][0-9]{2}", "status code"),
+    "min_ms": (r"[0-9]{1,7}(\.[0-9]{1,3})?", "minimum duration"),
+    "sort": ("|".join(SORT_KEYS), "sort"),
+    "order": ("asc|desc", "order"),
+    "page": (r"[1-9][0-9]{0,5}", "page number"),
+    "capture": (UUID_PATTERN, "capture window"),
+}
+PATH_FILTER_LENGTH = 500  # characters of the path filter, at most
+MAX_PER_PAGE = 500  # the API's page size, at most
+
+
+def list_parameter(params, name: str) -> str:
+    """One of LIST_PARAMETERS from the query string, checked ("" when absent)."""
+    pattern, what = LIST_PARAMETERS[name]
+    return choice(params.get(name), pattern, what)
+
+
 def parse_list_query(params) -> tuple[SessionQuery, int]:
     """The list page's filters, sort and page number, validated."""
-    method = choice(params.get("method"), METHOD_PATTERN, "method")
-    status = choice(params.get("status"), r"[1-5][0-9]{2}", "status code")
-    min_ms = choice(params.get("min_ms"), r"[0-9]{1,7}(\.[0-9]{1,3})?", "minimum duration")
-    sort = choice(params.get("sort"), "|".join(SORT_KEYS), "sort") or "timestamp"
-    order = choice(params.get("order"), "asc|desc", "order") or "desc"
-    page = choice(params.get("page"), r"[1-9][0-9]{0,5}", "page number") or "1"
-    capture = choice(params.get("capture"), UUID_PATTERN, "capture window")
+    method, status, min_ms, sort, order, page, capture = (
+        list_parameter(params, name) for name in LIST_PARAMETERS
+    )
     path = params.get("path", "")
-    if len(path) > 500:
+    if len(path) > PATH_FILTER_LENGTH:
         raise http.HTTPBadRequest("The path filter is too long.")
     query = SessionQuery(
         path_contains=path,
@@ -59,10 +76,10 @@ def parse_list_query(params) -> tuple[SessionQuery, int]:
         status=int(status) if status else None,
         min_duration=float(min_ms) / 1000 if min_ms else 0.0,
         capture=capture,
-        sort=sort,
-        descending=order == "desc",
+        sort=sort or "timestamp",
+        descending=order != "asc",
     )
-    return query, int(page)
+    return query, int(page or "1")
 
 
 def query_params(query: SessionQuery) -> dict[str, str]:

@@ -14,80 +14,52 @@ is installed.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode
 
 from mako.lookup import TemplateLookup
 from webob import Request, Response
 from webob import exc as http
-from webob.multidict import MultiDict
 from webob.static import DirectoryApp
 
-from linesman.analysis.endpoints import (
-    MERGE_LIMIT,
-    ProfileRef,
-    compare_sessions,
-    iso_utc,
-    median_session,
-    parse_ref,
-    parse_time,
-    resolve,
-    stats_of_rows,
-)
 from linesman.backends.base import BackendError
-from linesman.exporters.formats import export_name, to_collapsed, to_json, to_prof, to_speedscope
-from linesman.model.callgraph import render_svg, to_dot
-from linesman.model.capture import CaptureError, parse_capture
+from linesman.exporters.registry import FORMATS
 from linesman.model.gc_pause import paused_gc
 from linesman.model.session import (
-    METHOD_PATTERN,
     UUID_PATTERN,
-    ProfilingSession,
     SessionFormatError,
 )
-from linesman.storage.health import SKIP_REASONS
-from linesman.web.access import LOGIN_COOKIE, TOKEN_PARAMETER, AccessPolicy
-from linesman.web.api import SessionsAPI, json_error, json_response
+from linesman.web.access import (
+    CSRF_COOKIE,
+    CSRF_FIELD,
+    CSRF_HEADER,
+    LOGIN_COOKIE,
+    TOKEN_PARAMETER,
+    AccessPolicy,
+)
+from linesman.web.across_pages import AcrossPages
+from linesman.web.api import SessionsAPI
 from linesman.web.cache import PageCache
-from linesman.web.figures import comparison_figures, package_chart, profile_figures, profiler_text
-from linesman.web.formatting import (
-    COUNT_CAP,
-    attachment,
-    fmt_count,
-    fmt_iso,
-    fmt_ms,
-    fmt_time,
-    script_json,
-)
-from linesman.web.params import (
-    ENDPOINTS_PER_PAGE,
-    PAGE_SIZE,
-    ListLinks,
-    choice,
-    merge_params,
-    parse_cutoff,
-    parse_list_query,
-    query_params,
-)
+from linesman.web.change_pages import ChangePages
+from linesman.web.formatting import COUNT_CAP
+from linesman.web.params import parse_cutoff
+from linesman.web.session_pages import SessionPages
 
 if TYPE_CHECKING:
-    from linesman.middleware import ProfilingMiddleware
+    from linesman.controls import Controls
 
 __all__ = ["ProfilerUI", "asset_folder", "parse_cutoff"]
 
 log = logging.getLogger("linesman")
+# The export URLs end in a format's extension: one alternative each.
+EXPORT_EXTENSIONS = "|".join(re.escape(export_format.extension) for export_format in FORMATS)
 
-CSRF_COOKIE = "linesman_csrf"
-CSRF_FIELD = "csrf_token"
-CSRF_HEADER = "X-Linesman-CSRF"
 MAX_FORM_BYTES = 1 << 20  # a delete form of 20,000 ids fits; more is refused unread
 _SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -110,12 +82,12 @@ def asset_folder(name: str) -> Path:
     return Path(__file__).resolve().parents[2] / name
 
 
-class ProfilerUI:
+class ProfilerUI(SessionPages, AcrossPages, ChangePages):
     """The WSGI app behind ``profiler_path``."""
 
-    def __init__(self, middleware: ProfilingMiddleware) -> None:
-        self.middleware = middleware
-        self.access = AccessPolicy(middleware.settings, middleware.current_signer)
+    def __init__(self, controls: Controls) -> None:
+        self.controls = controls
+        self.access = AccessPolicy(controls.settings, controls.current_signer)
         self.templates = TemplateLookup(
             directories=[str(asset_folder("templates"))],
             default_filters=["h"],
@@ -137,9 +109,7 @@ class ProfilerUI:
             ("GET", re.compile(session + r"/versus-median"), self.versus_median),
             (
                 "GET",
-                re.compile(
-                    session + r"\.(?P<kind>prof|speedscope\.json|collapsed\.txt|dot|svg|json)"
-                ),
+                re.compile(session + rf"\.(?P<kind>{EXPORT_EXTENSIONS})"),
                 self.export,
             ),
             ("GET", re.compile(r"/static/[A-Za-z0-9._/-]+"), self.static_file),
@@ -175,10 +145,6 @@ class ProfilerUI:
             ("GET", re.compile(r"/compare\.json"), self.compare_json),
         ]
 
-    @property
-    def backend(self):
-        return self.middleware.backend
-
     def forget_computed(self) -> None:
         """Drop every computed page and the endpoints' figures (they come back when
         asked): for a benchmark's cold views, and after a bulk change."""
@@ -195,18 +161,18 @@ class ProfilerUI:
     # -- the one entry -----------------------------------------------------------
     def __call__(self, environ: dict, start_response: Callable):
         request = Request(environ)
-        signer = self.middleware.current_signer()
+        signer = self.controls.current_signer()
         token = request.cookies.get(CSRF_COOKIE, "")
         new_token = None if signer.is_csrf_token(token) else signer.csrf_token()
         request.environ["linesman.csrf"] = new_token or token
-        verdict = None
+        decision = None
         try:
-            verdict = self.access.check(environ)
-            if not verdict.allowed:
-                raise self.refusal(verdict)
-            request.environ["linesman.by_header"] = verdict.by_header
+            decision = self.access.check(environ)
+            if not decision.allowed:
+                raise self.refusal(decision)
+            request.environ["linesman.by_header"] = decision.by_header
             if (
-                verdict.by_link
+                decision.by_link
                 and request.method in ("GET", "HEAD")
                 and not (request.path_info.startswith("/api/"))
             ):
@@ -216,7 +182,7 @@ class ProfilerUI:
         except http.HTTPException as error:
             response = self.error_page(request, error)
         except BackendError as error:
-            self.middleware.health.store_failed(f"{self.backend.describe()}: {error}")
+            self.controls.health.store_failed(f"{self.backend.describe()}: {error}")
             response = self.error_page(
                 request,
                 http.HTTPServiceUnavailable(
@@ -241,7 +207,7 @@ class ProfilerUI:
             )
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        if verdict is not None and verdict.by_link:
+        if decision is not None and decision.by_link:
             # The login cookie covers the app too, so its responses may carry the
             # session header (see ProfiledRequest) to this browser.
             # Lax: a link to a profile from a chat or a ticket opens it (a GET, which
@@ -264,15 +230,15 @@ class ProfilerUI:
         return response(environ, start_response)
 
     @staticmethod
-    def refusal(verdict) -> http.HTTPException:
-        if verdict.status != 401:
-            return http.HTTPForbidden(verdict.reason)
-        error = http.HTTPUnauthorized(verdict.reason)
-        error.headers["WWW-Authenticate"] = verdict.challenge
+    def refusal(decision) -> http.HTTPException:
+        if decision.status != 401:
+            return http.HTTPForbidden(decision.reason)
+        error = http.HTTPUnauthorized(decision.reason)
+        error.headers["WWW-Authenticate"] = decision.challenge
         return error
 
     def app_root(self, request: Request) -> str:
-        outer = request.script_name[: -len(self.middleware.profiler_path)]
+        outer = request.script_name[: -len(self.controls.profiler_path)]
         return outer + "/" if not outer.endswith("/") else outer
 
     @staticmethod
@@ -295,7 +261,7 @@ class ProfilerUI:
                 continue
             if request.method == method or (method == "GET" and request.method == "HEAD"):
                 if method != "GET":
-                    self.check_post(request)
+                    self.check_change(request)
                 with paused_gc():  # a big profile's page: see linesman.model.gc_pause
                     return view(request, **match.groupdict())
             allowed.append(method)
@@ -305,7 +271,7 @@ class ProfilerUI:
             )
         raise http.HTTPNotFound("There is no such page in the profiler.")
 
-    def check_post(self, request: Request) -> None:
+    def check_change(self, request: Request) -> None:
         """A change needs a CSRF token this store's secret signed, in the form or a
         header: a cookie planted by another page (cookies ignore ports) is not one."""
         length = request.content_length
@@ -321,309 +287,11 @@ class ProfilerUI:
             given = given or form.get(CSRF_FIELD, "")
         if request.environ.get("linesman.by_header"):
             return  # a header no other site's page can send: a script, not a forged form
-        if not self.middleware.current_signer().is_csrf_token(str(given or "")):
+        if not self.controls.current_signer().is_csrf_token(str(given or "")):
             raise http.HTTPForbidden(
                 "The form's security token is missing or out of date; "
                 "reload the page and try again."
             )
-
-    # -- drawing -----------------------------------------------------------------
-    def render(self, request: Request, template: str, status: int = 200, **values: Any) -> Response:
-        body = self.templates.get_template(template).render_unicode(
-            base=request.script_name,
-            csrf=request.environ["linesman.csrf"],
-            csrf_field=CSRF_FIELD,
-            fmt_time=fmt_time,
-            fmt_iso=fmt_iso,
-            fmt_ms=fmt_ms,
-            fmt_range=iso_utc,
-            profiler_text=profiler_text,
-            health=self.middleware.health,
-            urlencode=urlencode,
-            **values,
-        )
-        return Response(body, status=status, content_type="text/html", charset="utf-8")
-
-    def error_page(self, request: Request, error: http.HTTPException) -> Response:
-        if request.path_info.startswith("/api/"):
-            return json_error(error)
-        response = self.render(
-            request, "error.mako", status=error.code, heading=error.title, detail=error.detail or ""
-        )
-        for name in ("Allow", "WWW-Authenticate"):
-            if name in error.headers:
-                response.headers[name] = error.headers[name]
-        return response
-
-    # -- the list ------------------------------------------------------------------
-    def list_page(self, request: Request) -> Response:
-        query, page = parse_list_query(request.GET)
-        # Counting stops past the cap, so a listing costs the same at any size.
-        cap = self.count_cap
-        total = self.backend.count(query, limit=cap + 1)
-        capped = total > cap
-        pages = max(1, -(-min(total, cap) // PAGE_SIZE))
-        summaries = self.backend.list_summaries((page - 1) * PAGE_SIZE, PAGE_SIZE, query)
-        more = len(summaries) == PAGE_SIZE and (capped or page < pages)
-        counts = self.middleware.health.counts()
-        skipped = [
-            (name.split(".", 1)[1], number, SKIP_REASONS.get(name.split(".", 1)[1], ""))
-            for name, number in sorted(counts.items())
-            if name.startswith("skipped.")
-        ]
-        deleted = request.GET.get("deleted", "")
-        stored = self.backend.count(limit=cap + 1) if query.filters else total
-        return self.render(
-            request,
-            "list.mako",
-            sessions=summaries,
-            total=fmt_count(total, cap),
-            stored=fmt_count(stored, cap),
-            page=page,
-            pages=f"{pages}+" if capped else str(pages),
-            more=more,
-            damaged=self.damaged,
-            query=query,
-            params=query_params(query),
-            links=ListLinks(request.script_name, query),
-            enabled=self.middleware.enabled,
-            counts=counts,
-            skipped=skipped,
-            captures=self.backend.captures(5),
-            now=time.time(),
-            deleted=int(deleted) if deleted.isdigit() and len(deleted) < 9 else None,
-        )
-
-    # -- one session -----------------------------------------------------------------
-    def load(self, session_uuid: str) -> ProfilingSession:
-        session = self.backend.get(session_uuid)
-        if session is None:
-            raise http.HTTPNotFound(self.why_missing(session_uuid))
-        return session
-
-    def why_missing(self, session_uuid: str) -> str:
-        """Why a link (the response header's, say) leads to no profile."""
-        reason = self.middleware.health.why_not_kept(session_uuid)
-        if reason is not None:
-            return (
-                f"This request was profiled but its profile was not kept: "
-                f"{SKIP_REASONS.get(reason, reason)}."
-            )
-        settings = self.middleware.settings
-        floor = (
-            f" (shorter than min_duration, {settings.min_duration * 1000:g} ms)"
-            if settings.min_duration
-            else ""
-        )
-        return (
-            "No stored session has that id. A response names its profile before the "
-            "profile is kept, so it may have been dropped" + floor + ", refused by a full "
-            "queue or the store, served by another process that did not keep it, "
-            "deleted, or removed by retention."
-        )
-
-    def session_page(self, request: Request, session_uuid: str) -> Response:
-        cutoff = parse_cutoff(request.GET.get("cutoff"))
-        packages = tuple(
-            p
-            for p in re.split(r"[\s,]+", request.GET.get("packages", ""))
-            if re.fullmatch(r"[A-Za-z_][\w.]{0,99}", p)
-        )[:20]
-        key = (session_uuid, cutoff)
-        view = self.cache.get(key)
-        if view is None:
-            session = self.cache.session_of(session_uuid) or self.load(session_uuid)
-            view = self.session_view(session, cutoff)
-            self.cache.put(key, view)
-        session = view["session"]
-        chosen = packages or self.middleware.settings.chart_packages
-        chart = package_chart(session, chosen) if chosen else None
-        return self.render(
-            request, "session.mako", cutoff=cutoff, packages=" ".join(packages), chart=chart, **view
-        )
-
-    def session_view(self, session: ProfilingSession, cutoff: float) -> dict:
-        figures = profile_figures(session, cutoff)
-        figures["dot"] = to_dot(
-            session.call_index, cutoff / 100, f"{session.method} {session.path}"
-        )
-        return {
-            "session": session,
-            "recursive": len(session.recursive_keys()),
-            "figures": script_json(figures),
-        }
-
-    # -- across sessions ------------------------------------------------------------
-    MERGE_LIMIT = MERGE_LIMIT
-
-    @property
-    def folds(self) -> tuple:
-        return self.middleware.settings.folds
-
-    def endpoints_page(self, request: Request) -> Response:
-        """Endpoints by 95th percentile, ENDPOINTS_PER_PAGE to a page: a store of
-        100,000 distinct paths is as many endpoints, and one page cannot hold them."""
-        page = int(choice(request.GET.get("page"), r"[1-9][0-9]{0,5}", "page number") or "1")
-        stats = self.endpoint_table()
-        pages = max(1, -(-len(stats) // ENDPOINTS_PER_PAGE))
-        if page > pages:
-            raise http.HTTPNotFound("There is no such page of endpoints.")
-        start = (page - 1) * ENDPOINTS_PER_PAGE
-        return self.render(
-            request,
-            "endpoints.mako",
-            endpoints=stats[start : start + ENDPOINTS_PER_PAGE],
-            total=len(stats),
-            page=page,
-            pages=pages,
-            first=start + 1,
-        )
-
-    def endpoint_table(self) -> list:
-        """Every endpoint's figures; kept while the store has the same sessions (its
-        count and newest id), so paging through them reads the store once."""
-        newest = self.backend.list_summaries(0, 1)
-        fingerprint = (self.backend.count(), newest[0]["uuid"] if newest else "")
-        with self._endpoints_lock:
-            if self._endpoints is not None and self._endpoints[0] == fingerprint:
-                return self._endpoints[1]
-        stats = stats_of_rows(self.backend.endpoint_rows(), self.folds)
-        with self._endpoints_lock:
-            self._endpoints = (fingerprint, stats)
-        return stats
-
-    def merged(self, request: Request) -> tuple[ProfileRef, ProfilingSession, int]:
-        """The endpoint named in the query (its sessions between ``since`` and
-        ``until``, if given), its newest sessions added up, and how many."""
-        endpoint = request.GET.get("endpoint", "")
-        method, _, folded = endpoint.partition(" ")
-        if (
-            not re.fullmatch(METHOD_PATTERN, method)
-            or not folded.startswith("/")
-            or len(endpoint) > 800
-        ):
-            raise http.HTTPBadRequest("That is not an endpoint (a method and a path).")
-        try:
-            since, until = (
-                parse_time(request.GET[name]) if request.GET.get(name) else None
-                for name in ("since", "until")
-            )
-        except ValueError as error:
-            raise http.HTTPBadRequest(f"since and until are times: {error}.") from None
-        ref = ProfileRef(endpoint=endpoint, since=since, until=until)
-        found = resolve(self.backend, ref, self.folds, self.MERGE_LIMIT)
-        if found is None:
-            raise http.HTTPNotFound(
-                "No stored session belongs to that endpoint"
-                + (" in that time range." if since or until else ".")
-            )
-        return ref, *found
-
-    def merged_page(self, request: Request) -> Response:
-        ref, merged, count = self.merged(request)
-        cutoff = parse_cutoff(request.GET.get("cutoff"))
-        chosen = self.middleware.settings.chart_packages
-        return self.render(
-            request,
-            "session.mako",
-            cutoff=cutoff,
-            packages="",
-            chart=package_chart(merged, chosen) if chosen else None,
-            merged_count=count,
-            endpoint=ref.endpoint,
-            merge_ref=ref,
-            merge_query=merge_params(ref),
-            **self.session_view(merged, cutoff),
-        )
-
-    def merged_prof(self, request: Request) -> Response:
-        _, merged, _ = self.merged(request)
-        response = Response(
-            body=to_prof(merged), content_type="application/octet-stream", charset=None
-        )
-        name = export_name(merged, "prof").replace(merged.uuid[:8], "merged")
-        response.content_disposition = attachment(name)
-        return response
-
-    def versus_median(self, request: Request, session_uuid: str) -> Response:
-        """This session against the median one of its endpoint."""
-        session = self.load(session_uuid)
-        median = median_session(self.backend, session, self.folds)
-        return http.HTTPSeeOther(
-            location=f"{request.script_name}/compare?" + urlencode({"a": median, "b": session_uuid})
-        )
-
-    def comparison(self, request: Request) -> dict:
-        chosen = request.GET.getall("session_uuids[]") or [
-            request.GET.get("a", ""),
-            request.GET.get("b", ""),
-        ]
-        if len(chosen) != 2 or any(len(text) > 900 for text in chosen):
-            raise http.HTTPBadRequest("Compare exactly two profiles (a= and b=).")
-        try:
-            refs = [parse_ref(text) for text in chosen]
-        except ValueError as error:
-            raise http.HTTPBadRequest(f"Compare two sessions or endpoints: {error}.") from None
-        sides = []
-        for name, ref in zip("ab", refs, strict=True):
-            found = resolve(self.backend, ref, self.folds, self.MERGE_LIMIT)
-            if found is None:
-                raise http.HTTPNotFound(
-                    f"Nothing stored matches {name}=: no such "
-                    "session, or no session of that endpoint (in that "
-                    "time range)."
-                )
-            sides.append(found)
-        if refs[0].uuid and refs[1].uuid and sides[0][0].timestamp > sides[1][0].timestamp:
-            sides.reverse()  # two sessions: the earlier is "before"
-            refs.reverse()
-        (before, before_count), (after, after_count) = sides
-        report = compare_sessions(before, after, before_count, after_count)
-        return {
-            "report": report,
-            "before": before,
-            "after": after,
-            "counts": (before_count, after_count),
-            "refs": refs,
-            "figures": script_json(comparison_figures(after, report)),
-        }
-
-    def compare_page(self, request: Request) -> Response:
-        return self.render(
-            request, "compare.mako", merge_params=merge_params, **self.comparison(request)
-        )
-
-    def compare_json(self, request: Request) -> Response:
-        return json_response(self.comparison(request)["report"])
-
-    def export(self, request: Request, session_uuid: str, kind: str) -> Response:
-        session = self.load(session_uuid)
-        if kind == "prof":
-            body, content_type, extension = to_prof(session), "application/octet-stream", "prof"
-        elif kind == "speedscope.json":
-            body = json.dumps(to_speedscope(session)).encode()
-            content_type, extension = "application/json", "speedscope.json"
-        elif kind == "json":
-            body, content_type, extension = to_json(session).encode(), "application/json", "json"
-        elif kind == "collapsed.txt":
-            body = to_collapsed(session).encode()
-            content_type, extension = "text/plain; charset=utf-8", "collapsed.txt"
-        else:
-            cutoff = parse_cutoff(request.GET.get("cutoff"))
-            dot = to_dot(session.call_index, cutoff / 100, f"{session.method} {session.path}")
-            if kind == "dot":
-                body, content_type, extension = dot.encode(), "text/vnd.graphviz", "dot"
-            else:
-                svg = render_svg(dot)
-                if svg is None:
-                    raise http.HTTPNotImplemented(
-                        "Graphviz's dot program is not installed on the server. The session "
-                        "page draws the graph in the browser and can save it as SVG."
-                    )
-                body, content_type, extension = svg, "image/svg+xml", "svg"
-        response = Response(body=body, content_type=content_type, charset=None)
-        response.content_disposition = attachment(export_name(session, extension))
-        return response
 
     def static_file(self, request: Request) -> Response:
         root = asset_folder("static").resolve()
@@ -638,56 +306,3 @@ class ProfilerUI:
         if response.status_int == 200:
             response.cache_control = "public, max-age=3600"
         return response
-
-    # -- changes -------------------------------------------------------------------
-    def deleted(self, request: Request, count: int, uuids: set[str] | None) -> Response:
-        self.cache.forget(uuids)
-        return self.changed(request, f"{count} row(s) deleted.", deleted=str(count))
-
-    def changed(self, request: Request, text: str, **changes: str) -> Response:
-        """A browser goes back to the list it came from; a script gets ``text``."""
-        if "text/html" in request.headers.get("Accept", ""):
-            return http.HTTPSeeOther(location=self.back_to_list(request, **changes))
-        return Response(text, content_type="text/plain", charset="utf-8")
-
-    def back_to_list(self, request: Request, **changes: str) -> str:
-        """The list page the form came from (its filters kept), with ``changes``."""
-        previous = MultiDict(parse_qsl(request.POST.get("return_to", "")[:2000]))
-        query, _ = parse_list_query(previous)
-        return ListLinks(request.script_name, query).page(**changes)
-
-    def delete_one(self, request: Request, session_uuid: str) -> Response:
-        return self.deleted(request, self.backend.delete(session_uuid), {session_uuid})
-
-    def delete_selected(self, request: Request) -> Response:
-        uuids = request.POST.getall("session_uuids[]") or request.POST.getall("session_uuids")
-        valid = {uuid for uuid in uuids if re.fullmatch(UUID_PATTERN, uuid)}
-        if len(valid) != len(set(uuids)):
-            raise http.HTTPBadRequest("Some of those are not session ids.")
-        return self.deleted(request, self.backend.delete_many(sorted(valid)) if valid else 0, valid)
-
-    def delete_matching(self, request: Request) -> Response:
-        query, _ = parse_list_query(request.POST)
-        return self.deleted(request, self.backend.delete_matching(query), None)
-
-    def delete_all(self, request: Request) -> Response:
-        return self.deleted(request, self.backend.delete_all(), None)
-
-    def start_capture(self, request: Request) -> Response:
-        try:
-            window = parse_capture(request.POST)
-        except CaptureError as error:
-            raise http.HTTPBadRequest(f"The capture window was not armed: {error}.") from None
-        self.middleware.start_capture(window)
-        return self.changed(request, f"capture {window.id} armed")
-
-    def stop_capture(self, request: Request, window_id: str) -> Response:
-        stopped = self.middleware.stop_capture(window_id)
-        return self.changed(request, "stopped" if stopped else "it had already ended")
-
-    def set_state(self, request: Request) -> Response:
-        wanted = request.POST.get("enabled", "")
-        if wanted not in ("on", "off"):
-            raise http.HTTPBadRequest("Profiling is turned on or off.")
-        self.middleware.set_enabled(wanted == "on")
-        return self.changed(request, f"profiling {wanted}")

@@ -1,0 +1,146 @@
+"""What a user names to compare or merge: a session id, or an endpoint with an
+optional time range (``GET /users/{id}@2026-11-01..2026-11-08``), and the
+sessions it stands for in a store."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from linesman.analysis.compare import one_kind
+from linesman.model.endpoint import endpoint_of
+from linesman.model.merge import merge_sessions
+from linesman.model.session import METHOD_PATTERN, UUID_PATTERN, ProfilingSession
+
+if TYPE_CHECKING:
+    from linesman.backends.base import Backend
+
+
+MERGE_LIMIT = 500  # the newest sessions of an endpoint that a merge adds up
+
+
+UUID = re.compile(UUID_PATTERN)
+
+
+_ENDPOINT = re.compile(METHOD_PATTERN + r" /\S{0,800}")
+
+
+_RANGE = re.compile(r"@([^@\s]*)\.\.([^@\s]*)$")
+
+
+def parse_time(text: str) -> float:
+    """A time in ISO 8601 (UTC unless it says otherwise) or Unix seconds."""
+    text = text.strip()
+    if re.fullmatch(r"[0-9]{1,12}(\.[0-9]{1,6})?", text):
+        return float(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            "a time is 2026-11-26T10:00 (UTC unless it says otherwise) or Unix seconds"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+@dataclass(frozen=True)
+class ProfileRef:
+    """What a comparison side names: one session, or an endpoint's sessions merged
+    (optionally those between ``since`` and ``until``)."""
+
+    uuid: str = ""
+    endpoint: str = ""
+    since: float | None = None
+    until: float | None = None
+
+    def __str__(self) -> str:
+        if self.uuid:
+            return self.uuid
+        if self.since is None and self.until is None:
+            return self.endpoint
+        return f"{self.endpoint}@{iso_utc(self.since)}..{iso_utc(self.until)}"
+
+
+def iso_utc(moment: float | None) -> str:
+    """A range end as written in a reference: ISO 8601 in UTC, exact to the
+    microsecond (so a reference names the very sessions a page showed)."""
+    if moment is None:
+        return ""
+    text = datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return text.removesuffix(".000000")
+
+
+def parse_ref(text: str) -> ProfileRef:
+    """A session id, or ``METHOD /folded/path`` with an optional ``@SINCE..UNTIL``."""
+    text = (text or "").strip()
+    if UUID.fullmatch(text):
+        return ProfileRef(uuid=text)
+    since = until = None
+    window = _RANGE.search(text)
+    if window is None and "@" in text:
+        raise ValueError(
+            "a time range is @FROM..TO, each side a time (2026-11-26T10:00 or "
+            "Unix seconds) or empty"
+        )
+    if window:
+        text = text[: window.start()]
+        since = parse_time(window.group(1)) if window.group(1) else None
+        until = parse_time(window.group(2)) if window.group(2) else None
+        if since is not None and until is not None and since >= until:
+            raise ValueError("the time range @FROM..TO ends before it starts")
+    if not _ENDPOINT.fullmatch(text):
+        raise ValueError(
+            "name a session id, or an endpoint such as 'GET /users/{id}' "
+            "with an optional @SINCE..UNTIL"
+        )
+    return ProfileRef(endpoint=text, since=since, until=until)
+
+
+def endpoint_sessions(
+    backend: Backend, ref: ProfileRef, folds: Iterable[re.Pattern[str]], limit: int = MERGE_LIMIT
+) -> list[ProfilingSession]:
+    """The newest ``limit`` stored sessions of the endpoint within the ref's range."""
+    folds = tuple(folds)
+    uuids = [
+        row["uuid"]
+        for row in reversed(backend.summaries())
+        if (ref.since is None or row["timestamp"] >= ref.since)
+        and (ref.until is None or row["timestamp"] < ref.until)
+        and endpoint_of(row["method"], row["path"], folds) == ref.endpoint
+    ][:limit]
+    return one_kind([session for session in map(backend.get, uuids) if session is not None])
+
+
+def resolve(
+    backend: Backend, ref: ProfileRef, folds: Iterable[re.Pattern[str]], limit: int = MERGE_LIMIT
+) -> tuple[ProfilingSession, int] | None:
+    """The profile a ref names and how many sessions it adds up; None if none."""
+    if ref.uuid:
+        session = backend.get(ref.uuid)
+        return None if session is None else (session, 1)
+    sessions = endpoint_sessions(backend, ref, folds, limit)
+    if not sessions:
+        return None
+    method, _, path = ref.endpoint.partition(" ")
+    return merge_sessions(sessions, method, path, uuid=str(ref)), len(sessions)
+
+
+def median_session(
+    backend: Backend, session: ProfilingSession, folds: Iterable[re.Pattern[str]]
+) -> str:
+    """The id of the session of median duration among this one's endpoint."""
+    folds = tuple(folds)
+    endpoint = endpoint_of(session.method, session.path, folds)
+    rows = sorted(
+        (
+            row
+            for row in backend.summaries()
+            if endpoint_of(row["method"], row["path"], folds) == endpoint
+        ),
+        key=lambda row: row["duration"],
+    )
+    return rows[(len(rows) - 1) // 2]["uuid"] if rows else session.uuid

@@ -1,0 +1,133 @@
+"""Commands that serve pages: the demo, an ini file, a store or a ``.prof``
+file's UI, and the login link."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+from linesman.cli.changing import import_files
+from linesman.cli.terminal import CommandError, open_store
+
+
+def not_found_app(environ, start_response):
+    body = b"Nothing here: the profiler is at /__profiler__/\n"
+    start_response(
+        "404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
+
+
+def find_profiler(app, depth: int = 10):
+    """The ProfilingMiddleware inside a loaded app (a filter pipeline), if any."""
+    from linesman.middleware import ProfilingMiddleware
+
+    for _ in range(depth):
+        if isinstance(app, ProfilingMiddleware):
+            return app
+        app = getattr(app, "app", None) or getattr(app, "application", None)
+        if app is None:
+            return None
+    return None
+
+
+def login_line(app, base: str) -> list[str]:
+    profiler = find_profiler(app)
+    if profiler is None or not profiler.settings.require_token:
+        return []
+    return [f"               log in to the profiler with {base}{profiler.login_path()}"]
+
+
+def serve_app(app, host: str, port: int, banner: Sequence[str]) -> int:
+    from waitress import serve
+
+    for text in banner:
+        print(text, flush=True)
+    serve(app, host=host, port=port, threads=4, _quiet=True)
+    return 0
+
+
+# -- commands ----------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    from paste.deploy import loadapp
+
+    ini = resources.files("linesman.demo") / "demo.ini"
+    store = os.path.abspath(args.store)
+    with resources.as_file(ini) as ini_path:
+        app = loadapp(f"config:{ini_path}", global_conf={"store": store, "engine": args.profiler})
+    base = f"http://127.0.0.1:{args.port}"
+    return serve_app(
+        app,
+        "127.0.0.1",
+        args.port,
+        [
+            f"linesman demo: the app at {base}/",
+            f"               the profiler at {base}/__profiler__/",
+            *login_line(app, base),
+            f"               sessions stored in {store}",
+        ],
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from paste.deploy import loadapp
+
+    ini = Path(args.ini).resolve()
+    if not ini.is_file():
+        raise CommandError(f"no ini file at {args.ini}")
+    app = loadapp(f"config:{ini}", name=args.app)
+    base = f"http://{args.host}:{args.port}"
+    return serve_app(
+        app, args.host, args.port, [f"linesman serve: {ini} at {base}/", *login_line(app, base)]
+    )
+
+
+def cmd_view(args: argparse.Namespace) -> int:
+    from linesman.middleware import ProfilingMiddleware
+
+    spec = args.store
+    if spec.endswith(".prof"):
+        folder = tempfile.mkdtemp(prefix="linesman-view-")
+        target = os.path.join(folder, "sessions.db")
+        import_files(open_store(target, must_exist=False), [spec])
+        spec = target
+    elif "://" not in spec and not os.path.exists(spec):
+        raise CommandError(f"no store at {spec}")
+    options = (
+        {"backend": "linesman.backends.sqlalchemy:SQLAlchemyBackend", "url": spec}
+        if "://" in spec
+        else {"backend": "linesman.backends.pickle:PickleBackend", "filename": spec}
+        if spec.endswith((".dat", ".pickle", ".pkl"))
+        else {"filename": spec}
+    )
+    app = ProfilingMiddleware(not_found_app, sample_rate="0", **options)
+    base = f"http://127.0.0.1:{args.port}"
+    return serve_app(
+        app,
+        "127.0.0.1",
+        args.port,
+        [f"linesman view: {args.store} at {base}/__profiler__/", *login_line(app, base)],
+    )
+
+
+def cmd_url(args: argparse.Namespace) -> int:
+    from linesman.options import to_profiler_path
+    from linesman.signing import Signer
+
+    try:
+        path = to_profiler_path(args.path)
+    except ValueError as exc:
+        raise CommandError(f"--path {args.path!r}: {exc}") from None
+    base = args.base.rstrip("/")
+    if base and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", base):
+        raise CommandError(
+            f"--base {args.base!r}: expected an address such as http://127.0.0.1:8080"
+        )
+    signer = Signer(open_store(args.store).get_secret())
+    print(f"{base}{path}/?token={signer.login_token}")
+    return 0

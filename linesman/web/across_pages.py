@@ -1,0 +1,195 @@
+"""The pages across sessions: endpoints, merged profiles, comparisons."""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+from webob import Request, Response
+from webob import exc as http
+
+from linesman.analysis.compare import compare_sessions
+from linesman.analysis.endpoints import stats_of_rows
+from linesman.analysis.refs import (
+    MERGE_LIMIT,
+    ProfileRef,
+    median_session,
+    parse_ref,
+    parse_time,
+    resolve,
+)
+from linesman.exporters.formats import export_name
+from linesman.exporters.registry import by_extension
+from linesman.model.session import (
+    METHOD_PATTERN,
+    ProfilingSession,
+)
+from linesman.web.api import json_response
+from linesman.web.figures import comparison_figures, package_chart
+from linesman.web.formatting import (
+    attachment,
+    script_json,
+)
+from linesman.web.params import (
+    ENDPOINTS_PER_PAGE,
+    choice,
+    merge_params,
+    parse_cutoff,
+)
+
+if TYPE_CHECKING:
+    pass
+from linesman.web.page_base import PageBase
+
+
+class AcrossPages(PageBase):
+    """Endpoints, merged profiles and comparisons."""
+
+    _endpoints: tuple[tuple, list] | None
+    _endpoints_lock: threading.Lock
+
+    # -- across sessions ------------------------------------------------------------
+    MERGE_LIMIT = MERGE_LIMIT
+
+    @property
+    def folds(self) -> tuple:
+        return self.controls.settings.folds
+
+    def endpoints_page(self, request: Request) -> Response:
+        """Endpoints by 95th percentile, ENDPOINTS_PER_PAGE to a page: a store of
+        100,000 distinct paths is as many endpoints, and one page cannot hold them."""
+        page = int(choice(request.GET.get("page"), r"[1-9][0-9]{0,5}", "page number") or "1")
+        stats = self.endpoint_table()
+        pages = max(1, -(-len(stats) // ENDPOINTS_PER_PAGE))
+        if page > pages:
+            raise http.HTTPNotFound("There is no such page of endpoints.")
+        start = (page - 1) * ENDPOINTS_PER_PAGE
+        return self.render(
+            request,
+            "endpoints.mako",
+            endpoints=stats[start : start + ENDPOINTS_PER_PAGE],
+            total=len(stats),
+            page=page,
+            pages=pages,
+            first=start + 1,
+        )
+
+    def endpoint_table(self) -> list:
+        """Every endpoint's figures; kept while the store has the same sessions (its
+        count and newest id), so paging through them reads the store once."""
+        newest = self.backend.list_summaries(0, 1)
+        fingerprint = (self.backend.count(), newest[0]["uuid"] if newest else "")
+        with self._endpoints_lock:
+            if self._endpoints is not None and self._endpoints[0] == fingerprint:
+                return self._endpoints[1]
+        stats = stats_of_rows(self.backend.endpoint_rows(), self.folds)
+        with self._endpoints_lock:
+            self._endpoints = (fingerprint, stats)
+        return stats
+
+    def merged(self, request: Request) -> tuple[ProfileRef, ProfilingSession, int]:
+        """The endpoint named in the query (its sessions between ``since`` and
+        ``until``, if given), its newest sessions added up, and how many."""
+        endpoint = request.GET.get("endpoint", "")
+        method, _, folded = endpoint.partition(" ")
+        if (
+            not re.fullmatch(METHOD_PATTERN, method)
+            or not folded.startswith("/")
+            or len(endpoint) > 800
+        ):
+            raise http.HTTPBadRequest("That is not an endpoint (a method and a path).")
+        try:
+            since, until = (
+                parse_time(request.GET[name]) if request.GET.get(name) else None
+                for name in ("since", "until")
+            )
+        except ValueError as error:
+            raise http.HTTPBadRequest(f"since and until are times: {error}.") from None
+        ref = ProfileRef(endpoint=endpoint, since=since, until=until)
+        found = resolve(self.backend, ref, self.folds, self.MERGE_LIMIT)
+        if found is None:
+            raise http.HTTPNotFound(
+                "No stored session belongs to that endpoint"
+                + (" in that time range." if since or until else ".")
+            )
+        return ref, *found
+
+    def merged_page(self, request: Request) -> Response:
+        ref, merged, count = self.merged(request)
+        cutoff = parse_cutoff(request.GET.get("cutoff"))
+        chosen = self.controls.settings.chart_packages
+        return self.render(
+            request,
+            "session.mako",
+            cutoff=cutoff,
+            packages="",
+            chart=package_chart(merged, chosen) if chosen else None,
+            merged_count=count,
+            endpoint=ref.endpoint,
+            merge_ref=ref,
+            merge_query=merge_params(ref),
+            **self.session_view(merged, cutoff),
+        )
+
+    def merged_prof(self, request: Request) -> Response:
+        _, merged, _ = self.merged(request)
+        prof = by_extension("prof")
+        response = Response(
+            body=prof.write(merged, 0.0), content_type=prof.content_type, charset=None
+        )
+        name = export_name(merged, "prof").replace(merged.uuid[:8], "merged")
+        response.content_disposition = attachment(name)
+        return response
+
+    def versus_median(self, request: Request, session_uuid: str) -> Response:
+        """This session against the median one of its endpoint."""
+        session = self.load(session_uuid)
+        median = median_session(self.backend, session, self.folds)
+        return http.HTTPSeeOther(
+            location=f"{request.script_name}/compare?" + urlencode({"a": median, "b": session_uuid})
+        )
+
+    def comparison(self, request: Request) -> dict:
+        chosen = request.GET.getall("session_uuids[]") or [
+            request.GET.get("a", ""),
+            request.GET.get("b", ""),
+        ]
+        if len(chosen) != 2 or any(len(text) > 900 for text in chosen):
+            raise http.HTTPBadRequest("Compare exactly two profiles (a= and b=).")
+        try:
+            refs = [parse_ref(text) for text in chosen]
+        except ValueError as error:
+            raise http.HTTPBadRequest(f"Compare two sessions or endpoints: {error}.") from None
+        sides = []
+        for name, ref in zip("ab", refs, strict=True):
+            found = resolve(self.backend, ref, self.folds, self.MERGE_LIMIT)
+            if found is None:
+                raise http.HTTPNotFound(
+                    f"Nothing stored matches {name}=: no such "
+                    "session, or no session of that endpoint (in that "
+                    "time range)."
+                )
+            sides.append(found)
+        if refs[0].uuid and refs[1].uuid and sides[0][0].timestamp > sides[1][0].timestamp:
+            sides.reverse()  # two sessions: the earlier is "before"
+            refs.reverse()
+        (before, before_count), (after, after_count) = sides
+        report = compare_sessions(before, after, before_count, after_count)
+        return {
+            "report": report,
+            "before": before,
+            "after": after,
+            "counts": (before_count, after_count),
+            "refs": refs,
+            "figures": script_json(comparison_figures(after, report)),
+        }
+
+    def compare_page(self, request: Request) -> Response:
+        return self.render(
+            request, "compare.mako", merge_params=merge_params, **self.comparison(request)
+        )
+
+    def compare_json(self, request: Request) -> Response:
+        return json_response(self.comparison(request)["report"])

@@ -1,0 +1,486 @@
+"""The OpenAPI 3 document of the JSON API, served at ``api/openapi.json``: data,
+built from the same constants the API checks its input against."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from linesman import __version__
+from linesman.backends.base import SUMMARY_FIELDS
+from linesman.model.capture import (
+    MAX_CAPTURE_MINUTES,
+    MAX_CAPTURE_REQUESTS,
+)
+from linesman.web.params import LIST_PARAMETERS, PATH_FILTER_LENGTH
+
+if TYPE_CHECKING:
+    pass
+
+
+def openapi_document(base: str) -> dict:
+    """The OpenAPI 3 description of the API, served at ``api/openapi.json``."""
+    error = {
+        "description": "An error",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    uuid_parameter = {
+        "name": "uuid",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "format": "uuid"},
+    }
+    refused = {"401": error, "403": error}
+    string = {"type": "string"}
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "linesman",
+            "version": __version__,
+            "description": "The stored profiles of a WSGI app, the on/off switch and "
+            "capture windows. Every call needs the access token "
+            "(`linesman url STORE` prints it) in an X-Linesman-Token "
+            "header; without it, 401. A browser logged in by its cookie "
+            "sends a signed CSRF token in an X-Linesman-CSRF header with "
+            "DELETE, PUT and POST; without it they answer 403.",
+        },
+        "security": [{"token": []}],
+        "servers": [{"url": f"{base}/api"}],
+        "paths": {
+            "/sessions": {
+                "get": {
+                    "summary": "A page of session summaries, newest first by default",
+                    "parameters": [
+                        {
+                            "name": "path",
+                            "in": "query",
+                            "schema": {"type": "string", "maxLength": PATH_FILTER_LENGTH},
+                        },
+                        *(
+                            {
+                                "name": name,
+                                "in": "query",
+                                "schema": {"type": "string", "pattern": f"^({pattern})$"},
+                                "description": f"The {what}",
+                            }
+                            for name, (pattern, what) in LIST_PARAMETERS.items()
+                        ),
+                        {
+                            "name": "per_page",
+                            "in": "query",
+                            "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,2}$"},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "Sessions",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Page"}
+                                }
+                            },
+                        },
+                        "400": error,
+                        **refused,
+                    },
+                }
+            },
+            "/sessions/{uuid}": {
+                "parameters": [uuid_parameter],
+                "get": {
+                    "summary": "One session's summary and function statistics",
+                    "responses": {
+                        "200": {
+                            "description": "The session",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Detail"}
+                                }
+                            },
+                        },
+                        "404": error,
+                        "500": error,
+                        **refused,
+                    },
+                },
+                "delete": {
+                    "summary": "Delete one session",
+                    "responses": {
+                        "200": {
+                            "description": "How many were deleted",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Deleted"}
+                                }
+                            },
+                        },
+                        "404": error,
+                        **refused,
+                    },
+                },
+            },
+            "/compare": {
+                "get": {
+                    "summary": "Two profiles compared function by function, largest change "
+                    "first: sessions, or endpoints merged (GET /users/{id}, with an "
+                    "optional @SINCE..UNTIL in ISO 8601 UTC or Unix seconds)",
+                    "parameters": [
+                        {
+                            "name": "a",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string", "maxLength": 900},
+                        },
+                        {
+                            "name": "b",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string", "maxLength": 900},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The comparison",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Comparison"}
+                                }
+                            },
+                        },
+                        "400": error,
+                        "404": error,
+                        "500": error,
+                        **refused,
+                    },
+                }
+            },
+            "/captures": {
+                "get": {
+                    "summary": "The newest capture windows, open or ended",
+                    "responses": {
+                        "200": {
+                            "description": "Windows",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["captures"],
+                                        "properties": {
+                                            "captures": {
+                                                "type": "array",
+                                                "items": {"$ref": "#/components/schemas/Capture"},
+                                            }
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        **refused,
+                    },
+                },
+                "post": {
+                    "summary": "Arm a capture window for every process: profile the "
+                    "next N matching requests, or for M minutes",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/NewCapture"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "The window",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Capture"}
+                                }
+                            },
+                        },
+                        "400": error,
+                        **refused,
+                    },
+                },
+            },
+            "/captures/{id}/stop": {
+                "parameters": [
+                    {
+                        "name": "id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "format": "uuid"},
+                    }
+                ],
+                "post": {
+                    "summary": "End a capture window now",
+                    "responses": {
+                        "200": {
+                            "description": "Whether it was running",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["stopped"],
+                                        "properties": {"stopped": {"type": "boolean"}},
+                                    }
+                                }
+                            },
+                        },
+                        "400": error,
+                        "404": error,
+                        **refused,
+                    },
+                },
+            },
+            "/state": {
+                "get": {
+                    "summary": "Whether profiling is on",
+                    "responses": {
+                        "200": {
+                            "description": "The switch",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/State"}
+                                }
+                            },
+                        },
+                        **refused,
+                    },
+                },
+                "put": {
+                    "summary": "Turn profiling on or off, for every process",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/State"}}
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "The new state",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/State"}
+                                }
+                            },
+                        },
+                        "400": error,
+                        **refused,
+                    },
+                },
+            },
+        },
+        "components": {
+            "securitySchemes": {
+                "token": {"type": "apiKey", "in": "header", "name": "X-Linesman-Token"}
+            },
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": string}},
+                "State": {
+                    "type": "object",
+                    "required": ["enabled"],
+                    "properties": {"enabled": {"type": "boolean"}},
+                    "additionalProperties": False,
+                },
+                "Comparison": {
+                    "type": "object",
+                    "required": [
+                        "before",
+                        "after",
+                        "duration_before",
+                        "duration_after",
+                        "duration_change",
+                        "functions",
+                    ],
+                    "properties": {
+                        "before": {"type": "string"},
+                        "after": {"type": "string"},
+                        "duration_before": {"type": "number"},
+                        "duration_after": {"type": "number"},
+                        "duration_change": {"type": "number"},
+                        "functions": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": [
+                                    "function",
+                                    "status",
+                                    "cumtime_change",
+                                    "tottime_change",
+                                    "selftime_change",
+                                    "calls_before",
+                                    "calls_after",
+                                ],
+                                "properties": {
+                                    "function": string,
+                                    "name": string,
+                                    "file": string,
+                                    "line": {"type": "integer"},
+                                    "status": {
+                                        "type": "string",
+                                        "enum": ["appeared", "vanished", "changed"],
+                                    },
+                                    "cumtime_before": {"type": "number"},
+                                    "cumtime_after": {"type": "number"},
+                                    "cumtime_change": {"type": "number"},
+                                    "tottime_change": {"type": "number"},
+                                    "selftime_change": {"type": "number"},
+                                    "calls_before": {"type": "number"},
+                                    "calls_after": {"type": "number"},
+                                },
+                            },
+                        },
+                        "sessions_before": {"type": "integer", "minimum": 1},
+                        "sessions_after": {"type": "integer", "minimum": 1},
+                    },
+                },
+                "NewCapture": {
+                    "type": "object",
+                    "properties": {
+                        "requests": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": MAX_CAPTURE_REQUESTS,
+                        },
+                        "minutes": {
+                            "type": "number",
+                            "minimum": 0.1,
+                            "maximum": MAX_CAPTURE_MINUTES,
+                        },
+                        "pattern": {
+                            "type": "string",
+                            "maxLength": 500,
+                            "description": "A regular expression searched in the path",
+                        },
+                        "method": {"type": "string", "pattern": "^([A-Z]{1,10})?$"},
+                        "min_ms": {"type": "number", "minimum": 0, "maximum": 3600000},
+                    },
+                    "description": "At least one of requests and minutes.",
+                },
+                "Capture": {
+                    "type": "object",
+                    "required": [
+                        "id",
+                        "pattern",
+                        "method",
+                        "requests",
+                        "until",
+                        "min_duration",
+                        "created",
+                        "ended",
+                        "caught",
+                        "open",
+                    ],
+                    "properties": {
+                        "id": {"type": "string", "format": "uuid"},
+                        "pattern": string,
+                        "method": string,
+                        "requests": {"type": "integer", "nullable": True},
+                        "until": {"type": "number", "nullable": True},
+                        "min_duration": {"type": "number"},
+                        "created": {"type": "number"},
+                        "ended": {"type": "number", "nullable": True},
+                        "caught": {"type": "integer", "minimum": 0},
+                        "open": {"type": "boolean"},
+                    },
+                },
+                "Deleted": {
+                    "type": "object",
+                    "required": ["deleted"],
+                    "properties": {"deleted": {"type": "integer", "minimum": 0}},
+                },
+                "Summary": {
+                    "type": "object",
+                    "required": list(SUMMARY_FIELDS),
+                    "properties": {
+                        "uuid": {"type": "string", "format": "uuid"},
+                        "timestamp": {"type": "number"},
+                        "method": string,
+                        "path": string,
+                        "query": string,
+                        "status": {"type": "integer", "nullable": True},
+                        "duration": {"type": "number", "minimum": 0},
+                        "cpu_time": {"type": "number", "minimum": 0},
+                        "failed": {"type": "boolean"},
+                    },
+                },
+                "Page": {
+                    "type": "object",
+                    "required": ["total", "page", "per_page", "sessions"],
+                    "properties": {
+                        "total": {"type": "integer", "minimum": 0},
+                        "page": {"type": "integer", "minimum": 1},
+                        "per_page": {"type": "integer", "minimum": 1},
+                        "sessions": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Summary"},
+                        },
+                    },
+                },
+                "Detail": {
+                    "type": "object",
+                    "required": ["session", "functions"],
+                    "properties": {
+                        "session": {
+                            "allOf": [
+                                {"$ref": "#/components/schemas/Summary"},
+                                {
+                                    "type": "object",
+                                    "required": [
+                                        "headers",
+                                        "response_size",
+                                        "error",
+                                        "concurrent",
+                                        "profiler",
+                                        "interval",
+                                        "samples",
+                                    ],
+                                    "properties": {
+                                        "headers": {
+                                            "type": "object",
+                                            "additionalProperties": string,
+                                        },
+                                        "response_size": {"type": "integer", "minimum": 0},
+                                        "error": {"type": "string", "nullable": True},
+                                        "concurrent": {"type": "boolean"},
+                                        "profiler": {
+                                            "type": "string",
+                                            "enum": ["deterministic", "sampled"],
+                                            "description": "cProfile's exact call counts, or "
+                                            "sampled stacks (ncalls are samples)",
+                                        },
+                                        "interval": {"type": "number", "nullable": True},
+                                        "samples": {"type": "integer", "minimum": 0},
+                                    },
+                                },
+                            ]
+                        },
+                        "functions": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": [
+                                    "name",
+                                    "file",
+                                    "line",
+                                    "ncalls",
+                                    "primitive_calls",
+                                    "tottime",
+                                    "cumtime",
+                                ],
+                                "properties": {
+                                    "name": string,
+                                    "file": string,
+                                    "line": {"type": "integer"},
+                                    "ncalls": {"type": "integer"},
+                                    "primitive_calls": {"type": "integer"},
+                                    "tottime": {"type": "number"},
+                                    "cumtime": {"type": "number"},
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    }

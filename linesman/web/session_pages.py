@@ -1,0 +1,107 @@
+"""The pages of stored sessions: the list, one session, its exports."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import TYPE_CHECKING
+
+from webob import Request, Response
+from webob import exc as http
+
+from linesman.exporters.formats import export_name
+from linesman.exporters.registry import GraphvizMissing, by_extension
+from linesman.storage.health import SKIP_REASONS
+from linesman.web.figures import package_chart
+from linesman.web.formatting import (
+    attachment,
+    fmt_count,
+)
+from linesman.web.params import (
+    PAGE_SIZE,
+    ListLinks,
+    parse_cutoff,
+    parse_list_query,
+    query_params,
+)
+
+if TYPE_CHECKING:
+    pass
+from linesman.web.page_base import PageBase
+
+
+class SessionPages(PageBase):
+    """The list, one session's page and its exports."""
+
+    # -- the list ------------------------------------------------------------------
+    def list_page(self, request: Request) -> Response:
+        query, page = parse_list_query(request.GET)
+        # Counting stops past the cap, so a listing costs the same at any size.
+        cap = self.count_cap
+        total = self.backend.count(query, limit=cap + 1)
+        capped = total > cap
+        pages = max(1, -(-min(total, cap) // PAGE_SIZE))
+        summaries = self.backend.list_summaries((page - 1) * PAGE_SIZE, PAGE_SIZE, query)
+        more = len(summaries) == PAGE_SIZE and (capped or page < pages)
+        counts = self.controls.health.counts()
+        skipped = [
+            (name.split(".", 1)[1], number, SKIP_REASONS.get(name.split(".", 1)[1], ""))
+            for name, number in sorted(counts.items())
+            if name.startswith("skipped.")
+        ]
+        deleted = request.GET.get("deleted", "")
+        stored = self.backend.count(limit=cap + 1) if query.filters else total
+        return self.render(
+            request,
+            "list.mako",
+            sessions=summaries,
+            total=fmt_count(total, cap),
+            stored=fmt_count(stored, cap),
+            page=page,
+            pages=f"{pages}+" if capped else str(pages),
+            more=more,
+            damaged=self.damaged,
+            query=query,
+            params=query_params(query),
+            links=ListLinks(request.script_name, query),
+            enabled=self.controls.enabled,
+            counts=counts,
+            skipped=skipped,
+            captures=self.backend.captures(5),
+            now=time.time(),
+            deleted=int(deleted) if deleted.isdigit() and len(deleted) < 9 else None,
+        )
+
+    def session_page(self, request: Request, session_uuid: str) -> Response:
+        cutoff = parse_cutoff(request.GET.get("cutoff"))
+        packages = tuple(
+            p
+            for p in re.split(r"[\s,]+", request.GET.get("packages", ""))
+            if re.fullmatch(r"[A-Za-z_][\w.]{0,99}", p)
+        )[:20]
+        key = (session_uuid, cutoff)
+        view = self.cache.get(key)
+        if view is None:
+            session = self.cache.session_of(session_uuid) or self.load(session_uuid)
+            view = self.session_view(session, cutoff)
+            self.cache.put(key, view)
+        session = view["session"]
+        chosen = packages or self.controls.settings.chart_packages
+        chart = package_chart(session, chosen) if chosen else None
+        return self.render(
+            request, "session.mako", cutoff=cutoff, packages=" ".join(packages), chart=chart, **view
+        )
+
+    def export(self, request: Request, session_uuid: str, kind: str) -> Response:
+        session = self.load(session_uuid)
+        chosen = by_extension(kind)
+        try:
+            body = chosen.write(session, parse_cutoff(request.GET.get("cutoff")))
+        except GraphvizMissing:
+            raise http.HTTPNotImplemented(
+                "Graphviz's dot program is not installed on the server. The session "
+                "page draws the graph in the browser and can save it as SVG."
+            ) from None
+        response = Response(body=body, content_type=chosen.content_type, charset=None)
+        response.content_disposition = attachment(export_name(session, chosen.extension))
+        return response
