@@ -165,3 +165,31 @@ def test_each_layer_imports_only_the_layers_before_it():
                     if any(name == b or name.startswith(b + ".") for b in banned)
                 ]
     assert not wrong, "\n".join(wrong)
+
+
+def test_every_bundled_backend_is_both_stores(tmp_path):
+    """A seven-method backend gets the rest from Backend; the bundled ones keep
+    their controls in the store itself (their own methods, not the process's)."""
+    from linesman.backends.base import Backend
+    from linesman.backends.pickle import PickleBackend
+    from linesman.backends.process_controls import ProcessControls
+    from linesman.backends.protocols import ControlStore, SessionStore
+    from linesman.backends.sqlite import SqliteBackend
+
+    class SevenMethods(Backend):
+        def setup(self): ...
+        def add(self, session): ...
+        def get(self, session_uuid): ...
+        def get_all(self): ...
+        def delete(self, session_uuid): ...
+        def delete_many(self, session_uuids): ...
+        def delete_all(self): ...
+
+    for backend in (
+        SevenMethods(),
+        SqliteBackend(str(tmp_path / "s.db")),
+        PickleBackend(str(tmp_path / "s.dat")),
+    ):
+        assert isinstance(backend, SessionStore) and isinstance(backend, ControlStore)
+    assert SqliteBackend.get_enabled is not ProcessControls.get_enabled
+    assert SevenMethods.get_enabled is ProcessControls.get_enabled

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import cProfile
-import functools
 import queue
 import sys
 import threading
@@ -163,10 +162,10 @@ def test_the_hold_is_free_where_profiles_are_per_thread():
     assert gate.reason_not_to_store(profile) is None
 
 
-def work_after_idle(gate, waiting, woke):
-    """A writer's stretch: hold, idle until an item comes, then Python code."""
+def work_after_idle(gate, items, woke):
+    """A writer's stretch: work, wait until an item comes, then Python code."""
     gate.start_writer_work()
-    woke.append(gate.wait_for_work_and_quiet(waiting))
+    woke.append(gate.wait_for_work_and_quiet(items, 10.0))
     woke.append(sorted(str(number) for number in range(50)))  # code a profile must not see
     gate.end_writer_work()
 
@@ -179,8 +178,7 @@ def test_the_writer_idles_without_a_call_a_profile_could_record():
     gate = ProfilerGate(exclusive=True)
     items = queue.SimpleQueue()
     woke = []
-    waiting = iter(functools.partial(items.get, True, 10.0), object())
-    writer = threading.Thread(target=work_after_idle, args=(gate, waiting, woke))
+    writer = threading.Thread(target=work_after_idle, args=(gate, items, woke))
     writer.start()
     deadline = time.monotonic() + 5
     while gate.writer_working and time.monotonic() < deadline:  # until it waits

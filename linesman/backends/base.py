@@ -9,19 +9,16 @@ override them with queries that never decode a stored session to list it.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from linesman.model.capture import CaptureWindow
 from linesman.model.session import capped_text
-from linesman.signing import new_secret
 
 if TYPE_CHECKING:
     from linesman.model.session import ProfilingSession
+from linesman.backends.process_controls import ProcessControls
 
 __all__ = [
     "Backend",
@@ -119,7 +116,7 @@ def storable_text(text: str, limit: int) -> str:
     return capped_text(text.replace("\0", "%00") if "\0" in text else text, limit)
 
 
-class Backend:
+class Backend(ProcessControls):
     """Base class of a session store. Subclasses implement the seven methods.
 
     The writer thread calls ``add`` and the delete methods, the UI and the
@@ -225,80 +222,9 @@ class Backend:
             ]
         )
 
-    def get_enabled(self) -> bool | None:
-        """The shared on/off switch, or None when it was never set."""
-        return getattr(self, "_linesman_enabled", None)
-
-    def set_enabled(self, enabled: bool) -> None:
-        # A store without a settings table keeps the switch for this process only.
-        self._linesman_enabled = bool(enabled)
-
-    def get_secret(self) -> bytes:
-        """The store's random secret, made on first use: every process sharing the
-        store signs the UI's login and forms with it (see linesman.signing)."""
-        secret = self.__dict__.get("_linesman_secret")
-        if secret is None:  # a store without a settings table: this process only
-            secret = self.__dict__.setdefault("_linesman_secret", new_secret())
-        return secret
-
     # -- capture windows (see linesman.model.capture) --------------------------------
     # The defaults keep windows in this process only, like the switch above; the
     # bundled SQL stores keep them in tables, shared by every process.
-    def _local_captures(
-        self,
-    ) -> tuple[threading.Lock, dict[str, CaptureWindow], dict[str, list[str]]]:
-        state = self.__dict__.get("_linesman_captures")
-        if state is None:
-            state = self.__dict__.setdefault("_linesman_captures", (threading.Lock(), {}, {}))
-        return state
-
-    def start_capture(self, window: CaptureWindow) -> None:
-        """Arm a window."""
-        lock, windows, _ = self._local_captures()
-        with lock:
-            windows[window.id] = window
-
-    def captures(self, limit: int = 20) -> list[CaptureWindow]:
-        """The newest windows, open or ended, newest first."""
-        _, windows, _ = self._local_captures()
-        return sorted(windows.values(), key=lambda window: window.created, reverse=True)[:limit]
-
-    def open_captures(self) -> list[CaptureWindow]:
-        """The windows still catching, read by every process with the switch."""
-        now = time.time()
-        return [window for window in self.captures(10_000) if window.is_open(now)]
-
-    def stop_capture(self, window_id: str) -> bool:
-        """End a window now; False if there is no such window or it had ended."""
-        lock, windows, _ = self._local_captures()
-        with lock:
-            window = windows.get(window_id)
-            if window is None or window.ended is not None:
-                return False
-            windows[window_id] = window.stopped(time.time())
-        return True
-
-    def add_captured(self, session: ProfilingSession, window_id: str) -> bool:
-        """Store a session caught by a window, and count it, if the window still
-        has room; False (nothing stored) if not. Stores do both in one transaction,
-        so a window of N holds exactly N however many processes race."""
-        lock, windows, caught = self._local_captures()
-        with lock:
-            window = windows.get(window_id)
-            now = time.time()
-            if session.uuid in caught.get(window_id, ()):
-                return True  # stored by an earlier try
-            if window is None or not window.is_open(now):
-                return False
-            self.add(session)
-            windows[window_id] = window.caught_one(now)
-            caught.setdefault(window_id, []).append(session.uuid)
-        return True
-
-    def captured_uuids(self, window_id: str) -> list[str]:
-        """The ids of the sessions a window caught (some may have been deleted since)."""
-        _, _, caught = self._local_captures()
-        return list(caught.get(window_id, ()))
 
     def close(self) -> None:
         """Release connections and files; the default has none."""

@@ -36,7 +36,6 @@ from linesman.model.capture import CaptureWindow
 from linesman.model.codec import decode_session, encode_session
 from linesman.model.session import ProfilingSession
 from linesman.options import ConfigError, backend_option, to_bool, to_positive_int
-from linesman.signing import new_secret
 
 try:
     import sqlalchemy as sa
@@ -46,6 +45,7 @@ except ImportError as missing:  # pragma: no cover - depends on the environment
     raise ImportError(
         "the SQLAlchemy backend needs its extra: pip install 'linesman[sql]'"
     ) from missing
+from linesman.backends.sqlalchemy_controls import SQLAlchemyControls
 
 __all__ = ["SQLAlchemyBackend"]
 
@@ -64,7 +64,7 @@ def _connect_args(url) -> dict[str, Any]:
     return {}
 
 
-class SQLAlchemyBackend(Backend):
+class SQLAlchemyBackend(SQLAlchemyControls, Backend):
     """Sessions in a database given by a SQLAlchemy ``url``."""
 
     def __init__(
@@ -353,18 +353,6 @@ class SQLAlchemyBackend(Backend):
                 sa.delete(self.sessions).where(self.sessions.c.timestamp < float(before))
             ).rowcount
 
-    def _setting(self, connection: sa.Connection, name: str) -> str | None:
-        return connection.execute(
-            sa.select(self.settings.c.value).where(self.settings.c.name == name)
-        ).scalar()
-
-    def _put_setting(self, connection: sa.Connection, name: str, value: str) -> None:
-        updated = connection.execute(
-            sa.update(self.settings).where(self.settings.c.name == name).values(value=value)
-        ).rowcount
-        if not updated:
-            connection.execute(sa.insert(self.settings), {"name": name, "value": value})
-
     def endpoint_rows(self) -> list[tuple]:
         table = self.sessions
         with self._transaction() as connection:
@@ -374,80 +362,6 @@ class SQLAlchemyBackend(Backend):
                     sa.select(table.c.method, table.c.path, table.c.duration, table.c.failed)
                 )
             ]
-
-    def get_enabled(self) -> bool | None:
-        with self._transaction() as connection:
-            value = self._setting(connection, "enabled")
-        return None if value is None else value == "1"
-
-    def set_enabled(self, enabled: bool) -> None:
-        with self._transaction() as connection:
-            self._put_setting(connection, "enabled", "1" if enabled else "0")
-
-    def get_secret(self) -> bytes:
-        for _ in range(2):  # a second try reads what a racing process inserted
-            with self._transaction() as connection:
-                value = self._setting(connection, "secret")
-                if value is not None:
-                    return bytes.fromhex(value)
-            try:
-                with self._transaction() as connection:
-                    connection.execute(
-                        sa.insert(self.settings), {"name": "secret", "value": new_secret().hex()}
-                    )
-            except BackendError:
-                continue
-        raise BackendError(f"{self.describe()}: cannot read or create the store's secret")
-
-    # -- capture windows ---------------------------------------------------------
-    def _window_columns(self) -> list:
-        columns = self.captures_table.c
-        return [columns.id, columns.spec, columns.created, columns.ended, columns.caught]
-
-    def start_capture(self, window: CaptureWindow) -> None:
-        with self._transaction() as connection:
-            connection.execute(
-                sa.insert(self.captures_table),
-                {
-                    "id": window.id,
-                    "spec": window.spec(),
-                    "created": window.created,
-                    "ended": window.ended,
-                    "caught": window.caught,
-                },
-            )
-
-    def captures(self, limit: int = 20) -> list[CaptureWindow]:
-        statement = (
-            sa.select(*self._window_columns())
-            .order_by(self.captures_table.c.created.desc())
-            .limit(int(limit))
-        )
-        with self._transaction() as connection:
-            return [CaptureWindow.from_stored(*row) for row in connection.execute(statement)]
-
-    def open_captures(self) -> list[CaptureWindow]:
-        statement = (
-            sa.select(*self._window_columns())
-            .where(self.captures_table.c.ended.is_(None))
-            .order_by(self.captures_table.c.created.desc())
-        )
-        with self._transaction() as connection:
-            windows = [CaptureWindow.from_stored(*row) for row in connection.execute(statement)]
-        now = time.time()
-        return [window for window in windows if window.is_open(now)]
-
-    def stop_capture(self, window_id: str) -> bool:
-        columns = self.captures_table.c
-        with self._transaction() as connection:
-            return (
-                connection.execute(
-                    sa.update(self.captures_table)
-                    .where(columns.id == str(window_id), columns.ended.is_(None))
-                    .values(ended=time.time())
-                ).rowcount
-                == 1
-            )
 
     def add_captured(self, session: ProfilingSession, window_id: str) -> bool:
         columns = self.captures_table.c
@@ -481,13 +395,6 @@ class SQLAlchemyBackend(Backend):
                 .values(caught=window.caught, ended=window.ended)
             )
         return True
-
-    def captured_uuids(self, window_id: str) -> list[str]:
-        statement = sa.select(self.captured_table.c.uuid).where(
-            self.captured_table.c.capture_id == str(window_id)
-        )
-        with self._transaction() as connection:
-            return list(connection.execute(statement).scalars())
 
     def drop_tables(self) -> None:
         """Remove linesman's tables (for tests and uninstalling)."""

@@ -30,11 +30,11 @@ from linesman.backends.base import (
     SessionSummary,
     storable_text,
 )
+from linesman.backends.sqlite_controls import SqliteControls
 from linesman.model.capture import CaptureWindow
 from linesman.model.codec import decode_session, encode_session
 from linesman.model.session import ProfilingSession
 from linesman.options import backend_option, to_seconds
-from linesman.signing import new_secret
 
 __all__ = ["SqliteBackend"]
 
@@ -126,7 +126,7 @@ def _where(query: SessionQuery | None) -> tuple[str, list]:
 log = logging.getLogger("linesman")
 
 
-class SqliteBackend(Backend):
+class SqliteBackend(SqliteControls, Backend):
     """Sessions in a SQLite file (``filename``, or a ``file:`` URI), created on first use."""
 
     def __init__(self, filename: str = "sessions.db", timeout: float = 5.0) -> None:
@@ -349,56 +349,6 @@ class SqliteBackend(Backend):
     def endpoint_rows(self) -> list[tuple]:
         return self._run("SELECT method, path, duration, failed FROM sessions").fetchall()
 
-    def get_enabled(self) -> bool | None:
-        row = self._run("SELECT value FROM settings WHERE name = 'enabled'").fetchone()
-        return None if row is None else row[0] == "1"
-
-    def set_enabled(self, enabled: bool) -> None:
-        self._run(
-            "INSERT OR REPLACE INTO settings (name, value) VALUES ('enabled', ?)",
-            ("1" if enabled else "0",),
-        )
-
-    def get_secret(self) -> bytes:
-        self._run(
-            "INSERT OR IGNORE INTO settings (name, value) VALUES ('secret', ?)",
-            (new_secret().hex(),),
-        )
-        row = self._run("SELECT value FROM settings WHERE name = 'secret'").fetchone()
-        return bytes.fromhex(row[0])
-
-    # -- capture windows ---------------------------------------------------------
-    def start_capture(self, window: CaptureWindow) -> None:
-        self._run(
-            "INSERT INTO captures (id, spec, created, ended, caught) VALUES (?, ?, ?, ?, ?)",
-            (window.id, window.spec(), window.created, window.ended, window.caught),
-        )
-
-    def captures(self, limit: int = 20) -> list[CaptureWindow]:
-        rows = self._run(
-            "SELECT id, spec, created, ended, caught FROM captures ORDER BY created DESC LIMIT ?",
-            (int(limit),),
-        )
-        return [CaptureWindow.from_stored(*row) for row in rows]
-
-    def open_captures(self) -> list[CaptureWindow]:
-        rows = self._run(
-            "SELECT id, spec, created, ended, caught FROM captures "
-            "WHERE ended IS NULL ORDER BY created DESC"
-        )
-        now = time.time()
-        windows = [CaptureWindow.from_stored(*row) for row in rows]
-        return [window for window in windows if window.is_open(now)]
-
-    def stop_capture(self, window_id: str) -> bool:
-        return (
-            self._run(
-                "UPDATE captures SET ended = ? WHERE id = ? AND ended IS NULL",
-                (time.time(), str(window_id)),
-            ).rowcount
-            == 1
-        )
-
     def add_captured(self, session: ProfilingSession, window_id: str) -> bool:
         self._check_file()
         row = _row(session)
@@ -436,10 +386,6 @@ class SqliteBackend(Backend):
         except sqlite3.Error as exc:
             raise BackendError(f"{self.filename}: {exc}") from exc
         return True
-
-    def captured_uuids(self, window_id: str) -> list[str]:
-        rows = self._run("SELECT uuid FROM captured WHERE capture_id = ?", (str(window_id),))
-        return [uuid for (uuid,) in rows]
 
     def close(self) -> None:
         with self._connections_lock:

@@ -42,8 +42,8 @@ import itertools
 import math
 import sys
 import time
-from collections.abc import Callable, Iterator
-from queue import Empty
+from collections.abc import Callable
+from queue import Empty, SimpleQueue
 from typing import Any, Protocol
 
 __all__ = ["ProfilerGate", "RequestProfile", "is_exclusive_profiler", "profiling_is_safe"]
@@ -244,17 +244,19 @@ class ProfilerGate:
         self._writer_started_at = _NOT_YET
         self._writer_working[0] = False
 
-    def wait_for_work_and_quiet(self, waiting: Iterator[Any]) -> Any:
-        """End the writer's work, take the next item from ``waiting`` (None if it
-        timed out), wait for a moment with no request in flight (at most
+    def wait_for_work_and_quiet(self, work: SimpleQueue, timeout: float) -> Any:
+        """End the writer's work, take the next item from ``work`` (None if none
+        came within ``timeout``), wait for a moment with no request in flight (at most
         ``quiet_wait``), and start the writer's work again.
 
         Between the end and the start this makes no call a profiler records
-        (assumption 2 above): ``waiting`` and the short sleeps are C iterators
+        (assumption 2 above): the wait for an item and the short sleeps are C iterators
         driven by ``for``, and the rest is stores and comparisons. So a request
         profiled meanwhile holds none of linesman's code, and one still running
         when the writer starts again is dropped as overlapping.
         """
+        # Made before the writer stops working: building it takes Python calls.
+        waiting = iter(functools.partial(work.get, True, timeout), _NEVER)
         writer_working, in_flight, short_sleeps = (
             self._writer_working,
             self._in_flight,

@@ -14,7 +14,13 @@ from linesman.model.endpoint import DEFAULT_FOLDS, endpoint_of
 if TYPE_CHECKING:
     from linesman.backends.base import Backend
 
-__all__ = ["Retention", "apply_retention", "prune_keeping_slowest", "slowest_per_endpoint"]
+__all__ = [
+    "Retention",
+    "RetentionSchedule",
+    "apply_retention",
+    "prune_keeping_slowest",
+    "slowest_per_endpoint",
+]
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,34 @@ class Retention:
     def every(self) -> int:
         """Inserts between two checks: a tenth of the limit, so it overshoots little."""
         return max(1, (self.max_sessions or 1000) // 10)
+
+
+class RetentionSchedule:
+    """When retention runs: after a tenth of ``max_sessions`` stores, or after
+    ``interval`` seconds with any store, and only once nothing waits for the
+    store (the writer's own backlog comes first)."""
+
+    def __init__(self, retention: Retention) -> None:
+        self.retention = retention
+        self.stored_since = 0
+        self.last_run = time.monotonic()
+
+    def count_stored(self, count: int) -> None:
+        self.stored_since += count
+
+    def due(self) -> bool:
+        retention = self.retention
+        if retention.max_sessions is None and retention.max_age is None:
+            return False
+        return self.stored_since >= retention.every() or bool(
+            self.stored_since and time.monotonic() - self.last_run >= retention.interval
+        )
+
+    def run(self, backend: Backend) -> int:
+        """Apply retention now; how many sessions it removed."""
+        self.stored_since = 0
+        self.last_run = time.monotonic()
+        return apply_retention(backend, self.retention)
 
 
 def apply_retention(backend: Backend, retention: Retention) -> int:

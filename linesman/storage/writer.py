@@ -30,12 +30,11 @@ from linesman.profiling.gate import ProfilerGate
 from linesman.storage.backlog import Backlog, Backoff, Waiting
 from linesman.storage.health import Health
 from linesman.storage.record import ProfileRecord
-from linesman.storage.retention import Retention, apply_retention
+from linesman.storage.retention import Retention, RetentionSchedule
 
 __all__ = ["SessionWriter", "WriterOptions"]
 
 _STOP = object()
-_NEVER = object()  # no item equals it; compared in C (linesman.profiling.gate, assumption 3)
 _WRITERS: weakref.WeakSet[SessionWriter] = weakref.WeakSet()
 
 
@@ -80,7 +79,6 @@ class SessionWriter:
         self.health = health
         self.options = options = options or WriterOptions()
         self.queue_size = options.queue_size
-        self.retention = options.retention
         self.gate = gate or ProfilerGate(exclusive=False)
         self.on_switch = on_switch  # called with the switch as read from the store
         self.on_captures = on_captures  # called with the open windows as read
@@ -89,8 +87,7 @@ class SessionWriter:
         self._queued = 0
         self._backlog = Backlog(options.queue_size, options.queue_bytes)
         self._backoff = Backoff(*options.retry_backoff)
-        self._inserts_since_prune = 0
-        self._pruned_at = time.monotonic()
+        self._retention = RetentionSchedule(options.retention)
         self._pending = 0
         self._idle = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -193,9 +190,7 @@ class SessionWriter:
                 if self._backlog:
                     wake = min(wake, self._backoff.next_try)
                 timeout = max(0.0, wake - time.monotonic())
-                item = gate.wait_for_work_and_quiet(
-                    iter(functools.partial(self._queue.get, True, timeout), _NEVER)
-                )
+                item = gate.wait_for_work_and_quiet(self._queue, timeout)
                 now = time.monotonic()
                 if now >= next_switch_check:
                     self._check_store()
@@ -367,7 +362,7 @@ class SessionWriter:
 
     def _count_stored(self, count: int) -> None:
         self.health.count("stored", count)
-        self._inserts_since_prune += count
+        self._retention.count_stored(count)
 
     def _check_store(self) -> None:
         """Set the store up if it was not, and read the shared switch."""
@@ -397,19 +392,11 @@ class SessionWriter:
         )
 
     def _retain(self) -> None:
-        """Apply max_sessions and max_age, now and then (never a scan per insert)."""
-        retention = self.retention
-        if retention.max_sessions is None and retention.max_age is None:
+        """Apply max_sessions and max_age when due (never a scan per insert)."""
+        if self._backlog or not self._retention.due():
             return
-        due = self._inserts_since_prune >= retention.every() or (
-            self._inserts_since_prune and time.monotonic() - self._pruned_at >= retention.interval
-        )
-        if not due or self._backlog:
-            return
-        self._inserts_since_prune = 0
-        self._pruned_at = time.monotonic()
         try:
-            removed = apply_retention(self.backend, retention)
+            removed = self._retention.run(self.backend)
         except Exception:
             self.health.problem("prune", "linesman: could not remove old sessions", exc_info=True)
             return
