@@ -46,6 +46,7 @@ except ImportError as missing:  # pragma: no cover - depends on the environment
         "the SQLAlchemy backend needs its extra: pip install 'linesman[sql]'"
     ) from missing
 from linesman.backends.sqlalchemy_controls import SQLAlchemyControls
+from linesman.backends.sqlalchemy_schema import Tables, where_clauses
 
 __all__ = ["SQLAlchemyBackend"]
 
@@ -95,52 +96,18 @@ class SQLAlchemyBackend(SQLAlchemyControls, Backend):
             self.engine = sa.create_engine(self.url, **options)
         except (ArgumentError, ImportError) as exc:
             raise ConfigError(f"linesman option url = {self.describe()}: {exc}") from None
-        self._define_tables()
+        self.tables = Tables(self.table_prefix)
+        self.metadata = self.tables.metadata
+        self.sessions = self.tables.sessions
+        self.settings = self.tables.settings
+        self.captures_table = self.tables.captures
+        self.captured_table = self.tables.captured
         engine_ref = weakref.ref(self.engine)
         # A forked worker must not share the parent's connections.
         os.register_at_fork(after_in_child=lambda: _dispose_in_child(engine_ref))
 
     def describe(self) -> str:
         return self.url.render_as_string(hide_password=True)
-
-    def _define_tables(self) -> None:
-        self.metadata = sa.MetaData()
-        prefix = self.table_prefix
-        self.sessions = sa.Table(
-            f"{prefix}sessions",
-            self.metadata,
-            sa.Column("uuid", sa.String(36), primary_key=True),
-            sa.Column("timestamp", sa.Double, nullable=False, index=True),
-            sa.Column("method", sa.String(16), nullable=False, index=True),
-            sa.Column("path", sa.String(PATH_LENGTH), nullable=False, index=True),
-            sa.Column("query", sa.Text, nullable=False),
-            sa.Column("status", sa.Integer, nullable=True, index=True),
-            sa.Column("duration", sa.Double, nullable=False, index=True),
-            sa.Column("cpu_time", sa.Double, nullable=False),
-            sa.Column("failed", sa.Boolean, nullable=False),
-            sa.Column("document", sa.LargeBinary(length=(1 << 32) - 1), nullable=False),
-        )
-        self.settings = sa.Table(
-            f"{prefix}settings",
-            self.metadata,
-            sa.Column("name", sa.String(64), primary_key=True),
-            sa.Column("value", sa.String(255), nullable=False),
-        )
-        self.captures_table = sa.Table(
-            f"{prefix}captures",
-            self.metadata,
-            sa.Column("id", sa.String(36), primary_key=True),
-            sa.Column("spec", sa.Text, nullable=False),
-            sa.Column("created", sa.Double, nullable=False, index=True),
-            sa.Column("ended", sa.Double, nullable=True),
-            sa.Column("caught", sa.Integer, nullable=False),
-        )
-        self.captured_table = sa.Table(
-            f"{prefix}captured",
-            self.metadata,
-            sa.Column("capture_id", sa.String(36), primary_key=True),
-            sa.Column("uuid", sa.String(36), primary_key=True),
-        )
 
     @contextmanager
     def _transaction(self) -> Iterator[sa.Connection]:
@@ -255,27 +222,7 @@ class SQLAlchemyBackend(SQLAlchemyControls, Backend):
 
     # -- richer calls ---------------------------------------------------------
     def _where(self, query: SessionQuery | None) -> list:
-        if query is None:
-            return []
-        columns = self.sessions.c
-        clauses = []
-        if query.path_contains:
-            clauses.append(columns.path.icontains(query.path_contains, autoescape=True))
-        if query.method:
-            clauses.append(columns.method == query.method)
-        if query.status is not None:
-            clauses.append(columns.status == query.status)
-        if query.min_duration:
-            clauses.append(columns.duration >= query.min_duration)
-        if query.capture:
-            clauses.append(
-                columns.uuid.in_(
-                    sa.select(self.captured_table.c.uuid).where(
-                        self.captured_table.c.capture_id == query.capture
-                    )
-                )
-            )
-        return clauses
+        return where_clauses(self.tables, query)
 
     def count(self, query: SessionQuery | None = None, limit: int | None = None) -> int:
         rows = sa.select(sa.literal(1)).select_from(self.sessions)

@@ -11,117 +11,36 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sqlite3
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
-from typing import Any
 
 from linesman.backends.base import (
-    PATH_LENGTH,
-    QUERY_LENGTH,
     SUMMARY_FIELDS,
     Backend,
     BackendError,
     SessionQuery,
     SessionRefused,
     SessionSummary,
-    storable_text,
 )
 from linesman.backends.sqlite_controls import SqliteControls
+from linesman.backends.sqlite_schema import (
+    INSERT,
+    ORDER,
+    SCHEMA,
+    SCHEMA_VERSION,
+    SUMMARY_COLUMNS,
+    session_row,
+    where_clause,
+)
 from linesman.model.capture import CaptureWindow
-from linesman.model.codec import decode_session, encode_session
+from linesman.model.codec import decode_session
 from linesman.model.session import ProfilingSession
 from linesman.options import backend_option, to_seconds
 
 __all__ = ["SqliteBackend"]
-
-SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sessions (
-    uuid TEXT PRIMARY KEY,
-    timestamp REAL NOT NULL,
-    method TEXT NOT NULL,
-    path TEXT NOT NULL,
-    query TEXT NOT NULL,
-    status INTEGER,
-    duration REAL NOT NULL,
-    cpu_time REAL NOT NULL,
-    failed INTEGER NOT NULL,
-    document BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS sessions_timestamp ON sessions (timestamp);
-CREATE INDEX IF NOT EXISTS sessions_duration ON sessions (duration);
-CREATE INDEX IF NOT EXISTS sessions_path ON sessions (path);
-CREATE INDEX IF NOT EXISTS sessions_status ON sessions (status);
-CREATE TABLE IF NOT EXISTS settings (
-    name TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS captures (
-    id TEXT PRIMARY KEY,
-    spec TEXT NOT NULL,
-    created REAL NOT NULL,
-    ended REAL,
-    caught INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS captured (
-    capture_id TEXT NOT NULL,
-    uuid TEXT NOT NULL,
-    PRIMARY KEY (capture_id, uuid)
-);
-"""
-_SUMMARY_COLUMNS = ", ".join(SUMMARY_FIELDS)
-_INSERT = (
-    "INSERT OR REPLACE INTO sessions (uuid, timestamp, method, path, query, status, "
-    "duration, cpu_time, failed, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
-
-def _row(session: ProfilingSession) -> tuple:
-    return (
-        session.uuid,
-        session.timestamp,
-        storable_text(session.method, 16),
-        storable_text(session.path, PATH_LENGTH),
-        storable_text(session.query, QUERY_LENGTH),
-        session.status,
-        session.duration,
-        session.cpu_time,
-        int(session.failed),
-        encode_session(session),
-    )
-
-
-_ORDER = "timestamp, rowid"
-
-
-def _where(query: SessionQuery | None) -> tuple[str, list]:
-    """The WHERE clause of a query; every value goes in as a parameter."""
-    if query is None:
-        return "", []
-    clauses: list[str] = []
-    parameters: list[Any] = []
-    if query.path_contains:
-        escaped = re.sub(r"([\\%_])", r"\\\1", query.path_contains)
-        clauses.append("path LIKE ? ESCAPE '\\'")
-        parameters.append(f"%{escaped}%")
-    if query.method:
-        clauses.append("method = ?")
-        parameters.append(query.method)
-    if query.status is not None:
-        clauses.append("status = ?")
-        parameters.append(query.status)
-    if query.min_duration:
-        clauses.append("duration >= ?")
-        parameters.append(query.min_duration)
-    if query.capture:
-        clauses.append("uuid IN (SELECT uuid FROM captured WHERE capture_id = ?)")
-        parameters.append(query.capture)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), parameters
-
 
 log = logging.getLogger("linesman")
 
@@ -226,7 +145,7 @@ class SqliteBackend(SqliteControls, Backend):
                     f"{self.filename} was written by a newer linesman "
                     f"(schema {version}, this one reads {SCHEMA_VERSION})"
                 )
-            connection.executescript(_SCHEMA)
+            connection.executescript(SCHEMA)
             connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.Error as exc:
             raise BackendError(f"cannot set up {self.filename}: {exc}") from exc
@@ -254,11 +173,11 @@ class SqliteBackend(SqliteControls, Backend):
 
     def add_many(self, sessions: list[ProfilingSession]) -> None:
         self._check_file()
-        rows = [_row(session) for session in sessions]
+        rows = [session_row(session) for session in sessions]
         try:
             with self.conn:
                 self.conn.execute("BEGIN IMMEDIATE")
-                self.conn.executemany(_INSERT, rows)
+                self.conn.executemany(INSERT, rows)
         except (sqlite3.DataError, sqlite3.IntegrityError) as exc:
             raise SessionRefused(f"{self.filename}: {exc}") from exc
         except sqlite3.Error as exc:
@@ -271,7 +190,7 @@ class SqliteBackend(SqliteControls, Backend):
         return decode_session(row[0]) if row else None
 
     def get_all(self) -> OrderedDict[str, ProfilingSession]:
-        rows = self._run(f"SELECT uuid, document FROM sessions ORDER BY {_ORDER}")
+        rows = self._run(f"SELECT uuid, document FROM sessions ORDER BY {ORDER}")
         return OrderedDict((uuid, decode_session(document)) for uuid, document in rows)
 
     def delete(self, session_uuid: str) -> int:
@@ -292,7 +211,7 @@ class SqliteBackend(SqliteControls, Backend):
 
     # -- richer calls ---------------------------------------------------------
     def count(self, query: SessionQuery | None = None, limit: int | None = None) -> int:
-        where, parameters = _where(query)
+        where, parameters = where_clause(query)
         if limit is None:
             return self._run(f"SELECT COUNT(*) FROM sessions{where}", parameters).fetchone()[0]
         return self._run(
@@ -307,10 +226,10 @@ class SqliteBackend(SqliteControls, Backend):
         self, offset: int = 0, limit: int = 50, query: SessionQuery | None = None
     ) -> list[SessionSummary]:
         query = query or SessionQuery()
-        where, parameters = _where(query)
+        where, parameters = where_clause(query)
         direction = "DESC" if query.descending else "ASC"
         rows = self._run(
-            f"SELECT {_SUMMARY_COLUMNS} FROM sessions{where} "
+            f"SELECT {SUMMARY_COLUMNS} FROM sessions{where} "
             f"ORDER BY {query.sort} {direction}, timestamp {direction}, rowid {direction} "
             f"LIMIT ? OFFSET ?",
             (*parameters, int(limit), int(offset)),
@@ -321,7 +240,7 @@ class SqliteBackend(SqliteControls, Backend):
         return summaries
 
     def delete_matching(self, query: SessionQuery) -> int:
-        where, parameters = _where(query)
+        where, parameters = where_clause(query)
         return self._run(f"DELETE FROM sessions{where}", parameters).rowcount
 
     def prune(self, keep: int) -> int:
@@ -351,7 +270,7 @@ class SqliteBackend(SqliteControls, Backend):
 
     def add_captured(self, session: ProfilingSession, window_id: str) -> bool:
         self._check_file()
-        row = _row(session)
+        row = session_row(session)
         try:
             with self.conn:
                 self.conn.execute("BEGIN IMMEDIATE")  # the count and the insert, as one
@@ -371,7 +290,7 @@ class SqliteBackend(SqliteControls, Backend):
                 window = CaptureWindow.from_stored(*found) if found else None
                 if window is None or not window.is_open(now):
                     return False
-                self.conn.execute(_INSERT, row)
+                self.conn.execute(INSERT, row)
                 self.conn.execute(
                     "INSERT OR IGNORE INTO captured (capture_id, uuid) VALUES (?, ?)",
                     (window_id, session.uuid),

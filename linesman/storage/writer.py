@@ -14,7 +14,6 @@ every insert.
 from __future__ import annotations
 
 import atexit
-import functools
 import os
 import queue
 import threading
@@ -24,10 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from linesman.backends.base import Backend, BackendError, SessionRefused
-from linesman.model.session import ProfilingSession, approximate_size
+from linesman.backends.base import Backend
+from linesman.model.session import approximate_size
 from linesman.profiling.gate import ProfilerGate
 from linesman.storage.backlog import Backlog, Backoff, Waiting
+from linesman.storage.batches import BatchStore
 from linesman.storage.health import Health
 from linesman.storage.record import ProfileRecord
 from linesman.storage.retention import Retention, RetentionSchedule
@@ -88,6 +88,7 @@ class SessionWriter:
         self._backlog = Backlog(options.queue_size, options.queue_bytes)
         self._backoff = Backoff(*options.retry_backoff)
         self._retention = RetentionSchedule(options.retention)
+        self._batches = BatchStore(backend, health)
         self._pending = 0
         self._idle = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -273,92 +274,12 @@ class SessionWriter:
         return finished
 
     def _store_batch(self, batch: list[Waiting]) -> None:
-        """One transaction for the batch; a session the backend cannot take (a bug, not
-        an outage) is dropped alone, and the rest stored. A session a capture window
-        asked for is stored only if the window still has room (the store decides),
-        or if it was wanted anyway."""
-        plain = [waiting.session for waiting in batch if waiting.capture is None]
-        if plain:
-            self._add_plain(plain)
-        captured = [waiting for waiting in batch if waiting.capture is not None]
-        for waiting in captured:
-            stored = self._store_alone(
-                functools.partial(self._add_captured, waiting), waiting.session
-            )
-            if stored:
-                self._count_stored(1)
-            elif stored is False:
-                self.health.count("skipped.capture_closed")
-        if captured and self.on_captures is not None:
+        """One transaction for the batch where the store takes it (see BatchStore)."""
+        self._count_stored(self._batches.store(batch))
+        if any(waiting.capture is not None for waiting in batch) and self.on_captures:
             # A window may have filled: this process stops catching at once, not at
             # the next read of the switch.
             self.on_captures(self.backend.open_captures())
-
-    def _add_captured(self, waiting: Waiting) -> bool:
-        assert waiting.capture is not None  # only captured sessions come here
-        if self.backend.add_captured(waiting.session, waiting.capture):
-            return True
-        if waiting.selected:
-            self.backend.add(waiting.session)
-            return True
-        return False
-
-    def _add_plain(self, sessions: list[ProfilingSession]) -> None:
-        try:
-            self.backend.add_many(sessions)
-        except SessionRefused:
-            self._add_one_by_one(sessions)
-            return
-        except BackendError:
-            raise
-        except Exception:
-            for session in sessions:
-                if self._store_alone(functools.partial(self.backend.add, session)):
-                    self._count_stored(1)
-            return
-        self._count_stored(len(sessions))
-
-    def _add_one_by_one(self, sessions: list[ProfilingSession]) -> None:
-        """A batch the store refused for what one of them holds: each alone, so only
-        the sessions it refuses are lost, and storage goes on after them. (An outage
-        on the way raises; storing again later replaces, never duplicates.)"""
-        for session in sessions:
-            try:
-                self.backend.add(session)
-            except SessionRefused as exc:
-                self._refused_by_store(session, exc)
-                continue
-            self._count_stored(1)
-
-    def _refused_by_store(self, session: ProfilingSession, exc: Exception) -> None:
-        self.health.count("lost.refused_by_store")
-        self.health.problem(
-            "refused",
-            "linesman: the store refused a session for its content and it was dropped (%s %s): %s",
-            session.method,
-            session.path[:200].encode("unicode_escape").decode(),
-            exc,
-        )
-
-    def _store_alone(
-        self, store: Callable[[], bool | None], session: ProfilingSession | None = None
-    ) -> bool | None:
-        """One session's store call: whether it was stored, or None when the backend
-        failed on it (a bug, not an outage: that session alone is lost, counted)."""
-        try:
-            return store() is not False
-        except SessionRefused as exc:
-            if session is not None:
-                self._refused_by_store(session, exc)
-            return None
-        except BackendError:
-            raise
-        except Exception:
-            self.health.count("lost.store_error")
-            self.health.problem(
-                "add", "linesman: the backend failed to store a session", exc_info=True
-            )
-            return None
 
     def _count_stored(self, count: int) -> None:
         self.health.count("stored", count)
