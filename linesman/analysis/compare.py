@@ -3,7 +3,7 @@ changed, per request where a side is merged, by share where the engines differ."
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from linesman.model.callgraph import profile_total
 from linesman.model.rows import BUILTIN_FILE, FunctionStats
@@ -11,6 +11,9 @@ from linesman.model.session import ProfilingSession
 
 if TYPE_CHECKING:
     pass
+
+
+__all__ = ["FunctionChange", "Comparison", "compare_sessions", "one_kind"]
 
 
 def one_kind(sessions: list[ProfilingSession]) -> list[ProfilingSession]:
@@ -35,9 +38,42 @@ def _self_time(session: ProfilingSession) -> dict[str, float]:
     return own
 
 
+class FunctionChange(TypedDict):
+    """One function's row of a comparison (per request where a side is merged;
+    shares of the profile's time where ``basis`` is ``share``)."""
+
+    function: str  # its key
+    name: str
+    file: str
+    line: int
+    status: str  # appeared, vanished or changed
+    cumtime_before: float
+    cumtime_after: float
+    cumtime_change: float
+    tottime_change: float
+    selftime_change: float  # own time, with the built-ins it called
+    calls_before: float | None  # None where calls cannot compare (basis share)
+    calls_after: float | None
+
+
+class Comparison(TypedDict):
+    """A comparison, as the API answers it and the page draws it."""
+
+    before: str
+    after: str
+    basis: str  # time, or share where the two engines differ
+    kinds: list[str]
+    sessions_before: int
+    sessions_after: int
+    duration_before: float
+    duration_after: float
+    duration_change: float
+    functions: list[FunctionChange]  # largest change of own time first
+
+
 def compare_sessions(
     before: ProfilingSession, after: ProfilingSession, before_count: int = 1, after_count: int = 1
-) -> dict:
+) -> Comparison:
     """Function by function, what changed from ``before`` to ``after``, largest first.
 
     A side that is a merge of several sessions counts per request (its figures
@@ -61,7 +97,7 @@ def compare_sessions(
         new = {key: _as_share(f, after_total) for key, f in new.items()}
         per_before = per_after = 1
 
-    rows: list[dict[str, Any]] = []
+    rows: list[FunctionChange] = []
     for key in old.keys() | new.keys():
         a, b = old.get(key), new.get(key)
         sample = b or a
@@ -69,22 +105,22 @@ def compare_sessions(
         cum_a = per(a.totaltime, per_before) if a else 0.0
         cum_b = per(b.totaltime, per_after) if b else 0.0
         rows.append(
-            {
-                "function": key,
-                "name": sample.name,
-                "file": sample.file,
-                "line": sample.line,
-                "status": "appeared" if a is None else "vanished" if b is None else "changed",
-                "cumtime_before": cum_a,
-                "cumtime_after": cum_b,
-                "cumtime_change": cum_b - cum_a,
-                "tottime_change": (per(b.inlinetime, per_after) if b else 0.0)
+            FunctionChange(
+                function=key,
+                name=sample.name,
+                file=sample.file,
+                line=sample.line,
+                status="appeared" if a is None else "vanished" if b is None else "changed",
+                cumtime_before=cum_a,
+                cumtime_after=cum_b,
+                cumtime_change=cum_b - cum_a,
+                tottime_change=(per(b.inlinetime, per_after) if b else 0.0)
                 - (per(a.inlinetime, per_before) if a else 0.0),
-                "selftime_change": per(new_self.get(key, 0.0), per_after)
+                selftime_change=per(new_self.get(key, 0.0), per_after)
                 - per(old_self.get(key, 0.0), per_before),
-                "calls_before": None if by_share else per(a.callcount, per_before) if a else 0,
-                "calls_after": None if by_share else per(b.callcount, per_after) if b else 0,
-            }
+                calls_before=None if by_share else per(a.callcount, per_before) if a else 0,
+                calls_after=None if by_share else per(b.callcount, per_after) if b else 0,
+            )
         )
     # Own time first (built-ins counted with their caller): a slowed function and all
     # its callers gain the same cumulative time, but only the function itself gains
@@ -99,18 +135,18 @@ def compare_sessions(
     )
     duration_before = per(before.duration, before_count)
     duration_after = per(after.duration, after_count)
-    return {
-        "before": before.uuid,
-        "after": after.uuid,
-        "basis": "share" if by_share else "time",
-        "kinds": [before.kind, after.kind],
-        "sessions_before": before_count,
-        "sessions_after": after_count,
-        "duration_before": duration_before,
-        "duration_after": duration_after,
-        "duration_change": duration_after - duration_before,
-        "functions": rows,
-    }
+    return Comparison(
+        before=before.uuid,
+        after=after.uuid,
+        basis="share" if by_share else "time",
+        kinds=[before.kind, after.kind],
+        sessions_before=before_count,
+        sessions_after=after_count,
+        duration_before=duration_before,
+        duration_after=duration_after,
+        duration_change=duration_after - duration_before,
+        functions=rows,
+    )
 
 
 def _as_share(function: FunctionStats, total: float) -> FunctionStats:

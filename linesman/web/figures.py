@@ -3,6 +3,7 @@ JSON-ready dicts (the tree, the table, the package chart), bounded in size."""
 
 from __future__ import annotations
 
+from linesman.analysis.compare import Comparison
 from linesman.exporters.dot import change_shade, to_dot
 from linesman.model.callgraph import package_times, profile_total
 from linesman.model.session import ProfilingSession
@@ -73,7 +74,7 @@ def profiler_text(session: ProfilingSession) -> str:
     return "cProfile: exact call counts"
 
 
-def comparison_figures(after: ProfilingSession, report: dict) -> dict:
+def comparison_figures(after: ProfilingSession, report: Comparison) -> dict:
     """The later profile's figures with each function's own-time change: the
     differential flame graph and the graph coloured by change."""
     changes = {row["function"]: row["selftime_change"] for row in report["functions"]}
