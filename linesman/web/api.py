@@ -9,6 +9,7 @@ JSON too: ``{"error": "..."}`` with the status code.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from webob import Request, Response
@@ -23,7 +24,9 @@ from linesman.web.openapi import openapi_document
 from linesman.web.params import MAX_PER_PAGE, parse_list_query
 
 if TYPE_CHECKING:
-    from linesman.web.ui import ProfilerUI
+    from linesman.controls import Controls
+    from linesman.model.session import ProfilingSession
+    from linesman.web.cache import PageCache
 
 __all__ = ["SessionsAPI", "json_response", "json_error"]
 
@@ -59,8 +62,12 @@ def _summary(row: dict) -> dict:
 class SessionsAPI:
     """The API's views; routes are registered by the UI, which checks access first."""
 
-    def __init__(self, ui: ProfilerUI) -> None:
-        self.ui = ui
+    def __init__(
+        self, controls: Controls, cache: PageCache, load: Callable[[str], ProfilingSession]
+    ) -> None:
+        self.controls = controls
+        self.cache = cache  # computed pages, forgotten when their session is deleted
+        self.load = load  # a stored session, or the UI's 404 that says why there is none
 
     def list(self, request: Request) -> Response:
         query, page = parse_list_query(request.GET)
@@ -73,7 +80,7 @@ class SessionsAPI:
         ):
             raise http.HTTPBadRequest(f"per_page is a whole number from 1 to {MAX_PER_PAGE}.")
         size = int(per_page)
-        backend = self.ui.backend
+        backend = self.controls.backend
         rows = backend.list_summaries((page - 1) * size, size, query)
         return json_response(
             {
@@ -85,7 +92,7 @@ class SessionsAPI:
         )
 
     def detail(self, request: Request, session_uuid: str) -> Response:
-        session = self.ui.load(session_uuid)
+        session = self.load(session_uuid)
         document = session.summary() | {
             "headers": session.headers,
             "response_size": session.response_size,
@@ -121,23 +128,23 @@ class SessionsAPI:
         )
 
     def delete(self, request: Request, session_uuid: str) -> Response:
-        deleted = self.ui.backend.delete(session_uuid)
-        self.ui.cache.forget({session_uuid})
+        deleted = self.controls.backend.delete(session_uuid)
+        self.cache.forget({session_uuid})
         return json_response({"deleted": deleted})
 
     def state(self, request: Request) -> Response:
-        return json_response({"enabled": bool(self.ui.controls.enabled)})
+        return json_response({"enabled": bool(self.controls.enabled)})
 
     def set_state(self, request: Request) -> Response:
         body = _json_body(request)
         if not isinstance(body, dict) or not isinstance(body.get("enabled"), bool):
             raise http.HTTPBadRequest('The body is {"enabled": true} or {"enabled": false}.')
-        self.ui.controls.set_enabled(body["enabled"])
+        self.controls.set_enabled(body["enabled"])
         return json_response({"enabled": body["enabled"]})
 
     def captures(self, request: Request) -> Response:
         return json_response(
-            {"captures": [window.to_json() for window in self.ui.backend.captures(50)]}
+            {"captures": [window.to_json() for window in self.controls.backend.captures(50)]}
         )
 
     def start_capture(self, request: Request) -> Response:
@@ -148,11 +155,11 @@ class SessionsAPI:
             window = parse_capture(body)
         except CaptureError as error:
             raise http.HTTPBadRequest(str(error)) from None
-        self.ui.controls.start_capture(window)
+        self.controls.start_capture(window)
         return json_response(window.to_json(), status=201)
 
     def stop_capture(self, request: Request, window_id: str) -> Response:
-        return json_response({"stopped": self.ui.controls.stop_capture(window_id)})
+        return json_response({"stopped": self.controls.stop_capture(window_id)})
 
     def openapi(self, request: Request) -> Response:
         return json_response(openapi_document(request.script_name))

@@ -101,7 +101,7 @@ class ProfilerUI(SessionPages, AcrossPages, ChangePages):
         self.count_cap = COUNT_CAP
         self.damaged: set[str] = set()  # ids whose documents did not decode, for the list
         session = rf"/profiles/(?P<session_uuid>{UUID_PATTERN})"
-        api = SessionsAPI(self)
+        api = SessionsAPI(controls, self.cache, self.load)
         api_session = rf"/api/sessions/(?P<session_uuid>{UUID_PATTERN})"
         self.routes: list[tuple[str, re.Pattern[str], Callable[..., Response]]] = [
             ("GET", re.compile(r"/?"), self.list_page),
