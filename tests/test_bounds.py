@@ -12,6 +12,7 @@ import time
 import apps
 import pytest
 from login import ui_client
+from waiting import wait_for
 from wsgi_client import call
 
 from linesman.backends.base import Backend
@@ -104,7 +105,7 @@ def test_the_writer_backs_off_while_a_backend_is_down(make_profiled):
     middleware = make_profiled(apps.hello_app, backend=f"{__name__}:DownBackend")
     for _ in range(5):
         assert call(middleware).chunks == [b"hello"]
-    time.sleep(0.5)
+    wait_for(lambda: middleware.backend.calls > 0, what="the writer trying the store")
     writer = next(thread for thread in threading.enumerate() if thread.name == "linesman-writer")
     clock = time.pthread_getcpuclockid(writer.ident)
     cpu_before, calls_before = time.clock_gettime(clock), middleware.backend.calls

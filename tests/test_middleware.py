@@ -10,6 +10,7 @@ from wsgiref.validate import validator
 import apps
 import pytest
 from login import cookie_environ, token_environ
+from waiting import wait_for
 from wsgi_client import SESSION_HEADER, call, server_work
 
 from linesman.backends.base import Backend
@@ -300,10 +301,7 @@ def test_the_switch_is_shared_through_the_store(tmp_path):
     second = make_linesman_middleware(apps.hello_app, filename=filename)
     call(second)  # starts the second one's writer, which watches the switch
     first.set_enabled(False)
-    deadline = time.monotonic() + 3
-    while second.enabled and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert second.enabled is False
+    wait_for(lambda: not second.enabled, timeout=3, what="the switch read from the store")
     third = make_linesman_middleware(apps.hello_app, filename=filename)
     assert third.enabled is False, "a new process starts with the stored switch"
     for middleware in (first, second, third):

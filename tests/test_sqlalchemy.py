@@ -16,6 +16,7 @@ import pytest
 from databases import middleware_on, server_backend
 from require import require
 from servers import free_port, get, running
+from waiting import wait_for
 from wsgi_client import SESSION_HEADER, call
 
 from linesman.backends.sqlalchemy import SQLAlchemyBackend
@@ -104,16 +105,11 @@ def test_the_switch_set_in_one_host_is_off_in_the_other_within_a_second(store):
     assert second.flush(10)
     first.set_enabled(False)
     started = time.monotonic()
-    while second.enabled and time.monotonic() - started < 5:
-        time.sleep(0.01)
-    assert second.enabled is False
+    wait_for(lambda: not second.enabled, timeout=5, what="the switch off in the other host")
     assert time.monotonic() - started < 1.0
     assert call(second).header(SESSION_HEADER) is None
     first.set_enabled(True)
-    deadline = time.monotonic() + 5
-    while not second.enabled and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert second.enabled is True
+    wait_for(lambda: second.enabled, timeout=5, what="the switch on in the other host")
     first.close()
     second.close()
 
@@ -233,9 +229,8 @@ def test_a_postgresql_restart_loses_no_session_and_no_request():
             started = time.perf_counter()
             answers.append(call(middleware).comparable())
             assert time.perf_counter() - started < 0.5, "the outage slowed a request"
-        time.sleep(1)
+        wait_for(lambda: middleware.health.store_error is not None, what="the outage noticed")
         assert middleware.writer.pending == 20
-        assert middleware.health.store_error is not None
     finally:
         pg_ctl("start")
     for _ in range(5):  # after it
