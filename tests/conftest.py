@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from require import require
+from support.require import require
 
 from linesman.middleware import ProfilingMiddleware
 

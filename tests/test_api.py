@@ -6,11 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import apps
 import pytest
-from login import ui_client
 from openapi_spec_validator import validate as validate_spec
-from servers import free_port, get, running
+from support import apps
+from support.login import ui_client
+from support.servers import free_port, get, running
 
 LOCAL = {"REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "localhost"}
 

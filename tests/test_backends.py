@@ -5,80 +5,11 @@ from __future__ import annotations
 from collections import OrderedDict
 
 import pytest
-from databases import server_backend
-from sessions import real_session, sampled_session
+from support.backend_factories import FACTORIES, PERSISTENT
+from support.sessions import real_session, sampled_session
 
 from linesman.backends.base import Backend, SessionQuery
-from linesman.backends.pickle import PickleBackend
-from linesman.backends.sqlite import SqliteBackend
 from linesman.model.capture import parse_capture
-
-
-class SevenOnlyBackend(Backend):
-    """A third-party backend written against the seven documented methods only."""
-
-    def __init__(self):
-        self.sessions = OrderedDict()
-
-    def setup(self):
-        pass
-
-    def add(self, session):
-        self.sessions[session.uuid] = session
-
-    def get(self, session_uuid):
-        return self.sessions.get(session_uuid)
-
-    def get_all(self):
-        return OrderedDict(sorted(self.sessions.items(), key=lambda item: item[1].timestamp))
-
-    def delete(self, session_uuid):
-        return 1 if self.sessions.pop(session_uuid, None) is not None else 0
-
-    def delete_many(self, session_uuids):
-        return sum(self.delete(uuid) for uuid in session_uuids)
-
-    def delete_all(self):
-        count = len(self.sessions)
-        self.sessions.clear()
-        return count
-
-
-def make_sqlite(tmp_path):
-    return SqliteBackend(filename=str(tmp_path / "sessions.db"))
-
-
-def make_pickle(tmp_path):
-    return PickleBackend(filename=str(tmp_path / "sessions.dat"))
-
-
-def make_seven_only(tmp_path):
-    return SevenOnlyBackend()
-
-
-def make_sqlalchemy_sqlite(tmp_path):
-    from linesman.backends.sqlalchemy import SQLAlchemyBackend
-
-    return SQLAlchemyBackend(url=f"sqlite:///{tmp_path / 'sa.db'}")
-
-
-def make_postgresql(tmp_path):
-    return server_backend("postgresql")
-
-
-def make_mariadb(tmp_path):
-    return server_backend("mariadb")
-
-
-FACTORIES = {
-    "sqlite": make_sqlite,
-    "pickle": make_pickle,
-    "seven-only": make_seven_only,
-    "sqlalchemy-sqlite": make_sqlalchemy_sqlite,
-    "postgresql": make_postgresql,
-    "mariadb": make_mariadb,
-}
-PERSISTENT = {"sqlite", "pickle", "sqlalchemy-sqlite"}
 
 
 @pytest.fixture(params=sorted(FACTORIES), ids=sorted(FACTORIES))

@@ -9,11 +9,11 @@ import sqlite3
 import threading
 import time
 
-import apps
 import pytest
-from login import ui_client
-from waiting import wait_for
-from wsgi_client import call
+from support import apps
+from support.login import ui_client
+from support.waiting import wait_for
+from support.wsgi_client import call
 
 from linesman.backends.base import Backend
 from linesman.config import ConfigError

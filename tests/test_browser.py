@@ -6,7 +6,7 @@ import time
 
 import pytest
 from conftest import screenshot
-from servers import demo_with_sessions, login_headers
+from support.servers import demo_with_sessions, login_headers
 
 from linesman import ProfilingSession
 from linesman.demo.profiles import many_functions_session

@@ -7,8 +7,8 @@ import time
 
 import pytest
 from conftest import screenshot
-from servers import demo_with_sessions, get, login_headers
-from waiting import wait_for
+from support.servers import demo_with_sessions, get, login_headers
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.server
 

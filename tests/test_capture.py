@@ -8,14 +8,14 @@ import re
 import threading
 import time
 
-import apps
 import pytest
-from login import ui_client
-from servers import free_port, get, running
-from sessions import real_session
-from test_backends import FACTORIES, PERSISTENT
-from waiting import wait_for
-from wsgi_client import call
+from support import apps
+from support.backend_factories import FACTORIES, PERSISTENT
+from support.login import ui_client
+from support.servers import free_port, get, running
+from support.sessions import real_session
+from support.waiting import wait_for
+from support.wsgi_client import call
 
 from linesman.backends.sqlite import SqliteBackend
 from linesman.model.capture import CaptureError, CaptureWindow, parse_capture
@@ -186,7 +186,7 @@ def test_two_server_processes_under_concurrent_load_store_exactly_n(tmp_path):
     backend = SqliteBackend(filename=store)
     backend.setup()
     backend.set_enabled(False)
-    script = os.path.join(os.path.dirname(__file__), "marker_server.py")
+    script = os.path.join(os.path.dirname(__file__), "support", "marker_server.py")
     ports = [free_port(), free_port()]
     with (
         running([script, str(ports[0]), store, "8"], ports[0]),

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from servers import free_port, get, login_headers, running
+from support.servers import free_port, get, login_headers, running
 
 from linesman.backends.sqlite import SqliteBackend
 

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from servers import demo_ini, free_port, get, login_headers, running
-from wsgi_client import call
+from support.servers import demo_ini, free_port, get, login_headers, running
+from support.wsgi_client import call
 
 from linesman.backends.pickle import PickleBackend
 from linesman.backends.sqlite import SqliteBackend

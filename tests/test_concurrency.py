@@ -8,7 +8,7 @@ import sys
 import threading
 
 import pytest
-from servers import free_port, get, running
+from support.servers import free_port, get, running
 
 from linesman.backends.sqlite import SqliteBackend
 
@@ -55,7 +55,7 @@ def test_eight_threads_eight_clients_no_errors_no_foreign_calls(tmp_path):
             with lock:
                 results.append((route, status, body))
 
-    script = os.path.join(os.path.dirname(__file__), "marker_server.py")
+    script = os.path.join(os.path.dirname(__file__), "support", "marker_server.py")
     with running([script, str(port), store, "8"], port):
         threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
         for thread in threads:

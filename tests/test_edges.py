@@ -12,11 +12,11 @@ import zlib
 from datetime import datetime
 from pathlib import Path
 
-import apps
 import pytest
-from login import ui_client
-from sessions import real_session
-from wsgi_client import call
+from support import apps
+from support.login import ui_client
+from support.sessions import real_session
+from support.wsgi_client import call
 
 from linesman.backends.sqlite import SqliteBackend
 from linesman.model.session import ProfilingSession

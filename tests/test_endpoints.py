@@ -10,9 +10,9 @@ import subprocess
 import sys
 import time
 
-import apps
 import pytest
-from login import ui_client
+from support import apps
+from support.login import ui_client
 
 from linesman import ProfilingSession
 from linesman.analysis.compare import compare_sessions

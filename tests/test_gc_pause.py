@@ -6,8 +6,8 @@ from __future__ import annotations
 import gc
 import threading
 
-import apps
-from login import ui_client
+from support import apps
+from support.login import ui_client
 
 from linesman.demo.profiles import many_functions_session
 from linesman.model.gc_pause import paused_gc

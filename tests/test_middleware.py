@@ -7,11 +7,11 @@ import time
 import uuid
 from wsgiref.validate import validator
 
-import apps
 import pytest
-from login import cookie_environ, token_environ
-from waiting import wait_for
-from wsgi_client import SESSION_HEADER, call, server_work
+from support import apps
+from support.login import cookie_environ, token_environ
+from support.waiting import wait_for
+from support.wsgi_client import SESSION_HEADER, call, server_work
 
 from linesman.backends.base import Backend
 from linesman.config import ConfigError

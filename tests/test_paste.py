@@ -5,11 +5,11 @@ from __future__ import annotations
 import textwrap
 from importlib.metadata import entry_points
 
-import apps
 import pytest
-from login import token_environ
 from paste.deploy import loadapp
-from wsgi_client import SESSION_HEADER, call
+from support import apps
+from support.login import token_environ
+from support.wsgi_client import SESSION_HEADER, call
 
 from linesman.config import ConfigError
 from linesman.middleware import ProfilingMiddleware
@@ -25,7 +25,7 @@ def write_ini(folder, filter_lines):
         {filter_lines}
 
         [app:main]
-        use = call:apps:make_hello
+        use = call:support.apps:make_hello
         filter-with = linesman
     """).format(filter_lines=filter_lines)
     )

@@ -10,7 +10,7 @@ import sys
 import textwrap
 
 import pytest
-from sessions import real_session
+from support.sessions import real_session
 
 from linesman.backends.base import BackendError
 from linesman.backends.pickle import PickleBackend
@@ -101,7 +101,7 @@ def test_a_failed_write_keeps_the_previous_file_whole(tmp_path):
         sys.path.insert(0, {os.path.dirname(__file__)!r})
         from linesman.backends.pickle import PickleBackend
         from linesman.backends.base import BackendError
-        from sessions import real_session
+        from support.sessions import real_session
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, ({len(before)}, {len(before)}))
         backend = PickleBackend(filename={str(filename)!r})

@@ -8,9 +8,9 @@ import sys
 import threading
 import time
 
-import apps
-from login import token_environ, ui_client
-from wsgi_client import call
+from support import apps
+from support.login import token_environ, ui_client
+from support.wsgi_client import call
 
 from linesman.model.rows import stats_from_profile
 from linesman.profiling.gate import ProfilerGate, is_exclusive_profiler

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from nginx_like_proxy import NginxLikeProxy
-from servers import demo_ini, free_port, login_headers, running
+from support.nginx_like_proxy import NginxLikeProxy
+from support.servers import demo_ini, free_port, login_headers, running
 
 from linesman.backends.sqlite import SqliteBackend
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import django  # noqa: F401 - the recipes need the real frameworks
 import flask  # noqa: F401
 import pyramid  # noqa: F401
-from login import token_environ
 from paste.deploy import loadapp
+from support.login import token_environ
 from webtest import TestApp
 
 from linesman.backends.sqlite import SqliteBackend
@@ -64,7 +64,9 @@ def test_the_flask_recipe(tmp_path):
 
 def test_the_pyramid_recipe(tmp_path):
     ini = tmp_path / "app.ini"
-    ini.write_text(recipe("pyramid").replace("use = egg:myapp", "use = call:pyramid_app:main"))
+    ini.write_text(
+        recipe("pyramid").replace("use = egg:myapp", "use = call:support.pyramid_app:main")
+    )
     app = loadapp(f"config:{ini}")
     response = TestApp(app).get("/orders")
     assert response.text.startswith("orders: 0,1,4")

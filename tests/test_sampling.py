@@ -10,11 +10,11 @@ import sys
 import threading
 import time
 
-import apps
 import pytest
-from login import ui_client
-from servers import free_port, get, running
-from sessions import real_session, sampled_session
+from support import apps
+from support.login import ui_client
+from support.servers import free_port, get, running
+from support.sessions import real_session, sampled_session
 
 from linesman.analysis.compare import compare_sessions
 from linesman.backends.sqlite import SqliteBackend
@@ -69,7 +69,7 @@ def test_every_concurrent_request_gets_its_own_clean_profile(tmp_path):
                 if status != 200 or body != f"/{kind}/{number}".encode():
                     failures.append(f"/{kind}/{number}: {status} {body[:80]!r}")
 
-    script = os.path.join(HERE, "slow_server.py")
+    script = os.path.join(HERE, "support", "slow_server.py")
     with running([script, str(port), store, "8"], port):
         threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
         for thread in threads:
@@ -365,7 +365,12 @@ def test_the_response_header_link_says_why_a_profile_was_not_kept(make_profiled)
 def django_admin_session(tmp_path, profiler: str) -> ProfilingSession:
     store = tmp_path / f"{profiler}.db"
     result = subprocess.run(
-        [sys.executable, os.path.join(HERE, "django_admin_profile.py"), str(store), profiler],
+        [
+            sys.executable,
+            os.path.join(HERE, "support", "django_admin_profile.py"),
+            str(store),
+            profiler,
+        ],
         capture_output=True,
         text=True,
         timeout=180,

@@ -3,7 +3,7 @@ import json
 import uuid
 
 import pytest
-from apps import spin
+from support.apps import spin
 
 from linesman import ProfilingSession
 from linesman.model.codec import decode_session, encode_session

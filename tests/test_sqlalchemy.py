@@ -11,13 +11,13 @@ import threading
 import time
 from pathlib import Path
 
-import apps
 import pytest
-from databases import middleware_on, server_backend
-from require import require
-from servers import free_port, get, running
-from waiting import wait_for
-from wsgi_client import SESSION_HEADER, call
+from support import apps
+from support.databases import middleware_on, server_backend
+from support.require import require
+from support.servers import free_port, get, running
+from support.waiting import wait_for
+from support.wsgi_client import SESSION_HEADER, call
 
 from linesman.backends.sqlalchemy import SQLAlchemyBackend
 from linesman.config import ConfigError
@@ -87,7 +87,7 @@ def test_the_ini_configures_it_with_a_here_relative_sqlite_url(tmp_path):
         url = sqlite:///%(here)s/sessions.db
 
         [app:main]
-        use = call:apps:make_hello
+        use = call:support.apps:make_hello
         filter-with = linesman
     """)
     )
@@ -298,7 +298,7 @@ def test_a_session_the_store_refuses_is_dropped_alone(store):
 def test_a_nul_in_the_path_filter_is_an_answer_not_store_trouble(store):
     """PostgreSQL refuses NUL in text: the list's filter once answered 503 and put
     up a false "store trouble" banner."""
-    from login import ui_client
+    from support.login import ui_client
 
     middleware = middleware_on(store, apps.hello_app)
     try:

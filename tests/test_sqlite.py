@@ -6,7 +6,7 @@ import multiprocessing
 import threading
 
 import pytest
-from sessions import real_session
+from support.sessions import real_session
 
 from linesman.backends.base import BackendError
 from linesman.backends.sqlite import SqliteBackend

@@ -13,13 +13,13 @@ import textwrap
 import threading
 import time
 
-import apps
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from login import ui_client
-from servers import free_port, login_headers, running
-from wsgi_client import call
+from support import apps
+from support.login import ui_client
+from support.servers import free_port, login_headers, running
+from support.wsgi_client import call
 
 from linesman.backends.sqlite import SqliteBackend
 from linesman.middleware import ProfilingMiddleware
@@ -80,8 +80,8 @@ def test_a_full_disk_loses_sessions_not_responses_nor_the_store(tmp_path):
         import json, resource, signal, sys
         sys.path.insert(0, {HERE!r})
         from linesman.middleware import ProfilingMiddleware
-        import apps
-        from wsgi_client import call
+        from support import apps
+        from support.wsgi_client import call
         middleware = ProfilingMiddleware(apps.StreamingApp(), filename={str(store)!r},
                                          flush_timeout="1")
         bare = call(apps.StreamingApp()).comparable()
@@ -278,7 +278,7 @@ def _request(client, method, path, query, form, header):
 def test_the_switch_and_the_list_under_load(tmp_path):
     store = tmp_path / "s.db"
     port = free_port()
-    script = os.path.join(HERE, "marker_server.py")
+    script = os.path.join(HERE, "support", "marker_server.py")
     failures: list[object] = []
     stop = threading.Event()
 

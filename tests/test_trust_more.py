@@ -6,12 +6,12 @@ from __future__ import annotations
 import threading
 import time
 
-import apps
 import pytest
-from databases import middleware_on, server_backend
-from login import ui_client
-from servers import demo_ini, free_port, get, login_headers, running
-from wsgi_client import SESSION_HEADER, call
+from support import apps
+from support.databases import middleware_on, server_backend
+from support.login import ui_client
+from support.servers import demo_ini, free_port, get, login_headers, running
+from support.wsgi_client import SESSION_HEADER, call
 
 from linesman.backends.sqlite import SqliteBackend
 

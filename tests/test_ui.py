@@ -10,11 +10,11 @@ import re
 import shutil
 from pathlib import Path
 
-import apps
 import jsonschema
 import pytest
-from login import cookie_environ, token_environ, ui_client
-from require import require
+from support import apps
+from support.login import cookie_environ, token_environ, ui_client
+from support.require import require
 from webob import Request
 from webtest import TestApp
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 
-from require import require
+from support.require import require
 
 URLS = {
     "postgresql": os.environ.get(

@@ -10,7 +10,7 @@ import sys
 import time
 from contextlib import contextmanager
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/: support.* imports
 
 
 def free_port() -> int:

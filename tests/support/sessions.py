@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import cProfile
 
-from apps import spin
-
 from linesman import ProfilingSession
+from support.apps import spin
 
 
 class Parser:
