@@ -40,6 +40,9 @@ from linesman.wrappers import (
     finished_when_returned,
 )
 
+PATH_VERDICTS = 4096  # paths whose include/exclude answer is kept (then they start over)
+PATH_VERDICT_LENGTH = 512  # longer paths are matched each time
+
 __all__ = [
     "ProfilingMiddleware",
     "make_linesman_middleware",
@@ -74,6 +77,9 @@ class ProfilingMiddleware:
         self.health = Health()
         self.gate = ProfilerGate()
         self.controls = Controls(self.settings, self.backend, self.health)
+        # Each distinct path is matched against include/exclude_paths once: the
+        # answers, for paths up to PATH_VERDICT_LENGTH, at most PATH_VERDICTS of them.
+        self._path_verdicts: dict[str, bool] = {}
         ready = self.controls.read_store()
         settings = self.settings
         self.writer = SessionWriter(
@@ -179,17 +185,27 @@ class ProfilingMiddleware:
         settings = self.settings
         if settings.include_paths or settings.exclude_paths:
             path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-            if settings.include_paths:
-                for pattern in settings.include_paths:
-                    if pattern.search(path) is not None:
-                        break
-                else:
-                    return False
-            for pattern in settings.exclude_paths:
-                if pattern.search(path) is not None:
-                    return False
+            verdicts = self._path_verdicts
+            wanted = verdicts.get(path)
+            if wanted is None:
+                wanted = self._path_wanted(path)
+                if len(path) <= PATH_VERDICT_LENGTH:
+                    if len(verdicts) >= PATH_VERDICTS:
+                        verdicts.clear()
+                    verdicts[path] = wanted
+            if not wanted:
+                return False
         rate = settings.sample_rate
         return rate >= 1.0 or random.random() < rate
+
+    def _path_wanted(self, path: str) -> bool:
+        """Whether include_paths and exclude_paths let this path be profiled."""
+        settings = self.settings
+        if settings.include_paths and not any(
+            pattern.search(path) is not None for pattern in settings.include_paths
+        ):
+            return False
+        return not any(pattern.search(path) is not None for pattern in settings.exclude_paths)
 
     def _samples(self, environ: dict) -> bool:
         """Whether this request gets the sampling engine rather than cProfile.

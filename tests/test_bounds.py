@@ -173,3 +173,21 @@ def test_the_endpoints_page_pages(make_profiled):
     last = client.get("/__profiler__/endpoints?page=3")
     assert last.text.count('<td class="path">') == 50 and "GET /item-0/x" in last.text
     client.get("/__profiler__/endpoints?page=4", status=404)
+
+
+def test_include_and_exclude_answers_are_kept_per_path_within_a_bound(make_profiled):
+    """Each distinct path is matched once (the answers kept, so a request not
+    selected costs a dict lookup), for at most PATH_VERDICTS paths of at most
+    PATH_VERDICT_LENGTH characters: ids in paths cannot grow it without end."""
+    from linesman.middleware import PATH_VERDICT_LENGTH, PATH_VERDICTS
+
+    middleware = make_profiled(apps.hello_app, exclude_paths="^/static/", include_paths="^/")
+    for number in range(PATH_VERDICTS + 50):
+        path = f"/static/{number}.css" if number % 2 else f"/items/{number}"
+        assert middleware._selected({"PATH_INFO": path}) is (not number % 2)
+        assert len(middleware._path_verdicts) <= PATH_VERDICTS
+    long_path = "/items/" + "x" * PATH_VERDICT_LENGTH
+    assert middleware._selected({"PATH_INFO": long_path}) is True
+    assert long_path not in middleware._path_verdicts
+    assert middleware._selected({"PATH_INFO": "/static/again.css"}) is False
+    assert middleware._path_verdicts["/static/again.css"] is False
