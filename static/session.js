@@ -6,10 +6,14 @@ const data = JSON.parse(document.getElementById("profile-data").textContent);
 const total = data.total || 1e-12;
 const threshold = total * data.cutoff / 100;
 
-const functions = data.functions.map(([name, file, line, calls, recursive, own, cum], index) => ({
+// Each function's file is shown short (relative to its site-packages, the standard
+// library or the app's folder); the full path is in the tooltip and the exports.
+const functions = data.functions.map(([name, file, line, calls, recursive, own, cum, short], index) => ({
   index, name, file, line, calls, recursive, own, cum,
-  where: file === "~" ? "" : `${file}:${line}`,
+  where: file === "~" ? "" : `${short || file}:${line}`,
+  fullWhere: file === "~" ? "" : `${file}:${line}`,
 }));
+const label = (f) => (f.file === "~" ? f.name : `${f.where} ${f.name}`);
 const sampled = data.kind === "sampled";
 const callsLabel = (count) => (sampled ? `${count} sample${count === 1 ? "" : "s"}` : `${count}×`);
 
@@ -64,7 +68,7 @@ function treeRow(node, depth) {
     element("span", "calls", callsLabel(node.calls)),
     element("span", "name", fn.name),
     element("span", "where", fn.where));
-  line.title = node.recursive ? "Called inside itself: not expanded again" : fn.where || fn.name;
+  line.title = node.recursive ? "Called inside itself: not expanded again" : fn.fullWhere || fn.name;
   row.append(line);
   if (kids.length) {
     row.setAttribute("aria-expanded", "false");
@@ -182,7 +186,7 @@ function drawFlame(top) {
       bar.style.left = `${100 * start / (base.time || 1e-12)}%`;
       bar.style.width = `${Math.max(0.05, 100 * node.time / (base.time || 1e-12))}%`;
       bar.style.top = `${depth * 20}px`;
-      bar.title = `${name} ${fn ? fn.where : ""}\n${ms(node.time)} ms, ${percent(node.time)}` +
+      bar.title = `${name} ${fn ? fn.fullWhere : ""}\n${ms(node.time)} ms, ${percent(node.time)}` +
         (fn ? `, ${callsLabel(node.calls)}` : "");
       if (change && fn) {
         bar.style.background = data.change_colours[fn.index];
@@ -256,7 +260,7 @@ function drawStats() {
       element("td", "num", (sorters.ownper(f) * 1000).toFixed(3)),
       element("td", "num", (f.cum * 1000).toFixed(3)),
       element("td", "num", (sorters.cumper(f) * 1000).toFixed(3)),
-      element("td", "fn", f.file === "~" ? f.name : `${f.where}(${f.name})`),
+      Object.assign(element("td", "fn", label(f)), { title: f.fullWhere ? `${f.fullWhere}(${f.name})` : f.name }),
     ];
     row.append(...columns.map((column) => cells[column]));
     return row;

@@ -38,7 +38,7 @@
   <td class="num">${'%g' % row['calls_before']} → ${'%g' % row['calls_after']}</td>
   % endif
   <td>${'' if row['status'] == 'changed' else row['status']}</td>
-  <td class="fn">${row['function']}</td>
+  <td class="fn" title="${row['function']}">${function_label(row)}</td>
 </tr>
 % endfor
 </%def>

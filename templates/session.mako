@@ -125,7 +125,7 @@
       <th class="num sorted" data-sort="cum">cumtime</th>
       <th class="num" data-sort="cumper">percall</th>
       % endif
-      <th data-sort="name">filename:lineno(function)</th>
+      <th data-sort="name">file:line function</th>
     </tr></thead>
     <tbody></tbody>
   </table>

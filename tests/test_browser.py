@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -114,6 +115,19 @@ def test_a_session_page_answers_where_the_time_went(site, page):
     assert page.locator("#flame .frame").count() >= 3
     assert page.locator("#stats tbody tr").count() >= 5
     screenshot(page, "session")
+
+    # Files are said short everywhere (from site-packages, the standard library or
+    # the app's folder); the full path is in the tooltip.
+    shown = (
+        page.locator("#tree .row .where").all_inner_texts()
+        + page.locator("#stats tbody td.fn").all_inner_texts()
+        + page.locator("#graph svg g.node text").evaluate_all("ts => ts.map(t => t.textContent)")
+    )
+    assert shown and not [text for text in shown if text.startswith("/") or "site-packages" in text]
+    # linesman/demo/app.py from an installed wheel; demo/app.py from a checkout.
+    assert any(re.match(r"(linesman/)?demo/app\.py:\d+", text) for text in shown), shown[:10]
+    titles = page.locator("#stats tbody td.fn").evaluate_all("cells => cells.map(c => c.title)")
+    assert any(title.startswith("/") and "linesman/demo/app.py" in title for title in titles)
 
     # Expand a collapsed node: its children appear.
     closed = page.locator('#tree .node[aria-expanded="false"] > .row').first

@@ -81,6 +81,17 @@ def test_show_prints_the_tree_and_top_functions(demo_store):
     assert len(top) == 6 and "time.sleep" in top[1]
 
 
+def test_show_says_files_short_and_whole_on_demand(demo_store):
+    uuid = uuids_of(demo_store)["/slow"]
+    short = linesman("show", str(demo_store), uuid, "--limit", "50").stdout
+    full = linesman("show", str(demo_store), uuid, "--limit", "50", "--full-paths").stdout
+    # From the wheel's site-packages, or (in a checkout) from above the app's folder.
+    assert re.search(r"slow_lookup  [^/\s]\S*demo/app\.py:\d+$", short, re.M)
+    assert re.search(r"  [^/\s]\S*demo/app\.py:\d+ slow_lookup$", short, re.M)
+    assert not re.search(r" /\S+\.py:\d+", short), "an absolute path in show"
+    assert re.search(r"slow_lookup  /\S+/demo/app\.py:\d+$", full, re.M)
+
+
 @pytest.mark.parametrize(
     "kind, check",
     [

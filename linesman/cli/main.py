@@ -96,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument(
         "--limit", type=int, default=20, metavar="N", help="how many top functions (20)"
     )
+    show.add_argument(
+        "--full-paths",
+        action="store_true",
+        help="files as absolute paths (default: relative to site-packages, the "
+        "standard library or the app's folder)",
+    )
 
     export = command(
         "export",

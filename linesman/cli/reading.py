@@ -11,7 +11,7 @@ from pathlib import Path
 
 from linesman.cli.terminal import CommandError, load_session, open_store, terminal_text
 from linesman.exporters.registry import FORMATS
-from linesman.model.rows import BUILTIN_FILE
+from linesman.model.rows import BUILTIN_FILE, FunctionStats
 
 
 def summaries_for(backend, path: str | None, slowest: int | None) -> list[dict]:
@@ -62,6 +62,7 @@ SORTS = {
 
 def cmd_show(args: argparse.Namespace) -> int:
     from linesman.model.callgraph import profile_total
+    from linesman.model.locations import short_paths
     from linesman.model.tree import session_tree
 
     session = load_session(open_store(args.store, read_only=True), args.uuid)
@@ -69,11 +70,17 @@ def cmd_show(args: argparse.Namespace) -> int:
     sampled = session.kind == "sampled"
     engine = f"sampled, {session.samples} samples" if sampled else "cProfile"
     request = f"{session.method} {session.path}{'?' + session.query if session.query else ''}"
+    status = "—" if session.status is None else session.status
     print(
         f"{terminal_text(request)}  "
-        f"status {session.status}  wall {session.duration * 1000:.1f} ms  "
+        f"status {status}  wall {session.duration * 1000:.1f} ms  "
         f"cpu {session.cpu_time * 1000:.1f} ms  {len(session.functions)} functions  {engine}"
     )
+    short = {} if args.full_paths else short_paths(f.file for f in session.functions)
+
+    def where(function: FunctionStats) -> str:
+        return f"{short.get(function.file, function.file)}:{function.line}"
+
     how = "from the sampled stacks" if sampled else "shared callees are estimated"
     print(f"\ncall tree (cutoff {args.cutoff:g}%; {how})")
 
@@ -84,11 +91,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         node, depth = todo.pop()
         row = session.function(node.key)
         mark = " (recursion)" if node.recursive else ""
-        where = "" if row.file == BUILTIN_FILE else f"  {row.file}:{row.line}"
+        place = "" if row.file == BUILTIN_FILE else f"  {where(row)}"
         print(
             f"{'  ' * min(depth, 40)}{100 * node.time / total:5.1f}%  "
             f"{node.time * 1000:8.2f} ms  {terminal_text(row.name)}{mark}"
-            f"{terminal_text(where)}"
+            f"{terminal_text(place)}"
         )
         todo.extend((child, depth + 1) for child in reversed(node.children))
     print(f"\ntop {args.limit} functions by {args.sort}")
@@ -99,9 +106,12 @@ def cmd_show(args: argparse.Namespace) -> int:
             if not function.reccallcount
             else f"{function.callcount}/{function.callcount - function.reccallcount}"
         )
+        label = (
+            function.name if function.file == BUILTIN_FILE else f"{where(function)} {function.name}"
+        )
         print(
             f"{calls:>10} {function.inlinetime:>10.6f} {function.totaltime:>10.6f}  "
-            f"{terminal_text(function.key)}"  # the function's label, as pstats prints it
+            f"{terminal_text(label)}"
         )
     return 0
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import networkx as nx
 
 from linesman.model.callindex import CallIndex
+from linesman.model.locations import short_paths
 from linesman.model.rows import BUILTIN_FILE
 
 if TYPE_CHECKING:
@@ -71,9 +72,11 @@ def to_dot(
     largest = max((abs(change) for change in (changes or {}).values()), default=0.0)
     sampled = index.kind == "sampled"
     counted = "samples" if sampled else "calls"
+    short = short_paths(data["file"] for _, data in shown.nodes(data=True))
     for node, data in shown.nodes(data=True):
         share = data["totaltime"] / total
-        where = "" if data["file"] == BUILTIN_FILE else f"\n{data['file']}:{data['line']}"
+        file = data["file"]
+        where = "" if file == BUILTIN_FILE else f"\n{short.get(file, file)}:{data['line']}"
         label = (
             f"{data['name']}{where}\n{share:.1%} cumulative · "
             f"{data['inlinetime'] / total:.1%} own · {data['callcount']} {counted}"

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from webob import Request, Response
 from webob import exc as http
 
-from linesman.analysis.compare import compare_sessions
+from linesman.analysis.compare import FunctionChange, compare_sessions
 from linesman.analysis.endpoints import stats_of_rows
 from linesman.analysis.refs import (
     MERGE_LIMIT,
@@ -22,6 +22,8 @@ from linesman.analysis.refs import (
 )
 from linesman.exporters.formats import export_name
 from linesman.exporters.registry import by_extension
+from linesman.model.locations import short_paths
+from linesman.model.rows import BUILTIN_FILE
 from linesman.model.session import (
     METHOD_PATTERN,
     ProfilingSession,
@@ -187,8 +189,21 @@ class AcrossPages(PageBase):
         }
 
     def compare_page(self, request: Request) -> Response:
+        compared = self.comparison(request)
+        short = short_paths(row["file"] for row in compared["report"]["functions"])
+
+        def function_label(row: FunctionChange) -> str:
+            """``file:line name``, the file short (the row's title has it whole)."""
+            if row["file"] == BUILTIN_FILE:
+                return row["name"]
+            return f"{short.get(row['file'], row['file'])}:{row['line']} {row['name']}"
+
         return self.render(
-            request, "compare.mako", merge_params=merge_params, **self.comparison(request)
+            request,
+            "compare.mako",
+            merge_params=merge_params,
+            function_label=function_label,
+            **compared,
         )
 
     def compare_json(self, request: Request) -> Response:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from linesman.analysis.compare import Comparison
 from linesman.exporters.dot import change_shade, to_dot
 from linesman.model.callgraph import package_times, profile_total
+from linesman.model.locations import short_paths
 from linesman.model.session import ProfilingSession
 from linesman.model.tree import session_tree
 
@@ -33,13 +34,23 @@ def profile_figures(session: ProfilingSession, cutoff: float) -> dict:
             rows.append(session.function(node.key))
         tree.append([index[node.key], parent, node.time, node.calls, int(node.recursive)])
         todo.extend((child, len(tree) - 1) for child in reversed(node.children))
+    short = short_paths(f.file for f in rows)
     return {
         "total": profile_total(session),
         "cutoff": cutoff,
         "kind": session.kind,
         "samples": session.samples,
         "functions": [
-            [f.name, f.file, f.line, f.callcount, f.reccallcount, f.inlinetime, f.totaltime]
+            [
+                f.name,
+                f.file,
+                f.line,
+                f.callcount,
+                f.reccallcount,
+                f.inlinetime,
+                f.totaltime,
+                short.get(f.file, f.file),  # shown; the full path is the tooltip
+            ]
             for f in rows
         ],
         "function_count": len(session.functions),
