@@ -14,7 +14,14 @@ from typing import Any
 from linesman.backends.base import Backend, BackendError
 from linesman.options import ConfigError
 
-__all__ = ["Backend", "BackendError", "load_backend_class", "create_backend", "open_store"]
+__all__ = [
+    "Backend",
+    "BackendError",
+    "load_backend_class",
+    "create_backend",
+    "open_store",
+    "store_options",
+]
 
 
 def load_backend_class(spec: str) -> type:
@@ -64,18 +71,23 @@ def create_backend(spec: str, options: dict[str, Any]) -> Backend:
 PICKLE_EXTENSIONS = (".dat", ".pickle", ".pkl")
 
 
-def open_store(spec: str, read_only: bool = False) -> Backend:
-    """A backend from what a user types: a SQLite or pickle file, or a database URL.
-    ``read_only`` opens a SQLite file read-only (SQLite's ``mode=ro``), so a
-    command that only reads can never change it."""
+def store_options(spec: str, read_only: bool = False) -> dict[str, str]:
+    """The ``backend`` option and the backend's own for what a user types: a SQLite
+    or pickle file, or a database URL. ``read_only`` opens a SQLite file
+    read-only (SQLite's ``mode=ro``), so a command that only reads never changes it."""
     import os
     from urllib.parse import quote
 
     if "://" in spec:
-        return create_backend("linesman.backends.sqlalchemy:SQLAlchemyBackend", {"url": spec})
-    extension = os.path.splitext(spec)[1].lower()
-    if extension in PICKLE_EXTENSIONS:
-        return create_backend("linesman.backends.pickle:PickleBackend", {"filename": spec})
+        return {"backend": "linesman.backends.sqlalchemy:SQLAlchemyBackend", "url": spec}
+    if os.path.splitext(spec)[1].lower() in PICKLE_EXTENSIONS:
+        return {"backend": "linesman.backends.pickle:PickleBackend", "filename": spec}
     if read_only:
         spec = "file:" + quote(os.path.abspath(spec)) + "?mode=ro"
-    return create_backend("linesman.backends.sqlite:SqliteBackend", {"filename": spec})
+    return {"backend": "linesman.backends.sqlite:SqliteBackend", "filename": spec}
+
+
+def open_store(spec: str, read_only: bool = False) -> Backend:
+    """The backend for what a user types (see ``store_options``), not yet set up."""
+    options = store_options(spec, read_only)
+    return create_backend(options.pop("backend"), options)

@@ -88,6 +88,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_view(args: argparse.Namespace) -> int:
+    from linesman.backends import store_options
     from linesman.middleware import ProfilingMiddleware
 
     spec = args.store
@@ -98,14 +99,7 @@ def cmd_view(args: argparse.Namespace) -> int:
         spec = target
     elif "://" not in spec and not os.path.exists(spec):
         raise CommandError(f"no store at {spec}")
-    options = (
-        {"backend": "linesman.backends.sqlalchemy:SQLAlchemyBackend", "url": spec}
-        if "://" in spec
-        else {"backend": "linesman.backends.pickle:PickleBackend", "filename": spec}
-        if spec.endswith((".dat", ".pickle", ".pkl"))
-        else {"filename": spec}
-    )
-    app = ProfilingMiddleware(not_found_app, sample_rate="0", **options)
+    app = ProfilingMiddleware(not_found_app, sample_rate="0", **store_options(spec))
     base = f"http://127.0.0.1:{args.port}"
     return serve_app(
         app,
