@@ -60,6 +60,7 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
     require_token: bool = True
+    read_only: bool = False  # the UI shows profiles and changes nothing
     auth_user: str = ""
     auth_password: str = ""
     authorize: str = ""
@@ -95,6 +96,7 @@ OPTIONS: dict[str, Callable[[Any], Any]] = {
     "allowed_hosts": to_words,
     "trusted_proxies": to_words,
     "require_token": to_bool,
+    "read_only": to_bool,
     "auth_user": lambda value: str(value).strip(),
     "auth_password": str,
     "authorize": lambda value: to_backend_spec(value) if str(value).strip() else "",

@@ -2,22 +2,27 @@
 <%def name="title()">Sessions</%def>
 <div class="titlebar">
   <h1>Profiled requests <small>${stored} stored</small></h1>
+  % if not read_only:
   <form method="post" action="${base}/state" class="switch">
     <input type="hidden" name="${csrf_field}" value="${csrf}">
   <input type="hidden" name="return_to" value="${urlencode(params)}">
     <span class="state ${'on' if enabled else 'off'}">Profiling is ${"on" if enabled else "off"}</span>
     <button type="submit" name="enabled" value="${'off' if enabled else 'on'}">Turn ${"off" if enabled else "on"}</button>
   </form>
+  % endif
 </div>
 % if deleted is not None:
 <p class="note" role="status">${deleted} session${'' if deleted == 1 else 's'} deleted.</p>
 % endif
+% if not read_only:
 <p class="counters">Since this process started: ${counts.get('profiled', 0)} profiled, ${counts.get('stored', 0)} stored.
 % for reason, number, why in skipped:
 <span class="skipped" title="${why}">${number} skipped (${reason}: ${why})</span>
 % endfor
 </p>
 
+% endif
+% if not read_only:
 <section class="captures" aria-labelledby="captures-heading">
   <h2 id="captures-heading">Capture windows</h2>
   % for w in captures:
@@ -55,6 +60,7 @@
   </form>
   <p class="hint">A window profiles the requests it matches even with profiling off, in every process that shares this store, then linesman is back as it was.</p>
 </section>
+% endif
 
 <form method="get" action="${base}/" class="filters" id="filters">
   <label>Path contains <input type="search" name="path" value="${query.path_contains}" placeholder="/api/"></label>
@@ -109,13 +115,19 @@
   <td>${s['status'] if s['status'] is not None else '—'}</td>
   <td class="num">${fmt_ms(s['duration'])}</td>
   <td class="num">${fmt_ms(s['cpu_time'])}</td>
-  <td><button type="submit" class="link danger" formaction="${base}/delete/${s['uuid']}" data-confirm="Delete this session?">Delete</button></td>
+  <td>
+  % if not read_only:
+  <button type="submit" class="link danger" formaction="${base}/delete/${s['uuid']}" data-confirm="Delete this session?">Delete</button>
+  % endif
+  </td>
 </tr>
 % endfor
 </tbody>
 </table>
 <div class="actions">
+  % if not read_only:
   <button type="submit" class="danger" data-confirm="Delete the selected sessions?" data-needs-selection>Delete selected</button>
+  % endif
   <button type="button" data-compare="${base}/compare" data-needs-two>Compare the two selected</button>
 </div>
 </form>
@@ -132,6 +144,7 @@
 % endif
 % endif
 
+% if not read_only:
 <div class="bulk">
 % if query.filters and sessions:
 <form method="post" action="${base}/delete/matching">
@@ -151,3 +164,4 @@
 </form>
 % endif
 </div>
+% endif

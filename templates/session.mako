@@ -3,9 +3,11 @@
 <%def name="head()"><script type="module" src="${base}/static/session.js"></script></%def>
 <% export = base + "/profiles/" + session.uuid %>
 <% merged = context.get('merged_count', None) %>
+## A profile read from a .prof file: no request behind it, so no status, CPU time or response.
+<% imported = not merged and session.status is None and not session.response_size and not session.cpu_time %>
 <div class="titlebar">
   <h1><span class="method">${session.method}</span> ${session.path}${('?' + session.query) if session.query else ''}${(' (%d session%s merged)' % (merged, '' if merged == 1 else 's')) if merged else ''}</h1>
-  % if not merged:
+  % if not merged and not read_only:
   <form method="post" action="${base}/delete/${session.uuid}">
     <input type="hidden" name="${csrf_field}" value="${csrf}">
     <button type="submit" class="danger" data-confirm="Delete this session?">Delete</button>
@@ -13,14 +15,20 @@
   % endif
 </div>
 <dl class="summary">
+  % if not imported:
   <dt>Status</dt><dd class="${'bad' if session.failed else ''}">${session.status if session.status is not None else '—'}${(' · ' + session.error) if session.error else ''}</dd>
+  % endif
   <dt>Wall time</dt><dd>${fmt_ms(session.duration)}</dd>
+  % if not imported:
   <dt>CPU time</dt><dd>${fmt_ms(session.cpu_time)}</dd>
+  % endif
   <dt>When</dt><dd><time datetime="${fmt_iso(session.timestamp)}">${fmt_time(session.timestamp)}</time></dd>
   <dt>Profiler</dt><dd>${profiler_text(session)}</dd>
   <dt>Functions</dt><dd>${len(session.functions)}</dd>
+  % if not imported:
   <dt>Alongside</dt><dd>${'other requests ran at the same time' if session.concurrent else 'no other request'}</dd>
   <dt>Response</dt><dd>${session.response_size} bytes</dd>
+  % endif
 </dl>
 % if merged:
 <% ref = context.get('merge_ref') %>
@@ -45,8 +53,10 @@
   <a href="${export}.collapsed.txt" download>collapsed stacks</a> (flamegraph.pl, inferno) ·
   <a href="${export}.dot?cutoff=${cutoff}" download>.dot</a> ·
   <a href="${export}.svg?cutoff=${cutoff}" download>.svg</a> ·
-  <a href="${export}.json" download>JSON</a> ·
-  <a href="${export}/versus-median">Compare against its endpoint's median</a>
+  <a href="${export}.json" download>JSON</a>
+  % if not read_only:
+  · <a href="${export}/versus-median">Compare against its endpoint's median</a>
+  % endif
 </p>
 % endif
 

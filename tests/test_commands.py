@@ -232,6 +232,12 @@ def test_view_opens_a_prof_file(tmp_path):
         token = re.search(r"\?token=([\w-]+)", link).group(1)
         status, _, page = get(port, "/__profiler__/", headers={"X-Linesman-Token": token})
         assert status == 200 and b"/imported/run.prof" in page
+        assert b"Turn off" not in page and b"capture-form" not in page  # read-only
+        uuid = re.search(rb"/profiles/([0-9a-f-]{36})", page).group(1).decode()
+        status, _, page = get(
+            port, f"/__profiler__/profiles/{uuid}", headers={"X-Linesman-Token": token}
+        )
+        assert status == 200 and b"None" not in page and b"endpoint's median" not in page
 
 
 @pytest.mark.server

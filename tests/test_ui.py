@@ -618,3 +618,37 @@ def test_past_the_count_cap_the_list_says_so(populated):
     assert "3+ stored" in page.text
     filtered = client.get("/__profiler__/?path=/")
     assert "Delete all 3+ matching" in filtered.text
+
+
+def test_a_read_only_ui_shows_profiles_and_changes_nothing(make_profiled, tmp_path):
+    """What ``linesman view FILE.prof`` serves: no switch, no capture windows, no
+    deletes, no endpoint comparison; every change answers 403 and changes nothing;
+    a profile read from a file shows no request figures it never had."""
+    from support.wsgi_client import call
+
+    from linesman.exporters.formats import from_pstats
+
+    profile = tmp_path / "run.prof"
+    import cProfile
+
+    cProfile.run("sorted(range(1000))", str(profile))
+    stats = pstats.Stats(str(profile)).stats
+    middleware = make_profiled(apps.hello_app, read_only="true", sample_rate="0")
+    imported = from_pstats(stats, "/imported/run.prof")
+    middleware.backend.add(imported)
+    call(middleware, path="/hello")  # served, never profiled (sample_rate 0)
+    client = ui_client(middleware)
+    listing = client.get("/__profiler__/").text
+    for absent in ("Turn off", "Turn on", "Capture windows", "capture-form", "Delete"):
+        assert absent not in listing, absent
+    page = client.get(f"/__profiler__/profiles/{imported.uuid}").text
+    for absent in ("Delete", "endpoint's median", "None", "CPU time", "Alongside", "Status"):
+        assert absent not in page, absent
+    assert "Wall time" in page and "/imported/run.prof" in page
+    headers = {"X-Linesman-CSRF": middleware.current_signer().csrf_token()}
+    for path in ("/__profiler__/delete/all", "/__profiler__/state", "/__profiler__/captures"):
+        answer = client.post(path, {"enabled": "off"}, headers=headers, status=403)
+        assert "read-only" in answer.text
+    client.delete(f"/__profiler__/api/sessions/{imported.uuid}", status=403)
+    client.put_json("/__profiler__/api/state", {"enabled": False}, status=403)
+    assert middleware.backend.count() == 1 and middleware.enabled is True

@@ -92,14 +92,18 @@ def cmd_view(args: argparse.Namespace) -> int:
     from linesman.middleware import ProfilingMiddleware
 
     spec = args.store
-    if spec.endswith(".prof"):
+    is_file = spec.endswith(".prof")
+    if is_file:
         folder = tempfile.mkdtemp(prefix="linesman-view-")
         target = os.path.join(folder, "sessions.db")
         import_files(open_store(target, must_exist=False), [spec])
         spec = target
     elif "://" not in spec and not os.path.exists(spec):
         raise CommandError(f"no store at {spec}")
-    app = ProfilingMiddleware(not_found_app, sample_rate="0", **store_options(spec))
+    # A file is shown, never changed: no switch, capture windows or deletes.
+    app = ProfilingMiddleware(
+        not_found_app, sample_rate="0", read_only=str(is_file).lower(), **store_options(spec)
+    )
     base = f"http://127.0.0.1:{args.port}"
     return serve_app(
         app,

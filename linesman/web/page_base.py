@@ -54,6 +54,7 @@ class PageBase:
             fmt_range=iso_utc,
             profiler_text=profiler_text,
             health=self.controls.health,
+            read_only=self.controls.settings.read_only,
             urlencode=urlencode,
             **values,
         )

@@ -261,6 +261,8 @@ class ProfilerUI(SessionPages, AcrossPages, ChangePages):
                 continue
             if request.method == method or (method == "GET" and request.method == "HEAD"):
                 if method != "GET":
+                    if self.controls.settings.read_only:
+                        raise http.HTTPForbidden("This profiler is read-only: it changes nothing.")
                     self.check_change(request)
                 with paused_gc():  # a big profile's page: see linesman.model.gc_pause
                     return view(request, **match.groupdict())
