@@ -301,6 +301,46 @@ function wireStats() {
 }
 
 // -- call graph --------------------------------------------------------------------
+// The graph zooms and pans (wheel or pinch, drag, the +/- and reset buttons) and is
+// fitted to its box at first, so a 60-node graph is whole and its labels a zoom away.
+async function makeZoomable(svg) {
+  try {
+    await import(new URL("./vendor/svg-pan-zoom/svg-pan-zoom.min.js", import.meta.url));
+  } catch (error) {
+    return; // the graph stays as drawn, scrolled by its box
+  }
+  svg.removeAttribute("width");
+  svg.removeAttribute("height");
+  svg.classList.add("zoomable");
+  svg.style.overflow = "hidden"; // set here: the library would write a style attribute, which the CSP refuses
+  const panZoom = window.svgPanZoom(svg, {
+    controlIconsEnabled: false, // its icons bring an inline <style>; ours are buttons, reachable by keyboard
+    fit: true,
+    center: true,
+    minZoom: 0.5,
+    maxZoom: 40,
+    zoomScaleSensitivity: 0.3,
+  });
+  const controls = element("div", "zoom-controls");
+  controls.setAttribute("role", "group");
+  controls.setAttribute("aria-label", "Zoom the call graph");
+  for (const [text, label, action] of [
+    ["+", "Zoom in", () => panZoom.zoomIn()],
+    ["−", "Zoom out", () => panZoom.zoomOut()],
+    ["Fit", "Fit the whole graph", () => { panZoom.resize(); panZoom.fit(); panZoom.center(); }],
+  ]) {
+    const button = element("button", "", text);
+    button.type = "button";
+    button.setAttribute("aria-label", label);
+    button.addEventListener("click", action);
+    controls.append(button);
+  }
+  svg.before(controls);
+  panZoom.resize(); // the box's size is final only now that the page's CSS applies
+  panZoom.fit();
+  panZoom.center();
+}
+
 async function drawGraph() {
   const target = document.getElementById("graph");
   const button = document.getElementById("graph-download");
@@ -309,8 +349,10 @@ async function drawGraph() {
     const graphviz = await Graphviz.load();
     const svgText = graphviz.dot(data.dot);
     const svg = new DOMParser().parseFromString(svgText, "image/svg+xml").documentElement;
-    target.replaceChildren(document.importNode(svg, true));
+    const drawn = document.importNode(svg, true);
+    target.replaceChildren(drawn);
     button.disabled = false;
+    makeZoomable(drawn);
     button.addEventListener("click", () => {
       const link = element("a");
       link.href = URL.createObjectURL(new Blob([svgText], { type: "image/svg+xml" }));

@@ -127,6 +127,45 @@ def test_a_session_page_answers_where_the_time_went(site, page):
     # linesman/demo/app.py from an installed wheel; demo/app.py from a checkout.
     assert any(re.match(r"(linesman/)?demo/app\.py:\d+", text) for text in shown), shown[:10]
     titles = page.locator("#stats tbody td.fn").evaluate_all("cells => cells.map(c => c.title)")
+    assert any(title.startswith("/") and "demo/app.py" in title for title in titles)
+
+    # The call graph zooms and pans: fitted to its box, then the wheel zooms in.
+    viewport = page.locator("#graph svg .svg-pan-zoom_viewport")
+    viewport.wait_for(state="attached", timeout=30000)
+    assert page.locator("#graph .zoom-controls button").count() == 3
+    # The library applies its transform on the next animation frames: wait until
+    # two reads a frame apart agree.
+    page.wait_for_function(
+        """() => new Promise((done) => {
+            const read = () => document.querySelector('#graph .svg-pan-zoom_viewport')
+                .getAttribute('transform');
+            const first = read();
+            requestAnimationFrame(() => requestAnimationFrame(() => done(first === read())));
+        })"""
+    )
+    fitted = viewport.get_attribute("transform")
+    page.locator("#graph svg").scroll_into_view_if_needed()
+    box = page.locator("#graph svg").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -400)
+    page.wait_for_function(
+        "before => document.querySelector('#graph .svg-pan-zoom_viewport')"
+        ".getAttribute('transform') !== before",
+        arg=fitted,
+    )
+    zoomed = viewport.get_attribute("transform")
+    scale = lambda transform: float(re.search(r"matrix\(([-\d.e]+)", transform).group(1))  # noqa: E731
+    assert scale(zoomed) > scale(fitted), (fitted, zoomed)
+    page.click("#graph .zoom-controls button[aria-label='Fit the whole graph']")
+    page.wait_for_function(  # applied on the next animation frame
+        "before => document.querySelector('#graph .svg-pan-zoom_viewport')"
+        ".getAttribute('transform') !== before",
+        arg=zoomed,
+    )
+    assert scale(viewport.get_attribute("transform")) < scale(zoomed)
+    graph_box, drawn = page.locator("#graph svg").bounding_box(), viewport.bounding_box()
+    assert drawn["width"] <= graph_box["width"] + 1 and drawn["height"] <= graph_box["height"] + 1
+    screenshot(page, "session-graph-zoomed")
     assert any(title.startswith("/") and "linesman/demo/app.py" in title for title in titles)
 
     # Expand a collapsed node: its children appear.
