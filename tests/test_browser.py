@@ -115,6 +115,9 @@ def test_a_session_page_answers_where_the_time_went(site, page):
     assert page.locator("#flame .frame").count() >= 3
     assert page.locator("#stats tbody tr").count() >= 5
     screenshot(page, "session")
+    # Own time per package, grouped by where files live (the demo names none).
+    legend = page.locator("#packages-section table.legend tr td:first-child").all_inner_texts()
+    assert legend and legend[0].strip() != "other", legend
 
     # Files are said short everywhere (from site-packages, the standard library or
     # the app's folder); the full path is in the tooltip.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from linesman.model.locations import short_path, short_paths
 
 DJANGO = "/home/u/proj/.venv/lib/python3.11/site-packages/django/core/handlers/base.py"
@@ -51,3 +53,23 @@ def test_relative_names_beside_absolute_ones_are_said_as_they_are():
         "/srv/app/views.py": "app/views.py",
         "/srv/app/urls.py": "app/urls.py",
     }
+
+
+def test_own_time_groups_by_where_files_live_unless_narrowed():
+    from linesman.model.callgraph import package_times
+    from linesman.model.rows import FunctionStats
+
+    rows = [
+        FunctionStats(DJANGO, 1, "get_response", 1, 0, 0.004, 0.010),
+        FunctionStats("/usr/lib/python3.12/json/decoder.py", 1, "decode", 1, 0, 0.002, 0.002),
+        FunctionStats("~", 0, "<built-in method time.sleep>", 1, 0, 0.003, 0.003),
+        FunctionStats("/home/u/proj/mysite/views.py", 1, "index", 1, 0, 0.001, 0.011),
+        FunctionStats("/home/u/proj/mysite/models.py", 1, "load", 1, 0, 0.0005, 0.0005),
+    ]
+    grouped = dict(package_times(rows))
+    assert grouped == pytest.approx(
+        {"django": 0.004, "built-ins": 0.003, "standard library": 0.002, "mysite": 0.0015}
+    )
+    assert package_times(rows)[0][0] == "django"
+    narrowed = dict(package_times(rows, ("mysite",)))
+    assert narrowed == pytest.approx({"mysite": 0.0015, "other": 0.009})

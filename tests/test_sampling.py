@@ -436,3 +436,17 @@ def test_linesmans_start_response_never_appears_in_a_profile(make_profiled, engi
         )
         app_key = next(f.key for f in session.functions if f.name.endswith("<locals>.app"))
         assert session.graph.has_edge(app_key, server.key)
+
+
+def test_the_django_admin_page_groups_its_own_time_by_package(tmp_path):
+    """Without chart_packages the chart groups by where each file lives: Django's
+    admin page is mostly django, the standard library and the built-ins, and
+    its largest slice is never "other"."""
+    from linesman.web.figures import package_chart
+
+    session = django_admin_session(tmp_path, "cprofile")
+    chart = package_chart(session, ())
+    names = [slice_["name"] for slice_ in chart]
+    assert names[0] != "other" and "other" not in names, names
+    assert "django" in names and "standard library" in names and "built-ins" in names
+    assert sum(slice_["share"] for slice_ in chart) == pytest.approx(1.0)

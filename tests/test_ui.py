@@ -221,10 +221,10 @@ def test_the_package_chart_shows_configured_and_typed_packages(make_profiled):
     typed = client.get(f"/__profiler__/profiles/{uuid}?packages=webtest+nosuch")
     assert "<title>webtest:" in typed.text or "<title>other:" in typed.text
     assert "<title>tests:" not in typed.text
+    # Without chart_packages (issue 15) the chart groups by where files live.
     bare = make_profiled(apps.hello_app, filename=str(Path(middleware.backend.filename)))
-    assert (
-        "Own time per package" not in make_client(bare).get(f"/__profiler__/profiles/{uuid}").text
-    )
+    grouped = make_client(bare).get(f"/__profiler__/profiles/{uuid}").text
+    assert "Own time per package" in grouped and "<title>other:" not in grouped
 
 
 def test_exported_prof_loads_in_pstats_with_the_same_totals(populated, tmp_path):
@@ -652,3 +652,16 @@ def test_a_read_only_ui_shows_profiles_and_changes_nothing(make_profiled, tmp_pa
     client.delete(f"/__profiler__/api/sessions/{imported.uuid}", status=403)
     client.put_json("/__profiler__/api/state", {"enabled": False}, status=403)
     assert middleware.backend.count() == 1 and middleware.enabled is True
+
+
+def test_the_package_chart_is_drawn_without_chart_packages(make_profiled):
+    from support.wsgi_client import call
+
+    middleware = make_profiled(apps.hello_app)
+    call(middleware, path="/hello")
+    assert middleware.flush(10)
+    uuid = middleware.backend.summaries()[0]["uuid"]
+    page = ui_client(middleware).get(f"/__profiler__/profiles/{uuid}").text
+    assert 'id="packages-section"' in page
+    legend = re.findall(r'</svg> ([^<]+)</td><td class="num">', page)
+    assert legend and legend[0] != "other" and "built-ins" in legend, legend

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import networkx as nx
 
 from linesman.model.callindex import CallIndex
+from linesman.model.locations import package_groups
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -118,11 +119,18 @@ def package_of(file: str, packages: tuple[str, ...]) -> str | None:
 
 
 def package_times(
-    functions: Iterable[FunctionStats], packages: tuple[str, ...]
+    functions: Iterable[FunctionStats], packages: tuple[str, ...] = ()
 ) -> list[tuple[str, float]]:
-    """Own time per package, largest first; the rest as "other"."""
+    """Own time per package, largest first. Given ``packages`` (dotted names),
+    those and "other"; else every group found from where the files live (each
+    installed package, the standard library, the app's own code, the built-ins)."""
+    functions = list(functions)
+    groups = {} if packages else package_groups(f.file for f in functions)
     totals: dict[str, float] = {}
     for function in functions:
-        name = package_of(function.file, packages) or "other"
+        if packages:
+            name = package_of(function.file, packages) or "other"
+        else:
+            name = groups.get(function.file, "other")
         totals[name] = totals.get(name, 0.0) + function.inlinetime
     return sorted(totals.items(), key=lambda item: item[1], reverse=True)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from linesman.model.rows import BUILTIN_FILE
 
-__all__ = ["short_paths", "short_path"]
+__all__ = ["short_paths", "short_path", "package_groups", "BUILT_INS", "STANDARD_LIBRARY"]
 
 # An installed distribution's folder, or the standard library's (lib/python3.12/).
 _LIBRARY = re.compile(
@@ -50,3 +50,28 @@ def short_paths(files: Iterable[str]) -> dict[str, str]:
         if parent not in ("", "/", "\\"):
             app_root = os.path.join(parent, "")
     return {file: short_path(file, app_root) for file in distinct}
+
+
+BUILT_INS = "built-ins"  # C functions (time.sleep, dict.get): pstats has no file for them
+STANDARD_LIBRARY = "standard library"
+_STDLIB = re.compile(r".*[/\\]lib[/\\]python\d+(?:\.\d+)?t?[/\\]")
+
+
+def package_groups(files: Iterable[str]) -> dict[str, str]:
+    """Each file's group for the own-time chart, found from where it lives: the
+    top-level package of an installed distribution (``django``), the standard
+    library, the app's own top folder (``mysite``), or the built-ins."""
+    files = set(files)
+    short = short_paths(files)
+    groups = {}
+    for file in files:
+        if file == BUILTIN_FILE:
+            groups[file] = BUILT_INS
+        elif file.startswith("<frozen") or (
+            _STDLIB.match(file) and not re.search(r"[/\\](?:site|dist)-packages[/\\]", file)
+        ):
+            groups[file] = STANDARD_LIBRARY
+        else:
+            top = re.split(r"[/\\]", short.get(file, file).lstrip("/\\"), maxsplit=1)[0]
+            groups[file] = top[:-3] if top.endswith(".py") else top or file
+    return groups

@@ -127,7 +127,7 @@ class AcrossPages(PageBase):
             "session.mako",
             cutoff=cutoff,
             packages="",
-            chart=package_chart(merged, chosen) if chosen else None,
+            chart=package_chart(merged, chosen),
             merged_count=count,
             endpoint=ref.endpoint,
             merge_ref=ref,

@@ -14,6 +14,8 @@ TREE_NODES = 5000  # the most call-tree nodes a page carries
 
 TABLE_ROWS = 6000  # the most statistics rows a page carries (the exports have all)
 
+CHART_SLICES = 8  # slices of the package chart, the last gathering the smallest
+
 TREE_FLOOR = 0.001  # the page's tree keeps paths of at least 0.1 %, for the flame graph
 
 
@@ -102,6 +104,11 @@ def package_chart(session: ProfilingSession, packages: tuple[str, ...]) -> list[
     import math
 
     times = package_times(session.functions, packages)
+    if len(times) > CHART_SLICES:  # the smallest together, so each slice has its colour
+        rest = times[CHART_SLICES - 1 :]
+        times = times[: CHART_SLICES - 1] + [
+            (f"{len(rest)} more", sum(seconds for _, seconds in rest))
+        ]
     total = sum(seconds for _, seconds in times) or 1.0
     slices, angle = [], -math.pi / 2
     colours = [

@@ -87,7 +87,7 @@ class SessionPages(PageBase):
             self.cache.put(key, view)
         session = view["session"]
         chosen = packages or self.controls.settings.chart_packages
-        chart = package_chart(session, chosen) if chosen else None
+        chart = package_chart(session, chosen)  # by where files live, unless narrowed
         return self.render(
             request, "session.mako", cutoff=cutoff, packages=" ".join(packages), chart=chart, **view
         )
