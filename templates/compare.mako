@@ -48,7 +48,7 @@
 </table>
 % if len(r['functions']) > 15:
 <details>
-<summary>The other ${len(r['functions']) - 15} functions (${min(len(r['functions']), 2000) - 15} shown)</summary>
+<summary>The other ${len(r['functions']) - 15} functions${' (the first %d shown)' % (2000 - 15) if len(r['functions']) > 2000 else ''}</summary>
 <table class="stats"><tbody>${change_rows(r['functions'][15:2000])}</tbody></table>
 </details>
 % endif

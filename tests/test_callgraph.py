@@ -46,3 +46,19 @@ def test_graph_figures_equal_pstats():
     assert graph.edges[top_key, middle_key]["callcount"] == 1
     assert top_key in root_nodes(graph)
     assert leaf_key not in root_nodes(graph)
+
+
+def test_graph_labels_count_in_the_singular_and_never_show_minus_zero():
+    from linesman.exporters.dot import signed_ms, to_dot
+    from linesman.model.rows import CallStats, FunctionStats
+    from linesman.model.session import ProfilingSession
+
+    top = FunctionStats("/srv/app/views.py", 1, "index", 1, 0, 0.001, 0.003)
+    leaf = FunctionStats("/srv/app/views.py", 9, "helper", 2, 0, 0.002, 0.002)
+    session = ProfilingSession.from_rows(
+        functions=[top, leaf], calls=[CallStats(top.key, leaf.key, 2, 0, 0.002, 0.002)]
+    )
+    dot = to_dot(session.call_index, 0.0, "GET /", changes={top.key: -1e-7, leaf.key: 0.0042})
+    assert "· 1 call\\n" in dot and "· 2 calls\\n" in dot and "1 calls" not in dot
+    assert "-0.00" not in dot and "own time ±0.00 ms" in dot and "own time +4.20 ms" in dot
+    assert signed_ms(-0.0031) == "-3.10" and signed_ms(-0.000001) == "±0.00"

@@ -41,6 +41,13 @@ def change_shade(change: float, largest: float) -> str:
     return f"#ff{fade:02x}{fade:02x}" if change > 0 else f"#{fade:02x}{fade:02x}ff"
 
 
+def signed_ms(seconds: float) -> str:
+    """A change in milliseconds with its sign, and never "-0.00" for a change
+    too small to show."""
+    text = f"{seconds * 1000:+.2f}"
+    return "±0.00" if text in ("+0.00", "-0.00") else text
+
+
 def to_dot(
     graph: nx.DiGraph | CallIndex,
     cutoff: float = 0.05,
@@ -71,7 +78,7 @@ def to_dot(
     ids = {node: f"n{number}" for number, node in enumerate(shown)}
     largest = max((abs(change) for change in (changes or {}).values()), default=0.0)
     sampled = index.kind == "sampled"
-    counted = "samples" if sampled else "calls"
+    counted = ("sample", "samples") if sampled else ("call", "calls")
     short = short_paths(data["file"] for _, data in shown.nodes(data=True))
     for node, data in shown.nodes(data=True):
         share = data["totaltime"] / total
@@ -79,12 +86,13 @@ def to_dot(
         where = "" if file == BUILTIN_FILE else f"\n{short.get(file, file)}:{data['line']}"
         label = (
             f"{data['name']}{where}\n{share:.1%} cumulative · "
-            f"{data['inlinetime'] / total:.1%} own · {data['callcount']} {counted}"
+            f"{data['inlinetime'] / total:.1%} own · {data['callcount']} "
+            f"{counted[data['callcount'] != 1]}"
         )
         fill = _shade(share)
         if changes is not None:
             change = changes.get(node, 0.0)
-            label += f"\nown time {change * 1000:+.2f} ms"
+            label += f"\nown time {signed_ms(change)} ms"
             fill = change_shade(change, largest)
         dot.add_node(
             pydot.Node(
