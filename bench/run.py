@@ -500,18 +500,9 @@ def fill(backend, sessions, count: int) -> None:
             )
         backend.conn.execute("ANALYZE")
         return
-    names = (
-        "uuid",
-        "timestamp",
-        "method",
-        "path",
-        "query",
-        "status",
-        "duration",
-        "cpu_time",
-        "failed",
-        "document",
-    )
+    from linesman.backends.base import SUMMARY_FIELDS
+
+    names = (*SUMMARY_FIELDS, "document")
     with backend.engine.begin() as connection:
         for start in range(0, len(rows), 5000):
             connection.execute(

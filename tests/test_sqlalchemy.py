@@ -15,7 +15,7 @@ import pytest
 from support import apps
 from support.databases import middleware_on, server_backend
 from support.require import require
-from support.servers import free_port, get, running
+from support.servers import free_port, get, gunicorn_command, running
 from support.waiting import wait_for
 from support.wsgi_client import SESSION_HEADER, call
 
@@ -168,20 +168,7 @@ def test_four_gunicorn_workers_store_every_session_once(store, tmp_path):
             with lock:
                 answered.append(headers[SESSION_HEADER].split(";")[0])
 
-    command = [
-        "-m",
-        "gunicorn",
-        "--paste",
-        str(ini),
-        "--workers",
-        "4",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--graceful-timeout",
-        "20",
-        "--log-level",
-        "warning",
-    ]
+    command = gunicorn_command(ini, port)
     with running(command, port):
         threads = [threading.Thread(target=client, args=(n,)) for n in range(20)]
         for thread in threads:

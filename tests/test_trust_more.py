@@ -10,7 +10,7 @@ import pytest
 from support import apps
 from support.databases import middleware_on, server_backend
 from support.login import ui_client
-from support.servers import demo_ini, free_port, get, login_headers, running
+from support.servers import demo_ini, free_port, get, gunicorn_command, login_headers, running
 from support.wsgi_client import SESSION_HEADER, call
 
 from linesman.backends.sqlite import SqliteBackend
@@ -92,20 +92,7 @@ def test_four_gunicorn_workers_on_one_sqlite_file_while_the_list_is_read(tmp_pat
             if status != 200:
                 failures.append(("list", status))
 
-    command = [
-        "-m",
-        "gunicorn",
-        "--paste",
-        str(ini),
-        "--workers",
-        "4",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--graceful-timeout",
-        "20",
-        "--log-level",
-        "warning",
-    ]
+    command = gunicorn_command(ini, port)
     with running(command, port):
         watching = threading.Thread(target=reader)
         watching.start()

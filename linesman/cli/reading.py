@@ -10,7 +10,6 @@ from datetime import datetime
 from pathlib import Path
 
 from linesman.cli.terminal import CommandError, load_session, open_store, terminal_text
-from linesman.exporters.registry import FORMATS
 from linesman.model.rows import BUILTIN_FILE, FunctionStats
 
 
@@ -117,17 +116,18 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from linesman.exporters.registry import GraphvizMissing, export
+    from linesman.exporters.registry import GraphvizMissing, by_name
 
     session = load_session(open_store(args.store, read_only=True), args.uuid)
+    chosen = by_name(args.format)
     try:
-        data = export(session, args.format, args.cutoff)
+        data = chosen.write(session, args.cutoff)
     except GraphvizMissing:
         raise CommandError(
             "Graphviz's dot program is not installed; export --format dot and render it elsewhere"
         ) from None
     if args.output in (None, "-"):
-        if next(f for f in FORMATS if f.name == args.format).binary and sys.stdout.isatty():
+        if chosen.binary and sys.stdout.isatty():
             raise CommandError("a .prof file is binary: write it with -o FILE, or pipe it")
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from linesman.model.session import ProfilingSession
 
-__all__ = ["ExportFormat", "FORMATS", "by_extension", "export", "GraphvizMissing"]
+__all__ = ["ExportFormat", "FORMATS", "by_extension", "by_name", "GraphvizMissing"]
 
 
 class GraphvizMissing(RuntimeError):
@@ -85,6 +85,7 @@ def by_extension(extension: str) -> ExportFormat:
     return _BY_EXTENSION[extension]
 
 
-def export(session: ProfilingSession, name: str, cutoff: float = 5.0) -> bytes:
-    """The session in the format named ``name`` (GraphvizMissing for svg without dot)."""
-    return _BY_NAME[name].write(session, cutoff)
+def by_name(name: str) -> ExportFormat:
+    """The format ``linesman export --format`` names; its ``write`` may raise
+    GraphvizMissing (svg without dot)."""
+    return _BY_NAME[name]

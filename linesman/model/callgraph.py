@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import networkx as nx
 
-from linesman.model.callindex import CallIndex
+from linesman.model.callindex import CallIndex, call_figures, node_figures
 from linesman.model.locations import package_groups
 
 if TYPE_CHECKING:
@@ -38,34 +38,8 @@ FIGURES = ("callcount", "reccallcount", "inlinetime", "totaltime")
 def build_graph(session: ProfilingSession) -> nx.DiGraph:
     graph = nx.DiGraph(kind=session.kind)  # "sampled": callcount counts samples
     # In bulk: a call per node and per edge is most of the cost of a big profile.
-    graph.add_nodes_from(
-        (
-            function.key,
-            {
-                "file": function.file,
-                "line": function.line,
-                "name": function.name,
-                "callcount": function.callcount,
-                "reccallcount": function.reccallcount,
-                "inlinetime": function.inlinetime,
-                "totaltime": function.totaltime,
-            },
-        )
-        for function in session.functions
-    )
-    graph.add_edges_from(
-        (
-            call.caller,
-            call.callee,
-            {
-                "callcount": call.callcount,
-                "reccallcount": call.reccallcount,
-                "inlinetime": call.inlinetime,
-                "totaltime": call.totaltime,
-            },
-        )
-        for call in session.calls
-    )
+    graph.add_nodes_from((f.key, node_figures(f)) for f in session.functions)
+    graph.add_edges_from((c.caller, c.callee, call_figures(c)) for c in session.calls)
     return graph
 
 

@@ -18,7 +18,7 @@ import networkx as nx
 if TYPE_CHECKING:
     from linesman.model.rows import CallStats, FunctionStats
 
-__all__ = ["CallIndex"]
+__all__ = ["CallIndex", "node_figures", "call_figures"]
 
 
 class CallIndex:
@@ -151,9 +151,9 @@ class CallIndex:
             kept = heapq.nlargest(limit, kept, key=lambda key: self.functions[key].totaltime)
         chosen = set(kept)
         graph = nx.DiGraph(kind=self.kind)
-        graph.add_nodes_from((key, _node_figures(self.functions[key])) for key in kept)
+        graph.add_nodes_from((key, node_figures(self.functions[key])) for key in kept)
         graph.add_edges_from(
-            (key, call.callee, _call_figures(call))
+            (key, call.callee, call_figures(call))
             for key in kept
             for call in self.callees.get(key, ())
             if call.callee in chosen
@@ -161,7 +161,8 @@ class CallIndex:
         return graph
 
 
-def _node_figures(function: FunctionStats) -> dict:
+def node_figures(function: FunctionStats) -> dict:
+    """A function's row as a networkx node's attributes (see build_graph)."""
     return {
         "file": function.file,
         "line": function.line,
@@ -173,7 +174,8 @@ def _node_figures(function: FunctionStats) -> dict:
     }
 
 
-def _call_figures(call: CallStats) -> dict:
+def call_figures(call: CallStats) -> dict:
+    """A caller/callee pair as a networkx edge's attributes."""
     return {
         "callcount": call.callcount,
         "reccallcount": call.reccallcount,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from linesman.model.rows import CallStats, FunctionStats, StackStats, rows_from_stacks
+from linesman.model.rows import SAMPLED, CallStats, FunctionStats, StackStats, rows_from_stacks
 
 if TYPE_CHECKING:
     from linesman.model.session import ProfilingSession
@@ -16,7 +16,6 @@ __all__ = ["SCHEMA", "SCHEMA_VERSION", "SessionFormatError", "to_document", "doc
 
 SCHEMA = "linesman.session"  # stored in every document: never renamed
 SCHEMA_VERSION = 2  # 2 added the engine's kind, its interval and sampled stacks
-_SAMPLED = "sampled"
 
 
 class SessionFormatError(ValueError):
@@ -98,7 +97,7 @@ def _fields(document: Mapping[str, Any]) -> dict[str, Any]:
     functions = FunctionStats.rows(document["functions"])
     keys = [function.key for function in functions]
     stacks = document.get("stacks")
-    if document.get("kind") == _SAMPLED and stacks is not None:
+    if document.get("kind") == SAMPLED and stacks is not None:
         kept = [
             StackStats(tuple(keys[number] for number in frames), int(samples), float(seconds))
             for frames, samples, seconds in stacks

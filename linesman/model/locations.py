@@ -14,9 +14,11 @@ from linesman.model.rows import BUILTIN_FILE
 
 __all__ = ["short_paths", "short_path", "package_groups", "BUILT_INS", "STANDARD_LIBRARY"]
 
-# An installed distribution's folder, or the standard library's (lib/python3.12/).
+# An installed distribution's folder (the last on the path), or the standard
+# library's (lib/python3.12/).
 _LIBRARY = re.compile(
-    r".*[/\\](?:site-packages|dist-packages)[/\\]|.*[/\\]lib[/\\]python\d+(?:\.\d+)?t?[/\\]"
+    r".*[/\\](?P<installed>site-packages|dist-packages)[/\\]"
+    r"|.*[/\\]lib[/\\]python\d+(?:\.\d+)?t?[/\\]"
 )
 
 
@@ -54,7 +56,6 @@ def short_paths(files: Iterable[str]) -> dict[str, str]:
 
 BUILT_INS = "built-ins"  # C functions (time.sleep, dict.get): pstats has no file for them
 STANDARD_LIBRARY = "standard library"
-_STDLIB = re.compile(r".*[/\\]lib[/\\]python\d+(?:\.\d+)?t?[/\\]")
 
 
 def package_groups(files: Iterable[str]) -> dict[str, str]:
@@ -67,9 +68,9 @@ def package_groups(files: Iterable[str]) -> dict[str, str]:
     for file in files:
         if file == BUILTIN_FILE:
             groups[file] = BUILT_INS
-        elif file.startswith("<frozen") or (
-            _STDLIB.match(file) and not re.search(r"[/\\](?:site|dist)-packages[/\\]", file)
-        ):
+            continue
+        library = _LIBRARY.match(file)
+        if file.startswith("<frozen") or (library and not library.group("installed")):
             groups[file] = STANDARD_LIBRARY
         else:
             top = re.split(r"[/\\]", short.get(file, file).lstrip("/\\"), maxsplit=1)[0]

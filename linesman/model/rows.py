@@ -26,6 +26,8 @@ __all__ = [
 
 BUILTIN_FILE = "~"  # what pstats uses for functions without a source file
 Label = tuple[str, int, str]  # (file, line, name), as pstats has it
+DETERMINISTIC = "deterministic"  # cProfile: exact call counts, no stacks
+SAMPLED = "sampled"  # the sampling engine: stacks with samples and time, no call counts
 
 
 class _FunctionRow(NamedTuple):

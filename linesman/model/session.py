@@ -29,6 +29,8 @@ from typing import Any
 from linesman.model.document import SessionFormatError, document_fields, to_document
 from linesman.model.request import TEXT_LIMITS, capped_text, mask_query, summarize_environ
 from linesman.model.rows import (
+    DETERMINISTIC,
+    SAMPLED,
     CallStats,
     FunctionStats,
     Label,
@@ -59,8 +61,6 @@ __all__ = [
 # every parser of ids and methods checks them.
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 METHOD_PATTERN = r"[A-Z]{1,10}"
-DETERMINISTIC = "deterministic"  # cProfile: exact call counts, no stacks
-SAMPLED = "sampled"  # the sampling engine: stacks with samples and time, no call counts
 
 # A session's fields, all given at once by every constructor.
 FIELDS = (

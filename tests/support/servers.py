@@ -51,6 +51,14 @@ def running(args: list[str], port: int, program: str = sys.executable):
             process.wait(10)
 
 
+def gunicorn_command(ini, port: int, workers: int = 4) -> list[str]:
+    """``python -m gunicorn`` serving a PasteDeploy ini, as ``running`` takes it."""
+    return [
+        "-m", "gunicorn", "--paste", str(ini), "--workers", str(workers),
+        "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "20", "--log-level", "warning",
+    ]  # fmt: skip
+
+
 def demo_ini(folder, store, port: int | None = None):
     """An ini serving the demo behind linesman on a SQLite ``store``; with ``port``,
     a waitress server section too (for pserve)."""
