@@ -15,12 +15,15 @@
 <p class="note" role="status">${deleted} session${'' if deleted == 1 else 's'} deleted.</p>
 % endif
 % if not read_only:
-<p class="counters">Since this process started: ${counts.get('profiled', 0)} profiled, ${counts.get('stored', 0)} stored.
-% for reason, number, why in skipped:
-<span class="skipped" title="${why}">${number} skipped (${reason}: ${why})</span>
+<div class="counters">
+% for line in counters:
+<p>${line.label}: ${f"{line.profiled:,}"} profiled, ${f"{line.stored:,}"} stored\
+% if line.skipped:
+, <span class="skipped">${f"{line.skipped:,}"} skipped — ${'; '.join(f'{number:,} {reason}: {why}' if why else f'{number:,} {reason}' for reason, number, why in line.reasons)}</span>\
+% endif
+.</p>
 % endfor
-</p>
-
+</div>
 % endif
 % if not read_only:
 <section class="captures" aria-labelledby="captures-heading">
@@ -28,7 +31,7 @@
   % for w in captures:
   <% running = w.is_open(now) %>
   <div class="capture ${'running' if running else 'ended'}">
-    <span class="state ${'on' if running else 'off'}">${'Catching' if running else 'Ended'}</span>
+    <span class="state ${'on' if running else 'done'}">${'Catching' if running else 'Ended'}</span>
     <span class="what">${w.describe()}</span>
     <span class="caught">caught ${w.caught}${'' if w.requests is None else ' of %d' % w.requests}</span>
     % if w.caught:
@@ -43,6 +46,8 @@
     % endif
   </div>
   % endfor
+  <details class="capture-start">
+  <summary>Start a capture window</summary>
   <form method="post" action="${base}/captures" class="capture-form" id="capture-form">
     <input type="hidden" name="${csrf_field}" value="${csrf}">
     <input type="hidden" name="return_to" value="${urlencode(params)}">
@@ -59,6 +64,7 @@
     <button type="submit">Start capturing</button>
   </form>
   <p class="hint">A window profiles the requests it matches even with profiling off, in every process that shares this store, then linesman is back as it was.</p>
+  </details>
 </section>
 % endif
 
@@ -95,29 +101,30 @@
 <input type="hidden" name="${csrf_field}" value="${csrf}">
     <input type="hidden" name="return_to" value="${urlencode(params)}">
 <table class="sessions">
+<caption class="visually-hidden">Profiled requests</caption>
 <thead><tr>
-  <th><input type="checkbox" id="select-all" aria-label="Select all on this page"></th>
-  <th><a href="${links.sort('timestamp')}">When${links.arrow('timestamp')}</a></th>
-  <th>Method</th>
-  <th><a href="${links.sort('path')}">Path${links.arrow('path')}</a></th>
-  <th><a href="${links.sort('status')}">Status${links.arrow('status')}</a></th>
-  <th class="num"><a href="${links.sort('duration')}">Duration${links.arrow('duration')}</a></th>
-  <th class="num">CPU</th>
-  <th></th>
+  <th scope="col" class="pick"><input type="checkbox" id="select-all" aria-label="Select all on this page"></th>
+  <th scope="col" class="when"><a href="${links.sort('timestamp')}">When${links.arrow('timestamp')}</a></th>
+  <th scope="col" class="method">Method</th>
+  <th scope="col" class="path"><a href="${links.sort('path')}">Path${links.arrow('path')}</a></th>
+  <th scope="col" class="status"><a href="${links.sort('status')}">Status${links.arrow('status')}</a></th>
+  <th scope="col" class="num duration"><a href="${links.sort('duration')}">Duration${links.arrow('duration')}</a></th>
+  <th scope="col" class="num cpu">CPU</th>
+  <th scope="col" class="act"><span class="visually-hidden">Actions</span></th>
 </tr></thead>
 <tbody>
 % for s in sessions:
 <tr class="${'damaged' if s['uuid'] in damaged else 'failed' if s['failed'] else ''}">
-  <td><input type="checkbox" name="session_uuids[]" value="${s['uuid']}" aria-label="Select"></td>
-  <td><time datetime="${fmt_iso(s['timestamp'])}">${fmt_time(s['timestamp'])}</time></td>
-  <td>${s['method']}</td>
-  <td class="path"><a href="${base}/profiles/${s['uuid']}">${s['path']}${('?' + s['query']) if s['query'] else ''}</a>${' (stored, but cannot be read)' if s['uuid'] in damaged else ''}</td>
-  <td>${s['status'] if s['status'] is not None else '—'}</td>
-  <td class="num">${fmt_ms(s['duration'])}</td>
-  <td class="num">${fmt_ms(s['cpu_time'])}</td>
-  <td>
+  <td class="pick"><input type="checkbox" name="session_uuids[]" value="${s['uuid']}" aria-label="Select ${s['method']} ${s['path']}"></td>
+  <td class="when"><time datetime="${fmt_iso(s['timestamp'])}">${fmt_time(s['timestamp'])}</time> <span class="ago">${fmt_ago(s['timestamp'], now)}</span></td>
+  <td class="method">${s['method']}</td>
+  <td class="path"><a href="${base}/profiles/${s['uuid']}">${breakable_path(s['path'] + (('?' + s['query']) if s['query'] else '')) | n}</a>${' (stored, but cannot be read)' if s['uuid'] in damaged else ''}</td>
+  <td class="status">${s['status'] if s['status'] is not None else '—'}</td>
+  <td class="num duration">${fmt_ms(s['duration'])}</td>
+  <td class="num cpu">${fmt_ms(s['cpu_time'])}</td>
+  <td class="act">
   % if not read_only:
-  <button type="submit" class="link danger" formaction="${base}/delete/${s['uuid']}" data-confirm="Delete this session?">Delete</button>
+  <button type="submit" class="link quiet" formaction="${base}/delete/${s['uuid']}" data-confirm="Delete this session?" aria-label="Delete ${s['method']} ${s['path']}">Delete</button>
   % endif
   </td>
 </tr>
@@ -146,7 +153,8 @@
 
 % if not read_only:
 <div class="bulk">
-% if query.filters and sessions:
+% if query.filters:
+% if sessions:
 <form method="post" action="${base}/delete/matching">
   <input type="hidden" name="${csrf_field}" value="${csrf}">
   <input type="hidden" name="return_to" value="${urlencode(params)}">
@@ -156,7 +164,7 @@
   <button type="submit" class="danger" data-confirm="Delete all ${total} sessions that match this filter?">Delete all ${total} matching</button>
 </form>
 % endif
-% if stored != "0":
+% elif stored != "0":
 <form method="post" action="${base}/delete/all">
   <input type="hidden" name="${csrf_field}" value="${csrf}">
   <input type="hidden" name="return_to" value="${urlencode(params)}">

@@ -91,6 +91,8 @@ def test_a_capture_window_armed_from_the_list_catches_exactly_n(site, page):
     page.click("button >> text=Turn off")
     page.wait_for_selector("text=Profiling is off")
     stored = backend.count()
+    assert not page.is_visible("#capture-form")  # folded until asked for
+    page.click("summary >> text=Start a capture window")
     page.fill("#capture-form input[name=requests]", "2")
     page.fill("#capture-form input[name=pattern]", "^/json")
     page.click("#capture-form button")
@@ -104,6 +106,9 @@ def test_a_capture_window_armed_from_the_list_catches_exactly_n(site, page):
     page.reload()
     assert "caught 2 of 2" in page.inner_text(".captures")
     assert page.locator(".capture.ended").count() == 1
+    ended = page.locator(".capture.ended .state")
+    assert ended.inner_text() == "Ended"
+    assert ended.evaluate("e => getComputedStyle(e).color") != "rgb(180, 35, 24)"  # not red
     screenshot(page, "list-capture")
     page.click("text=show what it caught")
     page.wait_for_url("**capture=**")

@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+from support.pages import listed_paths
 from support import apps
 from support.backend_factories import FACTORIES, PERSISTENT
 from support.login import ui_client
@@ -278,7 +279,7 @@ def test_a_window_is_armed_from_the_list_page_and_shows_what_it_caught(ui):
     text = page.text
     assert "Ended" in text and "caught 2 of 2" in text and "^/orders" in text
     caught = page.click("show what it caught")
-    rows = re.findall(r'/profiles/[0-9a-f-]{36}">([^<]*)<', caught.text)
+    rows = listed_paths(caught.text)
     assert sorted(rows) == ["/orders/1", "/orders/2"]
     assert "caught by one capture window" in caught.text
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from linesman.model.capture import CaptureWindow
@@ -21,6 +22,20 @@ class ProcessControls:
     """The switch, the secret and capture windows, in this process only."""
 
     add: Callable[[ProfilingSession], None]
+    shares_counters = False  # the counters below are this process's own
+
+    def add_counters(self, counts: Mapping[str, int]) -> None:
+        """Add to the counters every process sharing the store sums into
+        (profiled, stored, skipped.<reason>)."""
+        lock, _, _ = self._local_captures()
+        with lock:
+            self.__dict__.setdefault("_linesman_counters", Counter()).update(counts)
+
+    def read_counters(self) -> dict[str, int]:
+        """The counters summed by every process that shares the store."""
+        lock, _, _ = self._local_captures()
+        with lock:
+            return dict(self.__dict__.get("_linesman_counters", {}))
 
     def get_enabled(self) -> bool | None:
         """The shared on/off switch, or None when it was never set."""

@@ -7,7 +7,7 @@ controls kept in the process (``ProcessControls``)."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -46,7 +46,11 @@ class SessionStore(Protocol):
 @runtime_checkable
 class ControlStore(Protocol):
     """What every process sharing a store reads: the switch, the secret that
-    signs the UI's tokens, and capture windows with what they caught."""
+    signs the UI's tokens, capture windows with what they caught, and the
+    counters each process's writer adds to (``shares_counters`` is False where
+    they are the process's own)."""
+
+    shares_counters: bool
 
     def get_enabled(self) -> bool | None: ...
     def set_enabled(self, enabled: bool) -> None: ...
@@ -57,3 +61,5 @@ class ControlStore(Protocol):
     def stop_capture(self, window_id: str) -> bool: ...
     def add_captured(self, session: ProfilingSession, window_id: str) -> bool: ...
     def captured_uuids(self, window_id: str) -> list[str]: ...
+    def add_counters(self, counts: Mapping[str, int]) -> None: ...
+    def read_counters(self) -> dict[str, int]: ...

@@ -102,6 +102,7 @@ class SQLAlchemyBackend(SQLAlchemyControls, Backend):
         self.settings = self.tables.settings
         self.captures_table = self.tables.captures
         self.captured_table = self.tables.captured
+        self.counters_table = self.tables.counters
         engine_ref = weakref.ref(self.engine)
         # A forked worker must not share the parent's connections.
         os.register_at_fork(after_in_child=lambda: _dispose_in_child(engine_ref))

@@ -4,7 +4,7 @@ shared by every process and host that uses the database."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 
 import sqlalchemy as sa  # imported by linesman.backends.sqlalchemy, which says what is missing
@@ -20,8 +20,41 @@ class SQLAlchemyControls:
     settings: sa.Table
     captures_table: sa.Table
     captured_table: sa.Table
+    counters_table: sa.Table
     _transaction: Callable[[], AbstractContextManager[sa.Connection]]
     describe: Callable[[], str]
+
+    shares_counters = True
+
+    def add_counters(self, counts: Mapping[str, int]) -> None:
+        """Each counter is added to in place; a counter two processes create at
+        once is inserted by one, and the other's second try adds to it."""
+        table = self.counters_table
+        counts = {name: int(value) for name, value in counts.items() if value}
+        for attempt in range(2):
+            try:
+                with self._transaction() as connection:
+                    missing = []
+                    for name, value in sorted(counts.items()):  # one lock order
+                        updated = connection.execute(
+                            sa.update(table)
+                            .where(table.c.name == name)
+                            .values(value=table.c.value + value)
+                        ).rowcount
+                        if not updated:
+                            missing.append({"name": name, "value": value})
+                    if missing:
+                        connection.execute(sa.insert(table), missing)
+                return
+            except BackendError:
+                if attempt:
+                    raise
+
+    def read_counters(self) -> dict[str, int]:
+        table = self.counters_table
+        with self._transaction() as connection:
+            rows = connection.execute(sa.select(table.c.name, table.c.value))
+            return {name: int(value) for name, value in rows}
 
     def _setting(self, connection: sa.Connection, name: str) -> str | None:
         return connection.execute(

@@ -12,7 +12,7 @@ __all__ = ["Tables", "where_clauses"]
 
 
 class Tables:
-    """The four tables, named ``{prefix}sessions`` and so on."""
+    """The five tables, named ``{prefix}sessions`` and so on."""
 
     def __init__(self, prefix: str) -> None:
         self.metadata = sa.MetaData()
@@ -44,6 +44,12 @@ class Tables:
             sa.Column("created", sa.Double, nullable=False, index=True),
             sa.Column("ended", sa.Double, nullable=True),
             sa.Column("caught", sa.Integer, nullable=False),
+        )
+        self.counters = sa.Table(
+            f"{prefix}counters",
+            self.metadata,
+            sa.Column("name", sa.String(64), primary_key=True),
+            sa.Column("value", sa.BigInteger, nullable=False),
         )
         self.captured = sa.Table(
             f"{prefix}captured",

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
+from linesman.backends.base import BackendError
 from linesman.model.capture import CaptureWindow
 from linesman.signing import new_secret
 
@@ -15,6 +16,36 @@ class SqliteControls:
     """SqliteBackend's control store: the settings and captures tables."""
 
     _run: Callable[..., sqlite3.Cursor]
+    filename: str
+
+    @property
+    def conn(self) -> sqlite3.Connection:  # SqliteBackend's connection for this thread
+        raise NotImplementedError
+    shares_counters = True
+
+    def add_counters(self, counts: Mapping[str, int]) -> None:
+        rows = [(name, int(value)) for name, value in counts.items() if value]
+        if not rows:
+            return
+        try:
+            with self.conn:
+                self.conn.execute("BEGIN IMMEDIATE")
+                self.conn.executemany(
+                    "INSERT INTO counters (name, value) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+                    rows,
+                )
+        except sqlite3.Error as exc:
+            raise BackendError(f"{self.filename}: {exc}") from exc
+
+    def read_counters(self) -> dict[str, int]:
+        try:
+            rows = self.conn.execute("SELECT name, value FROM counters").fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):  # a file from before the counters, read-only
+                return {}
+            raise BackendError(f"{self.filename}: {exc}") from exc
+        return {name: int(value) for name, value in rows}
 
     def get_enabled(self) -> bool | None:
         row = self._run("SELECT value FROM settings WHERE name = 'enabled'").fetchone()

@@ -46,6 +46,10 @@ CREATE TABLE IF NOT EXISTS captures (
     ended REAL,
     caught INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS captured (
     capture_id TEXT NOT NULL,
     uuid TEXT NOT NULL,

@@ -24,6 +24,9 @@ SKIP_REASONS = {
     "capture_closed": "its capture window had caught enough, or ended, before it was stored",
 }
 
+# The counters every process sharing a store adds to (see Health.take_unshared).
+SHARED_COUNTERS = ("profiled", "stored", "skipped.")
+
 UNKEPT_REMEMBERED = 2000  # ids of recent profiles not kept, for the link's answer
 
 log = logging.getLogger("linesman")
@@ -36,6 +39,7 @@ class Health:
         self.log_interval = log_interval
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
+        self._unshared: Counter[str] = Counter()  # not yet added to the store's counters
         self._last_logged: dict[str, float] = {}
         self._suppressed: Counter[str] = Counter()
         self.store_error: str | None = None
@@ -56,6 +60,20 @@ class Health:
     def count(self, name: str, amount: int = 1) -> None:
         with self._lock:
             self._counts[name] += amount
+            if name.startswith(SHARED_COUNTERS):
+                self._unshared[name] += amount
+
+    def take_unshared(self) -> dict[str, int]:
+        """What this process counted since the store's counters last took it; the
+        writer adds it to them, and gives it back with ``keep_unshared`` when the
+        store fails, so a count is late but never lost."""
+        with self._lock:
+            taken, self._unshared = dict(self._unshared), Counter()
+        return taken
+
+    def keep_unshared(self, counts: dict[str, int]) -> None:
+        with self._lock:
+            self._unshared.update(counts)
 
     def counts(self) -> dict[str, int]:
         with self._lock:

@@ -284,6 +284,22 @@ class SessionWriter:
     def _count_stored(self, count: int) -> None:
         self.health.count("stored", count)
         self._retention.count_stored(count)
+        self._share_counts()
+
+    def _share_counts(self) -> None:
+        """Add what this process counted to the store's counters, summed over every
+        process that shares it; kept for the next try when the store fails."""
+        add_counters = getattr(self.backend, "add_counters", None)
+        if add_counters is None:  # a duck-typed store without counters
+            return
+        counts = self.health.take_unshared()
+        if not counts:
+            return
+        try:
+            add_counters(counts)
+        except Exception as exc:
+            self.health.keep_unshared(counts)
+            self._store_trouble(exc)
 
     def _check_store(self) -> None:
         """Set the store up if it was not, and read the shared switch."""
@@ -301,6 +317,7 @@ class SessionWriter:
             self.on_switch(state)
         if self.on_captures is not None:
             self.on_captures(windows)
+        self._share_counts()  # skips counted while nothing was stored
 
     def _store_trouble(self, exc: BaseException) -> None:
         message = f"{self.backend.describe()}: {exc}"

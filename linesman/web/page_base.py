@@ -19,6 +19,8 @@ from linesman.web.api import json_error
 from linesman.web.cache import PageCache
 from linesman.web.figures import profile_figures, profiler_text
 from linesman.web.formatting import (
+    breakable_path,
+    fmt_ago,
     fmt_iso,
     fmt_ms,
     fmt_time,
@@ -49,6 +51,8 @@ class PageBase:
             csrf=request.environ["linesman.csrf"],
             csrf_field=CSRF_FIELD,
             fmt_time=fmt_time,
+            fmt_ago=fmt_ago,
+            breakable_path=breakable_path,
             fmt_iso=fmt_iso,
             fmt_ms=fmt_ms,
             fmt_range=iso_utc,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import TYPE_CHECKING
+from typing import NamedTuple
 
 from webob import Request, Response
 from webob import exc as http
@@ -25,9 +25,30 @@ from linesman.web.params import (
     query_params,
 )
 
-if TYPE_CHECKING:
-    pass
 from linesman.web.page_base import PageBase
+
+
+class CounterLine(NamedTuple):
+    label: str
+    profiled: int
+    stored: int
+    skipped: int
+    reasons: tuple[tuple[str, int, str], ...]  # (reason, number, why)
+
+
+def counter_line(label: str, counts: dict[str, int]) -> CounterLine:
+    reasons = tuple(
+        (name.split(".", 1)[1], number, SKIP_REASONS.get(name.split(".", 1)[1], ""))
+        for name, number in sorted(counts.items())
+        if name.startswith("skipped.") and number
+    )
+    return CounterLine(
+        label,
+        counts.get("profiled", 0),
+        counts.get("stored", 0),
+        sum(number for _, number, _ in reasons),
+        reasons,
+    )
 
 
 class SessionPages(PageBase):
@@ -43,12 +64,7 @@ class SessionPages(PageBase):
         pages = max(1, -(-min(total, cap) // PAGE_SIZE))
         summaries = self.backend.list_summaries((page - 1) * PAGE_SIZE, PAGE_SIZE, query)
         more = len(summaries) == PAGE_SIZE and (capped or page < pages)
-        counts = self.controls.health.counts()
-        skipped = [
-            (name.split(".", 1)[1], number, SKIP_REASONS.get(name.split(".", 1)[1], ""))
-            for name, number in sorted(counts.items())
-            if name.startswith("skipped.")
-        ]
+        counters = self.counters()
         deleted = request.GET.get("deleted", "")
         stored = self.backend.count(limit=cap + 1) if query.filters else total
         return self.render(
@@ -65,12 +81,23 @@ class SessionPages(PageBase):
             params=query_params(query),
             links=ListLinks(request.script_name, query),
             enabled=self.controls.enabled,
-            counts=counts,
-            skipped=skipped,
+            counters=counters,
             captures=self.backend.captures(5),
             now=time.time(),
             deleted=int(deleted) if deleted.isdigit() and len(deleted) < 9 else None,
         )
+
+    def counters(self) -> list[CounterLine]:
+        """The store's counters, summed over every process that shares it, and this
+        process's own beside them where they differ."""
+        own = counter_line("This process", self.controls.health.counts())
+        if not getattr(self.backend, "shares_counters", False):
+            return [own._replace(label="Since this process started")]
+        try:
+            shared = counter_line("Every process sharing this store", self.backend.read_counters())
+        except Exception:  # the store's trouble is already on the page
+            return [own]
+        return [shared] if shared[1:] == own[1:] else [shared, own]
 
     def session_page(self, request: Request, session_uuid: str) -> Response:
         cutoff = parse_cutoff(request.GET.get("cutoff"))

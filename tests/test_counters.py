@@ -1,0 +1,163 @@
+"""Store-wide counters: profiled, stored and skipped, summed over every process
+that shares a store, kept in the store and added to by each writer."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+
+import pytest
+from support import apps
+from support.backend_factories import FACTORIES, PERSISTENT
+from support.login import ui_client
+from support.pages import visible_text
+from support.servers import demo_ini, free_port, get, gunicorn_command, login_headers, running
+from support.waiting import wait_for
+
+from linesman.backends.sqlite import SqliteBackend
+
+
+def _same_tables(store):
+    from linesman.backends.sqlalchemy import SQLAlchemyBackend
+
+    return SQLAlchemyBackend(
+        url=store.url.render_as_string(hide_password=False), table_prefix=store.table_prefix
+    )
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "sqlalchemy-sqlite", "postgresql", "mariadb"])
+def test_counters_add_up_across_racing_connections(kind, tmp_path):
+    """Six connections add to the same counters at once, creating them as they go:
+    no addition is lost and none is counted twice."""
+    first = FACTORIES[kind](tmp_path)
+    first.setup()
+    stores = [
+        FACTORIES[kind](tmp_path) if kind in PERSISTENT else _same_tables(first) for _ in range(6)
+    ]
+    errors: list[BaseException] = []
+
+    def add(store):
+        try:
+            for _ in range(20):
+                store.add_counters({"profiled": 2, "stored": 1, "skipped.busy": 1})
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=add, args=(store,)) for store in stores]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert errors == []
+        assert first.read_counters() == {"profiled": 240, "stored": 120, "skipped.busy": 120}
+        assert first.shares_counters
+    finally:
+        for store in stores:
+            store.close()
+        if hasattr(first, "drop_tables"):
+            first.drop_tables()
+        first.close()
+
+
+def test_a_seven_method_backend_keeps_its_counters_in_the_process(tmp_path):
+    store = FACTORIES["seven-only"](tmp_path)
+    store.add_counters({"stored": 2})
+    store.add_counters({"stored": 3, "skipped.busy": 0})
+    assert store.read_counters() == {"stored": 5, "skipped.busy": 0}
+    assert not store.shares_counters
+
+
+def test_a_store_from_before_the_counters_reads_as_none_yet(tmp_path):
+    """A file written before this table existed, opened read-only (linesman view)."""
+    path = tmp_path / "old.db"
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE sessions (uuid TEXT PRIMARY KEY)")
+    connection.close()
+    store = SqliteBackend(filename=f"file:{path}?mode=ro")
+    store.setup()
+    assert store.read_counters() == {}
+    store.close()
+
+
+def test_the_writer_adds_its_counts_to_the_store_and_the_list_shows_both(make_profiled):
+    middleware = make_profiled(apps.hello_app)
+    client = ui_client(middleware)
+    for number in range(3):
+        client.get(f"/page/{number}")
+    assert middleware.flush(10)
+    assert middleware.backend.read_counters() == {"profiled": 3, "stored": 3}
+    page = client.get("/__profiler__/")
+    # One line when the store's figures are this process's own.
+    assert "Every process sharing this store: 3 profiled, 3 stored." in page.text
+    assert "This process:" not in page.text
+    # Another process's work, as the store sees it.
+    middleware.backend.add_counters({"profiled": 4, "stored": 2, "skipped.busy": 2})
+    page = client.get("/__profiler__/")
+    text = visible_text(page.text)
+    assert "Every process sharing this store: 7 profiled, 5 stored, 2 skipped — 2 busy:" in text
+    assert "This process: 3 profiled, 3 stored." in text
+
+
+def test_counts_the_store_refused_are_kept_and_added_later(make_profiled, tmp_path):
+    """A store that cannot be written for a while: the counts wait in the process
+    and reach the store once it takes writes again."""
+    middleware = make_profiled(apps.hello_app)
+    client = ui_client(middleware)
+    client.get("/one")
+    assert middleware.flush(10)
+    store = middleware.backend
+    # A real lock held by another connection: the store refuses writes meanwhile.
+    blocker = sqlite3.connect(store.filename, timeout=0.1)
+    blocker.execute("BEGIN EXCLUSIVE")
+    store.timeout = 0.1
+    store.conn.execute("PRAGMA busy_timeout = 100")
+    middleware.health.count("skipped.busy", 3)
+    middleware.writer._share_counts()
+    assert middleware.health.store_error is not None
+    blocker.rollback()
+    blocker.close()
+    middleware.writer._share_counts()
+    assert store.read_counters() == {"profiled": 1, "stored": 1, "skipped.busy": 3}
+
+
+def test_two_gunicorn_workers_add_up_to_what_the_store_holds(tmp_path):
+    """The issue's case: two worker processes share one store; each knows its own
+    figures, and the list's store-wide line matches the sessions they stored."""
+    store = tmp_path / "sessions.db"
+    ini = demo_ini(tmp_path, store)
+    port = free_port()
+    login = login_headers(store)
+    requests = 24
+    statuses: list[int] = []
+
+    def client(first: int) -> None:
+        for number in range(first, requests, 4):
+            statuses.append(get(port, f"/slow?n={number}")[0])
+
+    with running(gunicorn_command(ini, port, workers=2), port):
+        clients = [threading.Thread(target=client, args=(n,)) for n in range(4)]
+        for thread in clients:  # four at once keep both sync workers busy
+            thread.start()
+        for thread in clients:
+            thread.join(60)
+        assert statuses == [200] * requests
+        backend = SqliteBackend(filename=str(store))
+        wait_for(lambda: backend.count() == requests, timeout=60)
+        wait_for(lambda: backend.read_counters().get("stored") == requests, timeout=60)
+        assert backend.read_counters() == {"profiled": requests, "stored": requests}
+        lines: set[str] = set()
+        for _ in range(12):  # reloads reach both workers
+            status, _, body = get(port, "/__profiler__/", headers=login)
+            assert status == 200
+            text = visible_text(body.decode())
+            assert f"Every process sharing this store: {requests} profiled, {requests} stored." in (
+                text
+            )
+            lines.update(re.findall(r"This process: (\d+) profiled, (\d+) stored", text))
+        backend.close()
+    own = {int(profiled) for profiled, stored in lines}
+    assert own and all(0 < number < requests for number in own), lines
+    if len(own) == 2:  # both workers answered a reload
+        assert sum(own) == requests
