@@ -9,10 +9,10 @@ import threading
 import time
 
 import pytest
-from support.pages import listed_paths
 from support import apps
 from support.backend_factories import FACTORIES, PERSISTENT
 from support.login import ui_client
+from support.pages import listed_paths
 from support.servers import free_port, get, running
 from support.sessions import real_session
 from support.waiting import wait_for

@@ -13,10 +13,11 @@ import time
 import pytest
 from support import apps
 from support.login import ui_client
+from support.pages import endpoint_errors, endpoint_rows
 
 from linesman import ProfilingSession
 from linesman.analysis.compare import compare_sessions
-from linesman.analysis.endpoints import endpoint_of, endpoint_stats, fold_path
+from linesman.analysis.endpoints import duration_series, endpoint_of, endpoint_stats, fold_path
 from linesman.model.merge import merge_sessions
 
 LOCAL = {"REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "localhost"}
@@ -132,7 +133,7 @@ def test_the_endpoints_page(site):
     _, client, _ = site
     page = client.get("/__profiler__/endpoints")
     assert "GET /users/{id}" in page.text and "GET /slow/{id}" in page.text
-    rows = re.findall(r'<td class="path">([^<]+)</td>\s*<td class="num">(\d+)</td>', page.text)
+    rows = endpoint_rows(page.text)
     assert ("GET /users/{id}", "3") in rows
     assert rows[0][0] == "GET /slow/{id}", "slowest first"
 
@@ -200,9 +201,7 @@ def test_folding_rules_are_configurable(make_profiled):
         client.get(path)
         assert middleware.flush(10)
     page = client.get("/__profiler__/endpoints")
-    rows = dict(
-        re.findall(r'<td class="path">([^<]+)</td>\s*<td class="num">(\d+)</td>', page.text)
-    )
+    rows = dict(endpoint_rows(page.text))
     assert rows == {"GET /orders/{id}": "2", "GET /orders/7": "1"}
 
 
@@ -280,3 +279,53 @@ def test_retention_can_spare_each_endpoints_slowest(make_profiled, keep_slowest,
     assert len(paths) == 5
     assert ("/report" in paths) is slow_kept
     assert paths[-1] == "/items/19", "the newest are kept"
+
+
+def test_duration_series_buckets_an_endpoints_requests_over_time():
+    rows = [
+        ("GET", "/a", 0.010, False, 200, 100.0),
+        ("GET", "/a", 0.030, False, 200, 101.0),
+        ("GET", "/a", 0.020, False, 200, 102.0),
+        ("GET", "/a", 0.100, False, 200, 139.0),
+        ("GET", "/a", 0.500, False, 200, 140.0),  # the last moment: the last bucket
+    ]
+    series = duration_series(rows, 100.0, 140.0, buckets=4)
+    assert series.starts == [100.0, 110.0, 120.0, 130.0]
+    assert series.counts == [3, 0, 0, 2]
+    assert series.medians == [0.020, None, None, 0.300]
+    assert series.p95s == [0.030, None, None, 0.500]
+
+
+def test_errors_are_split_into_4xx_and_5xx(make_profiled):
+    answers = {"/missing": "404 Not Found", "/bad": "400 Bad Request", "/boom": "500 Oops"}
+
+    def app(environ, start_response):
+        path = environ["PATH_INFO"]
+        if path == "/raise":
+            raise RuntimeError("the app failed")
+        if environ["REQUEST_METHOD"] == "DELETE":
+            start_response("405 Method Not Allowed", [("Content-Type", "text/plain")])
+            return [b"no"]
+        start_response(answers.get(path, "200 OK"), [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    middleware = make_profiled(app)
+    client = ui_client(middleware)
+    for path in ("/missing", "/missing", "/bad", "/boom", "/ok"):
+        client.get(path, expect_errors=True)
+    client.delete("/ok", expect_errors=True)
+    with pytest.raises(RuntimeError):
+        client.get("/raise")
+    assert middleware.flush(10)
+    page = client.get("/__profiler__/endpoints")
+    assert endpoint_errors(page.text) == {
+        "GET /missing": ("2", ""),
+        "GET /bad": ("1", ""),
+        "GET /boom": ("", "1"),
+        "GET /ok": ("", ""),
+        "DELETE /ok": ("1", ""),
+        "GET /raise": ("", "1"),
+    }
+    charts = json.loads(re.search(r'id="endpoint-charts">(.*?)</script>', page.text).group(1))
+    assert len(charts["series"]) == 6 and len(charts["starts"]) == 24
+    assert sum(sum(one["counts"]) for one in charts["series"]) == 7

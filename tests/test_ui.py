@@ -12,9 +12,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from support.pages import listed_paths
 from support import apps
 from support.login import cookie_environ, token_environ, ui_client
+from support.pages import listed_paths
 from support.require import require
 from webob import Request
 from webtest import TestApp

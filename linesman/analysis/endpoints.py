@@ -17,6 +17,11 @@ from linesman.model.endpoint import DEFAULT_FOLDS, endpoint_of, fold_path
 
 __all__ = [
     "EndpointStats",
+    "DurationSeries",
+    "group_rows",
+    "stats_of_groups",
+    "time_range",
+    "duration_series",
     "endpoint_stats",
     "stats_of_rows",
     "DEFAULT_FOLDS",
@@ -33,7 +38,18 @@ class EndpointStats(NamedTuple):
     median: float
     p95: float
     slowest: float
-    errors: int
+    errors: int  # server errors: a 5xx status, or the app raised
+    client_errors: int = 0  # a 4xx status
+
+
+class DurationSeries(NamedTuple):
+    """An endpoint's requests in equal time buckets: when each bucket starts, and
+    its request count, median and 95th percentile duration (None where empty)."""
+
+    starts: list[float]
+    counts: list[int]
+    medians: list[float | None]
+    p95s: list[float | None]
 
 
 def _percentile(ordered: list[float], share: float) -> float:
@@ -48,7 +64,14 @@ def endpoint_stats(
     """Per endpoint: count, median, 95th percentile and max duration, errors; slowest first."""
     return stats_of_rows(
         (
-            (summary["method"], summary["path"], summary["duration"], summary.get("failed"))
+            (
+                summary["method"],
+                summary["path"],
+                summary["duration"],
+                summary.get("failed"),
+                summary.get("status"),
+                summary.get("timestamp"),
+            )
             for summary in summaries
         ),
         folds,
@@ -58,31 +81,49 @@ def endpoint_stats(
 def stats_of_rows(
     rows: Iterable[tuple], folds: Iterable[re.Pattern[str]] = DEFAULT_FOLDS
 ) -> list[EndpointStats]:
-    """endpoint_stats from ``(method, path, duration, failed)`` rows, as
-    ``Backend.endpoint_rows`` gives them."""
-    folds = tuple(folds)
+    """endpoint_stats from ``(method, path, duration, failed, status, timestamp)``
+    rows, as ``Backend.endpoint_rows`` gives them."""
+    return stats_of_groups(group_rows(rows, folds))
+
+
+def group_rows(
+    rows: Iterable[tuple], folds: Iterable[re.Pattern[str]] = DEFAULT_FOLDS
+) -> dict[str, list[tuple]]:
+    """The rows by endpoint. A row of a store that gives only ``(method, path,
+    duration, failed)`` has no status or time."""
+    rows = list(rows)
+    if rows and len(rows[0]) < 6:
+        rows = [(*row[:4], None, None) for row in rows]
     subs = [pattern.sub for pattern in folds]
-    durations: dict[str, list[float]] = {}
-    errors: dict[str, int] = {}
-    for method, path, duration, failed in rows:
+    groups: dict[str, list[tuple]] = {}
+    for row in rows:
+        path = row[1]
         for sub in subs:  # fold_path, inline: it runs once per stored session
             path = sub("{id}", path)
-        endpoint = f"{method} {path}"
-        found = durations.get(endpoint)
+        endpoint = f"{row[0]} {path}"
+        found = groups.get(endpoint)
         if found is None:
-            durations[endpoint] = [duration]
-            errors[endpoint] = 1 if failed else 0
-            continue
-        found.append(duration)
-        if failed:
-            errors[endpoint] += 1
+            groups[endpoint] = [row]
+        else:
+            found.append(row)
+    return groups
+
+
+def _is_client_error(status: int | None) -> bool:
+    return status is not None and 400 <= status < 500
+
+
+def stats_of_groups(groups: dict[str, list[tuple]]) -> list[EndpointStats]:
+    """Each endpoint's figures, slowest (95th percentile) first."""
     result = []
-    for endpoint, values in durations.items():
-        if len(values) == 1:  # a store of distinct paths is mostly these
-            value = values[0]
-            result.append(EndpointStats(endpoint, 1, value, value, value, errors[endpoint]))
+    for endpoint, members in groups.items():
+        if len(members) == 1:  # a store of distinct paths is mostly these
+            _, _, value, failed, status, _ = members[0]
+            client = 1 if _is_client_error(status) else 0
+            server = 1 if failed else 0
+            result.append(EndpointStats(endpoint, 1, value, value, value, server, client))
             continue
-        values.sort()
+        values = sorted([row[2] for row in members])
         result.append(
             EndpointStats(
                 endpoint,
@@ -90,8 +131,40 @@ def stats_of_rows(
                 statistics.median(values),
                 _percentile(values, 0.95),
                 values[-1],
-                errors[endpoint],
+                sum(1 for row in members if row[3]),
+                sum(1 for row in members if _is_client_error(row[4])),
             )
         )
     result.sort(key=lambda stats: stats.p95, reverse=True)
     return result
+
+
+def time_range(groups: dict[str, list[tuple]]) -> tuple[float, float] | None:
+    """The first and last request's time over every endpoint (None without times)."""
+    times = [row[5] for members in groups.values() for row in members if row[5] is not None]
+    return (min(times), max(times)) if times else None
+
+
+def duration_series(
+    members: list[tuple], start: float, end: float, buckets: int = 24
+) -> DurationSeries:
+    """The endpoint's rows in ``buckets`` equal buckets from ``start`` to ``end``:
+    every endpoint of a page on one time axis, so their charts line up."""
+    width = (end - start) / buckets or 1.0
+    durations: list[list[float]] = [[] for _ in range(buckets)]
+    for row in members:
+        if row[5] is not None:
+            index = min(buckets - 1, max(0, int((row[5] - start) / width)))
+            durations[index].append(row[2])
+    medians: list[float | None] = []
+    p95s: list[float | None] = []
+    for values in durations:
+        values.sort()
+        medians.append(statistics.median(values) if values else None)
+        p95s.append(_percentile(values, 0.95) if values else None)
+    return DurationSeries(
+        [start + index * width for index in range(buckets)],
+        [len(values) for values in durations],
+        medians,
+        p95s,
+    )

@@ -168,10 +168,18 @@ class Backend(ProcessControls):
         return [session.summary() for session in self.get_all().values()]
 
     def endpoint_rows(self) -> list[tuple]:
-        """``(method, path, duration, failed)`` of every session: all the endpoints
-        page needs; stores override it to read four columns, not whole rows."""
+        """``(method, path, duration, failed, status, timestamp)`` of every session:
+        all the endpoints page needs; stores override it to read six columns, not
+        whole rows (the endpoints page also takes the first four alone)."""
         return [
-            (row["method"], row["path"], row["duration"], row.get("failed"))
+            (
+                row["method"],
+                row["path"],
+                row["duration"],
+                row.get("failed"),
+                row.get("status"),
+                row.get("timestamp"),
+            )
             for row in self.summaries()
         ]
 

@@ -307,7 +307,14 @@ class SQLAlchemyBackend(SQLAlchemyControls, Backend):
             return [
                 tuple(row)
                 for row in connection.execute(
-                    sa.select(table.c.method, table.c.path, table.c.duration, table.c.failed)
+                    sa.select(
+                        table.c.method,
+                        table.c.path,
+                        table.c.duration,
+                        table.c.failed,
+                        table.c.status,
+                        table.c.timestamp,
+                    )
                 )
             ]
 

@@ -266,7 +266,9 @@ class SqliteBackend(SqliteControls, Backend):
         return self._run("DELETE FROM sessions WHERE timestamp < ?", (float(before),)).rowcount
 
     def endpoint_rows(self) -> list[tuple]:
-        return self._run("SELECT method, path, duration, failed FROM sessions").fetchall()
+        return self._run(
+            "SELECT method, path, duration, failed, status, timestamp FROM sessions"
+        ).fetchall()
 
     def add_captured(self, session: ProfilingSession, window_id: str) -> bool:
         self._check_file()

@@ -21,6 +21,7 @@ class SqliteControls:
     @property
     def conn(self) -> sqlite3.Connection:  # SqliteBackend's connection for this thread
         raise NotImplementedError
+
     shares_counters = True
 
     def add_counters(self, counts: Mapping[str, int]) -> None:

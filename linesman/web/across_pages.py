@@ -11,7 +11,13 @@ from webob import Request, Response
 from webob import exc as http
 
 from linesman.analysis.compare import FunctionChange, compare_sessions
-from linesman.analysis.endpoints import stats_of_rows
+from linesman.analysis.endpoints import (
+    EndpointStats,
+    duration_series,
+    group_rows,
+    stats_of_groups,
+    time_range,
+)
 from linesman.analysis.refs import (
     MERGE_LIMIT,
     ProfileRef,
@@ -46,10 +52,38 @@ if TYPE_CHECKING:
 from linesman.web.page_base import PageBase
 
 
+class EndpointTable:
+    """Every endpoint's figures and its rows, from which a page draws the charts of
+    the endpoints it shows (only those: a store may hold 100,000)."""
+
+    def __init__(self, groups: dict[str, list[tuple]]) -> None:
+        self.groups = groups
+        self.stats = stats_of_groups(groups)
+        self.span = time_range(groups)
+
+    def charts(self, shown: list[EndpointStats]) -> dict:
+        """The shown endpoints' duration over time, in ms, on one time axis."""
+        if self.span is None:
+            return {"starts": [], "series": []}
+        start, end = self.span
+        series = [duration_series(self.groups[stats.endpoint], start, end) for stats in shown]
+
+        def ms(values: list[float | None]) -> list[float | None]:
+            return [None if value is None else round(value * 1000, 3) for value in values]
+
+        return {
+            "starts": series[0].starts if series else [],
+            "series": [
+                {"counts": one.counts, "medians": ms(one.medians), "p95s": ms(one.p95s)}
+                for one in series
+            ],
+        }
+
+
 class AcrossPages(PageBase):
     """Endpoints, merged profiles and comparisons."""
 
-    _endpoints: tuple[tuple, list] | None
+    _endpoints: tuple[tuple, EndpointTable] | None
     _endpoints_lock: threading.Lock
 
     # -- across sessions ------------------------------------------------------------
@@ -63,22 +97,26 @@ class AcrossPages(PageBase):
         """Endpoints by 95th percentile, ENDPOINTS_PER_PAGE to a page: a store of
         100,000 distinct paths is as many endpoints, and one page cannot hold them."""
         page = int(choice(request.GET.get("page"), r"[1-9][0-9]{0,5}", "page number") or "1")
-        stats = self.endpoint_table()
+        table = self.endpoint_table()
+        stats = table.stats
         pages = max(1, -(-len(stats) // ENDPOINTS_PER_PAGE))
         if page > pages:
             raise http.HTTPNotFound("There is no such page of endpoints.")
         start = (page - 1) * ENDPOINTS_PER_PAGE
+        shown = stats[start : start + ENDPOINTS_PER_PAGE]
         return self.render(
             request,
             "endpoints.mako",
-            endpoints=stats[start : start + ENDPOINTS_PER_PAGE],
+            endpoints=shown,
+            charts=script_json(table.charts(shown)),
+            span=table.span,
             total=len(stats),
             page=page,
             pages=pages,
             first=start + 1,
         )
 
-    def endpoint_table(self) -> list:
+    def endpoint_table(self) -> EndpointTable:
         """Every endpoint's figures; kept while the store has the same sessions (its
         count and newest id), so paging through them reads the store once."""
         newest = self.backend.list_summaries(0, 1)
@@ -86,10 +124,10 @@ class AcrossPages(PageBase):
         with self._endpoints_lock:
             if self._endpoints is not None and self._endpoints[0] == fingerprint:
                 return self._endpoints[1]
-        stats = stats_of_rows(self.backend.endpoint_rows(), self.folds)
+        table = EndpointTable(group_rows(self.backend.endpoint_rows(), self.folds))
         with self._endpoints_lock:
-            self._endpoints = (fingerprint, stats)
-        return stats
+            self._endpoints = (fingerprint, table)
+        return table
 
     def merged(self, request: Request) -> tuple[ProfileRef, ProfilingSession, int]:
         """The endpoint named in the query (its sessions between ``since`` and

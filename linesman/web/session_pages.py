@@ -17,6 +17,7 @@ from linesman.web.formatting import (
     attachment,
     fmt_count,
 )
+from linesman.web.page_base import PageBase
 from linesman.web.params import (
     PAGE_SIZE,
     ListLinks,
@@ -24,8 +25,6 @@ from linesman.web.params import (
     parse_list_query,
     query_params,
 )
-
-from linesman.web.page_base import PageBase
 
 
 class CounterLine(NamedTuple):

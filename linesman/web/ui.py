@@ -96,7 +96,7 @@ class ProfilerUI(SessionPages, AcrossPages, ChangePages):
         )
         self.static_files = DirectoryApp(str(asset_folder("static")))
         self.cache = PageCache()
-        self._endpoints: tuple[tuple, list] | None = None  # see endpoint_table
+        self._endpoints = None  # see endpoint_table
         self._endpoints_lock = threading.Lock()
         self.count_cap = COUNT_CAP
         self.damaged: set[str] = set()  # ids whose documents did not decode, for the list

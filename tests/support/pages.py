@@ -15,3 +15,22 @@ def listed_paths(html: str) -> list[str]:
 def visible_text(html: str) -> str:
     """The page's text without its tags, spaces collapsed, as a reader sees it."""
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
+
+
+def endpoint_rows(html: str) -> list[tuple[str, str]]:
+    """``(endpoint, sessions)`` of each row of the endpoints page, in order."""
+    return re.findall(
+        r'<th scope="row" class="path">([^<]+)</th>.*?<td class="num">(\d+)</td>', html, re.S
+    )
+
+
+def endpoint_errors(html: str) -> dict[str, tuple[str, str]]:
+    """Each endpoint's 4xx and 5xx cells (blank where none)."""
+    rows = re.findall(r"<tr>(.*?)</tr>", html, re.S)
+    found = {}
+    for row in rows:
+        name = re.search(r'<th scope="row" class="path">([^<]+)</th>', row)
+        cells = re.findall(r'<td class="num[^"]*">([^<]*)</td>', row)
+        if name and len(cells) == 6:
+            found[name.group(1)] = (cells[4], cells[5])
+    return found
