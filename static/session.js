@@ -182,7 +182,9 @@ function drawFlame(top) {
     for (const { node, start } of level) {
       const fn = node === everything ? null : functions[node.fn];
       const name = nameOf(node);
-      const bar = element("div", "frame", name);
+      // In a comparison each bar says how its function's own time changed.
+      const changed = change && fn ? data.change_labels[fn.index] : "";
+      const bar = element("div", "frame", changed ? `${name} ${changed}` : name);
       bar.style.left = `${100 * start / (base.time || 1e-12)}%`;
       bar.style.width = `${Math.max(0.05, 100 * node.time / (base.time || 1e-12))}%`;
       bar.style.top = `${depth * 20}px`;
@@ -191,7 +193,9 @@ function drawFlame(top) {
       if (change && fn) {
         bar.style.background = data.change_colours[fn.index];
         bar.dataset.change = String(change[fn.index]);
-        bar.title += `\nown time ${change[fn.index] >= 0 ? "+" : ""}${ms(change[fn.index])} ms`;
+        bar.classList.add("compared");
+        bar.title += `\nown time ${change[fn.index] >= 0 ? "+" : ""}${ms(change[fn.index])} ms` +
+          (changed ? ` (${changed})` : "");
       }
       if (flameSearch && fn && (fn.name.toLowerCase().includes(flameSearch)
           || fn.file.toLowerCase().includes(flameSearch))) {

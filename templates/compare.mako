@@ -25,6 +25,7 @@
 % if r['basis'] == 'share':
 <p class="hint" id="share-basis">One side was profiled by cProfile (exact call counts) and the other by sampling (time shares, no call counts), so each function is compared by its share of its own profile's time, in percentage points; calls are not compared.</p>
 % endif
+<% per_request = counts[0] > 1 or counts[1] > 1 %>
 <%def name="change_rows(rows)">
 % for row in rows:
 <tr class="${'failed' if row['selftime_change'] > 0 else ''}">
@@ -33,9 +34,9 @@
   <td class="num">${'%+.2f' % (row['cumtime_change'] * 100)} pts</td>
   <td class="num">—</td>
   % else:
-  <td class="num">${'%+.3f' % (row['selftime_change'] * 1000)} ms</td>
-  <td class="num">${'%+.3f' % (row['cumtime_change'] * 1000)} ms</td>
-  <td class="num">${'%g' % row['calls_before']} → ${'%g' % row['calls_after']}</td>
+  <td class="num">${signed_ms(row['selftime_change'])} ms${percent_text(row['selftime_before'], row['selftime_after'])}</td>
+  <td class="num">${signed_ms(row['cumtime_change'])} ms</td>
+  <td class="num">${fmt_calls(row['calls_before'])} → ${fmt_calls(row['calls_after'])}</td>
   % endif
   <td>${'' if row['status'] == 'changed' else row['status']}</td>
   <td class="fn" title="${row['function']}">${function_label(row)}</td>
@@ -43,7 +44,7 @@
 % endfor
 </%def>
 <table class="stats" id="changes">
-<thead><tr><th class="num">own time change</th><th class="num">cumulative change</th><th class="num">calls</th><th></th><th>function</th></tr></thead>
+<thead><tr><th scope="col" class="num">own time change${' per request' if per_request else ''}</th><th scope="col" class="num">cumulative change${' per request' if per_request else ''}</th><th scope="col" class="num">${'calls per request' if per_request else 'calls'}</th><th scope="col"><span class="visually-hidden">status</span></th><th scope="col">function</th></tr></thead>
 <tbody>${change_rows(r['functions'][:15])}</tbody>
 </table>
 % if len(r['functions']) > 15:
@@ -57,7 +58,14 @@
 
 <section id="flame-section">
   <h2>Differential flame graph</h2>
-  <p class="hint">The later profile's call paths; red bars are functions whose own time grew, blue ones shrank, the deeper the colour the larger the change. Click a bar to zoom.</p>
+  <p class="hint">The later profile's call paths${', per request' if per_request else ''}. Each bar is coloured and labelled by how much its function's own time changed, as a share of what it was; a change under 0.2% of the request's time is grey. Click a bar to zoom.</p>
+  <p class="change-key" aria-label="Colour key">
+    <span><span class="chip slower-more"></span>50% or more slower</span>
+    <span><span class="chip slower"></span>20% slower</span>
+    <span><span class="chip same"></span>about the same</span>
+    <span><span class="chip faster"></span>20% faster</span>
+    <span><span class="chip faster-more"></span>50% or more faster</span>
+  </p>
   <div class="flame-tools">
     <nav id="flame-crumbs" class="crumbs" aria-label="Flame graph zoom"></nav>
     <input type="search" id="flame-search" placeholder="Highlight a function or file" aria-label="Highlight functions in the flame graph">
@@ -68,7 +76,7 @@
 
 <section id="graph-section">
   <h2>Call graph, coloured by change</h2>
-  <p class="hint">The later profile's functions above 1% of its time; red slower, blue faster. <button type="button" id="graph-download" disabled>Save as SVG</button></p>
+  <p class="hint">The later profile's functions above 1% of its time, coloured as the flame graph. <button type="button" id="graph-download" disabled>Save as SVG</button></p>
   <div id="graph" class="graph"><p class="hint">Drawing…</p></div>
 </section>
 

@@ -14,6 +14,19 @@
   </form>
   % endif
 </div>
+% if merged:
+<% asked = context.get('requests') %>
+<dl class="summary">
+  <dt>Requests</dt><dd>${asked.requests}</dd>
+  <dt>From</dt><dd><time datetime="${fmt_iso(asked.first)}">${fmt_time(asked.first)}</time> to <time datetime="${fmt_iso(asked.last)}">${fmt_time(asked.last)}</time></dd>
+  <dt>Wall time per request</dt><dd>median ${fmt_ms(asked.median_duration)}, 95th percentile ${fmt_ms(asked.p95_duration)}</dd>
+  <dt>CPU time per request</dt><dd>${fmt_ms(session.cpu_time / asked.requests)} on average</dd>
+  <dt>Response per request</dt><dd>median ${fmt_bytes(asked.median_size)}, 95th percentile ${fmt_bytes(asked.p95_size)}</dd>
+  <dt>Profiler</dt><dd>${profiler_text(session)}</dd>
+  <dt>Functions</dt><dd>${len(session.functions)}</dd>
+</dl>
+<p class="hint">The call tree, flame graph and tables below add up all ${asked.requests} requests.</p>
+% else:
 <dl class="summary">
   % if not imported:
   <dt>Status</dt><dd class="${'bad' if session.failed else ''}">${session.status if session.status is not None else '—'}${(' · ' + session.error) if session.error else ''}</dd>
@@ -27,9 +40,10 @@
   <dt>Functions</dt><dd>${len(session.functions)}</dd>
   % if not imported:
   <dt>Alongside</dt><dd>${'other requests ran at the same time' if session.concurrent else 'no other request'}</dd>
-  <dt>Response</dt><dd>${session.response_size} bytes</dd>
+  <dt>Response</dt><dd>${fmt_bytes(session.response_size)}</dd>
   % endif
 </dl>
+% endif
 % if merged:
 <% ref = context.get('merge_ref') %>
 <p class="exports">Export: <a href="${base}/endpoints/merged.prof?${urlencode(context.get('merge_query'))}" download>.prof</a> (the merged figures)</p>

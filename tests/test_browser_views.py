@@ -49,6 +49,14 @@ def test_a_comparison_draws_a_differential_flame_graph_and_a_coloured_graph(site
     assert slow.evaluate("bar => getComputedStyle(bar).backgroundColor").startswith("rgb(255, "), (
         "a function that got slower is red"
     )
+    assert "(new)" in slow.get_attribute("title") or "%)" in slow.get_attribute("title")
+    assert slow.inner_text().startswith("slow_lookup new") or "%" in slow.inner_text()
+    # Frames whose function did not change are grey, not white: the graph reads whole.
+    colours = page.locator("#flame .frame.compared").evaluate_all(
+        "bars => bars.map(bar => getComputedStyle(bar).backgroundColor)"
+    )
+    assert "rgb(255, 255, 255)" not in colours and "rgb(227, 231, 235)" in colours
+    assert page.locator(".change-key .chip").count() == 5
     fills = page.locator("#graph svg g.node path, #graph svg g.node polygon").evaluate_all(
         "shapes => shapes.map(shape => shape.getAttribute('fill'))"
     )
@@ -83,6 +91,9 @@ def test_a_merged_profile_over_a_range_compared_with_another(site, page):
     page.wait_for_selector("#graph svg", timeout=30000)
     assert "(1 session merged" in page.inner_text("dl.summary")
     assert "(2 sessions merged" in page.inner_text("dl.summary")
+    headers = page.locator("#changes thead th").all_inner_texts()
+    assert "calls per request" in headers and "own time change per request" in headers
+    assert "-0.00" not in page.inner_text("#changes")
 
 
 def test_a_capture_window_armed_from_the_list_catches_exactly_n(site, page):

@@ -58,7 +58,28 @@ def test_graph_labels_count_in_the_singular_and_never_show_minus_zero():
     session = ProfilingSession.from_rows(
         functions=[top, leaf], calls=[CallStats(top.key, leaf.key, 2, 0, 0.002, 0.002)]
     )
-    dot = to_dot(session.call_index, 0.0, "GET /", changes={top.key: -1e-7, leaf.key: 0.0042})
+    changes = {top.key: (0.001, 0.001 - 1e-7), leaf.key: (0.0042, 0.0084)}
+    dot = to_dot(session.call_index, 0.0, "GET /", changes=changes, change_total=0.01)
     assert "· 1 call\\n" in dot and "· 2 calls\\n" in dot and "1 calls" not in dot
-    assert "-0.00" not in dot and "own time ±0.00 ms" in dot and "own time +4.20 ms" in dot
+    assert "-0.00" not in dot and "own time ±0.00 ms" in dot
+    assert "own time +4.20 ms (+100%)" in dot
     assert signed_ms(-0.0031) == "-3.10" and signed_ms(-0.000001) == "±0.00"
+
+
+def test_a_change_is_coloured_by_how_much_the_function_itself_changed():
+    """A function 20% slower stands out even beside one that gained 100 ms; a change
+    too small to matter is grey, not a faint red."""
+    from linesman.exporters.dot import UNCHANGED, change_shade, percent_text
+
+    total = 0.200
+    twenty = change_shade(0.010, 0.012, total)  # +2 ms, +20%
+    huge = change_shade(0.050, 0.150, total)  # +100 ms, +200%
+    assert twenty.startswith("#ff") and twenty != "#ffffff"
+    assert int(twenty[3:5], 16) <= 170, twenty  # a clear red, not near white
+    assert huge == "#ff4b4b"  # the deepest
+    assert change_shade(0.010, 0.0101, total) == UNCHANGED  # 0.1 ms of 200 ms
+    assert change_shade(0.012, 0.010, total).endswith("ff")  # faster: blue
+    assert change_shade(0.0, 0.005, total) == "#ff4b4b"  # new
+    assert percent_text(0.010, 0.012) == " (+20%)"
+    assert percent_text(0.0, 0.005) == " (new)"
+    assert percent_text(0.010, 0.010) == ""

@@ -13,12 +13,13 @@ import time
 import pytest
 from support import apps
 from support.login import ui_client
-from support.pages import endpoint_errors, endpoint_rows
+from support.pages import endpoint_errors, endpoint_rows, summary_items
 
 from linesman import ProfilingSession
 from linesman.analysis.compare import compare_sessions
 from linesman.analysis.endpoints import duration_series, endpoint_of, endpoint_stats, fold_path
 from linesman.model.merge import merge_sessions
+from linesman.web.formatting import fmt_ms, fmt_time
 
 LOCAL = {"REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "localhost"}
 
@@ -139,9 +140,21 @@ def test_the_endpoints_page(site):
 
 
 def test_the_merged_profile_page_and_export(site, tmp_path):
-    middleware, client, _ = site
+    middleware, client, ids = site
     page = client.get("/__profiler__/endpoints/merged?endpoint=GET+/users/{id}")
     assert "(3 sessions merged)" in page.text
+    summary = summary_items(page.text)
+    stored = [middleware.backend.get(uuid) for uuid in ids[:3]]
+    durations = sorted(session.duration for session in stored)
+    size = stored[0].response_size
+    assert summary["Requests"] == "3"
+    assert summary["Wall time per request"] == (
+        f"median {fmt_ms(durations[1])}, 95th percentile {fmt_ms(durations[2])}"
+    )
+    assert summary["Response per request"] == f"median {size} bytes, 95th percentile {size} bytes"
+    first = min(session.timestamp for session in stored)
+    assert summary["From"].startswith(fmt_time(first) + " to ")
+    assert "Alongside" not in summary and "When" not in summary and "Status" not in summary
     prof = client.get("/__profiler__/endpoints/merged.prof?endpoint=GET+/users/{id}")
     target = tmp_path / "merged.prof"
     target.write_bytes(prof.body)

@@ -666,3 +666,16 @@ def test_the_package_chart_is_drawn_without_chart_packages(make_profiled):
     assert 'id="packages-section"' in page
     legend = re.findall(r'</svg> ([^<]+)</td><td class="num">', page)
     assert legend and legend[0] != "other" and "built-ins" in legend, legend
+
+
+def test_figures_read_as_people_write_them():
+    from linesman.web.formatting import fmt_ago, fmt_bytes, fmt_calls, fmt_time
+
+    assert fmt_bytes(1) == "1 byte" and fmt_bytes(402) == "402 bytes"
+    assert fmt_bytes(12_500) == "12.5 kB" and fmt_bytes(3_100_000) == "3.1 MB"
+    assert fmt_calls(0.5) == "0.5" and fmt_calls(1187.5) == "1,187.5" and fmt_calls(3.0) == "3"
+    assert fmt_calls(None) == "—"
+    assert fmt_ago(100.0, 100.4) == "just now" and fmt_ago(100.0, 103.2) == "3 s ago"
+    assert fmt_ago(0.0, 150.0) == "2 min ago" and fmt_ago(0.0, 7300.0) == "2 h ago"
+    assert fmt_ago(0.0, 3 * 86400.0) == "3 d ago"
+    assert re.search(r"\d\d:\d\d:\d\d\.123 ", fmt_time(1_700_000_000.123))

@@ -51,7 +51,9 @@ class FunctionChange(TypedDict):
     cumtime_after: float
     cumtime_change: float
     tottime_change: float
-    selftime_change: float  # own time, with the built-ins it called
+    selftime_before: float  # own time, with the built-ins it called
+    selftime_after: float
+    selftime_change: float
     calls_before: float | None  # None where calls cannot compare (basis share)
     calls_after: float | None
 
@@ -104,6 +106,8 @@ def compare_sessions(
         assert sample is not None  # the key came from one side
         cum_a = per(a.totaltime, per_before) if a else 0.0
         cum_b = per(b.totaltime, per_after) if b else 0.0
+        self_a = per(old_self.get(key, 0.0), per_before)
+        self_b = per(new_self.get(key, 0.0), per_after)
         rows.append(
             FunctionChange(
                 function=key,
@@ -116,8 +120,9 @@ def compare_sessions(
                 cumtime_change=cum_b - cum_a,
                 tottime_change=(per(b.inlinetime, per_after) if b else 0.0)
                 - (per(a.inlinetime, per_before) if a else 0.0),
-                selftime_change=per(new_self.get(key, 0.0), per_after)
-                - per(old_self.get(key, 0.0), per_before),
+                selftime_before=self_a,
+                selftime_after=self_b,
+                selftime_change=self_b - self_a,
                 calls_before=None if by_share else per(a.callcount, per_before) if a else 0,
                 calls_after=None if by_share else per(b.callcount, per_after) if b else 0,
             )

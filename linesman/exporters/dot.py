@@ -18,7 +18,7 @@ from linesman.model.callgraph import index_of
 
 GRAPH_NODES = 300  # the most functions a drawn call graph shows: more is a blur, and slow
 
-__all__ = ["GRAPH_NODES", "to_dot", "render_svg", "change_shade"]
+__all__ = ["GRAPH_NODES", "to_dot", "render_svg", "change_shade", "percent_text"]
 
 
 def _dot_quote(text: str) -> str:
@@ -33,12 +33,34 @@ def _shade(fraction: float) -> str:
     return f"#ff{green_blue:02x}{green_blue:02x}" if fraction > 0 else "#ffffff"
 
 
-def change_shade(change: float, largest: float) -> str:
-    """Red for a function that got slower, blue for one that got faster, white for
-    none: the colour of a comparison's graph and differential flame graph."""
-    share = min(abs(change) / largest, 1.0) if largest > 0 else 0.0
-    fade = int(255 - 190 * share)
+UNCHANGED = "#e3e7eb"  # a function whose own time moved by less than NOTICEABLE
+NOTICEABLE = 0.002  # of the profile's time: smaller changes are noise
+FULL_COLOUR = 0.5  # a change of +-50% of the function's own time is the deepest shade
+
+
+def change_shade(before: float, after: float, total: float) -> str:
+    """Red for a function whose own time grew, blue for one whose own time shrank,
+    the deeper the larger the change relative to what it was (a 20% slower
+    function stands out however small it is beside the request's slowest); grey
+    for a change too small to matter. The colour of a comparison's graph and
+    differential flame graph."""
+    change = after - before
+    if abs(change) < NOTICEABLE * total or change == 0:
+        return UNCHANGED
+    relative = abs(change) / before if before > 0 else 1.0
+    depth = min(relative / FULL_COLOUR, 1.0)
+    fade = int(225 - 150 * depth)
     return f"#ff{fade:02x}{fade:02x}" if change > 0 else f"#{fade:02x}{fade:02x}ff"
+
+
+def percent_text(before: float, after: float) -> str:
+    """`` (+23%)``, `` (new)`` or nothing when unchanged, for a change's label."""
+    if after == before:
+        return ""
+    if before <= 0:
+        return " (new)"
+    text = f"{(after - before) / before:+.0%}"
+    return "" if text in ("+0%", "-0%") else f" ({text})"
 
 
 def signed_ms(seconds: float) -> str:
@@ -52,10 +74,12 @@ def to_dot(
     graph: nx.DiGraph | CallIndex,
     cutoff: float = 0.05,
     title: str = "",
-    changes: dict[str, float] | None = None,
+    changes: dict[str, tuple[float, float]] | None = None,
+    change_total: float = 0.0,
 ) -> str:
     """The pruned call graph in DOT, nodes shaded by cumulative time, or, given
-    ``changes`` (own-time change per function), coloured by that change."""
+    ``changes`` (each function's own time before and after, per request) and the
+    request's time they are a part of, coloured by that change."""
     import pydot
 
     index = index_of(graph)
@@ -76,7 +100,6 @@ def to_dot(
     )
     dot.set_edge_defaults(fontname="Helvetica", fontsize="9", color='"#777777"')
     ids = {node: f"n{number}" for number, node in enumerate(shown)}
-    largest = max((abs(change) for change in (changes or {}).values()), default=0.0)
     sampled = index.kind == "sampled"
     counted = ("sample", "samples") if sampled else ("call", "calls")
     short = short_paths(data["file"] for _, data in shown.nodes(data=True))
@@ -91,9 +114,9 @@ def to_dot(
         )
         fill = _shade(share)
         if changes is not None:
-            change = changes.get(node, 0.0)
-            label += f"\nown time {signed_ms(change)} ms"
-            fill = change_shade(change, largest)
+            before, after = changes.get(node, (0.0, 0.0))
+            label += f"\nown time {signed_ms(after - before)} ms{percent_text(before, after)}"
+            fill = change_shade(before, after, change_total)
         dot.add_node(
             pydot.Node(
                 ids[node],

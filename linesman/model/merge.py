@@ -3,10 +3,46 @@ like a single session (an endpoint's requests, one side of a comparison)."""
 
 from __future__ import annotations
 
+import statistics
+from typing import NamedTuple
+
 from linesman.model.rows import CallStats, FunctionStats, StackStats
 from linesman.model.session import SAMPLED, ProfilingSession
 
-__all__ = ["merge_sessions"]
+__all__ = ["merge_sessions", "request_figures", "RequestFigures"]
+
+
+class RequestFigures(NamedTuple):
+    """What a merged profile's sums cannot say: how many requests, over what time,
+    and each request's typical and slow wall time and response size."""
+
+    requests: int
+    first: float
+    last: float
+    median_duration: float
+    p95_duration: float
+    median_size: float
+    p95_size: float
+
+
+def request_figures(sessions: list[ProfilingSession]) -> RequestFigures:
+    """The figures of the requests a merge adds up (nearest-rank 95th percentile)."""
+    durations = sorted(session.duration for session in sessions)
+    sizes = sorted(session.response_size for session in sessions)
+    times = [session.timestamp for session in sessions]
+
+    def p95(ordered: list) -> float:
+        return ordered[max(0, -(-len(ordered) * 95 // 100) - 1)]
+
+    return RequestFigures(
+        len(sessions),
+        min(times),
+        max(times),
+        statistics.median(durations),
+        p95(durations),
+        statistics.median(sizes),
+        p95(sizes),
+    )
 
 
 def merge_sessions(

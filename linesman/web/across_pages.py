@@ -21,14 +21,17 @@ from linesman.analysis.endpoints import (
 from linesman.analysis.refs import (
     MERGE_LIMIT,
     ProfileRef,
+    endpoint_sessions,
     median_session,
     parse_ref,
     parse_time,
     resolve,
 )
+from linesman.exporters.dot import percent_text, signed_ms
 from linesman.exporters.formats import export_name
 from linesman.exporters.registry import by_extension
 from linesman.model.locations import short_paths
+from linesman.model.merge import RequestFigures, merge_sessions, request_figures
 from linesman.model.rows import BUILTIN_FILE
 from linesman.model.session import (
     METHOD_PATTERN,
@@ -38,6 +41,7 @@ from linesman.web.api import json_response
 from linesman.web.figures import comparison_figures, package_chart
 from linesman.web.formatting import (
     attachment,
+    fmt_calls,
     script_json,
 )
 from linesman.web.params import (
@@ -129,9 +133,10 @@ class AcrossPages(PageBase):
             self._endpoints = (fingerprint, table)
         return table
 
-    def merged(self, request: Request) -> tuple[ProfileRef, ProfilingSession, int]:
+    def merged(self, request: Request) -> tuple[ProfileRef, ProfilingSession, RequestFigures]:
         """The endpoint named in the query (its sessions between ``since`` and
-        ``until``, if given), its newest sessions added up, and how many."""
+        ``until``, if given), its newest sessions added up, and their requests'
+        figures."""
         endpoint = request.GET.get("endpoint", "")
         method, _, folded = endpoint.partition(" ")
         if (
@@ -148,16 +153,17 @@ class AcrossPages(PageBase):
         except ValueError as error:
             raise http.HTTPBadRequest(f"since and until are times: {error}.") from None
         ref = ProfileRef(endpoint=endpoint, since=since, until=until)
-        found = resolve(self.backend, ref, self.folds, self.MERGE_LIMIT)
-        if found is None:
+        sessions = endpoint_sessions(self.backend, ref, self.folds, self.MERGE_LIMIT)
+        if not sessions:
             raise http.HTTPNotFound(
                 "No stored session belongs to that endpoint"
                 + (" in that time range." if since or until else ".")
             )
-        return ref, *found
+        merged = merge_sessions(sessions, method, folded, uuid=str(ref))
+        return ref, merged, request_figures(sessions)
 
     def merged_page(self, request: Request) -> Response:
-        ref, merged, count = self.merged(request)
+        ref, merged, requests = self.merged(request)
         cutoff = parse_cutoff(request.GET.get("cutoff"))
         chosen = self.controls.settings.chart_packages
         return self.render(
@@ -166,7 +172,8 @@ class AcrossPages(PageBase):
             cutoff=cutoff,
             packages="",
             chart=package_chart(merged, chosen),
-            merged_count=count,
+            merged_count=requests.requests,
+            requests=requests,
             endpoint=ref.endpoint,
             merge_ref=ref,
             merge_query=merge_params(ref),
@@ -241,6 +248,9 @@ class AcrossPages(PageBase):
             "compare.mako",
             merge_params=merge_params,
             function_label=function_label,
+            signed_ms=signed_ms,
+            percent_text=percent_text,
+            fmt_calls=fmt_calls,
             **compared,
         )
 

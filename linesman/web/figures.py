@@ -4,7 +4,7 @@ JSON-ready dicts (the tree, the table, the package chart), bounded in size."""
 from __future__ import annotations
 
 from linesman.analysis.compare import Comparison
-from linesman.exporters.dot import change_shade, to_dot
+from linesman.exporters.dot import change_shade, percent_text, to_dot
 from linesman.model.callgraph import package_times, profile_total
 from linesman.model.locations import short_paths
 from linesman.model.session import ProfilingSession
@@ -90,12 +90,23 @@ def profiler_text(session: ProfilingSession) -> str:
 def comparison_figures(after: ProfilingSession, report: Comparison) -> dict:
     """The later profile's figures with each function's own-time change: the
     differential flame graph and the graph coloured by change."""
-    changes = {row["function"]: row["selftime_change"] for row in report["functions"]}
-    largest = max((abs(change) for change in changes.values()), default=0.0)
+    own = {
+        row["function"]: (row["selftime_before"], row["selftime_after"])
+        for row in report["functions"]
+    }
+    total = max(report["duration_before"], report["duration_after"])
     figures = profile_figures(after, 1.0)
-    figures["change"] = [changes.get(f.key, 0.0) for f in after.functions]
-    figures["change_colours"] = [change_shade(change, largest) for change in figures["change"]]
-    figures["dot"] = to_dot(after.call_index, 0.01, f"{after.method} {after.path}", changes=changes)
+    pairs = [own.get(f.key, (0.0, 0.0)) for f in after.functions]
+    figures["change"] = [after_time - before for before, after_time in pairs]
+    figures["change_labels"] = [percent_text(*pair).strip(" ()") for pair in pairs]
+    figures["change_colours"] = [change_shade(*pair, total) for pair in pairs]
+    figures["dot"] = to_dot(
+        after.call_index,
+        0.01,
+        f"{after.method} {after.path}",
+        changes=own,
+        change_total=total,
+    )
     return figures
 
 

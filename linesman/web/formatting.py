@@ -64,6 +64,22 @@ def fmt_ms(seconds: float | None) -> str:
     return f"{milliseconds:.0f} ms" if milliseconds >= 100 else f"{milliseconds:.1f} ms"
 
 
+def fmt_bytes(size: float) -> str:
+    """A response size: ``402 bytes``, ``1 byte``, ``12.5 kB``, ``3.1 MB``."""
+    if size < 1000:
+        number = f"{size:g}"
+        return f"{number} byte" if number == "1" else f"{number} bytes"
+    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.1f} kB"
+
+
+def fmt_calls(calls: float | None) -> str:
+    """A call count, per request where sides are merged: ``1``, ``0.5``, ``1,187.5``."""
+    if calls is None:
+        return "—"
+    text = f"{calls:,.1f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
 def attachment(name: str) -> str:
     """A Content-Disposition for any file name (RFC 6266): an ASCII fallback, and the
     real name percent-encoded in ``filename*``; headers cannot carry ``/日本`` raw."""

@@ -324,6 +324,8 @@ def openapi_document(base: str) -> dict:
                                     "cumtime_after": {"type": "number"},
                                     "cumtime_change": {"type": "number"},
                                     "tottime_change": {"type": "number"},
+                                    "selftime_before": {"type": "number"},
+                                    "selftime_after": {"type": "number"},
                                     "selftime_change": {"type": "number"},
                                     "calls_before": {"type": "number"},
                                     "calls_after": {"type": "number"},

@@ -21,6 +21,7 @@ from linesman.web.figures import profile_figures, profiler_text
 from linesman.web.formatting import (
     breakable_path,
     fmt_ago,
+    fmt_bytes,
     fmt_iso,
     fmt_ms,
     fmt_time,
@@ -52,6 +53,7 @@ class PageBase:
             csrf_field=CSRF_FIELD,
             fmt_time=fmt_time,
             fmt_ago=fmt_ago,
+            fmt_bytes=fmt_bytes,
             breakable_path=breakable_path,
             fmt_iso=fmt_iso,
             fmt_ms=fmt_ms,

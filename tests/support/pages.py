@@ -34,3 +34,11 @@ def endpoint_errors(html: str) -> dict[str, tuple[str, str]]:
         if name and len(cells) == 6:
             found[name.group(1)] = (cells[4], cells[5])
     return found
+
+
+def summary_items(html: str) -> dict[str, str]:
+    """The page's summary list (``<dl class="summary">``) as term: visible text."""
+    block = re.search(r'<dl class="summary">(.*?)</dl>', html, re.S)
+    assert block is not None, "the page has no summary"
+    pairs = re.findall(r"<dt>(.*?)</dt>\s*<dd[^>]*>(.*?)</dd>", block.group(1), re.S)
+    return {visible_text(term).strip(): visible_text(value).strip() for term, value in pairs}
