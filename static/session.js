@@ -50,9 +50,12 @@ function element(tag, className, text) {
 const visibleChildren = (node) => node.children.filter((kid) => kid.time >= threshold && kid.time > 0);
 
 // -- call tree ------------------------------------------------------------------
+const rowOf = new Map(); // tree node -> its row, once drawn
+
 function treeRow(node, depth) {
   const fn = functions[node.fn];
   const row = element("div", "node");
+  rowOf.set(node, row);
   row.setAttribute("role", "treeitem");
   const line = element("div", "row");
   line.style.paddingLeft = `${depth * 1.1}rem`;
@@ -238,6 +241,7 @@ const sorters = {
   name: (f) => `${f.where}(${f.name})`,
 };
 let sortKey = "cum";
+let picked = null; // the function last picked in the call graph
 let descending = true;
 let showAll = false;
 
@@ -254,9 +258,13 @@ function drawStats() {
       const order = x < y ? -1 : x > y ? 1 : 0;
       return descending ? -order : order;
     });
-  const shown = showAll ? rows : rows.slice(0, ROWS_SHOWN);
+  let shown = showAll ? rows : rows.slice(0, ROWS_SHOWN);
+  if (picked !== null && !shown.includes(functions[picked]) && rows.includes(functions[picked])) {
+    shown = [...shown, functions[picked]]; // the function picked in the graph is always listed
+  }
   body.replaceChildren(...shown.map((f) => {
     const row = element("tr");
+    if (f.index === picked) row.classList.add("picked");
     const calls = f.recursive ? `${f.calls}/${f.calls - f.recursive}` : String(f.calls);
     const cells = [
       element("td", "num", calls),
@@ -345,6 +353,72 @@ async function makeZoomable(svg) {
   panZoom.center();
 }
 
+// -- picking a function in the call graph marks it in the tree and the table --------
+const keyOf = (f) => (f.file === "~" ? f.name : `${f.file}:${f.line}(${f.name})`);
+const byKey = new Map(functions.map((f) => [keyOf(f), f]));
+
+function revealInTree(fn) {
+  document.querySelectorAll("#tree .row.picked").forEach((line) => line.classList.remove("picked"));
+  const candidates = nodes.filter((node) => node.fn === fn.index).sort((a, b) => b.time - a.time);
+  for (const node of candidates) {
+    const chain = [];
+    for (let at = node; at; at = at.parent >= 0 ? nodes[at.parent] : null) chain.unshift(at);
+    for (const step of chain.slice(0, -1)) {
+      const row = rowOf.get(step);
+      if (!row) break;
+      if (row.getAttribute("aria-expanded") === "false") row.querySelector(":scope > .row").click();
+    }
+    const row = rowOf.get(node);
+    if (row) {
+      row.querySelector(":scope > .row").classList.add("picked");
+      return row;
+    }
+  }
+  return null;
+}
+
+function pick(fn) {
+  picked = fn.index;
+  const inTree = revealInTree(fn);
+  if (document.getElementById("stats")) drawStats();
+  document.querySelectorAll("#graph g.node").forEach((node) => {
+    node.classList.toggle("picked", node.dataset.fn === String(fn.index));
+  });
+  const status = document.getElementById("graph-picked");
+  if (!status) return;
+  status.replaceChildren(`${fn.name}: `);
+  const jump = (text, target) => {
+    const button = element("button", "link", text);
+    button.type = "button";
+    button.addEventListener("click", () => {
+      target.scrollIntoView({ block: "center" });
+      target.tabIndex = -1;
+      target.focus();
+    });
+    return button;
+  };
+  const row = document.querySelector("#stats tr.picked");
+  if (inTree) status.append(jump("show in the call tree", inTree.querySelector(":scope > .row")));
+  else status.append("below the call tree's cutoff");
+  if (row) status.append(" · ", jump("show in the statistics", row));
+}
+
+function wirePicking(svg) {
+  svg.querySelectorAll("g.node").forEach((node) => {
+    const link = node.querySelector("a");
+    const fn = byKey.get(link ? link.getAttribute("xlink:title") || link.getAttribute("title") : "");
+    if (!fn) return;
+    node.dataset.fn = String(fn.index);
+    node.setAttribute("tabindex", "0");
+    node.setAttribute("role", "button");
+    node.setAttribute("aria-label", `Mark ${fn.name} in the call tree and the statistics`);
+    node.addEventListener("click", () => pick(fn));
+    node.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); pick(fn); }
+    });
+  });
+}
+
 async function drawGraph() {
   const target = document.getElementById("graph");
   const button = document.getElementById("graph-download");
@@ -356,6 +430,7 @@ async function drawGraph() {
     const drawn = document.importNode(svg, true);
     target.replaceChildren(drawn);
     button.disabled = false;
+    wirePicking(drawn);
     makeZoomable(drawn);
     button.addEventListener("click", () => {
       const link = element("a");

@@ -158,7 +158,8 @@
 
 <section id="graph-section">
   <h2>Call graph</h2>
-  <p class="hint">Functions at or above the cutoff, shaded by cumulative time. <button type="button" id="graph-download" disabled>Save as SVG</button></p>
+  <p class="hint">Functions at or above the cutoff, shaded by cumulative time. Click one (or Tab to it and press Enter) to mark it in the call tree and the statistics. <button type="button" id="graph-download" disabled>Save as SVG</button></p>
+  <p class="hint" id="graph-picked" aria-live="polite"></p>
   <div id="graph" class="graph"><p class="hint">Drawing…</p></div>
 </section>
 

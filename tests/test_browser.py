@@ -169,6 +169,21 @@ def test_a_session_page_answers_where_the_time_went(site, page):
     graph_box, drawn = page.locator("#graph svg").bounding_box(), viewport.bounding_box()
     assert drawn["width"] <= graph_box["width"] + 1 and drawn["height"] <= graph_box["height"] + 1
     screenshot(page, "session-graph-zoomed")
+
+    # Clicking a graph node marks its function in the tree and the table.
+    node = page.locator("#graph svg g.node", has_text="checksum").first
+    node.dispatch_event("click")
+    assert page.locator("#graph svg g.node.picked").count() == 1
+    assert page.locator("#tree .row.picked .name").all_inner_texts() == ["checksum"]
+    assert "checksum" in page.locator("#stats tbody tr.picked td.fn").inner_text()
+    page.click("#graph-picked button >> text=show in the call tree")
+    assert page.evaluate("document.activeElement.classList.contains('picked')")
+    # And by keyboard: Tab to another node, Enter.
+    other = page.locator("#graph svg g.node", has_text="slow_lookup").first
+    other.focus()
+    page.keyboard.press("Enter")
+    assert page.locator("#tree .row.picked .name").all_inner_texts() == ["slow_lookup"]
+    assert page.locator("#stats tbody tr.picked").count() == 1
     assert any(title.startswith("/") and "linesman/demo/app.py" in title for title in titles)
 
     # Expand a collapsed node: its children appear.
