@@ -13,13 +13,18 @@ function draw(box, starts, one) {
     cursor: { show: false },
     select: { show: false },
     padding: [4, 2, 0, 2],
-    scales: { x: { time: true }, n: { range: (u, min, max) => [0, Math.max(1, max)] } },
+    // Durations from zero, so a 1% wobble does not fill the chart.
+    scales: {
+      x: { time: true },
+      y: { range: (u, min, max) => [0, (max || 1) * 1.1] },
+      n: { range: (u, min, max) => [0, Math.max(1, max)] },
+    },
     axes: [{ show: false }, { show: false }, { scale: "n", show: false }],
     series: [
       {},
       { label: "requests", scale: "n", paths: bars, fill: "#d9dee3", stroke: "#c3cad1", width: 0, points: { show: false } },
-      { label: "95th percentile (ms)", stroke: "#e8590c", width: 1.5, spanGaps: true, points: { show: false } },
-      { label: "median (ms)", stroke: "#1f6feb", width: 1.5, spanGaps: true, points: { show: false } },
+      { label: "95th percentile (ms)", stroke: "#e8590c", width: 1.5, spanGaps: true, points: { show: true, size: 4, fill: "#e8590c" } },
+      { label: "median (ms)", stroke: "#1f6feb", width: 1.5, spanGaps: true, points: { show: true, size: 4, fill: "#1f6feb" } },
     ],
   };
   return new uPlot(options, [starts, one.counts, one.p95s, one.medians], box);

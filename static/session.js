@@ -411,7 +411,6 @@ function wirePicking(svg) {
     node.dataset.fn = String(fn.index);
     node.setAttribute("tabindex", "0");
     node.setAttribute("role", "button");
-    node.setAttribute("aria-label", `Mark ${fn.name} in the call tree and the statistics`);
     node.addEventListener("click", () => pick(fn));
     node.addEventListener("keydown", (event) => {
       if (event.key === "Enter" || event.key === " ") { event.preventDefault(); pick(fn); }

@@ -43,14 +43,16 @@
 </tr>
 % endfor
 </%def>
+<div class="table-scroll" tabindex="0" role="region" aria-label="Changes, largest first (scrolls sideways)">
 <table class="stats" id="changes">
 <thead><tr><th scope="col" class="num">own time change${' per request' if per_request else ''}</th><th scope="col" class="num">cumulative change${' per request' if per_request else ''}</th><th scope="col" class="num">${'calls per request' if per_request else 'calls'}</th><th scope="col"><span class="visually-hidden">status</span></th><th scope="col">function</th></tr></thead>
 <tbody>${change_rows(r['functions'][:15])}</tbody>
 </table>
+</div>
 % if len(r['functions']) > 15:
 <details>
 <summary>The other ${len(r['functions']) - 15} functions${' (the first %d shown)' % (2000 - 15) if len(r['functions']) > 2000 else ''}</summary>
-<table class="stats"><tbody>${change_rows(r['functions'][15:2000])}</tbody></table>
+<div class="table-scroll" tabindex="0" role="region" aria-label="The other functions (scrolls sideways)"><table class="stats"><tbody>${change_rows(r['functions'][15:2000])}</tbody></table></div>
 </details>
 % endif
 <p class="hint">Own time counts the built-ins a function calls (its clock reads, its sleeps) as its own. Functions that vanished are listed here but not drawn below, which shows the later profile.</p>

@@ -9,18 +9,19 @@
 % if not endpoints:
 <p class="empty">No profiled requests yet.</p>
 % else:
-<div class="table-scroll">
-<table class="endpoints">
-<caption>
+<p class="hint">
 % if pages > 1:
 Endpoints ${"{:,}".format(first)}–${"{:,}".format(first + len(endpoints) - 1)} of ${"{:,}".format(total)}, slowest (95th percentile) first.
 % else:
-Endpoints, slowest (95th percentile) first.
+Slowest (95th percentile) first.
 % endif
 % if span:
-Charts run from <time datetime="${fmt_iso(span[0])}">${fmt_time(span[0])}</time> to <time datetime="${fmt_iso(span[1])}">${fmt_time(span[1])}</time>.
+Every chart runs from <time datetime="${fmt_iso(span[0])}">${fmt_time(span[0])}</time> to <time datetime="${fmt_iso(span[1])}">${fmt_time(span[1])}</time>.
 % endif
-</caption>
+</p>
+<div class="table-scroll" tabindex="0" role="region" aria-label="Endpoints (scrolls sideways)">
+<table class="endpoints">
+<caption class="visually-hidden">Endpoints, slowest first</caption>
 <thead><tr>
   <th scope="col">Endpoint</th>
   <th scope="col" class="trend-head">Over time

@@ -101,7 +101,7 @@
   % endif
   </p>
   % endif
-  <div id="tree" class="tree" role="tree" aria-label="Call tree"></div>
+  <div id="tree" class="tree" role="tree" aria-label="Call tree" tabindex="0"></div>
 </section>
 
 <section id="flame-section">
@@ -136,6 +136,7 @@
 <section id="stats-section">
   <h2>Statistics</h2>
   <input type="search" id="stats-search" placeholder="Filter by function or file" aria-label="Filter functions">
+  <div class="table-scroll" tabindex="0" role="region" aria-label="Statistics (scrolls sideways)">
   <table class="stats" id="stats">
     <thead><tr>
       % if session.kind == 'sampled':
@@ -153,6 +154,7 @@
     </tr></thead>
     <tbody></tbody>
   </table>
+  </div>
   <p class="hint" id="stats-more"></p>
 </section>
 

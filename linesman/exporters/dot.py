@@ -49,8 +49,11 @@ def change_shade(before: float, after: float, total: float) -> str:
         return UNCHANGED
     relative = abs(change) / before if before > 0 else 1.0
     depth = min(relative / FULL_COLOUR, 1.0)
-    fade = int(225 - 150 * depth)
-    return f"#ff{fade:02x}{fade:02x}" if change > 0 else f"#{fade:02x}{fade:02x}ff"
+    if change > 0:
+        fade = int(225 - 150 * depth)
+        return f"#ff{fade:02x}{fade:02x}"
+    fade = int(225 - 95 * depth)  # blue stops lighter: dark text stays readable on it
+    return f"#{fade:02x}{fade:02x}ff"
 
 
 def percent_text(before: float, after: float) -> str:
