@@ -12,6 +12,7 @@ import time
 import pytest
 from support import apps
 from support.login import ui_client
+from support.pages import endpoint_rows
 from support.waiting import wait_for
 from support.wsgi_client import call
 
@@ -168,10 +169,10 @@ def test_the_endpoints_page_pages(make_profiled):
         )
     client = ui_client(middleware)
     first = client.get("/__profiler__/endpoints")
-    assert first.text.count('<td class="path">') == 100
+    assert len(endpoint_rows(first.text)) == 100
     assert "Endpoints 1–100 of 250" in first.text and "GET /item-249/x" in first.text
     last = client.get("/__profiler__/endpoints?page=3")
-    assert last.text.count('<td class="path">') == 50 and "GET /item-0/x" in last.text
+    assert len(endpoint_rows(last.text)) == 50 and "GET /item-0/x" in last.text
     client.get("/__profiler__/endpoints?page=4", status=404)
 
 
