@@ -184,6 +184,8 @@ def test_the_demo_pages_read_well(demo_site, tabs, width):
         r"(just now|\d+ (s|min) ago)", page.locator("td.when .ago").first.inner_text()
     )
     assert not page.is_visible("#capture-form")
+    row_delete = page.locator("td.act button").first
+    assert row_delete.evaluate("b => getComputedStyle(b).color") == "rgb(91, 102, 112)"  # muted
     check_page(tab, f"{base}/profiles/{slow}", "demo-session")
     check_page(tab, base + "/endpoints", "demo-endpoints")
     check_page(tab, f"{base}/endpoints/merged?endpoint=GET+/slow", "demo-merged")

@@ -409,6 +409,21 @@ def test_delete_selected(populated):
     assert middleware.backend.count() == 5
 
 
+def test_the_bulk_deletes_say_what_they_would_delete_and_only_when_it_exists(populated):
+    _, client, _ = populated
+    everything = client.get("/__profiler__/")
+    assert "Delete all 7</button>" in everything.text and "matching" not in everything.text
+    filtered = client.get("/__profiler__/?path=api")
+    assert "Delete all 4 matching" in filtered.text
+    assert "Delete all 7" not in filtered.text  # a filter is set: only what it shows
+    nothing = client.get("/__profiler__/?path=nowhere")
+    assert "No session matches these filters." in nothing.text
+    assert "Delete all" not in nothing.text
+    # A row's own delete is a quiet link, not a red button on every row.
+    assert everything.text.count('class="link quiet"') == 7
+    assert "link danger" not in everything.text
+
+
 def test_delete_matching_deletes_what_the_filter_shows(populated):
     middleware, client, _ = populated
     page = client.get("/__profiler__/?path=api&method=GET")
