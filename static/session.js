@@ -55,6 +55,7 @@ const rowOf = new Map(); // tree node -> its row, once drawn
 function treeRow(node, depth) {
   const fn = functions[node.fn];
   const row = element("div", "node");
+  row.tabIndex = -1;
   rowOf.set(node, row);
   row.setAttribute("role", "treeitem");
   const line = element("div", "row");
@@ -212,6 +213,9 @@ function drawFlame(top) {
       }
       bar.dataset.share = String(Math.round(100 * node.time / total));
       bar.addEventListener("click", () => drawFlame(depth === 0 ? null : node));
+      bar.tabIndex = depth === 0 && start === 0 ? 0 : -1;
+      bar.dataset.depth = String(depth);
+      bar.setAttribute("role", "button");
       flame.append(bar);
     }
   });
@@ -227,6 +231,81 @@ function wireFlameSearch() {
   search.addEventListener("input", () => {
     flameSearch = search.value.trim().toLowerCase();
     drawFlame(flameTop === everything ? null : flameTop);
+  });
+}
+
+// The flame graph by keyboard: arrows move between bars (Up to the caller, Down
+// to the first callee, Left and Right along the row), Enter or Space zooms.
+function wireFlameKeys() {
+  const flame = document.getElementById("flame");
+  if (!flame) return;
+  flame.addEventListener("keydown", (event) => {
+    const bar = event.target.closest(".frame");
+    if (!bar) return;
+    const bars = [...flame.querySelectorAll(".frame")];
+    const depth = Number(bar.dataset.depth);
+    const left = bar.offsetLeft;
+    const row = (d) => bars.filter((b) => Number(b.dataset.depth) === d);
+    let next = null;
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      bar.click();
+      const first = flame.querySelector(".frame");
+      if (first) { first.tabIndex = 0; first.focus(); }
+      return;
+    }
+    if (event.key === "ArrowRight" || event.key === "ArrowLeft") {
+      const same = row(depth);
+      next = same[same.indexOf(bar) + (event.key === "ArrowRight" ? 1 : -1)];
+    } else if (event.key === "ArrowDown") {
+      next = row(depth + 1).find((b) => b.offsetLeft >= left - 1 && b.offsetLeft < left + bar.offsetWidth);
+    } else if (event.key === "ArrowUp") {
+      next = row(depth - 1).filter((b) => b.offsetLeft <= left + 1).pop();
+    }
+    if (next) {
+      event.preventDefault();
+      bar.tabIndex = -1;
+      next.tabIndex = 0;
+      next.focus();
+    }
+  });
+}
+
+// The call tree by keyboard, as a tree widget: Up and Down move between the rows
+// shown, Right opens a row (or moves into it), Left closes it (or moves to its
+// parent), Enter or Space opens and closes.
+function wireTreeKeys() {
+  const tree = document.getElementById("tree");
+  if (!tree) return;
+  const shownRows = () => [...tree.querySelectorAll(".node")].filter((node) => node.offsetParent !== null);
+  const focusRow = (node) => {
+    tree.querySelectorAll(".node[tabindex='0']").forEach((other) => { other.tabIndex = -1; });
+    node.tabIndex = 0;
+    node.focus();
+  };
+  const first = tree.querySelector(".node");
+  if (first) first.tabIndex = 0;
+  tree.addEventListener("keydown", (event) => {
+    const node = event.target.closest(".node");
+    if (!node || event.target !== node) return;
+    const rows = shownRows();
+    const at = rows.indexOf(node);
+    const open = node.getAttribute("aria-expanded");
+    const toggle = () => node.querySelector(":scope > .row").click();
+    let handled = true;
+    if (event.key === "ArrowDown" && rows[at + 1]) focusRow(rows[at + 1]);
+    else if (event.key === "ArrowUp" && at > 0) focusRow(rows[at - 1]);
+    else if (event.key === "ArrowRight" && open === "false") toggle();
+    else if (event.key === "ArrowRight" && open === "true") {
+      const child = node.querySelector(":scope > .children > .node");
+      if (child) focusRow(child);
+    } else if (event.key === "ArrowLeft" && open === "true") toggle();
+    else if (event.key === "ArrowLeft") {
+      const parent = node.parentElement.closest(".node");
+      if (parent) focusRow(parent);
+    } else if ((event.key === "Enter" || event.key === " ") && open !== null) toggle();
+    else handled = false;
+    if (handled) event.preventDefault();
   });
 }
 
@@ -443,8 +522,9 @@ async function drawGraph() {
   }
 }
 
-if (document.getElementById("tree")) drawTree();
+if (document.getElementById("tree")) { drawTree(); wireTreeKeys(); }
 wireFlameSearch();
 drawFlame(null);
+wireFlameKeys();
 if (document.getElementById("stats")) wireStats();
 drawGraph();

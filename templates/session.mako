@@ -101,7 +101,7 @@
   % endif
   </p>
   % endif
-  <div id="tree" class="tree" role="tree" aria-label="Call tree" tabindex="0"></div>
+  <div id="tree" class="tree" role="tree" aria-label="Call tree (arrow keys move and open rows)"></div>
 </section>
 
 <section id="flame-section">

@@ -236,3 +236,37 @@ def test_view_of_a_prof_file_shows_no_switch_and_no_none(tmp_path, tabs):
             check_page(tab, tab.page.url, "view-prof-session")
             words = tab.page.inner_text("body")
             assert not re.search(r"\bNone\b", words) and "median" not in words
+
+
+def test_the_call_tree_and_flame_graph_work_by_keyboard(demo_site, tabs):
+    page = tabs(demo_site, 1400).page
+    page.goto(demo_site["base"] + "/")
+    slow = uuid_of(page, "/slow")
+    page.goto(f"{demo_site['base']}/profiles/{slow}")
+    page.wait_for_selector("#tree .node")
+    # The tree is one tab stop; arrows move through its rows and open and close them.
+    first = page.locator("#tree > .node").first
+    first.focus()
+    assert first.get_attribute("aria-expanded") == "true"  # the hottest path is open
+    page.keyboard.press("ArrowLeft")
+    assert first.get_attribute("aria-expanded") == "false"
+    page.keyboard.press("ArrowRight")
+    assert first.get_attribute("aria-expanded") == "true"
+    page.keyboard.press("ArrowRight")  # into its first child
+    child = page.evaluate("document.activeElement.querySelector('.name').textContent")
+    page.keyboard.press("ArrowLeft")  # a child that is open closes; one that is not goes up
+    page.keyboard.press("ArrowLeft")
+    assert page.evaluate("document.activeElement.querySelector('.name').textContent") in (
+        child,
+        first.locator(".name").first.inner_text(),
+    )
+    # The flame graph: the first bar is a tab stop, arrows go down a call path, Enter zooms.
+    top = page.locator("#flame .frame").first
+    top.focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    focused = page.evaluate("document.activeElement.textContent")
+    assert focused and page.evaluate("document.activeElement.classList.contains('frame')")
+    page.keyboard.press("Enter")
+    assert page.locator("#flame .frame").first.inner_text() == focused
+    assert page.evaluate("document.activeElement.classList.contains('frame')")
