@@ -342,3 +342,26 @@ def test_errors_are_split_into_4xx_and_5xx(make_profiled):
     charts = json.loads(re.search(r'id="endpoint-charts">(.*?)</script>', page.text).group(1))
     assert len(charts["series"]) == 6 and len(charts["starts"]) == 24
     assert sum(sum(one["counts"]) for one in charts["series"]) == 7
+
+
+def test_the_endpoint_table_keeps_series_not_rows():
+    """Charts come from each endpoint's series (several sessions) or its one moment
+    (a single session); the store's rows are not held while the table is cached."""
+    from linesman.analysis.endpoints import DEFAULT_FOLDS, group_rows
+    from linesman.web.across_pages import EndpointTable
+
+    rows = [
+        ("GET", "/a/1", 0.010, False, 200, 100.0),
+        ("GET", "/a/2", 0.030, False, 200, 148.0),
+        ("GET", "/b", 0.005, False, 200, 124.0),
+    ]
+    table = EndpointTable(group_rows(rows, DEFAULT_FOLDS))
+    assert set(vars(table)) == {"stats", "span", "series", "moments"}
+    assert set(table.series) == {"GET /a/{id}"} and table.moments == {"GET /b": 124.0}
+    charts = table.charts(table.stats)
+    by_endpoint = dict(
+        zip((stats.endpoint for stats in table.stats), charts["series"], strict=True)
+    )
+    a, b = by_endpoint["GET /a/{id}"], by_endpoint["GET /b"]
+    assert sum(a["counts"]) == 2 and a["counts"][0] == 1 and a["counts"][-1] == 1
+    assert b["counts"][12] == 1 and b["medians"][12] == 5.0 and sum(b["counts"]) == 1

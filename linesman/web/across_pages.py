@@ -12,6 +12,7 @@ from webob import exc as http
 
 from linesman.analysis.compare import FunctionChange, compare_sessions
 from linesman.analysis.endpoints import (
+    DurationSeries,
     EndpointStats,
     duration_series,
     group_rows,
@@ -57,20 +58,31 @@ from linesman.web.page_base import PageBase
 
 
 class EndpointTable:
-    """Every endpoint's figures and its rows, from which a page draws the charts of
-    the endpoints it shows (only those: a store may hold 100,000)."""
+    """Every endpoint's figures and, for the charts, its durations over time: the
+    series of an endpoint of several sessions, the moment of one of a single
+    session (a store of 100,000 distinct paths is mostly these). The sessions'
+    rows are not kept."""
 
     def __init__(self, groups: dict[str, list[tuple]]) -> None:
-        self.groups = groups
         self.stats = stats_of_groups(groups)
         self.span = time_range(groups)
+        self.series: dict[str, DurationSeries] = {}
+        self.moments: dict[str, float] = {}  # the one session's time, by endpoint
+        if self.span is None:
+            return
+        start, end = self.span
+        for endpoint, members in groups.items():
+            if len(members) > 1:
+                self.series[endpoint] = duration_series(members, start, end)
+            elif members[0][5] is not None:
+                self.moments[endpoint] = members[0][5]
 
     def charts(self, shown: list[EndpointStats]) -> dict:
         """The shown endpoints' duration over time, in ms, on one time axis."""
         if self.span is None:
             return {"starts": [], "series": []}
         start, end = self.span
-        series = [duration_series(self.groups[stats.endpoint], start, end) for stats in shown]
+        series = [self._series_of(stats, start, end) for stats in shown]
 
         def ms(values: list[float | None]) -> list[float | None]:
             return [None if value is None else round(value * 1000, 3) for value in values]
@@ -82,6 +94,14 @@ class EndpointTable:
                 for one in series
             ],
         }
+
+    def _series_of(self, stats: EndpointStats, start: float, end: float) -> DurationSeries:
+        found = self.series.get(stats.endpoint)
+        if found is not None:
+            return found
+        moment = self.moments.get(stats.endpoint)
+        row = ("", "", stats.median, None, None, moment)
+        return duration_series([row], start, end)
 
 
 class AcrossPages(PageBase):
