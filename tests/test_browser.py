@@ -7,6 +7,7 @@ import time
 
 import pytest
 from conftest import screenshot
+from support.browser import VIEWPORT, changed_transform, shown_files, wheel_zoom, zoom_scale
 from support.servers import demo_with_sessions, login_headers
 
 from linesman import ProfilingSession
@@ -121,11 +122,7 @@ def test_a_session_page_answers_where_the_time_went(site, page):
 
     # Files are said short everywhere (from site-packages, the standard library or
     # the app's folder); the full path is in the tooltip.
-    shown = (
-        page.locator("#tree .row .where").all_inner_texts()
-        + page.locator("#stats tbody td.fn").all_inner_texts()
-        + page.locator("#graph svg g.node text").evaluate_all("ts => ts.map(t => t.textContent)")
-    )
+    shown = shown_files(page)
     assert shown and not [text for text in shown if text.startswith("/") or "site-packages" in text]
     # linesman/demo/app.py from an installed wheel; demo/app.py from a checkout.
     assert any(re.match(r"(linesman/)?demo/app\.py:\d+", text) for text in shown), shown[:10]
@@ -133,46 +130,19 @@ def test_a_session_page_answers_where_the_time_went(site, page):
     assert any(title.startswith("/") and "demo/app.py" in title for title in titles)
 
     # The call graph zooms and pans: fitted to its box, then the wheel zooms in.
-    viewport = page.locator("#graph svg .svg-pan-zoom_viewport")
-    viewport.wait_for(state="attached", timeout=30000)
     assert page.locator("#graph .zoom-controls button").count() == 3
-    # The library applies its transform on the next animation frames: wait until
-    # two reads a frame apart agree.
-    page.wait_for_function(
-        """() => new Promise((done) => {
-            const read = () => document.querySelector('#graph .svg-pan-zoom_viewport')
-                .getAttribute('transform');
-            const first = read();
-            requestAnimationFrame(() => requestAnimationFrame(() => done(first === read())));
-        })"""
-    )
-    fitted = viewport.get_attribute("transform")
-    page.locator("#graph svg").scroll_into_view_if_needed()
-    box = page.locator("#graph svg").bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.mouse.wheel(0, -400)
-    page.wait_for_function(
-        "before => document.querySelector('#graph .svg-pan-zoom_viewport')"
-        ".getAttribute('transform') !== before",
-        arg=fitted,
-    )
-    zoomed = viewport.get_attribute("transform")
-    scale = lambda transform: float(re.search(r"matrix\(([-\d.e]+)", transform).group(1))  # noqa: E731
-    assert scale(zoomed) > scale(fitted), (fitted, zoomed)
+    fitted, zoomed = wheel_zoom(page)
+    assert zoom_scale(zoomed) > zoom_scale(fitted), (fitted, zoomed)
     page.click("#graph .zoom-controls button[aria-label='Fit the whole graph']")
-    page.wait_for_function(  # applied on the next animation frame
-        "before => document.querySelector('#graph .svg-pan-zoom_viewport')"
-        ".getAttribute('transform') !== before",
-        arg=zoomed,
-    )
-    assert scale(viewport.get_attribute("transform")) < scale(zoomed)
+    assert zoom_scale(changed_transform(page, zoomed)) < zoom_scale(zoomed)
+    viewport = page.locator(VIEWPORT)
     graph_box, drawn = page.locator("#graph svg").bounding_box(), viewport.bounding_box()
     assert drawn["width"] <= graph_box["width"] + 1 and drawn["height"] <= graph_box["height"] + 1
     screenshot(page, "session-graph-zoomed")
 
     # Clicking a graph node marks its function in the tree and the table.
     node = page.locator("#graph svg g.node", has_text="checksum").first
-    node.dispatch_event("click")
+    node.click()
     assert page.locator("#graph svg g.node.picked").count() == 1
     assert page.locator("#tree .row.picked .name").all_inner_texts() == ["checksum"]
     assert "checksum" in page.locator("#stats tbody tr.picked td.fn").inner_text()

@@ -10,7 +10,7 @@ import time
 
 import pytest
 from support import apps
-from support.backend_factories import FACTORIES, PERSISTENT
+from support.backend_factories import racing_stores
 from support.login import ui_client
 from support.pages import listed_paths
 from support.servers import free_port, get, running
@@ -73,13 +73,7 @@ def test_a_window_is_open_until_full_stopped_or_out_of_time():
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mariadb"])
 def test_racing_processes_store_exactly_n(kind, tmp_path):
     """Eight writers, each with its own connection, race for a window of 25."""
-    first = FACTORIES[kind](tmp_path)
-    first.setup()
     armed = window(requests="25")
-    first.start_capture(armed)
-    stores = [
-        FACTORIES[kind](tmp_path) if kind in PERSISTENT else _same_tables(first) for _ in range(8)
-    ]
     results: list[bool] = []
     lock = threading.Lock()
 
@@ -89,29 +83,16 @@ def test_racing_processes_store_exactly_n(kind, tmp_path):
             with lock:
                 results.append(caught)
 
-    threads = [threading.Thread(target=race, args=(store,)) for store in stores]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    try:
+    with racing_stores(kind, tmp_path, 8) as (first, stores):
+        first.start_capture(armed)
+        threads = [threading.Thread(target=race, args=(store,)) for store in stores]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
         assert results.count(True) == 25 and len(results) == 80
         assert first.count() == 25
         assert first.captures()[0].caught == 25
-    finally:
-        for store in stores:
-            store.close()
-        if hasattr(first, "drop_tables"):
-            first.drop_tables()
-        first.close()
-
-
-def _same_tables(store):
-    from linesman.backends.sqlalchemy import SQLAlchemyBackend
-
-    return SQLAlchemyBackend(
-        url=store.url.render_as_string(hide_password=False), table_prefix=store.table_prefix
-    )
 
 
 # -- the middleware ----------------------------------------------------------------

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 from support import apps
-from support.backend_factories import FACTORIES, PERSISTENT
+from support.backend_factories import FACTORIES, racing_stores
 from support.login import ui_client
 from support.pages import visible_text
 from support.servers import demo_ini, free_port, get, gunicorn_command, login_headers, running
@@ -18,23 +18,10 @@ from support.waiting import wait_for
 from linesman.backends.sqlite import SqliteBackend
 
 
-def _same_tables(store):
-    from linesman.backends.sqlalchemy import SQLAlchemyBackend
-
-    return SQLAlchemyBackend(
-        url=store.url.render_as_string(hide_password=False), table_prefix=store.table_prefix
-    )
-
-
 @pytest.mark.parametrize("kind", ["sqlite", "sqlalchemy-sqlite", "postgresql", "mariadb"])
 def test_counters_add_up_across_racing_connections(kind, tmp_path):
     """Six connections add to the same counters at once, creating them as they go:
     no addition is lost and none is counted twice."""
-    first = FACTORIES[kind](tmp_path)
-    first.setup()
-    stores = [
-        FACTORIES[kind](tmp_path) if kind in PERSISTENT else _same_tables(first) for _ in range(6)
-    ]
     errors: list[BaseException] = []
 
     def add(store):
@@ -44,8 +31,8 @@ def test_counters_add_up_across_racing_connections(kind, tmp_path):
         except BaseException as exc:  # reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=add, args=(store,)) for store in stores]
-    try:
+    with racing_stores(kind, tmp_path, 6) as (first, stores):
+        threads = [threading.Thread(target=add, args=(store,)) for store in stores]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -53,12 +40,6 @@ def test_counters_add_up_across_racing_connections(kind, tmp_path):
         assert errors == []
         assert first.read_counters() == {"profiled": 240, "stored": 120, "skipped.busy": 120}
         assert first.shares_counters
-    finally:
-        for store in stores:
-            store.close()
-        if hasattr(first, "drop_tables"):
-            first.drop_tables()
-        first.close()
 
 
 def test_a_seven_method_backend_keeps_its_counters_in_the_process(tmp_path):

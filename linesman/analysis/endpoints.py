@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from linesman.model.endpoint import DEFAULT_FOLDS, endpoint_of, fold_path
+from linesman.model.merge import percentile
 
 __all__ = [
     "EndpointStats",
@@ -50,12 +51,6 @@ class DurationSeries(NamedTuple):
     counts: list[int]
     medians: list[float | None]
     p95s: list[float | None]
-
-
-def _percentile(ordered: list[float], share: float) -> float:
-    """Nearest-rank percentile of sorted values."""
-    rank = max(1, -(-len(ordered) * share // 1))
-    return ordered[int(rank) - 1]
 
 
 def endpoint_stats(
@@ -129,7 +124,7 @@ def stats_of_groups(groups: dict[str, list[tuple]]) -> list[EndpointStats]:
                 endpoint,
                 len(values),
                 statistics.median(values),
-                _percentile(values, 0.95),
+                percentile(values, 0.95),
                 values[-1],
                 sum(1 for row in members if row[3]),
                 sum(1 for row in members if _is_client_error(row[4])),
@@ -161,7 +156,7 @@ def duration_series(
     for values in durations:
         values.sort()
         medians.append(statistics.median(values) if values else None)
-        p95s.append(_percentile(values, 0.95) if values else None)
+        p95s.append(percentile(values, 0.95) if values else None)
     return DurationSeries(
         [start + index * width for index in range(buckets)],
         [len(values) for values in durations],

@@ -125,8 +125,13 @@ def resolve(
     sessions = endpoint_sessions(backend, ref, folds, limit)
     if not sessions:
         return None
+    return merged_endpoint(ref, sessions), len(sessions)
+
+
+def merged_endpoint(ref: ProfileRef, sessions: list[ProfilingSession]) -> ProfilingSession:
+    """The endpoint's sessions added up into one profile, named by the ref."""
     method, _, path = ref.endpoint.partition(" ")
-    return merge_sessions(sessions, method, path, uuid=str(ref)), len(sessions)
+    return merge_sessions(sessions, method, path, uuid=str(ref))
 
 
 def median_session(

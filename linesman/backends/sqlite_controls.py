@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from linesman.backends.base import BackendError
 from linesman.model.capture import CaptureWindow
@@ -18,9 +19,10 @@ class SqliteControls:
     _run: Callable[..., sqlite3.Cursor]
     filename: str
 
-    @property
-    def conn(self) -> sqlite3.Connection:  # SqliteBackend's connection for this thread
-        raise NotImplementedError
+    if TYPE_CHECKING:
+
+        @property
+        def conn(self) -> sqlite3.Connection: ...  # SqliteBackend's, for this thread
 
     shares_counters = True
 

@@ -4,12 +4,12 @@ like a single session (an endpoint's requests, one side of a comparison)."""
 from __future__ import annotations
 
 import statistics
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from linesman.model.rows import CallStats, FunctionStats, StackStats
 from linesman.model.session import SAMPLED, ProfilingSession
 
-__all__ = ["merge_sessions", "request_figures", "RequestFigures"]
+__all__ = ["merge_sessions", "request_figures", "RequestFigures", "percentile"]
 
 
 class RequestFigures(NamedTuple):
@@ -25,23 +25,25 @@ class RequestFigures(NamedTuple):
     p95_size: float
 
 
+def percentile(ordered: list, share: float) -> Any:
+    """Nearest-rank percentile of sorted values (``share`` 0.95 for the 95th)."""
+    rank = max(1, -(-len(ordered) * share // 1))
+    return ordered[int(rank) - 1]
+
+
 def request_figures(sessions: list[ProfilingSession]) -> RequestFigures:
-    """The figures of the requests a merge adds up (nearest-rank 95th percentile)."""
+    """The figures of the requests a merge adds up."""
     durations = sorted(session.duration for session in sessions)
     sizes = sorted(session.response_size for session in sessions)
     times = [session.timestamp for session in sessions]
-
-    def p95(ordered: list) -> float:
-        return ordered[max(0, -(-len(ordered) * 95 // 100) - 1)]
-
     return RequestFigures(
         len(sessions),
         min(times),
         max(times),
         statistics.median(durations),
-        p95(durations),
+        percentile(durations, 0.95),
         statistics.median(sizes),
-        p95(sizes),
+        percentile(sizes, 0.95),
     )
 
 

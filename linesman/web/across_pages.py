@@ -24,6 +24,7 @@ from linesman.analysis.refs import (
     ProfileRef,
     endpoint_sessions,
     median_session,
+    merged_endpoint,
     parse_ref,
     parse_time,
     resolve,
@@ -32,7 +33,7 @@ from linesman.exporters.dot import percent_text, signed_ms
 from linesman.exporters.formats import export_name
 from linesman.exporters.registry import by_extension
 from linesman.model.locations import short_paths
-from linesman.model.merge import RequestFigures, merge_sessions, request_figures
+from linesman.model.merge import RequestFigures, request_figures
 from linesman.model.rows import BUILTIN_FILE
 from linesman.model.session import (
     METHOD_PATTERN,
@@ -179,8 +180,7 @@ class AcrossPages(PageBase):
                 "No stored session belongs to that endpoint"
                 + (" in that time range." if since or until else ".")
             )
-        merged = merge_sessions(sessions, method, folded, uuid=str(ref))
-        return ref, merged, request_figures(sessions)
+        return ref, merged_endpoint(ref, sessions), request_figures(sessions)
 
     def merged_page(self, request: Request) -> Response:
         ref, merged, requests = self.merged(request)

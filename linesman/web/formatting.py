@@ -21,11 +21,7 @@ def script_json(value: Any) -> str:
 def fmt_time(timestamp: float) -> str:
     """Local time to the millisecond: requests a few ms apart still read apart."""
     moment = datetime.fromtimestamp(timestamp, UTC).astimezone()
-    return (
-        moment.strftime("%Y-%m-%d %H:%M:%S.")
-        + f"{moment.microsecond // 1000:03d}"
-        + (moment.strftime(" %Z"))
-    )
+    return f"{moment:%Y-%m-%d %H:%M:%S}.{moment.microsecond // 1000:03d} {moment:%Z}"
 
 
 def fmt_ago(timestamp: float, now: float) -> str:

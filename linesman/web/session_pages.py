@@ -36,17 +36,17 @@ class CounterLine(NamedTuple):
 
 
 def counter_line(label: str, counts: dict[str, int]) -> CounterLine:
-    reasons = tuple(
-        (name.split(".", 1)[1], number, SKIP_REASONS.get(name.split(".", 1)[1], ""))
-        for name, number in sorted(counts.items())
-        if name.startswith("skipped.") and number
-    )
+    reasons = []
+    for name, number in sorted(counts.items()):
+        if name.startswith("skipped.") and number:
+            reason = name.removeprefix("skipped.")
+            reasons.append((reason, number, SKIP_REASONS.get(reason, "")))
     return CounterLine(
         label,
         counts.get("profiled", 0),
         counts.get("stored", 0),
         sum(number for _, number, _ in reasons),
-        reasons,
+        tuple(reasons),
     )
 
 

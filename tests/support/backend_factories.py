@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from linesman.backends.base import Backend
 from linesman.backends.pickle import PickleBackend
@@ -75,3 +77,32 @@ FACTORIES = {
     "mariadb": make_mariadb,
 }
 PERSISTENT = {"sqlite", "pickle", "sqlalchemy-sqlite"}
+
+
+@contextmanager
+def racing_stores(kind: str, tmp_path, count: int) -> Iterator[tuple]:
+    """A store of ``kind``, set up, and ``count`` more on the same data, each with
+    its own connection, as racing processes have; all closed (and a server's
+    tables dropped) afterwards."""
+    first = FACTORIES[kind](tmp_path)
+    first.setup()
+    stores = [
+        FACTORIES[kind](tmp_path) if kind in PERSISTENT else _same_tables(first)
+        for _ in range(count)
+    ]
+    try:
+        yield first, stores
+    finally:
+        for store in stores:
+            store.close()
+        if hasattr(first, "drop_tables"):
+            first.drop_tables()
+        first.close()
+
+
+def _same_tables(store):
+    from linesman.backends.sqlalchemy import SQLAlchemyBackend
+
+    return SQLAlchemyBackend(
+        url=store.url.render_as_string(hide_password=False), table_prefix=store.table_prefix
+    )
