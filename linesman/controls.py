@@ -6,6 +6,7 @@ object, never the middleware."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from linesman.backends.base import Backend
@@ -36,9 +37,28 @@ class Controls:
         self.signer = Signer(new_secret(), shared=False)  # the store's, once it answers
         self._secret_tried = 0.0
 
-    def read_store(self) -> bool:
-        """Prepare the store and read the switch, windows and secret from it;
-        trouble is reported, never a start-up failure."""
+    def read_store(self, wait: float) -> bool:
+        """Prepare the store and read the switch, windows and secret from it, waiting
+        ``wait`` seconds at most: a locked or unreachable store must not keep the
+        app from starting. The read goes on in its thread past that; the writer
+        sets the store up again when it starts. Trouble is reported, never raised."""
+        done: list[bool] = []
+        reader = threading.Thread(
+            target=lambda: done.append(self._read_store()), name="linesman-start", daemon=True
+        )
+        reader.start()
+        reader.join(wait)
+        if not done:
+            self.health.problem(
+                "store",
+                "linesman: %s did not answer within %g s at start-up; the app serves "
+                "and storage will retry",
+                self.backend.describe(),
+                wait,
+            )
+        return bool(done and done[0])
+
+    def _read_store(self) -> bool:
         try:
             self.backend.setup()
             self.apply_switch(self.backend.get_enabled())
@@ -55,6 +75,19 @@ class Controls:
             )
             return False
         return True
+
+    def store_ready(self) -> None:
+        """The writer set up a store that was not ready at start-up: read its secret
+        and say where the UI opens."""
+        self.signer = Signer(self.backend.get_secret())
+        self.announce_login()
+
+    def announce_login(self) -> None:
+        if self.settings.require_token:
+            log.info(
+                "linesman: the profiler UI opens with %s (`linesman url STORE` prints it too)",
+                self.login_path(),
+            )
 
     def current_signer(self, refresh: bool = True) -> Signer:
         """The store's signer; while the store has not answered, a stand-in of this

@@ -34,14 +34,15 @@ from linesman.wrappers import (
     LINESMAN_HOOKS,
     SESSION_HEADER,
     ProfiledRequest,
-    ProfiledResponse,
-    TrackedResponse,
     file_size,
     finished_when_returned,
+    profiled_body,
+    tracked_body,
 )
 
 PATH_VERDICTS = 4096  # paths whose include/exclude answer is kept (then they start over)
 PATH_VERDICT_LENGTH = 512  # longer paths are matched each time
+STARTUP_WAIT = 1.0  # seconds start-up gives the store; past them the app serves anyway
 
 __all__ = [
     "ProfilingMiddleware",
@@ -80,8 +81,8 @@ class ProfilingMiddleware:
         # Each distinct path is matched against include/exclude_paths once: the
         # answers, for paths up to PATH_VERDICT_LENGTH, at most PATH_VERDICTS of them.
         self._path_verdicts: dict[str, bool] = {}
-        ready = self.controls.read_store()
         settings = self.settings
+        ready = self.controls.read_store(STARTUP_WAIT)
         self.writer = SessionWriter(
             self.backend,
             self.health,
@@ -99,6 +100,7 @@ class ProfilingMiddleware:
             gate=self.gate,
             on_switch=self.controls.apply_switch,
             on_captures=self.controls.apply_captures,
+            on_ready=self.controls.store_ready,
             ready=ready,
         )
         self.ui = ProfilerUI(self.controls)  # built now: a wrong access option fails at start-up
@@ -107,11 +109,8 @@ class ProfilingMiddleware:
             self.health.profiling_off = unsafe
             log.warning("linesman: %s", unsafe)
             self._observe = self.app  # type: ignore[method-assign]
-        if self.settings.require_token:
-            log.info(
-                "linesman: the profiler UI opens with %s (`linesman url STORE` prints it too)",
-                self.login_path(),
-            )
+        if ready:
+            self.controls.announce_login()
 
     # -- the switch, capture windows and login, as the UI changes them -------------
     @property
@@ -269,7 +268,7 @@ class ProfilingMiddleware:
         if finished_when_returned(result, environ):
             self.gate.leave()
             return result
-        return TrackedResponse(result, self.gate)
+        return tracked_body(result, self.gate)
 
     def _serve_profiled(
         self,
@@ -292,7 +291,7 @@ class ProfilingMiddleware:
                 request.response_size = file_size(result, request.content_length)
             request.finish()
             return result
-        return ProfiledResponse(result, request)
+        return profiled_body(result, request)
 
 
 def make_linesman_middleware(app: Callable, **options: Any) -> ProfilingMiddleware:

@@ -102,6 +102,14 @@ def to_seconds(value: Any) -> float:
     return number * _UNIT_SECONDS[unit]
 
 
+def to_positive_seconds(value: Any) -> float:
+    """A duration above zero (a deadline: zero would mean none)."""
+    seconds = to_seconds(value)
+    if seconds <= 0:
+        raise ValueError("expected a duration above 0")
+    return seconds
+
+
 def to_optional_seconds(value: Any) -> float | None:
     """A duration, or empty / 0 for none."""
     if value is None or str(value).strip() in ("", "0"):

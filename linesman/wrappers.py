@@ -239,6 +239,17 @@ class ProfiledResponse:
             self._request.finish()
 
 
+class SizedProfiledResponse(ProfiledResponse):
+    """A profiled body whose app iterable has a length, which it keeps: servers
+    set ``Content-Length`` from a one-item body's length (waitress, wsgiref), so a
+    body that lost it would go out chunked or without its length."""
+
+    __slots__ = ()
+
+    def __len__(self) -> int:
+        return len(self._app_iter)  # type: ignore[arg-type]
+
+
 class TrackedResponse:
     """An unprofiled body that leaves the gate when it is closed."""
 
@@ -273,4 +284,24 @@ class TrackedResponse:
         self._leave()
 
 
-# -- factories ------------------------------------------------------------------
+class SizedTrackedResponse(TrackedResponse):
+    """A tracked body that keeps its app iterable's length (see SizedProfiledResponse)."""
+
+    __slots__ = ()
+
+    def __len__(self) -> int:
+        return len(self._app_iter)  # type: ignore[arg-type]
+
+
+def profiled_body(app_iter: Iterable[bytes], request: ProfiledRequest) -> ProfiledResponse:
+    """The app's body, profiled, with its length where it has one."""
+    if hasattr(app_iter, "__len__"):
+        return SizedProfiledResponse(app_iter, request)
+    return ProfiledResponse(app_iter, request)
+
+
+def tracked_body(app_iter: Iterable[bytes], gate: ProfilerGate) -> TrackedResponse:
+    """The app's body, unprofiled but tracked, with its length where it has one."""
+    if hasattr(app_iter, "__len__"):
+        return SizedTrackedResponse(app_iter, gate)
+    return TrackedResponse(app_iter, gate)

@@ -13,6 +13,7 @@ Install with ``pip install 'linesman[sql]'``.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 import weakref
@@ -35,7 +36,13 @@ from linesman.backends.base import (
 from linesman.model.capture import CaptureWindow
 from linesman.model.codec import decode_session, encode_session
 from linesman.model.session import ProfilingSession
-from linesman.options import ConfigError, backend_option, to_bool, to_positive_int
+from linesman.options import (
+    ConfigError,
+    backend_option,
+    to_bool,
+    to_positive_int,
+    to_positive_seconds,
+)
 
 try:
     import sqlalchemy as sa
@@ -54,14 +61,33 @@ SCHEMA_VERSION = 1
 _LOCK_KEY = 0x6C696E65  # "line": the advisory lock that serialises setup()
 
 
-def _connect_args(url) -> dict[str, Any]:
+def _connect_args(url, timeout: float) -> dict[str, Any]:
+    """The driver's deadlines: connecting, waiting for a lock and running one
+    statement each end after ``timeout``, so a locked table or a stalled server
+    holds an app's thread (a UI page, start-up) that long at most, never for as
+    long as the lock lasts."""
     backend = url.get_backend_name()
+    seconds = max(1, math.ceil(timeout))
+    milliseconds = max(1, int(timeout * 1000))
     if backend == "postgresql":
-        return {"connect_timeout": 5}
+        return {
+            "connect_timeout": seconds,
+            "options": f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}",
+        }
     if backend in ("mysql", "mariadb"):
-        return {"connect_timeout": 5, "read_timeout": 30, "write_timeout": 30}
+        return {
+            "connect_timeout": seconds,
+            # The server's own deadlines first; the socket's a little later, for a
+            # server that stopped answering altogether.
+            "read_timeout": seconds + 5,
+            "write_timeout": seconds + 5,
+            "init_command": (
+                f"SET SESSION max_statement_time = {timeout:g}, "
+                f"innodb_lock_wait_timeout = {seconds}, lock_wait_timeout = {seconds}"
+            ),
+        }
     if backend == "sqlite":
-        return {"timeout": 5}
+        return {"timeout": timeout}
     return {}
 
 
@@ -69,7 +95,12 @@ class SQLAlchemyBackend(SQLAlchemyControls, Backend):
     """Sessions in a database given by a SQLAlchemy ``url``."""
 
     def __init__(
-        self, url: str, table_prefix: str = "linesman_", pool_size: int = 5, echo: bool = False
+        self,
+        url: str,
+        table_prefix: str = "linesman_",
+        pool_size: int = 5,
+        echo: bool = False,
+        timeout: float = 5.0,
     ) -> None:
         try:
             self.url = make_url(str(url))
@@ -80,17 +111,18 @@ class SQLAlchemyBackend(SQLAlchemyControls, Backend):
         self.table_prefix = table_prefix
         pool_size = backend_option("pool_size", pool_size, to_positive_int)
         echo = backend_option("echo", echo, to_bool)
+        self.timeout = backend_option("timeout", timeout, to_positive_seconds)
         options: dict[str, Any] = {
             "pool_pre_ping": True,
             "echo": echo,
-            "connect_args": _connect_args(self.url),
+            "connect_args": _connect_args(self.url, self.timeout),
         }
         if self.url.get_backend_name() != "sqlite":
             options.update(
                 pool_size=int(pool_size),
                 max_overflow=int(pool_size),
                 pool_recycle=3600,
-                pool_timeout=10,
+                pool_timeout=self.timeout,  # a thread waits for a free connection no longer
             )
         try:
             self.engine = sa.create_engine(self.url, **options)
@@ -132,9 +164,12 @@ class SQLAlchemyBackend(SQLAlchemyControls, Backend):
         if dialect == "postgresql":
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         elif dialect in ("mysql", "mariadb"):
-            connection.execute(
-                sa.text("SELECT GET_LOCK(:name, 60)"), {"name": f"{self.table_prefix}setup"}
-            )
+            taken = connection.execute(
+                sa.text("SELECT GET_LOCK(:name, :seconds)"),
+                {"name": f"{self.table_prefix}setup", "seconds": math.ceil(self.timeout)},
+            ).scalar()
+            if taken != 1:
+                raise BackendError(f"{self.describe()}: another process holds the setup lock")
         try:
             yield
         finally:

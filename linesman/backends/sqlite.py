@@ -4,7 +4,10 @@ Each session is a row of summary columns (what the list page sorts and
 filters on, indexed) beside its compressed JSON document, so listing never
 decodes a profile. WAL mode and a busy timeout let several threads and worker
 processes write one file without losing a session; every thread gets its own
-connection, as sqlite3 wants.
+connection, as sqlite3 wants, and that connection is closed when its thread
+ends: servers that start a thread per request (werkzeug's, as ``flask run``
+starts it, and Django's runserver) would otherwise leak two descriptors per
+request until the app itself runs out.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable
 
@@ -45,6 +49,27 @@ __all__ = ["SqliteBackend"]
 log = logging.getLogger("linesman")
 
 
+class _ThreadConnection:
+    """One thread's connection, held only by that thread's local storage: when the
+    thread ends its storage is dropped, and with it this holder, which closes the
+    connection. (``sqlite3.Connection`` itself takes no weak reference.)"""
+
+    __slots__ = ("connection", "generation", "__weakref__")
+
+    def __init__(self, connection: sqlite3.Connection, generation: int) -> None:
+        self.connection = connection
+        self.generation = generation
+
+    def close(self) -> None:
+        try:
+            self.connection.close()
+        except sqlite3.Error:
+            pass
+
+    def __del__(self) -> None:
+        self.close()
+
+
 class SqliteBackend(SqliteControls, Backend):
     """Sessions in a SQLite file (``filename``, or a ``file:`` URI), created on first use."""
 
@@ -52,7 +77,9 @@ class SqliteBackend(SqliteControls, Backend):
         self.filename = os.fspath(filename)
         self.timeout = backend_option("timeout", timeout, to_seconds)
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        # Every open connection, so close() and a replaced file can end them all;
+        # weakly, so a finished thread's connection goes with its thread.
+        self._connections: weakref.WeakSet[_ThreadConnection] = weakref.WeakSet()
         self._connections_lock = threading.Lock()
         self._generation = 0  # bumped when the file is reopened: old connections go
         self._identity: tuple[int, int] | None = None  # the file's (device, inode)
@@ -62,13 +89,15 @@ class SqliteBackend(SqliteControls, Backend):
 
     @property
     def conn(self) -> sqlite3.Connection:
-        """This thread's connection (sqlite3 connections are not shared)."""
-        connection = getattr(self._local, "connection", None)
-        if connection is None or getattr(self._local, "generation", 0) != self._generation:
-            connection = self._connect()
-            self._local.connection = connection
-            self._local.generation = self._generation
-        return connection
+        """This thread's connection (sqlite3 connections are not shared), closed
+        when the thread ends."""
+        held: _ThreadConnection | None = getattr(self._local, "held", None)
+        if held is None or held.generation != self._generation:
+            held = _ThreadConnection(self._connect(), self._generation)
+            with self._connections_lock:
+                self._connections.add(held)
+            self._local.held = held
+        return held.connection
 
     def _file_identity(self) -> tuple[int, int] | None:
         if self.filename.startswith("file:") or self.filename == ":memory:":
@@ -90,13 +119,10 @@ class SqliteBackend(SqliteControls, Backend):
             self.filename,
         )
         with self._connections_lock:
-            old, self._connections = self._connections, []
+            old, self._connections = list(self._connections), weakref.WeakSet()
             self._generation += 1
-        for connection in old:
-            try:
-                connection.close()
-            except sqlite3.Error:
-                pass
+        for held in old:
+            held.close()
         self._identity = None
         self.setup()
 
@@ -114,8 +140,6 @@ class SqliteBackend(SqliteControls, Backend):
             connection.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as exc:
             raise BackendError(f"cannot open {self.filename}: {exc}") from exc
-        with self._connections_lock:
-            self._connections.append(connection)
         return connection
 
     def _run(self, sql: str, parameters: Iterable = ()) -> sqlite3.Cursor:
@@ -310,7 +334,7 @@ class SqliteBackend(SqliteControls, Backend):
 
     def close(self) -> None:
         with self._connections_lock:
-            connections, self._connections = self._connections, []
-        for connection in connections:
-            connection.close()
+            connections, self._connections = list(self._connections), weakref.WeakSet()
+        for held in connections:
+            held.close()
         self._local = threading.local()

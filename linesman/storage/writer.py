@@ -73,6 +73,7 @@ class SessionWriter:
         gate: ProfilerGate | None = None,
         on_switch: Callable[[bool | None], None] | None = None,
         on_captures: Callable[[list], None] | None = None,
+        on_ready: Callable[[], None] | None = None,
         ready: bool = True,
     ) -> None:
         self.backend = backend
@@ -82,6 +83,7 @@ class SessionWriter:
         self.gate = gate or ProfilerGate(exclusive=False)
         self.on_switch = on_switch  # called with the switch as read from the store
         self.on_captures = on_captures  # called with the open windows as read
+        self.on_ready = on_ready  # called once the store's setup() has succeeded
         self.ready = ready  # the store's setup() has succeeded
         self._queue: queue.SimpleQueue = queue.SimpleQueue()  # get() blocks in C
         self._queued = 0
@@ -183,8 +185,10 @@ class SessionWriter:
         thread did, and pauses only inside ``gate.wait_for_work_and_quiet``; see
         linesman.profiling.gate."""
         gate = self.gate
-        # The switch was read at start-up; the first request must not wait for it.
-        next_switch_check = time.monotonic() + self.options.switch_interval
+        # A store not set up yet is read at once; one read at start-up, a little later.
+        next_switch_check = time.monotonic() + (
+            0 if not self.ready else self.options.switch_interval
+        )
         while not self._stopping:
             try:
                 wake = next_switch_check
@@ -258,9 +262,7 @@ class SessionWriter:
         ):
             batch = self._backlog.first(size)
             try:
-                if not self.ready:
-                    self.backend.setup()
-                    self.ready = True
+                self._set_up()
                 self._store_batch(batch)
             except Exception as exc:  # linesman's error or a backend's own: both wait
                 self._store_trouble(exc)
@@ -301,12 +303,20 @@ class SessionWriter:
             self.health.keep_unshared(counts)
             self._store_trouble(exc)
 
+    def _set_up(self) -> None:
+        """Set the store up if that has not succeeded yet, then tell ``on_ready``."""
+        if self.ready:
+            return
+        self.backend.setup()
+        if self.on_ready is not None:
+            self.on_ready()
+        self.ready = True
+
     def _check_store(self) -> None:
         """Set the store up if it was not, and read the shared switch."""
         try:
             if not self.ready:
-                self.backend.setup()
-                self.ready = True
+                self._set_up()
                 self.health.store_ok()
             state = self.backend.get_enabled()
             windows = self.backend.open_captures()
