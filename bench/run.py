@@ -320,6 +320,46 @@ def profiled_latency(rounds: int, per_round: int, store: Path) -> None:
         middleware.close()
 
 
+# -- 2b. request shapes ------------------------------------------------------------------
+def request_shapes(rounds: int, per_round: int, store: Path) -> None:
+    from bench.shapes import DEPTHS, shape_app
+    from linesman.middleware import ProfilingMiddleware
+
+    section("2b. Request shapes: each engine against raw cProfile (target <= 2x)")
+    engines = {
+        engine: ProfilingMiddleware(
+            shape_app, filename=str(store / f"shapes-{engine}.db"), profiler=engine
+        )
+        for engine in ("sampling", "cprofile")
+    }
+
+    def settle() -> None:
+        for middleware in engines.values():
+            middleware.flush(60)
+
+    for shape in DEPTHS:
+        path = f"/{shape}"
+        variants = {
+            "bare": request_of(shape_app, path),
+            "raw cProfile": raw_cprofile_request(shape_app, path),
+            **{f"linesman {name}": request_of(app, path) for name, app in engines.items()},
+        }
+        times = interleaved(variants, rounds, per_round, settle=settle)
+        bare = summary(times["bare"])["median"]
+        cells = [f"{name} {summary(t)['median'] / bare:.2f}x" for name, t in times.items()]
+        print(f"  {shape:<10} bare {bare * 1000:.1f} ms; " + ", ".join(cells[1:]))
+        for name in engines:
+            ratio = ratio_line(
+                f"{shape}: linesman ({name}) / raw cProfile",
+                times[f"linesman {name}"],
+                times["raw cProfile"],
+                2.0,
+            )
+            record(f"shapes.{shape}.{name}", ratio_to_cprofile=ratio, target=2.0)
+    for middleware in engines.values():
+        middleware.close()
+
+
 # -- 3. total CPU ----------------------------------------------------------------------
 def total_cpu(count: int, store: Path) -> None:
     from linesman.middleware import ProfilingMiddleware
@@ -679,7 +719,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         nargs="*",
-        choices=["pass", "latency", "cpu", "load", "scale"],
+        choices=["pass", "latency", "shapes", "cpu", "load", "scale"],
         help="run only these parts",
     )
     parser.add_argument(
@@ -689,7 +729,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--output", default="bench-results.json", help="JSON file to write")
     args = parser.parse_args(argv)
-    parts = set(args.only or ["pass", "latency", "cpu", "load", "scale"])
+    parts = set(args.only or ["pass", "latency", "shapes", "cpu", "load", "scale"])
     rounds = 5 if args.quick else 15
     print(
         f"linesman benchmarks on Python {platform.python_version()}, "
@@ -701,6 +741,8 @@ def main(argv: list[str] | None = None) -> int:
             pass_through(rounds, 40, store)
         if "latency" in parts:
             profiled_latency(rounds, 8 if args.quick else 20, store)
+        if "shapes" in parts:
+            request_shapes(rounds, 2 if args.quick else 3, store)
         if "cpu" in parts:
             total_cpu(50 if args.quick else 200, store)
         if "load" in parts:

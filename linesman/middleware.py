@@ -211,10 +211,15 @@ class ProfilingMiddleware:
 
         ``auto`` samples exactly where cProfile cannot be the request's own:
         from Python 3.12 (one cProfile per process, recording every thread) on a
-        server that runs requests in several threads."""
+        server that runs requests in several threads, or while another tool (the
+        app's own profiler) holds the process's one profiler slot."""
         choice = self.settings.profiler
         if choice == "auto":
-            return self.gate.exclusive and environ.get("wsgi.multithread", True)
+            gate = self.gate
+            return gate.exclusive and (
+                environ.get("wsgi.multithread", True)
+                or (gate.slot is not None and gate.slot.taken())
+            )
         return choice == "sampling"
 
     def _observe(self, environ: dict, start_response: Callable) -> Iterable[bytes]:

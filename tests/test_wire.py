@@ -51,4 +51,3 @@ def test_every_kind_of_body_goes_out_unchanged(server, tmp_path):
             wait_for(lambda: backend.count() == 2 * len(KINDS), what="every request stored")
         finally:
             backend.close()
-

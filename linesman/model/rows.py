@@ -133,8 +133,11 @@ def label_of(code: Any) -> tuple[str, int, str]:
 
 
 def is_profiler_noise(label: tuple[str, int, str]) -> bool:
-    # Turning the profiler off is recorded as a call; it is never the app's.
-    return label[0] == BUILTIN_FILE and "_lsprof.Profiler" in label[2]
+    # Turning the profiler off is recorded as a call, and so is linesman's look at
+    # the thread's hook just before (RequestProfile.call); neither is the app's.
+    return label[0] == BUILTIN_FILE and (
+        "_lsprof.Profiler" in label[2] or label[2] == "<built-in method sys.getprofile>"
+    )
 
 
 class _Entry(NamedTuple):

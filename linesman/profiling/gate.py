@@ -46,6 +46,8 @@ from collections.abc import Callable
 from queue import Empty, SimpleQueue
 from typing import Any, Protocol
 
+from linesman.profiling.slot import ProfilerSlot, profiler_slot
+
 __all__ = ["ProfilerGate", "RequestProfile", "is_exclusive_profiler", "profiling_is_safe"]
 
 _NOT_YET = math.inf  # when the writer's work started, before it is read: "just now"
@@ -90,32 +92,83 @@ class GatedProfile(Protocol):
 
 
 class RequestProfile:
-    """One request's cProfile, enabled around each piece of the app's work."""
+    """One request's cProfile, enabled around each piece of the app's work.
 
-    __slots__ = ("profile", "cpu_time", "concurrent", "lost", "first_number", "_check_thread_hook")
+    It never keeps the app from a profiler of its own. Where cProfile is one per
+    process (3.12+) it holds the process's profiler slot (``slot``) only while no
+    one else asks for it (see :mod:`linesman.profiling.slot`). Where it is per
+    thread (3.11) it sets this thread's hook, and an app that sets its own
+    meanwhile keeps it: disabling cProfile clears the thread's hook whatever it
+    is, so the app's is put back. Either way the profile is then incomplete, and
+    marked lost (``app_profiler``).
+    """
+
+    __slots__ = (
+        "profile",
+        "cpu_time",
+        "concurrent",
+        "lost",
+        "first_number",
+        "_check_thread_hook",
+        "_slot",
+    )
 
     kind = "deterministic"
 
-    def __init__(self, first_number: int, concurrent: bool, check_thread_hook: bool) -> None:
+    def __init__(
+        self,
+        first_number: int,
+        concurrent: bool,
+        check_thread_hook: bool,
+        slot: ProfilerSlot | None = None,
+    ) -> None:
         self.profile = cProfile.Profile()
         self.cpu_time = 0.0
         self.first_number = first_number
         self.concurrent = concurrent
         self.lost: str | None = None
         self._check_thread_hook = check_thread_hook
+        self._slot = slot
 
     def call(self, function: Callable[..., Any], *args: Any) -> Any:
-        """``function(*args)`` with the profiler on; never fails because of it."""
+        """``function(*args)`` with the profiler on; never fails because of it.
+
+        Between enabling and disabling, linesman makes no Python call (the
+        profile would record it): the slot is a list set by subscript, and the
+        one C call, ``sys.getprofile``, is left out as the profiler's own."""
         if self.lost is not None:
             return function(*args)
         started = time.thread_time()  # read before enabling: linesman's clock is not the app's
         if not self._enable():
             return function(*args)
+        slot = self._slot
         try:
             return function(*args)
         finally:
-            self.profile.disable()
+            if slot is not None:
+                if slot.holder[0] is self:
+                    slot.holder[0] = None
+                if self.lost is None:  # else it stepped aside, switched off already
+                    self.profile.disable()
+            else:
+                hook = sys.getprofile()
+                if hook is self.profile:
+                    self.profile.disable()
+                else:
+                    self._give_back_hook(hook)
             self.cpu_time += time.thread_time() - started
+
+    def step_aside(self) -> None:
+        """Another tool asks for the profiler slot this profile holds: let it have it."""
+        self.lost = "app_profiler"
+        self.profile.disable()
+
+    def _give_back_hook(self, hook: Any) -> None:
+        """The app replaced this thread's hook during its work: switch ours off (which
+        clears the thread's hook) and set the app's again."""
+        self.lost = "app_profiler"
+        self.profile.disable()
+        restore_hook(hook)
 
     @property
     def sees_every_thread(self) -> bool:
@@ -132,7 +185,22 @@ class RequestProfile:
         except ValueError:  # 3.12+: "Another profiling tool is already active"
             self.lost = "profiler_unavailable"
             return False
+        if self._slot is not None:
+            self._slot.holder[0] = self
         return True
+
+
+def restore_hook(hook: Any) -> None:
+    """Set a thread's profile hook again, as ``sys.getprofile()`` gave it: a Python
+    function as ``sys.setprofile`` set it, a ``cProfile.Profile`` by enabling it
+    again (with its default options). Another C-level hook cannot be set again
+    from Python, and stays off."""
+    if hook is None:
+        return
+    if isinstance(hook, cProfile.Profile):
+        hook.enable()
+    elif callable(hook):
+        sys.setprofile(hook)
 
 
 class ProfilerGate:
@@ -157,6 +225,8 @@ class ProfilerGate:
     def __init__(self, exclusive: bool | None = None, patience: float = 0.2) -> None:
         self.exclusive = is_exclusive_profiler() if exclusive is None else exclusive
         self.patience = patience
+        # Where cProfile is one per process, the app may ask for its slot: let it.
+        self.slot = profiler_slot() if self.exclusive else None
         self._in_flight: list[None] = []
         self._writer_working = [False]  # a one-slot list: set and cleared without a call (2)
         self._writer_started_at = _NOT_YET
@@ -176,7 +246,7 @@ class ProfilerGate:
             first_number = next(self._numbers)  # counted afresh after the wait
             if len(self._in_flight) > 1 or self._writer_working[0]:
                 return None, "busy"
-        return RequestProfile(first_number, overlapping, not self.exclusive), None
+        return RequestProfile(first_number, overlapping, not self.exclusive, self.slot), None
 
     def _writer_done_soon(self) -> bool:
         """Wait for the writer's short work; never for work already long (a locked or

@@ -23,9 +23,13 @@ from typing import Any
 
 from pyinstrument.low_level.stat_profile import setstatprofile
 
-__all__ = ["SampledProfile", "c_function_label", "DEFAULT_INTERVAL"]
+__all__ = ["SampledProfile", "c_function_label", "DEFAULT_INTERVAL", "ELIDED"]
 
 DEFAULT_INTERVAL = 0.001
+WALK_SHARE = 0.1  # at most about this share of a request's time goes to walking its stack
+ROOT_FRAMES = 64  # a deep stack keeps its entry's first frames ...
+LEAF_FRAMES = 960  # ... and the frames nearest the leaf; the middle is counted, not kept
+ELIDED = "<deep stack: frames elided>"  # stands for the middle of a stack cut that way
 _perf_counter = time.perf_counter
 _thread_time = time.thread_time
 
@@ -45,21 +49,42 @@ def c_function_label(function: Any) -> str:
     return f"<method '{name}' of '{kind.__name__}' objects>"
 
 
+def cut_deep(codes: list) -> list:
+    """A stack deeper than ROOT_FRAMES + LEAF_FRAMES, its middle replaced by ELIDED:
+    what a deep recursion's samples keep is bounded, its entry and its leaf intact."""
+    if len(codes) <= ROOT_FRAMES + LEAF_FRAMES:
+        return codes
+    return [*codes[:LEAF_FRAMES], ELIDED, *codes[-ROOT_FRAMES:]]
+
+
 class SampledProfile:
-    """One request's sampled stacks, with the interface of a request's cProfile."""
+    """One request's sampled stacks, with the interface of a request's cProfile.
+
+    A sample walks the whole stack in Python, so its cost grows with the depth.
+    Two rules keep that cost a bounded share of the request whatever the depth:
+    the next interval is counted from the end of a walk, not from its start
+    (pyinstrument's hook counts from the start, and would call again at once after
+    a walk longer than the interval), and it is stretched to ``1 / WALK_SHARE``
+    times the last walk's CPU time when that is longer than ``interval``. The
+    walks' own time is charged to no stack.
+    """
 
     __slots__ = (
         "interval",
-        "stacks",
+        "_counts",
         "samples",
         "cpu_time",
         "lost",
         "concurrent",
         "first_number",
         "hidden",
+        "_hidden_ids",
         "_base",
         "_last",
         "_last_key",
+        "_hook",
+        "_sample_method",
+        "walk_time",
     )
 
     kind = "sampled"
@@ -73,7 +98,12 @@ class SampledProfile:
     ) -> None:
         self.interval = interval
         self.hidden = hidden  # code objects of linesman's hooks, left out of stacks
-        self.stacks: dict[StackKey, list] = {}  # stack -> [samples, seconds]
+        self._hidden_ids = frozenset(map(id, hidden))
+        # (code ids, leaf) -> [samples, seconds, codes]. Keyed by the codes' ids: a
+        # code object's own hash is computed afresh each time, from its contents,
+        # which costs microseconds per frame. The codes kept in the entry keep the
+        # ids from being reused while the profile lives.
+        self._counts: dict[tuple, list] = {}
         self.samples = 0
         self.cpu_time = 0.0
         self.lost: str | None = None
@@ -82,9 +112,13 @@ class SampledProfile:
         self._base: FrameType | None = None
         self._last = 0.0
         self._last_key: StackKey | None = None
+        self._hook: Any = None  # the thread's hook object while ours is set
+        self._sample_method = self._sample  # one bound method, not one per re-arm
+        self.walk_time = 0.0  # CPU seconds the samples' walks cost this thread
 
     def call(self, function: Callable[..., Any], *args: Any) -> Any:
-        """``function(*args)`` with sampling on; never fails because of it."""
+        """``function(*args)`` with sampling on; never fails because of it, and
+        leaves the thread's hook as the app left it."""
         if self.lost is not None:
             return function(*args)
         if sys.getprofile() is not None:  # another tool's hook on this thread
@@ -93,45 +127,75 @@ class SampledProfile:
         started = _thread_time()
         self._base = sys._getframe()
         self._last = _perf_counter()
-        setstatprofile(self._sample, self.interval)
+        setstatprofile(self._sample_method, self.interval)
+        self._hook = sys.getprofile()
         try:
             return function(*args)
         finally:
-            setstatprofile(None)
+            if sys.getprofile() is self._hook:
+                setstatprofile(None)
+            else:  # the app set a hook of its own meanwhile: it stays, our samples stop
+                self.lost = "app_profiler"
+            self._hook = None
             self._close_gap()
             self._base = None
             self.cpu_time += _thread_time() - started
 
     def _sample(self, frame: FrameType, event: str, arg: Any) -> None:
+        began = _perf_counter()
+        cpu_began = _thread_time()
         leaf = None
         if event == "call":  # the callee has not run yet: the time was its caller's
             frame = frame.f_back  # type: ignore[assignment]
         elif event == "c_return" or event == "c_exception":
             leaf = c_function_label(arg)
-        base, hidden = self._base, self.hidden
-        codes = []
+        base = self._base
+        codes: list = []
+        append = codes.append
         while frame is not None and frame is not base:
-            code = frame.f_code
-            if code not in hidden:
-                codes.append(code)
+            append(frame.f_code)
             frame = frame.f_back  # type: ignore[assignment]
-        if not codes:
-            return  # linesman's own frame, before the app's first call
-        now = _perf_counter()
-        elapsed = now - self._last
-        self._last = now
-        key = (tuple(codes), leaf)
-        entry = self.stacks.get(key)
-        if entry is None:
-            self.stacks[key] = [1, elapsed]
-        else:
-            entry[0] += 1
-            entry[1] += elapsed
-        self.samples += 1
-        self._last_key = key
+        ids = list(map(id, codes))
+        hidden = self._hidden_ids
+        if hidden and not hidden.isdisjoint(ids):
+            kept = [index for index, code_id in enumerate(ids) if code_id not in hidden]
+            codes = [codes[index] for index in kept]
+            ids = [ids[index] for index in kept]
+        if codes:  # else linesman's own frame, before the app's first call
+            key = (tuple(cut_deep(ids)), leaf)
+            entry = self._counts.get(key)
+            if entry is None:
+                self._counts[key] = [1, began - self._last, tuple(cut_deep(codes))]
+            else:
+                entry[0] += 1
+                entry[1] += began - self._last
+            self.samples += 1
+            self._last_key = key
+        # The walk's cost in this thread's CPU time: a walk the machine preempted
+        # costs the request no more than a quick one.
+        walk = _thread_time() - cpu_began
+        self.walk_time += walk
+        self._last = _perf_counter()
+        if walk * 4 > self.interval:
+            # Counted from now, stretched: the walks stay a small share of the time.
+            setstatprofile(self._sample_method, max(self.interval, walk / WALK_SHARE))
+            self._hook = sys.getprofile()
+
+    @property
+    def stacks(self) -> dict[StackKey, list]:
+        """The stacks sampled: (codes from the leaf down, C leaf) -> [samples, seconds]."""
+        return {
+            (codes, key[1]): [samples, seconds]
+            for key, (samples, seconds, codes) in self._counts.items()
+        }
+
+    @property
+    def stack_count(self) -> int:
+        """How many distinct stacks are kept (cheap: no stack is built)."""
+        return len(self._counts)
 
     def _close_gap(self) -> None:
         """The time since the last sample belongs to the last stack seen."""
         key = self._last_key
         if key is not None:
-            self.stacks[key][1] += _perf_counter() - self._last
+            self._counts[key][1] += _perf_counter() - self._last

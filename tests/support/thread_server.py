@@ -60,5 +60,7 @@ if __name__ == "__main__":
     kind, store, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if len(sys.argv) > 4:
         limit = int(sys.argv[4])
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+        resource.setrlimit(
+            resource.RLIMIT_NOFILE, (limit, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+        )
     {"werkzeug": serve_werkzeug, "django": serve_django}[kind](store, port)
