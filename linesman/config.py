@@ -28,6 +28,7 @@ from linesman.options import (
     to_profiler_path,
     to_sample_interval,
     to_seconds,
+    to_view_budget,
     to_words,
 )
 
@@ -61,6 +62,7 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     require_token: bool = True
     read_only: bool = False  # the UI shows profiles and changes nothing
+    view_budget: float = 2.0  # seconds a merged profile or comparison reads sessions
     auth_user: str = ""
     auth_password: str = ""
     authorize: str = ""
@@ -97,6 +99,7 @@ OPTIONS: dict[str, Callable[[Any], Any]] = {
     "trusted_proxies": to_words,
     "require_token": to_bool,
     "read_only": to_bool,
+    "view_budget": to_view_budget,
     "auth_user": lambda value: str(value).strip(),
     "auth_password": str,
     "authorize": lambda value: to_backend_spec(value) if str(value).strip() else "",

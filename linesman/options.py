@@ -25,6 +25,7 @@ __all__ = [
     "to_profiler_path",
     "to_sample_interval",
     "to_seconds",
+    "to_view_budget",
     "to_words",
 ]
 
@@ -170,6 +171,15 @@ def to_sample_interval(value: Any) -> float:
     seconds = to_seconds(value)
     if not 0.0001 <= seconds <= 1.0:
         raise ValueError("expected an interval from 0.1ms to 1s")
+    return seconds
+
+
+def to_view_budget(value: Any) -> float:
+    """How long a heavy UI view reads sessions before it shows what it has: more
+    than 0, at most an hour (``2``, ``500ms``, ``1m``)."""
+    seconds = to_seconds(value)
+    if not 0.0 < seconds <= 3600.0:
+        raise ValueError("expected a duration of more than 0 and at most 1h, such as 2 or 500ms")
     return seconds
 
 

@@ -2,19 +2,22 @@
 <%def name="title()">Comparison</%def>
 <%def name="head()"><script type="module" src="${base}/static/session.js"></script></%def>
 <% r = report %>
-<%def name="side(profile, ref, count)">
+<%def name="side(profile, ref, count, named)">
 % if not ref.uuid:
-<a href="${base}/endpoints/merged?${urlencode(merge_params(ref))}">${ref}</a> (${count} session${'' if count == 1 else 's'} merged, figures per request)\
+<a href="${base}/endpoints/merged?${urlencode(merge_params(ref))}">${ref}</a> (${'%d of %d' % (count, named) if count < named else count} session${'' if named == 1 else 's'} merged, figures per request)\
 % else:
 <a href="${base}/profiles/${profile.uuid}">${profile.method} ${profile.path}</a>, ${fmt_time(profile.timestamp)}\
 % endif
 </%def>
 <h1>${after.method} ${after.path} <small>compared</small></h1>
 <dl class="summary">
-  <dt>Before</dt><dd>${side(before, refs[0], counts[0])}: ${fmt_ms(r['duration_before'])}</dd>
-  <dt>After</dt><dd>${side(after, refs[1], counts[1])}: ${fmt_ms(r['duration_after'])}</dd>
+  <dt>Before</dt><dd>${side(before, refs[0], counts[0], found[0])}: ${fmt_ms(r['duration_before'])}</dd>
+  <dt>After</dt><dd>${side(after, refs[1], counts[1], found[1])}: ${fmt_ms(r['duration_after'])}</dd>
   <dt>Change</dt><dd class="${'bad' if r['duration_change'] > 0 else ''}">${'%+.1f' % (r['duration_change'] * 1000)} ms</dd>
 </dl>
+% if r['cut']:
+<p class="note cut" id="compare-cut" role="status">${r['cut']}</p>
+% endif
 <p class="exports">Export: <a href="${base}/compare.json?${urlencode({'a': str(refs[0]), 'b': str(refs[1])})}">JSON</a></p>
 <nav class="sections" aria-label="Views of this comparison">
   <a href="#changes-section">Changes</a> · <a href="#flame-section">Differential flame graph</a> · <a href="#graph-section">Call graph</a>

@@ -25,7 +25,13 @@
   <dt>Profiler</dt><dd>${profiler_text(session)}</dd>
   <dt>Functions</dt><dd>${len(session.functions)}</dd>
 </dl>
+<% note = context.get('merge_note') %>
+% if note:
+<p class="note cut" id="merge-cut" role="status">${note}</p>
+<p class="hint">The call tree, flame graph and tables below add up these ${asked.requests} requests.</p>
+% else:
 <p class="hint">The call tree, flame graph and tables below add up all ${asked.requests} requests.</p>
+% endif
 % else:
 <dl class="summary">
   % if not imported:

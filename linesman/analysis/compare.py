@@ -65,8 +65,11 @@ class Comparison(TypedDict):
     after: str
     basis: str  # time, or share where the two engines differ
     kinds: list[str]
-    sessions_before: int
+    sessions_before: int  # the sessions each side adds up
     sessions_after: int
+    sessions_before_found: int  # the sessions each side names (fewer merged when cut)
+    sessions_after_found: int
+    cut: str | None  # why a side merged fewer sessions than it names, or None
     duration_before: float
     duration_after: float
     duration_change: float
@@ -74,14 +77,22 @@ class Comparison(TypedDict):
 
 
 def compare_sessions(
-    before: ProfilingSession, after: ProfilingSession, before_count: int = 1, after_count: int = 1
+    before: ProfilingSession,
+    after: ProfilingSession,
+    before_count: int = 1,
+    after_count: int = 1,
+    *,
+    found: tuple[int, int] | None = None,
+    cut: str | None = None,
 ) -> Comparison:
     """Function by function, what changed from ``before`` to ``after``, largest first.
 
     A side that is a merge of several sessions counts per request (its figures
     divided by ``*_count``), so 500 requests last week compare fairly with 20
     today. A cProfile profile and a sampled one compare by time shares (each
-    figure as a fraction of its own profile's time): ``basis`` says which."""
+    figure as a fraction of its own profile's time): ``basis`` says which.
+    ``found`` is how many sessions each side names (its count unless a merge
+    was cut short), ``cut`` the sentence that says why."""
     by_share = before.kind != after.kind
     old = {f.key: f for f in before.functions}
     new = {f.key: f for f in after.functions}
@@ -147,6 +158,9 @@ def compare_sessions(
         kinds=[before.kind, after.kind],
         sessions_before=before_count,
         sessions_after=after_count,
+        sessions_before_found=found[0] if found else before_count,
+        sessions_after_found=found[1] if found else after_count,
+        cut=cut,
         duration_before=duration_before,
         duration_after=duration_after,
         duration_change=duration_after - duration_before,

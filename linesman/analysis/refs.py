@@ -100,18 +100,28 @@ def parse_ref(text: str) -> ProfileRef:
     return ProfileRef(endpoint=text, since=since, until=until)
 
 
-def endpoint_sessions(
+def endpoint_uuids(
     backend: Backend, ref: ProfileRef, folds: Iterable[re.Pattern[str]], limit: int = MERGE_LIMIT
-) -> list[ProfilingSession]:
-    """The newest ``limit`` stored sessions of the endpoint within the ref's range."""
+) -> list[str]:
+    """The ids of the newest ``limit`` stored sessions of the endpoint within the
+    ref's range, newest first (read from the summaries: nothing is decoded)."""
     folds = tuple(folds)
-    uuids = [
+    return [
         row["uuid"]
         for row in reversed(backend.summaries())
         if (ref.since is None or row["timestamp"] >= ref.since)
         and (ref.until is None or row["timestamp"] < ref.until)
         and endpoint_of(row["method"], row["path"], folds) == ref.endpoint
     ][:limit]
+
+
+def endpoint_sessions(
+    backend: Backend, ref: ProfileRef, folds: Iterable[re.Pattern[str]], limit: int = MERGE_LIMIT
+) -> list[ProfilingSession]:
+    """The newest ``limit`` stored sessions of the endpoint within the ref's range
+    (all read at once, without a time bound: for the command line; the UI merges
+    them one at a time within its budget, see linesman.analysis.merging)."""
+    uuids = endpoint_uuids(backend, ref, folds, limit)
     return one_kind([session for session in map(backend.get, uuids) if session is not None])
 
 

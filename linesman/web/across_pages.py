@@ -1,4 +1,7 @@
-"""The pages across sessions: endpoints, merged profiles, comparisons."""
+"""The pages across sessions: endpoints, merged profiles, comparisons.
+
+A merged profile and a comparison with an endpoint side are heavy views: they
+run one at a time within the UI's time budget (linesman.web.heavy)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from urllib.parse import urlencode
 from webob import Request, Response
 from webob import exc as http
 
-from linesman.analysis.compare import FunctionChange, compare_sessions
+from linesman.analysis.compare import FunctionChange
 from linesman.analysis.endpoints import (
     DurationSeries,
     EndpointStats,
@@ -19,26 +22,26 @@ from linesman.analysis.endpoints import (
     stats_of_groups,
     time_range,
 )
+from linesman.analysis.merging import (
+    Deadline,
+    NothingStored,
+    RefProfile,
+    compare_refs,
+    merge_endpoint,
+)
 from linesman.analysis.refs import (
     MERGE_LIMIT,
     ProfileRef,
-    endpoint_sessions,
     median_session,
-    merged_endpoint,
     parse_ref,
     parse_time,
-    resolve,
 )
 from linesman.exporters.dot import percent_text, signed_ms
 from linesman.exporters.formats import export_name
 from linesman.exporters.registry import by_extension
 from linesman.model.locations import short_paths
-from linesman.model.merge import RequestFigures, request_figures
 from linesman.model.rows import BUILTIN_FILE
-from linesman.model.session import (
-    METHOD_PATTERN,
-    ProfilingSession,
-)
+from linesman.model.session import METHOD_PATTERN
 from linesman.web.api import json_response
 from linesman.web.figures import comparison_figures, package_chart
 from linesman.web.formatting import (
@@ -46,6 +49,7 @@ from linesman.web.formatting import (
     fmt_calls,
     script_json,
 )
+from linesman.web.page_base import PageBase
 from linesman.web.params import (
     ENDPOINTS_PER_PAGE,
     choice,
@@ -54,8 +58,7 @@ from linesman.web.params import (
 )
 
 if TYPE_CHECKING:
-    pass
-from linesman.web.page_base import PageBase
+    from linesman.web.heavy import HeavyViews
 
 
 class EndpointTable:
@@ -110,6 +113,7 @@ class AcrossPages(PageBase):
 
     _endpoints: tuple[tuple, EndpointTable] | None
     _endpoints_lock: threading.Lock
+    heavy: HeavyViews  # one heavy view at a time, within view_budget
 
     # -- across sessions ------------------------------------------------------------
     MERGE_LIMIT = MERGE_LIMIT
@@ -154,10 +158,8 @@ class AcrossPages(PageBase):
             self._endpoints = (fingerprint, table)
         return table
 
-    def merged(self, request: Request) -> tuple[ProfileRef, ProfilingSession, RequestFigures]:
-        """The endpoint named in the query (its sessions between ``since`` and
-        ``until``, if given), its newest sessions added up, and their requests'
-        figures."""
+    def merge_ref(self, request: Request) -> ProfileRef:
+        """The endpoint named in the query, and its ``since`` and ``until`` if given."""
         endpoint = request.GET.get("endpoint", "")
         method, _, folded = endpoint.partition(" ")
         if (
@@ -173,41 +175,53 @@ class AcrossPages(PageBase):
             )
         except ValueError as error:
             raise http.HTTPBadRequest(f"since and until are times: {error}.") from None
-        ref = ProfileRef(endpoint=endpoint, since=since, until=until)
-        sessions = endpoint_sessions(self.backend, ref, self.folds, self.MERGE_LIMIT)
-        if not sessions:
+        return ProfileRef(endpoint=endpoint, since=since, until=until)
+
+    def merged(self, ref: ProfileRef, deadline: Deadline) -> RefProfile:
+        """The ref's newest sessions added up, as many as ``deadline`` allows."""
+        found = merge_endpoint(self.backend, ref, self.folds, self.MERGE_LIMIT, deadline)
+        if found is None:
             raise http.HTTPNotFound(
                 "No stored session belongs to that endpoint"
-                + (" in that time range." if since or until else ".")
+                + (" in that time range." if ref.since or ref.until else ".")
             )
-        return ref, merged_endpoint(ref, sessions), request_figures(sessions)
+        return found
 
     def merged_page(self, request: Request) -> Response:
-        ref, merged, requests = self.merged(request)
+        ref = self.merge_ref(request)
         cutoff = parse_cutoff(request.GET.get("cutoff"))
         chosen = self.controls.settings.chart_packages
-        return self.render(
-            request,
-            "session.mako",
-            cutoff=cutoff,
-            packages="",
-            chart=package_chart(merged, chosen),
-            merged_count=requests.requests,
-            requests=requests,
-            endpoint=ref.endpoint,
-            merge_ref=ref,
-            merge_query=merge_params(ref),
-            **self.session_view(merged, cutoff),
-        )
+        with self.heavy.slot() as deadline:  # the page is drawn within the gate too
+            merge = self.merged(ref, deadline)
+            return self.render(
+                request,
+                "session.mako",
+                cutoff=cutoff,
+                packages="",
+                chart=package_chart(merge.profile, chosen),
+                merged_count=merge.merged,
+                merge_note=merge.note(),
+                requests=merge.requests,
+                endpoint=ref.endpoint,
+                merge_ref=ref,
+                merge_query=merge_params(ref),
+                **self.session_view(merge.profile, cutoff),
+            )
 
     def merged_prof(self, request: Request) -> Response:
-        _, merged, _ = self.merged(request)
+        ref = self.merge_ref(request)
         prof = by_extension("prof")
-        response = Response(
-            body=prof.write(merged, 0.0), content_type=prof.content_type, charset=None
-        )
-        name = export_name(merged, "prof").replace(merged.uuid[:8], "merged")
+        with self.heavy.slot() as deadline:
+            merge = self.merged(ref, deadline)
+            body = prof.write(merge.profile, 0.0)
+        response = Response(body=body, content_type=prof.content_type, charset=None)
+        name = export_name(merge.profile, "prof").replace(merge.profile.uuid[:8], "merged")
         response.content_disposition = attachment(name)
+        # A file cannot carry the page's note: these say what it adds up, and why.
+        response.headers["X-Linesman-Merged"] = f"{merge.merged} of {merge.found}"
+        note = merge.note()
+        if note:
+            response.headers["X-Linesman-Note"] = note
         return response
 
     def versus_median(self, request: Request, session_uuid: str) -> Response:
@@ -218,7 +232,7 @@ class AcrossPages(PageBase):
             location=f"{request.script_name}/compare?" + urlencode({"a": median, "b": session_uuid})
         )
 
-    def comparison(self, request: Request) -> dict:
+    def comparison_refs(self, request: Request) -> list[ProfileRef]:
         chosen = request.GET.getall("session_uuids[]") or [
             request.GET.get("a", ""),
             request.GET.get("b", ""),
@@ -226,35 +240,36 @@ class AcrossPages(PageBase):
         if len(chosen) != 2 or any(len(text) > 900 for text in chosen):
             raise http.HTTPBadRequest("Compare exactly two profiles (a= and b=).")
         try:
-            refs = [parse_ref(text) for text in chosen]
+            return [parse_ref(text) for text in chosen]
         except ValueError as error:
             raise http.HTTPBadRequest(f"Compare two sessions or endpoints: {error}.") from None
-        sides = []
-        for name, ref in zip("ab", refs, strict=True):
-            found = resolve(self.backend, ref, self.folds, self.MERGE_LIMIT)
-            if found is None:
-                raise http.HTTPNotFound(
-                    f"Nothing stored matches {name}=: no such "
-                    "session, or no session of that endpoint (in that "
-                    "time range)."
-                )
-            sides.append(found)
-        if refs[0].uuid and refs[1].uuid and sides[0][0].timestamp > sides[1][0].timestamp:
-            sides.reverse()  # two sessions: the earlier is "before"
-            refs.reverse()
-        (before, before_count), (after, after_count) = sides
-        report = compare_sessions(before, after, before_count, after_count)
+
+    def comparison(self, refs: list[ProfileRef], deadline: Deadline) -> dict:
+        try:
+            compared = compare_refs(self.backend, refs, self.folds, self.MERGE_LIMIT, deadline)
+        except NothingStored as missing:
+            raise http.HTTPNotFound(
+                f"Nothing stored matches {missing.args[0]}=: no such "
+                "session, or no session of that endpoint (in that "
+                "time range)."
+            ) from None
+        before, after = compared.before, compared.after
         return {
-            "report": report,
-            "before": before,
-            "after": after,
-            "counts": (before_count, after_count),
-            "refs": refs,
-            "figures": script_json(comparison_figures(after, report)),
+            "report": compared.report,
+            "before": before.profile,
+            "after": after.profile,
+            "counts": (before.merged, after.merged),
+            "found": (before.found, after.found),
+            "refs": [before.ref, after.ref],
+            "figures": script_json(comparison_figures(after.profile, compared.report)),
         }
 
     def compare_page(self, request: Request) -> Response:
-        compared = self.comparison(request)
+        refs = self.comparison_refs(request)
+        with self.heavy.slot(heavy=any(not ref.uuid for ref in refs)) as deadline:
+            return self.compare_drawn(request, self.comparison(refs, deadline))
+
+    def compare_drawn(self, request: Request, compared: dict) -> Response:
         short = short_paths(row["file"] for row in compared["report"]["functions"])
 
         def function_label(row: FunctionChange) -> str:
@@ -275,4 +290,6 @@ class AcrossPages(PageBase):
         )
 
     def compare_json(self, request: Request) -> Response:
-        return json_response(self.comparison(request)["report"])
+        refs = self.comparison_refs(request)
+        with self.heavy.slot(heavy=any(not ref.uuid for ref in refs)) as deadline:
+            return json_response(self.comparison(refs, deadline)["report"])

@@ -149,6 +149,13 @@ def openapi_document(base: str) -> dict:
                         "400": error,
                         "404": error,
                         "500": error,
+                        "503": {
+                            "description": "Another heavy view (a merged profile or a "
+                            "comparison of endpoints) is running in this process: ask again "
+                            "after Retry-After seconds",
+                            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                            "content": error["content"],
+                        },
                         **refused,
                     },
                 }
@@ -334,6 +341,15 @@ def openapi_document(base: str) -> dict:
                         },
                         "sessions_before": {"type": "integer", "minimum": 1},
                         "sessions_after": {"type": "integer", "minimum": 1},
+                        "sessions_before_found": {"type": "integer", "minimum": 1},
+                        "sessions_after_found": {"type": "integer", "minimum": 1},
+                        "cut": {
+                            "type": "string",
+                            "nullable": True,
+                            "description": "Why a merged side adds up fewer sessions "
+                            "than it names (sessions_*_found): the view's time budget "
+                            "(view_budget) ran out; null when nothing was left out",
+                        },
                     },
                 },
                 "NewCapture": {

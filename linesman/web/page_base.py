@@ -68,11 +68,16 @@ class PageBase:
 
     def error_page(self, request: Request, error: http.HTTPException) -> Response:
         if request.path_info.startswith("/api/"):
-            return json_error(error)
-        response = self.render(
-            request, "error.mako", status=error.code, heading=error.title, detail=error.detail or ""
-        )
-        for name in ("Allow", "WWW-Authenticate"):
+            response = json_error(error)
+        else:
+            response = self.render(
+                request,
+                "error.mako",
+                status=error.code,
+                heading=error.title,
+                detail=error.detail or "",
+            )
+        for name in ("Allow", "WWW-Authenticate", "Retry-After"):
             if name in error.headers:
                 response.headers[name] = error.headers[name]
         return response

@@ -48,6 +48,7 @@ from linesman.web.api import SessionsAPI
 from linesman.web.cache import PageCache
 from linesman.web.change_pages import ChangePages
 from linesman.web.formatting import COUNT_CAP
+from linesman.web.heavy import HeavyViews
 from linesman.web.params import parse_cutoff
 from linesman.web.session_pages import SessionPages
 
@@ -96,6 +97,7 @@ class ProfilerUI(SessionPages, AcrossPages, ChangePages):
         )
         self.static_files = DirectoryApp(str(asset_folder("static")))
         self.cache = PageCache()
+        self.heavy = HeavyViews(controls.settings.view_budget)
         self._endpoints = None  # see endpoint_table
         self._endpoints_lock = threading.Lock()
         self.count_cap = COUNT_CAP
