@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Sequence
 from importlib import resources
@@ -93,24 +94,29 @@ def cmd_view(args: argparse.Namespace) -> int:
 
     spec = args.store
     is_file = spec.endswith(".prof")
-    if is_file:
-        folder = tempfile.mkdtemp(prefix="linesman-view-")
-        target = os.path.join(folder, "sessions.db")
-        import_files(open_store(target, must_exist=False), [spec])
-        spec = target
-    elif "://" not in spec and not os.path.exists(spec):
+    if not is_file and "://" not in spec and not os.path.exists(spec):
         raise CommandError(f"no store at {spec}")
-    # A file is shown, never changed: no switch, capture windows or deletes.
-    app = ProfilingMiddleware(
-        not_found_app, sample_rate="0", read_only=str(is_file).lower(), **store_options(spec)
-    )
-    base = f"http://127.0.0.1:{args.port}"
-    return serve_app(
-        app,
-        "127.0.0.1",
-        args.port,
-        [f"linesman view: {args.store} at {base}/__profiler__/", *login_line(app, base)],
-    )
+    # A file goes into a store of its own, removed when the view ends or the file
+    # is refused, so a refused file leaves nothing behind.
+    folder = tempfile.mkdtemp(prefix="linesman-view-") if is_file else None
+    try:
+        if folder is not None:
+            spec = os.path.join(folder, "sessions.db")
+            import_files(open_store(spec, must_exist=False), [args.store])
+        # A file is shown, never changed: no switch, capture windows or deletes.
+        app = ProfilingMiddleware(
+            not_found_app, sample_rate="0", read_only=str(is_file).lower(), **store_options(spec)
+        )
+        base = f"http://127.0.0.1:{args.port}"
+        return serve_app(
+            app,
+            "127.0.0.1",
+            args.port,
+            [f"linesman view: {args.store} at {base}/__profiler__/", *login_line(app, base)],
+        )
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def cmd_url(args: argparse.Namespace) -> int:
