@@ -83,7 +83,7 @@ class SampledProfile:
         "_last",
         "_last_key",
         "_hook",
-        "_sample_method",
+        "_next_due",
         "walk_time",
     )
 
@@ -113,7 +113,7 @@ class SampledProfile:
         self._last = 0.0
         self._last_key: StackKey | None = None
         self._hook: Any = None  # the thread's hook object while ours is set
-        self._sample_method = self._sample  # one bound method, not one per re-arm
+        self._next_due = 0.0  # no sample before this perf_counter() reading
         self.walk_time = 0.0  # CPU seconds the samples' walks cost this thread
 
     def call(self, function: Callable[..., Any], *args: Any) -> Any:
@@ -127,7 +127,7 @@ class SampledProfile:
         started = _thread_time()
         self._base = sys._getframe()
         self._last = _perf_counter()
-        setstatprofile(self._sample_method, self.interval)
+        setstatprofile(self._sample, self.interval)
         self._hook = sys.getprofile()
         try:
             return function(*args)
@@ -143,6 +143,8 @@ class SampledProfile:
 
     def _sample(self, frame: FrameType, event: str, arg: Any) -> None:
         began = _perf_counter()
+        if began < self._next_due:  # right after a long walk: not yet
+            return
         cpu_began = _thread_time()
         leaf = None
         if event == "call":  # the callee has not run yet: the time was its caller's
@@ -178,8 +180,9 @@ class SampledProfile:
         self._last = _perf_counter()
         if walk * 4 > self.interval:
             # Counted from now, stretched: the walks stay a small share of the time.
-            setstatprofile(self._sample_method, max(self.interval, walk / WALK_SHARE))
-            self._hook = sys.getprofile()
+            # (pyinstrument's hook still calls every interval; those calls return at
+            # once, which costs a microsecond.)
+            self._next_due = self._last + max(self.interval, walk / WALK_SHARE) - self.interval
 
     @property
     def stacks(self) -> dict[StackKey, list]:
