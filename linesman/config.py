@@ -20,6 +20,7 @@ from linesman.options import (
     to_bool,
     to_bytes,
     to_fraction,
+    to_login_lifetime,
     to_optional_count,
     to_optional_seconds,
     to_patterns,
@@ -60,6 +61,7 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
     require_token: bool = True
+    login_lifetime: float = 12 * 3600.0  # a browser's login, renewed when used past half of it
     read_only: bool = False  # the UI shows profiles and changes nothing
     auth_user: str = ""
     auth_password: str = ""
@@ -96,6 +98,7 @@ OPTIONS: dict[str, Callable[[Any], Any]] = {
     "allowed_hosts": to_words,
     "trusted_proxies": to_words,
     "require_token": to_bool,
+    "login_lifetime": to_login_lifetime,
     "read_only": to_bool,
     "auth_user": lambda value: str(value).strip(),
     "auth_password": str,

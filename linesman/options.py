@@ -17,6 +17,7 @@ __all__ = [
     "to_bool",
     "to_bytes",
     "to_fraction",
+    "to_login_lifetime",
     "to_optional_count",
     "to_optional_seconds",
     "to_patterns",
@@ -162,6 +163,14 @@ def to_sample_interval(value: Any) -> float:
     seconds = to_seconds(value)
     if not 0.0001 <= seconds <= 1.0:
         raise ValueError("expected an interval from 0.1ms to 1s")
+    return seconds
+
+
+def to_login_lifetime(value: Any) -> float:
+    """How long a browser's login lasts: from one minute to 30 days."""
+    seconds = to_seconds(value)
+    if not 60.0 <= seconds <= 30 * 86400.0:
+        raise ValueError("expected a duration from 1m to 30d, such as 12h")
     return seconds
 
 

@@ -6,9 +6,9 @@ off the request, so a slow, locked or unreachable store adds neither latency
 nor errors to the app. While the store fails, built sessions wait in a backlog
 (bounded in count and in approximate bytes) and are written, in order, once
 it answers again; what a bound refuses is counted and logged. The same thread
-keeps the shared on/off switch fresh, sets the store up when it was not
-reachable at start-up, and applies retention now and then rather than on
-every insert.
+keeps the shared on/off switch, the capture windows and the secret fresh, sets
+the store up when it was not reachable at start-up, and applies retention now
+and then rather than on every insert.
 """
 
 from __future__ import annotations
@@ -73,6 +73,7 @@ class SessionWriter:
         gate: ProfilerGate | None = None,
         on_switch: Callable[[bool | None], None] | None = None,
         on_captures: Callable[[list], None] | None = None,
+        on_secret: Callable[[bytes], None] | None = None,
         ready: bool = True,
     ) -> None:
         self.backend = backend
@@ -82,6 +83,7 @@ class SessionWriter:
         self.gate = gate or ProfilerGate(exclusive=False)
         self.on_switch = on_switch  # called with the switch as read from the store
         self.on_captures = on_captures  # called with the open windows as read
+        self.on_secret = on_secret  # called with the store's secret as read (rotate)
         self.ready = ready  # the store's setup() has succeeded
         self._queue: queue.SimpleQueue = queue.SimpleQueue()  # get() blocks in C
         self._queued = 0
@@ -302,7 +304,7 @@ class SessionWriter:
             self._store_trouble(exc)
 
     def _check_store(self) -> None:
-        """Set the store up if it was not, and read the shared switch."""
+        """Set the store up if it was not, and read the shared switch, windows and secret."""
         try:
             if not self.ready:
                 self.backend.setup()
@@ -310,6 +312,7 @@ class SessionWriter:
                 self.health.store_ok()
             state = self.backend.get_enabled()
             windows = self.backend.open_captures()
+            secret = self.backend.get_secret() if self.on_secret is not None else None
         except Exception as exc:
             self._store_trouble(exc)
             return
@@ -317,6 +320,8 @@ class SessionWriter:
             self.on_switch(state)
         if self.on_captures is not None:
             self.on_captures(windows)
+        if self.on_secret is not None and secret is not None:
+            self.on_secret(secret)
         self._share_counts()  # skips counted while nothing was stored
 
     def _store_trouble(self, exc: BaseException) -> None:
