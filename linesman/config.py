@@ -20,6 +20,7 @@ from linesman.options import (
     to_bool,
     to_bytes,
     to_fraction,
+    to_login_lifetime,
     to_optional_count,
     to_optional_seconds,
     to_patterns,
@@ -61,6 +62,7 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
     require_token: bool = True
+    login_lifetime: float = 12 * 3600.0  # a browser's login, renewed when used past half of it
     read_only: bool = False  # the UI shows profiles and changes nothing
     view_budget: float = 2.0  # seconds a merged profile or comparison reads sessions
     auth_user: str = ""
@@ -98,6 +100,7 @@ OPTIONS: dict[str, Callable[[Any], Any]] = {
     "allowed_hosts": to_words,
     "trusted_proxies": to_words,
     "require_token": to_bool,
+    "login_lifetime": to_login_lifetime,
     "read_only": to_bool,
     "view_budget": to_view_budget,
     "auth_user": lambda value: str(value).strip(),

@@ -101,6 +101,7 @@ class ProfilingMiddleware:
             on_switch=self.controls.apply_switch,
             on_captures=self.controls.apply_captures,
             on_ready=self.controls.store_ready,
+            on_secret=self.controls.apply_secret,
             ready=ready,
         )
         self.ui = ProfilerUI(self.controls)  # built now: a wrong access option fails at start-up

@@ -17,6 +17,7 @@ __all__ = [
     "to_bool",
     "to_bytes",
     "to_fraction",
+    "to_login_lifetime",
     "to_optional_count",
     "to_optional_seconds",
     "to_patterns",
@@ -180,6 +181,14 @@ def to_view_budget(value: Any) -> float:
     seconds = to_seconds(value)
     if not 0.0 < seconds <= 3600.0:
         raise ValueError("expected a duration of more than 0 and at most 1h, such as 2 or 500ms")
+    return seconds
+
+
+def to_login_lifetime(value: Any) -> float:
+    """How long a browser's login lasts: from one minute to 30 days."""
+    seconds = to_seconds(value)
+    if not 60.0 <= seconds <= 30 * 86400.0:
+        raise ValueError("expected a duration from 1m to 30d, such as 12h")
     return seconds
 
 

@@ -108,15 +108,26 @@ def test_a_remote_client_through_a_same_host_proxy_is_refused(tmp_path, server):
         token = login["X-Linesman-Token"]
         status, headers, _ = request(proxy.port, "GET", f"/__profiler__/?token={token}")
         assert status == 303 and "token" not in headers["location"]
-        line = next(
-            line
+        lines = {
+            line.split("=", 1)[0]: line
             for line in headers["set-cookie"].splitlines()
-            if line.startswith("linesman_login=")
-        )
-        cookie = line.split(";")[0]
-        assert token not in cookie
-        assert {"HttpOnly", "SameSite=Lax", "Path=/"} <= {part.strip() for part in line.split(";")}
+            if line.startswith(("linesman_login=", "linesman_header="))
+        }
+        cookie = lines["linesman_login"].split(";")[0]
+        header_cookie = lines["linesman_header"].split(";")[0]
+        assert token not in cookie and token not in header_cookie
+        # The login stays under the profiler's path and expires; the app's routes
+        # get only the cookie that lets their responses carry the session header.
+        assert {"HttpOnly", "SameSite=Lax", "Path=/__profiler__", "Max-Age=43200"} <= {
+            part.strip() for part in lines["linesman_login"].split(";")
+        }
+        assert {"HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=43200"} <= {
+            part.strip() for part in lines["linesman_header"].split(";")
+        }
         assert request(proxy.port, "GET", "/__profiler__/", {"Cookie": cookie})[0] == 200
+        assert request(proxy.port, "GET", "/__profiler__/", {"Cookie": header_cookie})[0] == 401
+        status, headers, _ = request(proxy.port, "GET", "/json", {"Cookie": header_cookie})
+        assert status == 200 and "x-linesman-session" in headers
         assert (
             request(proxy.port, "GET", "/__profiler__/", {"Cookie": "linesman_login=" + token})[0]
             == 401

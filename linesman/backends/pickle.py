@@ -217,6 +217,10 @@ class PickleBackend(Backend):
                 value = self._settings.setdefault("secret", new_secret().hex())
         return bytes.fromhex(str(value))
 
+    def set_secret(self, secret: bytes) -> None:
+        with self._changing():
+            self._settings["secret"] = bytes(secret).hex()
+
     def summaries(self) -> list[dict]:
         documents = sorted(
             self._reading().values(), key=lambda document: document.get("timestamp", 0.0)

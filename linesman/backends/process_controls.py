@@ -53,6 +53,11 @@ class ProcessControls:
             secret = self.__dict__.setdefault("_linesman_secret", new_secret())
         return secret
 
+    def set_secret(self, secret: bytes) -> None:
+        """A new secret, for this process only (a store without a settings table
+        has no secret other processes read: each process's is its own)."""
+        self.__dict__["_linesman_secret"] = bytes(secret)
+
     def _local_captures(
         self,
     ) -> tuple[threading.Lock, dict[str, CaptureWindow], dict[str, list[str]]]:

@@ -92,6 +92,10 @@ class SQLAlchemyControls:
                 continue
         raise BackendError(f"{self.describe()}: cannot read or create the store's secret")
 
+    def set_secret(self, secret: bytes) -> None:
+        with self._transaction() as connection:
+            self._put_setting(connection, "secret", bytes(secret).hex())
+
     # -- capture windows ---------------------------------------------------------
     def _window_columns(self) -> list:
         columns = self.captures_table.c

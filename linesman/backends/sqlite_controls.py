@@ -61,12 +61,21 @@ class SqliteControls:
         )
 
     def get_secret(self) -> bytes:
-        self._run(
-            "INSERT OR IGNORE INTO settings (name, value) VALUES ('secret', ?)",
-            (new_secret().hex(),),
-        )
+        """Read every half second by each writer: a write only the first time."""
         row = self._run("SELECT value FROM settings WHERE name = 'secret'").fetchone()
+        if row is None:
+            self._run(
+                "INSERT OR IGNORE INTO settings (name, value) VALUES ('secret', ?)",
+                (new_secret().hex(),),
+            )
+            row = self._run("SELECT value FROM settings WHERE name = 'secret'").fetchone()
         return bytes.fromhex(row[0])
+
+    def set_secret(self, secret: bytes) -> None:
+        self._run(
+            "INSERT OR REPLACE INTO settings (name, value) VALUES ('secret', ?)",
+            (bytes(secret).hex(),),
+        )
 
     # -- capture windows ---------------------------------------------------------
     def start_capture(self, window: CaptureWindow) -> None:

@@ -1,5 +1,5 @@
 """Commands that change a store: import ``.prof`` files, arm or stop capture
-windows, prune."""
+windows, prune, rotate the secret."""
 
 from __future__ import annotations
 
@@ -109,4 +109,21 @@ def cmd_prune(args: argparse.Namespace) -> int:
     if args.keep is not None:
         removed += backend.prune(args.keep)
     print(f"{removed} session(s) removed, {backend.count()} left")
+    return 0
+
+
+def cmd_rotate(args: argparse.Namespace) -> int:
+    """A new secret for the store: the access token, every browser's login and
+    every form's CSRF token signed with the old one stop working, in every
+    process and host that shares the store once its writer thread reads the
+    store again (each half second)."""
+    from linesman.signing import new_secret
+
+    backend = open_store(args.store)
+    backend.set_secret(new_secret())
+    print(
+        "a new secret: every access token, browser login and form token made before "
+        "no longer works; the apps sharing this store take it within seconds. "
+        "`linesman url STORE` prints the new login link."
+    )
     return 0

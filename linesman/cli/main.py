@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Sequence
 
 from linesman import __version__
-from linesman.cli.changing import cmd_capture, cmd_import, cmd_prune
+from linesman.cli.changing import cmd_capture, cmd_import, cmd_prune, cmd_rotate
 from linesman.cli.reading import SORTS, cmd_compare, cmd_export, cmd_list, cmd_show
 from linesman.cli.serving import cmd_demo, cmd_serve, cmd_url, cmd_view
 from linesman.cli.terminal import CommandError, terminal_text
@@ -164,6 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="the app's address, such as http://127.0.0.1:8080 (none: the path)",
     )
     url.add_argument("--path", default="/__profiler__", help="profiler_path (/__profiler__)")
+
+    rotate = command(
+        "rotate",
+        "give the store a new secret: the access token, logins and form tokens "
+        "made before stop working, in every process sharing the store",
+        cmd_rotate,
+    )
+    store_argument(rotate)
 
     prune = command("prune", "remove old sessions", cmd_prune)
     store_argument(prune)

@@ -6,9 +6,9 @@ off the request, so a slow, locked or unreachable store adds neither latency
 nor errors to the app. While the store fails, built sessions wait in a backlog
 (bounded in count and in approximate bytes) and are written, in order, once
 it answers again; what a bound refuses is counted and logged. The same thread
-keeps the shared on/off switch fresh, sets the store up when it was not
-reachable at start-up, and applies retention now and then rather than on
-every insert.
+keeps the shared on/off switch, the capture windows and the secret fresh, sets
+the store up when it was not reachable at start-up, and applies retention now
+and then rather than on every insert.
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ class SessionWriter:
         on_switch: Callable[[bool | None], None] | None = None,
         on_captures: Callable[[list], None] | None = None,
         on_ready: Callable[[], None] | None = None,
+        on_secret: Callable[[bytes], None] | None = None,
         ready: bool = True,
     ) -> None:
         self.backend = backend
@@ -84,6 +85,7 @@ class SessionWriter:
         self.on_switch = on_switch  # called with the switch as read from the store
         self.on_captures = on_captures  # called with the open windows as read
         self.on_ready = on_ready  # called once the store's setup() has succeeded
+        self.on_secret = on_secret  # called with the store's secret as read (rotate)
         self.ready = ready  # the store's setup() has succeeded
         self._queue: queue.SimpleQueue = queue.SimpleQueue()  # get() blocks in C
         self._queued = 0
@@ -313,13 +315,14 @@ class SessionWriter:
         self.ready = True
 
     def _check_store(self) -> None:
-        """Set the store up if it was not, and read the shared switch."""
+        """Set the store up if it was not, and read the shared switch, windows and secret."""
         try:
             if not self.ready:
                 self._set_up()
                 self.health.store_ok()
             state = self.backend.get_enabled()
             windows = self.backend.open_captures()
+            secret = self.backend.get_secret() if self.on_secret is not None else None
         except Exception as exc:
             self._store_trouble(exc)
             return
@@ -327,6 +330,8 @@ class SessionWriter:
             self.on_switch(state)
         if self.on_captures is not None:
             self.on_captures(windows)
+        if self.on_secret is not None and secret is not None:
+            self.on_secret(secret)
         self._share_counts()  # skips counted while nothing was stored
 
     def _store_trouble(self, exc: BaseException) -> None:

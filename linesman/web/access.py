@@ -6,7 +6,10 @@ reverse proxy on the same host every client arrives from 127.0.0.1 with a
 loopback Host, and servers such as waitress strip the forwarding headers that
 would say otherwise. So, as Jupyter does, the UI also asks for an access token
 derived from the store's secret (``linesman url STORE`` prints a link that logs
-in); the link sets a cookie, scripts send the token in a header.
+in); scripts send the token in a header.
+
+The link gives the browser a login of its own, never the token, in a cookie
+the app's own routes never receive (linesman.web.login).
 
 On top of the token, only loopback clients asking for a loopback host name
 (which stops DNS rebinding) get in by default. A request that came through a
@@ -22,26 +25,29 @@ import binascii
 import hmac
 import importlib
 import ipaddress
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
 from linesman.config import ConfigError, Settings
-from linesman.signing import Signer
+from linesman.signing import Login, Signer
+from linesman.web.login import LOGIN_COOKIE, SESSION_HEADER_COOKIE, BrowserLogins, cookie_values
 
 __all__ = [
     "AccessPolicy",
     "AccessDecision",
     "LOGIN_COOKIE",
+    "SESSION_HEADER_COOKIE",
     "TOKEN_HEADER",
     "TOKEN_PARAMETER",
     "CSRF_COOKIE",
     "CSRF_FIELD",
     "CSRF_HEADER",
+    "cookie_values",
 ]
 
-LOGIN_COOKIE = "linesman_login"
 TOKEN_HEADER = "X-Linesman-Token"
 TOKEN_PARAMETER = "token"
 # A change from a browser carries a CSRF token signed with the store's secret, in
@@ -53,7 +59,10 @@ CSRF_HEADER = "X-Linesman-CSRF"
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
-
+LOGIN_EXPIRED = (
+    "This browser's login to the profiler has expired. Open the link that "
+    "`linesman url STORE` prints again."
+)
 TOKEN_NEEDED = (
     "The profiler needs its access token. Open the link that "
     "`linesman url STORE` prints for this app's store (the app's log shows it "
@@ -69,6 +78,7 @@ class AccessDecision:
     challenge: str = ""  # a 401's WWW-Authenticate value
     by_link: bool = False  # the token came in the query: set the cookie, drop it from the URL
     by_header: bool = False  # the token came in a header: a script, which needs no CSRF token
+    login: Login | None = None  # a login to set in the cookies: new (the link) or renewed
 
 
 def _networks(entries: tuple[str, ...], option: str) -> tuple[Network, ...]:
@@ -109,15 +119,6 @@ def host_name(host_header: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def cookie_value(environ: dict, name: str) -> str:
-    """One cookie's value, without parsing (or failing on) the others."""
-    for part in str(environ.get("HTTP_COOKIE", "")).split(";"):
-        key, _, value = part.strip().partition("=")
-        if key == name:
-            return value.strip().strip('"')
-    return ""
-
-
 def query_token(environ: dict) -> str:
     query = str(environ.get("QUERY_STRING", ""))
     if TOKEN_PARAMETER + "=" not in query:
@@ -145,6 +146,23 @@ class AccessPolicy:
         self.hook: Callable[[dict], Any] | None = (
             _load_hook(settings.authorize) if settings.authorize else None
         )
+        self.logins = BrowserLogins(settings.login_lifetime)
+
+    def _from_trusted_proxy(self, environ: dict) -> bool:
+        peer = _address(str(environ.get("REMOTE_ADDR", "")))
+        return peer is not None and any(peer in network for network in self.proxies)
+
+    def is_https(self, environ: dict) -> bool:
+        """Whether the client asked over https: the server's scheme, or the
+        ``X-Forwarded-Proto`` of a proxy in ``trusted_proxies`` (as for
+        ``X-Forwarded-For``, from anyone else it is not believed). Of several
+        values, the last is the one the nearest proxy, the trusted one, added."""
+        if str(environ.get("wsgi.url_scheme", "")).lower() == "https":
+            return True
+        forwarded = str(environ.get("HTTP_X_FORWARDED_PROTO", ""))
+        if not forwarded or not self._from_trusted_proxy(environ):
+            return False
+        return forwarded[-64:].rsplit(",", 1)[-1].strip().lower() == "https"
 
     def client_address(self, environ: dict):
         """The client's address, believing forwarding headers from trusted proxies only."""
@@ -166,18 +184,21 @@ class AccessPolicy:
         return None
 
     def check(self, environ: dict, refresh: bool = True) -> AccessDecision:
-        """The decision; ``refresh=False`` (an app's request) never asks the store."""
+        """The decision for a request to the UI; ``refresh=False`` is an app's
+        request, asking only whether its response may carry the session header:
+        it never asks the store, and there the app-wide session-header cookie
+        counts (it opens nothing under the profiler's path)."""
         address = self.client_address(environ)
         if address is None or not any(address in network for network in self.networks):
             return AccessDecision(False, 403, "This address may not open the profiler.")
         host = host_name(str(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")))
         if not self.any_host and host not in self.hosts:
             return AccessDecision(False, 403, "The profiler does not answer under this host name.")
-        token = None
+        token, login = None, None
         if self.require_token:
-            token = self._token(environ, refresh)
+            token, login, why_not = self._token(environ, refresh)
             if token is None:
-                return AccessDecision(False, 401, TOKEN_NEEDED, 'Bearer realm="linesman"')
+                return AccessDecision(False, 401, why_not, 'Bearer realm="linesman"')
         if self.credentials is not None and not self._credentials_match(environ):
             return AccessDecision(
                 False,
@@ -187,24 +208,39 @@ class AccessPolicy:
             )
         if self.hook is not None and not self._hook_allows(environ):
             return AccessDecision(False, 403, "The profiler is not open to you.")
-        return AccessDecision(True, by_link=token == "link", by_header=token == "header")
+        return AccessDecision(
+            True,
+            by_link=token == "link",
+            by_header=token == "header",
+            login=login,
+        )
 
-    def _token(self, environ: dict, refresh: bool) -> str | None:
-        """How the request showed the token ("cookie", "header", "link"), or None."""
+    def _token(self, environ: dict, refresh: bool) -> tuple[str | None, Login | None, str]:
+        """How the request showed the token ("cookie", "header", "link") or None;
+        the login to set in the cookies (new, or renewed); and why not."""
         signer = self.signer(refresh)
-        cookie = cookie_value(environ, LOGIN_COOKIE)
-        if cookie and signer.is_login_cookie(cookie):
-            return "cookie"
+        now = time.time()
+        login, expired = self.logins.read(environ, signer, now, app=not refresh)
+        if login is not None:  # an app's response sets no cookie: renewed in the UI only
+            return "cookie", self.logins.renewal(login, now) if refresh else None, ""
         header = str(environ.get("HTTP_X_LINESMAN_TOKEN", ""))
         scheme, _, bearer = str(environ.get("HTTP_AUTHORIZATION", "")).partition(" ")
         if scheme.lower() == "bearer":
             header = header or bearer.strip()
         if header and signer.is_login_token(header):
-            return "header"
+            return "header", None, ""
         given = query_token(environ)
         if given and signer.is_login_token(given):
-            return "link"
-        return None
+            return "link", Login.new(now), ""
+        return None, None, LOGIN_EXPIRED if expired else TOKEN_NEEDED
+
+    def login_cookies(
+        self, environ: dict, login: Login, ui_path: str, app_root: str
+    ) -> list[dict[str, Any]]:
+        """The cookies that keep ``login`` (see linesman.web.login), Secure over https."""
+        return self.logins.cookies(
+            self.signer(True), login, self.is_https(environ), ui_path, app_root
+        )
 
     def _credentials_match(self, environ: dict) -> bool:
         header = str(environ.get("HTTP_AUTHORIZATION", ""))

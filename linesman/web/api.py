@@ -49,8 +49,14 @@ def json_error(error: http.HTTPException) -> Response:
 
 
 def _json_body(request: Request) -> Any:
+    """The body's JSON; a malformed body is the client's error (400), and so is one
+    nested past the parser's recursion limit (each body here is one flat object)."""
     try:
         return json.loads(request.body or b"null")
+    except RecursionError:
+        raise http.HTTPBadRequest(
+            "The body is nested too deeply to read: the API takes one flat JSON object."
+        ) from None
     except ValueError:
         raise http.HTTPBadRequest("The body is not JSON.") from None
 

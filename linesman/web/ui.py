@@ -39,9 +39,9 @@ from linesman.web.access import (
     CSRF_COOKIE,
     CSRF_FIELD,
     CSRF_HEADER,
-    LOGIN_COOKIE,
     TOKEN_PARAMETER,
     AccessPolicy,
+    cookie_values,
 )
 from linesman.web.across_pages import AcrossPages
 from linesman.web.api import SessionsAPI
@@ -164,8 +164,12 @@ class ProfilerUI(SessionPages, AcrossPages, ChangePages):
     def __call__(self, environ: dict, start_response: Callable):
         request = Request(environ)
         signer = self.controls.current_signer()
-        token = request.cookies.get(CSRF_COOKIE, "")
-        new_token = None if signer.is_csrf_token(token) else signer.csrf_token()
+        # Not request.cookies: a megabyte of cookies would be parsed before the gate.
+        token = next(
+            (value for value in cookie_values(environ, CSRF_COOKIE) if signer.is_csrf_token(value)),
+            "",
+        )
+        new_token = None if token else signer.csrf_token()
         request.environ["linesman.csrf"] = new_token or token
         decision = None
         try:
@@ -209,18 +213,12 @@ class ProfilerUI(SessionPages, AcrossPages, ChangePages):
             )
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        if decision is not None and decision.by_link:
-            # The login cookie covers the app too, so its responses may carry the
-            # session header (see ProfiledRequest) to this browser.
-            # Lax: a link to a profile from a chat or a ticket opens it (a GET, which
-            # changes nothing); every change still needs the signed CSRF token.
-            response.set_cookie(
-                LOGIN_COOKIE,
-                signer.login_cookie,
-                path=self.app_root(request),
-                httponly=True,
-                samesite="Lax",
-            )
+        if decision is not None and decision.login is not None:
+            # A new login (the link) or one renewed past half its life; see access.
+            for cookie in self.access.login_cookies(
+                environ, decision.login, request.script_name or "/", self.app_root(request)
+            ):
+                response.set_cookie(**cookie)
         if new_token and response.content_type in ("text/html", "application/json"):
             response.set_cookie(
                 CSRF_COOKIE,
@@ -228,6 +226,7 @@ class ProfilerUI(SessionPages, AcrossPages, ChangePages):
                 path=request.script_name or "/",
                 httponly=True,
                 samesite="Strict",
+                secure=self.access.is_https(environ),
             )
         return response(environ, start_response)
 

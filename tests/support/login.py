@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 from webtest import TestApp
+
+from linesman.signing import LOGIN_COOKIE_PURPOSE, SESSION_HEADER_PURPOSE, Login
 
 LOCAL = {"REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "localhost"}
 
@@ -23,6 +27,20 @@ def token_environ(middleware) -> dict[str, str]:
     return {"HTTP_X_LINESMAN_TOKEN": middleware.current_signer().login_token}
 
 
-def cookie_environ(middleware) -> dict[str, str]:
-    """The login cookie a browser holds after opening the link."""
-    return {"HTTP_COOKIE": f"linesman_login={middleware.current_signer().login_cookie}"}
+def login_cookies(middleware, issued: float | None = None) -> dict[str, str]:
+    """The two cookies a browser holds after opening the link (``issued``: when)."""
+    signer = middleware.current_signer()
+    login = Login.new(time.time() if issued is None else issued)
+    return {
+        "linesman_login": signer.login_value(login, LOGIN_COOKIE_PURPOSE),
+        "linesman_header": signer.login_value(login, SESSION_HEADER_PURPOSE),
+    }
+
+
+def cookie_environ(middleware, under_ui: bool = True) -> dict[str, str]:
+    """What a logged-in browser sends: both cookies under the profiler's path,
+    only the app-wide session-header cookie to the app's own routes."""
+    cookies = login_cookies(middleware)
+    if not under_ui:
+        del cookies["linesman_login"]
+    return {"HTTP_COOKIE": "; ".join(f"{name}={value}" for name, value in cookies.items())}
