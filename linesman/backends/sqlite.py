@@ -50,15 +50,19 @@ log = logging.getLogger("linesman")
 
 
 class _ThreadConnection:
-    """One thread's connection, held only by that thread's local storage: when the
-    thread ends its storage is dropped, and with it this holder, which closes the
-    connection. (``sqlite3.Connection`` itself takes no weak reference.)"""
+    """One thread's connection, held only by that thread's local storage, and
+    closed only in that thread: when the thread ends its storage is dropped, and
+    with it this holder; when the backend is closed or its file reopened, the
+    thread replaces it on its next call. Closing a connection from another thread
+    while its own runs a statement on it crashes the process, so nothing does.
+    (``sqlite3.Connection`` itself takes no weak reference.)"""
 
-    __slots__ = ("connection", "generation", "__weakref__")
+    __slots__ = ("connection", "generation", "owner", "__weakref__")
 
     def __init__(self, connection: sqlite3.Connection, generation: int) -> None:
         self.connection = connection
         self.generation = generation
+        self.owner = threading.get_ident()
 
     def close(self) -> None:
         try:
@@ -118,11 +122,7 @@ class SqliteBackend(SqliteControls, Backend):
             "(sessions stored in the old file since are gone with it)",
             self.filename,
         )
-        with self._connections_lock:
-            old, self._connections = list(self._connections), weakref.WeakSet()
-            self._generation += 1
-        for held in old:
-            held.close()
+        self._let_go()
         self._identity = None
         self.setup()
 
@@ -333,8 +333,18 @@ class SqliteBackend(SqliteControls, Backend):
         return True
 
     def close(self) -> None:
+        self._let_go()
+
+    def _let_go(self) -> None:
+        """Retire every thread's connection: this thread's closes now, every other
+        thread's the next time that thread calls or when it ends (see
+        _ThreadConnection)."""
         with self._connections_lock:
-            connections, self._connections = list(self._connections), weakref.WeakSet()
-        for held in connections:
-            held.close()
-        self._local = threading.local()
+            held, self._connections = list(self._connections), weakref.WeakSet()
+            self._generation += 1
+        me = threading.get_ident()
+        for connection in held:
+            if connection.owner == me:
+                connection.close()
+        if getattr(self._local, "held", None) is not None:
+            self._local.held = None
