@@ -9,7 +9,6 @@ runs out of them after a few hundred UI requests.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 
 import pytest
