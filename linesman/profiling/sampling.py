@@ -30,6 +30,7 @@ WALK_SHARE = 0.1  # at most about this share of a request's time goes to walking
 ROOT_FRAMES = 64  # a deep stack keeps its entry's first frames ...
 LEAF_FRAMES = 960  # ... and the frames nearest the leaf; the middle is counted, not kept
 ELIDED = "<deep stack: frames elided>"  # stands for the middle of a stack cut that way
+FIRST_SAMPLE = 1e-6  # a request's first sample: at the app's first call
 _perf_counter = time.perf_counter
 _thread_time = time.thread_time
 
@@ -84,6 +85,8 @@ class SampledProfile:
         "_last_key",
         "_hook",
         "_next_due",
+        "_unsampled",
+        "_armed",
         "walk_time",
     )
 
@@ -114,6 +117,8 @@ class SampledProfile:
         self._last_key: StackKey | None = None
         self._hook: Any = None  # the thread's hook object while ours is set
         self._next_due = 0.0  # no sample before this perf_counter() reading
+        self._unsampled = 0.0  # the app's time since the last sample, over its pieces
+        self._armed = 0.0  # the interval the hook was last set with
         self.walk_time = 0.0  # CPU seconds the samples' walks cost this thread
 
     def call(self, function: Callable[..., Any], *args: Any) -> Any:
@@ -126,8 +131,14 @@ class SampledProfile:
             return function(*args)
         started = _thread_time()
         self._base = sys._getframe()
+        # The request's clock goes on across its pieces (the app call, each chunk of
+        # a streamed body): a piece's first sample comes when the interval is up
+        # counting the pieces before, so twenty 1 ms chunks hold twenty samples.
+        # The first piece samples at its first call: every request holds a stack.
+        first = FIRST_SAMPLE if self.samples == 0 else self.interval - self._unsampled
+        self._armed = max(FIRST_SAMPLE, first)
         self._last = _perf_counter()
-        setstatprofile(self._sample, self.interval)
+        setstatprofile(self._sample, self._armed)
         self._hook = sys.getprofile()
         try:
             return function(*args)
@@ -137,6 +148,7 @@ class SampledProfile:
             else:  # the app set a hook of its own meanwhile: it stays, our samples stop
                 self.lost = "app_profiler"
             self._hook = None
+            self._unsampled += _perf_counter() - self._last
             self._close_gap()
             self._base = None
             self.cpu_time += _thread_time() - started
@@ -163,21 +175,27 @@ class SampledProfile:
             kept = [index for index, code_id in enumerate(ids) if code_id not in hidden]
             codes = [codes[index] for index in kept]
             ids = [ids[index] for index in kept]
-        if codes:  # else linesman's own frame, before the app's first call
-            key = (tuple(cut_deep(ids)), leaf)
-            entry = self._counts.get(key)
-            if entry is None:
-                self._counts[key] = [1, began - self._last, tuple(cut_deep(codes))]
-            else:
-                entry[0] += 1
-                entry[1] += began - self._last
-            self.samples += 1
-            self._last_key = key
+        if not codes:  # linesman's own frame, before the app's first call: not yet
+            return
+        key = (tuple(cut_deep(ids)), leaf)
+        entry = self._counts.get(key)
+        if entry is None:
+            self._counts[key] = [1, began - self._last, tuple(cut_deep(codes))]
+        else:
+            entry[0] += 1
+            entry[1] += began - self._last
+        self.samples += 1
+        self._last_key = key
         # The walk's cost in this thread's CPU time: a walk the machine preempted
         # costs the request no more than a quick one.
         walk = _thread_time() - cpu_began
         self.walk_time += walk
+        self._unsampled = 0.0
         self._last = _perf_counter()
+        if self._armed != self.interval:  # a piece's first, early sample: now the usual
+            self._armed = self.interval
+            setstatprofile(self._sample, self.interval)
+            self._hook = sys.getprofile()
         if walk * 4 > self.interval:
             # Counted from now, stretched: the walks stay a small share of the time.
             # (pyinstrument's hook still calls every interval; those calls return at
