@@ -24,7 +24,8 @@ class Waiting(NamedTuple):
 
 class Backlog:
     """Sessions in the order they came, at most ``max_count`` and (but for the
-    first) ``max_bytes``: a session that would pass either is refused."""
+    first) ``max_bytes`` together with what still waits in the writer's queue:
+    a session that would pass either is refused."""
 
     def __init__(self, max_count: int, max_bytes: int) -> None:
         self.max_count = max_count
@@ -35,10 +36,14 @@ class Backlog:
     def __len__(self) -> int:
         return len(self._items)
 
-    def has_room_for(self, size: int) -> bool:
-        if not self._items:
-            return True  # one session always fits, however large
-        return len(self._items) < self.max_count and self.bytes + size <= self.max_bytes
+    def has_room_for(self, size: int, elsewhere: int = 0, reserved: int = 0) -> bool:
+        """Whether a session of ``size`` bytes may wait too, while records charged
+        ``elsewhere`` bytes wait in the queue. It was charged ``reserved`` bytes when
+        queued: no larger, it takes only the room kept for it."""
+        if self._items and len(self._items) >= self.max_count:
+            return False
+        alone = not self._items and not elsewhere  # one session always fits, however large
+        return alone or size <= reserved or self.bytes + elsewhere + size <= self.max_bytes
 
     def append(self, waiting: Waiting) -> None:
         self._items.append(waiting)

@@ -4,11 +4,24 @@ The request path only hands over the finished cProfile object and a few
 figures; turning them into a session, encoding it and writing it happen here,
 off the request, so a slow, locked or unreachable store adds neither latency
 nor errors to the app. While the store fails, built sessions wait in a backlog
-(bounded in count and in approximate bytes) and are written, in order, once
-it answers again; what a bound refuses is counted and logged. The same thread
+and are written, in order, once it answers again. What waits is bounded in
+count (``queue_size`` records in the queue, as many sessions in the backlog)
+and in bytes: ``queue_bytes`` for the records in the queue, each charged when
+queued what recent ones held (see linesman.storage.record), and the sessions
+in the backlog together. What a bound refuses is counted as
+``skipped.queue_full`` and logged.
+
+What is held may pass ``queue_bytes`` by: one session, however large, when
+nothing else waits; the one record in the writer's hands, raw and built at
+once, and the passing memory of building and encoding it (encoding a session
+of 3,000 functions peaks at 4 MB); records that hold more than they were
+charged, which takes a cProfile with some seven times the functions of the
+largest of the last 256 built (a raw cProfile holds a seventh of what its
+session is counted); and, before the writer has built its first record,
+whatever the count lets in. The same thread
 keeps the shared on/off switch, the capture windows and the secret fresh, sets
-the store up when it was not reachable at start-up, and applies retention now
-and then rather than on every insert.
+the store up when it was not reachable at start-up, and applies retention now and then rather than on
+every insert.
 """
 
 from __future__ import annotations
@@ -21,7 +34,6 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from linesman.backends.base import Backend
 from linesman.model.session import approximate_size
@@ -29,7 +41,7 @@ from linesman.profiling.gate import ProfilerGate
 from linesman.storage.backlog import Backlog, Backoff, Waiting
 from linesman.storage.batches import BatchStore
 from linesman.storage.health import Health
-from linesman.storage.record import ProfileRecord
+from linesman.storage.record import ProfileRecord, RecordSizes
 from linesman.storage.retention import Retention, RetentionSchedule
 
 __all__ = ["SessionWriter", "WriterOptions"]
@@ -54,7 +66,7 @@ class WriterOptions:
     the store is read and retried."""
 
     queue_size: int = 1000  # records waiting to be built, and sessions to be stored
-    queue_bytes: int = 64 << 20  # the sessions' approximate bytes, at most
+    queue_bytes: int = 64 << 20  # what the records and sessions waiting hold, at most
     flush_timeout: float = 5.0  # how long process exit waits for storage
     switch_interval: float = 0.5  # seconds between reads of the switch and windows
     retry_backoff: tuple[float, float] = (0.25, 5.0)  # first and longest wait after a failure
@@ -81,6 +93,7 @@ class SessionWriter:
         self.health = health
         self.options = options = options or WriterOptions()
         self.queue_size = options.queue_size
+        self.queue_bytes = options.queue_bytes
         self.gate = gate or ProfilerGate(exclusive=False)
         self.on_switch = on_switch  # called with the switch as read from the store
         self.on_captures = on_captures  # called with the open windows as read
@@ -89,6 +102,8 @@ class SessionWriter:
         self.ready = ready  # the store's setup() has succeeded
         self._queue: queue.SimpleQueue = queue.SimpleQueue()  # get() blocks in C
         self._queued = 0
+        self._queued_bytes = 0  # the charges of the records in the queue, or being built
+        self._sizes = RecordSizes(options.queue_bytes // options.queue_size)
         self._backlog = Backlog(options.queue_size, options.queue_bytes)
         self._backoff = Backoff(*options.retry_backoff)
         self._retention = RetentionSchedule(options.retention)
@@ -112,7 +127,7 @@ class SessionWriter:
                 return
             self._queue = queue.SimpleQueue()
             self._backlog = Backlog(self.options.queue_size, self.options.queue_bytes)
-            self._pending, self._queued = 0, 0
+            self._pending, self._queued, self._queued_bytes = 0, 0, 0
             self._stopping = False
             thread = threading.Thread(target=self._run, name="linesman-writer", daemon=True)
             self._thread, self._thread_pid = thread, os.getpid()
@@ -122,15 +137,26 @@ class SessionWriter:
             atexit.register(_close_at_exit, weakref.ref(self))
 
     def submit(self, record: ProfileRecord) -> bool:
-        """Queue a record without waiting; False (counted) when the queue is full."""
+        """Queue a record without waiting; False (counted) when what waits already
+        holds ``queue_size`` records or, with this one's charge, ``queue_bytes``.
+        Anything may wait while nothing else does."""
         self.ensure_started()
+        record.charge = charge = self._sizes.charge(record)
         with self._idle:
-            full = self._queued >= self.queue_size
+            waiting = self._queued_bytes + self._backlog.bytes
+            full = self._queued >= self.queue_size or (
+                waiting > 0 and waiting + charge > self.queue_bytes
+            )
             if not full:
                 self._queued += 1
+                self._queued_bytes += charge
                 self._pending += 1
         if full:
-            self._refused("queue_full", f"the storage queue is full ({self.queue_size})")
+            self._refused(
+                "queue_full",
+                "the storage queue is full "
+                f"({self.queue_size} profiles or {self.queue_bytes} bytes)",
+            )
             return False
         self._queue.put(record)
         return True
@@ -169,12 +195,23 @@ class SessionWriter:
     def backlog(self) -> int:
         return len(self._backlog)
 
+    @property
+    def waiting_bytes(self) -> int:
+        """The bytes counted for everything waiting: charges in the queue, sessions
+        in the backlog."""
+        return self._queued_bytes + self._backlog.bytes
+
     # -- writer thread ---------------------------------------------------------
     def _mark_finished(self, count: int = 1) -> None:
         with self._idle:
             self._pending -= count
             if self._pending <= 0:
                 self._idle.notify_all()
+
+    def _release(self, record: ProfileRecord) -> None:
+        """The record no longer waits raw: its charge is free again."""
+        with self._idle:
+            self._queued_bytes -= record.charge
 
     def _refused(self, reason: str, why: str) -> None:
         self.health.count(f"skipped.{reason}")
@@ -198,20 +235,23 @@ class SessionWriter:
                     wake = min(wake, self._backoff.next_try)
                 timeout = max(0.0, wake - time.monotonic())
                 item = gate.wait_for_work_and_quiet(self._queue, timeout)
+                batch = [] if item is None else [item]
+                item = None  # the batch's alone, let go once built (see _process)
                 now = time.monotonic()
                 if now >= next_switch_check:
                     self._check_store()
                     next_switch_check = now + self.options.switch_interval
-                self._process(item)
+                self._process(batch)
             except Exception:  # a bug here must not stop storage for good, nor spin
                 self.health.problem("writer", "linesman: the writer failed", exc_info=True)
                 self._backoff.failed()
 
-    def _process(self, item: Any) -> None:
+    def _process(self, batch: list) -> None:
         """One stretch of work between two quiet moments. Where one profiler sees
         every thread that is one record built and one stored, so a request that
-        wants a profile never waits for more; elsewhere whatever is waiting."""
-        batch = [] if item is None else [item]
+        wants a profile never waits for more; elsewhere whatever is waiting.
+        ``batch`` holds the first record, if any, and is emptied as each record is
+        built, so that no raw profile is held while the store is slow."""
         if not self.gate.exclusive:
             while batch and len(batch) < BATCH:
                 try:
@@ -223,32 +263,46 @@ class SessionWriter:
                 self._queued -= len(batch)
         if _STOP in batch:
             self._stopping = True
-            batch = [record for record in batch if record is not _STOP]
-        for record in batch:
-            self._build_session(record)
+            batch.remove(_STOP)
+        batch.reverse()
+        while batch:
+            self._build_session(batch.pop())
         finished = self._store_backlog(1 if self.gate.exclusive else None)
         self._retain()
         if finished:  # flush() returns once retention has seen them too
             self._mark_finished(finished)
 
     def _build_session(self, record: ProfileRecord) -> None:
-        """Build the session and put it at the end of the backlog (bounded)."""
+        """Turn a record into a waiting session, or count why not; its charge is
+        let go after the session is counted (never neither counted), whatever happens."""
         try:
-            session = record.to_session()
+            if not self._wait_as_session(record):
+                self._mark_finished()
+        finally:
+            self._release(record)
+
+    def _wait_as_session(self, record: ProfileRecord) -> bool:
+        """Build the session and put it at the end of the backlog, if the bounds let
+        it wait with what still waits in the queue; learn from it what the next
+        records are charged. Whether it waits."""
+        try:
+            session, raw = record.build()
         except Exception:
-            self._mark_finished()
             self.health.problem("build", "linesman: could not build a session", exc_info=True)
-            return
+            return False
         size = approximate_size(session)
-        if not self._backlog.has_room_for(size):
-            self._mark_finished()
+        self._sizes.learn(record, raw, size)
+        elsewhere = self._queued_bytes - record.charge
+        if not self._backlog.has_room_for(size, elsewhere, record.charge):
+            self.health.not_kept(record.uuid, "queue_full")
             self._refused(
-                "backlog_full",
-                "sessions waiting for the store passed the bound "
+                "queue_full",
+                "what waits for the store passed the bound "
                 f"({self._backlog.max_count} sessions or {self._backlog.max_bytes} bytes)",
             )
-            return
+            return False
         self._backlog.append(Waiting(session, size, record.capture, record.selected))
+        return True
 
     def _store_backlog(self, limit: int | None = None) -> int:
         """Store the backlog in order, a batch per transaction, until it is empty,
