@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sys
 import time
+from array import array
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
@@ -102,10 +103,11 @@ class SampledProfile:
         self.interval = interval
         self.hidden = hidden  # code objects of linesman's hooks, left out of stacks
         self._hidden_ids = frozenset(map(id, hidden))
-        # (code ids, leaf) -> [samples, seconds, codes]. Keyed by the codes' ids: a
-        # code object's own hash is computed afresh each time, from its contents,
-        # which costs microseconds per frame. The codes kept in the entry keep the
-        # ids from being reused while the profile lives.
+        # (code ids, leaf) -> [samples, seconds, codes]. Keyed by the codes' ids,
+        # packed in bytes (8 per frame, hashed in one pass): a code object's own hash
+        # is computed afresh each time, from its contents, which costs microseconds
+        # per frame. The codes kept in the entry keep the ids from being reused
+        # while the profile lives.
         self._counts: dict[tuple, list] = {}
         self.samples = 0
         self.cpu_time = 0.0
@@ -169,18 +171,16 @@ class SampledProfile:
         while frame is not None and frame is not base:
             append(frame.f_code)
             frame = frame.f_back  # type: ignore[assignment]
-        ids = list(map(id, codes))
         hidden = self._hidden_ids
-        if hidden and not hidden.isdisjoint(ids):
-            kept = [index for index, code_id in enumerate(ids) if code_id not in hidden]
-            codes = [codes[index] for index in kept]
-            ids = [ids[index] for index in kept]
+        if hidden and not hidden.isdisjoint(map(id, codes)):
+            codes = [code for code in codes if id(code) not in hidden]
         if not codes:  # linesman's own frame, before the app's first call: not yet
             return
-        key = (tuple(cut_deep(ids)), leaf)
+        codes = cut_deep(codes)
+        key = (array("Q", map(id, codes)).tobytes(), leaf)
         entry = self._counts.get(key)
         if entry is None:
-            self._counts[key] = [1, began - self._last, tuple(cut_deep(codes))]
+            self._counts[key] = [1, began - self._last, tuple(codes)]
         else:
             entry[0] += 1
             entry[1] += began - self._last

@@ -18,10 +18,10 @@ of 3,000 functions peaks at 4 MB); records that hold more than they were
 charged, which takes a cProfile with some seven times the functions of the
 largest of the last 256 built (a raw cProfile holds a seventh of what its
 session is counted); and, before the writer has built its first record,
-whatever the count lets in. The same thread
-keeps the shared on/off switch, the capture windows and the secret fresh, sets
-the store up when it was not reachable at start-up, and applies retention now and then rather than on
-every insert.
+whatever the count lets in. The same thread keeps the shared on/off switch, the
+capture windows and the secret fresh, sets the store up when it was not
+reachable at start-up, and applies retention now and then rather than on every
+insert.
 """
 
 from __future__ import annotations
