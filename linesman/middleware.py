@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -212,16 +213,26 @@ class ProfilingMiddleware:
 
         ``auto`` samples exactly where cProfile cannot be the request's own:
         from Python 3.12 (one cProfile per process, recording every thread) on a
-        server that runs requests in several threads, or while another tool (the
-        app's own profiler) holds the process's one profiler slot."""
+        server that runs requests in several threads, while another Python thread
+        than the request's and linesman's writer exists (an app's metrics
+        exporter, scheduler or error reporter: its calls would land in the
+        profile), or while another tool (the app's own profiler) holds the
+        process's one profiler slot."""
         choice = self.settings.profiler
         if choice == "auto":
             gate = self.gate
             return gate.exclusive and (
                 environ.get("wsgi.multithread", True)
+                or self._other_threads()
                 or (gate.slot is not None and gate.slot.taken())
             )
         return choice == "sampling"
+
+    def _other_threads(self) -> bool:
+        """Whether a Python thread other than this one and linesman's writer exists
+        (any thread with a Python frame, started by ``threading`` or not)."""
+        threads = sys._current_frames()
+        return len(threads) - 1 - (self.writer.thread_ident in threads) > 0
 
     def _observe(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if not self.writer.started:
@@ -248,6 +259,8 @@ class ProfilingMiddleware:
             )
             profile.concurrent = True
             skipped = None
+        if isinstance(profile, RequestProfile) and self.gate.exclusive and self._other_threads():
+            profile.lost = "other_threads"  # their calls would land in it (auto samples)
         if skipped:
             self.health.count(f"skipped.{skipped}")
         if profile is None:

@@ -144,6 +144,8 @@ class ProfiledRequest:
         try:
             duration = time.perf_counter() - self.started
             gate.mark_overlap(self.profile)
+            if isinstance(self.profile, RequestProfile):
+                gate.profile_done(self.profile)
             reason = gate.reason_not_to_store(self.profile)
             capture = None
             if reason is None:

@@ -86,8 +86,14 @@ def test_another_active_profiler_means_no_profile_and_no_error(make_profiled):
         other.disable()
     assert outcome.chunks == [b"hello"]
     assert middleware.flush(10)
-    assert middleware.backend.count() == 0
-    assert middleware.health.counts()["skipped.profiler_unavailable"] == 1
+    if sys.version_info >= (3, 12):
+        # The process's profiler slot is taken: auto samples the request instead.
+        (session,) = middleware.backend.get_all().values()
+        assert session.kind == "sampled"
+        middleware.backend.delete_all()
+    else:  # the thread's one hook is taken, for either engine
+        assert middleware.backend.count() == 0
+        assert middleware.health.counts()["skipped.profiler_unavailable"] == 1
     call(middleware)
     assert middleware.flush(10)
     assert middleware.backend.count() == 1

@@ -218,8 +218,9 @@ class ProfilerGate:
     done (a request waits ``patience``, 0.2 s at most, then is served
     unprofiled). The writer stops working only inside
     :meth:`wait_for_work_and_quiet`, which waits for its next item and then for
-    a moment with no request in flight without making a call a profiler could
-    record.
+    a moment with no cProfile request in flight (sampled ones are its own
+    thread's: the writer cannot spoil them) without making a call a profiler
+    could record.
     """
 
     def __init__(self, exclusive: bool | None = None, patience: float = 0.2) -> None:
@@ -228,6 +229,9 @@ class ProfilerGate:
         # Where cProfile is one per process, the app may ask for its slot: let it.
         self.slot = profiler_slot() if self.exclusive else None
         self._in_flight: list[None] = []
+        # Requests running under a cProfile that sees every thread: only these can be
+        # spoiled by the writer's work, so only these make it wait.
+        self._cprofiling: list[None] = []
         self._writer_working = [False]  # a one-slot list: set and cleared without a call (2)
         self._writer_started_at = _NOT_YET
         self._numbers = itertools.count()
@@ -246,6 +250,8 @@ class ProfilerGate:
             first_number = next(self._numbers)  # counted afresh after the wait
             if len(self._in_flight) > 1 or self._writer_working[0]:
                 return None, "busy"
+        if self.exclusive:
+            self._cprofiling.append(None)
         return RequestProfile(first_number, overlapping, not self.exclusive, self.slot), None
 
     def _writer_done_soon(self) -> bool:
@@ -268,6 +274,17 @@ class ProfilerGate:
         if profile is not None:
             self.mark_overlap(profile)
         self._in_flight.pop()
+
+    def profile_done(self, profile: GatedProfile) -> None:
+        """A profile handed out by :meth:`enter` is finished (before its request
+        leaves): the writer need not wait for it any more."""
+        if profile.sees_every_thread:
+            self._cprofiling.pop()
+
+    @property
+    def cprofiling(self) -> int:
+        """Requests running under a cProfile that sees every thread now."""
+        return len(self._cprofiling)
 
     def draw_number(self) -> int:
         """A fresh number, for a request already counted in."""
@@ -292,10 +309,10 @@ class ProfilerGate:
 
     @property
     def quiet_wait(self) -> float:
-        """How long the writer waits for no request in flight before it works
-        anyway: where one profiler sees every thread that wait spares a profile
-        (1 s); elsewhere it is a courtesy (0.5 s), short enough that under steady
-        load storage keeps up."""
+        """How long the writer waits for quiet before it works anyway: where one
+        profiler sees every thread, for the cProfile requests in flight to end,
+        which spares their profiles (1 s); elsewhere for no request in flight, a
+        courtesy (0.5 s), short enough that under steady load storage keeps up."""
         return 1.0 if self.exclusive else 0.5
 
     @property
@@ -316,8 +333,9 @@ class ProfilerGate:
 
     def wait_for_work_and_quiet(self, work: SimpleQueue, timeout: float) -> Any:
         """End the writer's work, take the next item from ``work`` (None if none
-        came within ``timeout``), wait for a moment with no request in flight (at most
-        ``quiet_wait``), and start the writer's work again.
+        came within ``timeout``), wait for a moment with no cProfile request in
+        flight (where it sees every thread; elsewhere no request at all), at most
+        ``quiet_wait``, and start the writer's work again.
 
         Between the end and the start this makes no call a profiler records
         (assumption 2 above): the wait for an item and the short sleeps are C iterators
@@ -327,9 +345,13 @@ class ProfilerGate:
         """
         # Made before the writer stops working: building it takes Python calls.
         waiting = iter(functools.partial(work.get, True, timeout), _NEVER)
-        writer_working, in_flight, short_sleeps = (
+        # Where one cProfile sees every thread, the writer waits only while such a
+        # profile runs (a sampled request is not spoiled by it: under load a moment
+        # with no request at all may never come); elsewhere, as a courtesy, for a
+        # moment with no request in flight.
+        writer_working, waited_on, short_sleeps = (
             self._writer_working,
-            self._in_flight,
+            self._cprofiling if self.exclusive else self._in_flight,
             self._short_sleeps,
         )
         patience_sleeps = int(self.quiet_wait / QUIET_POLL)
@@ -342,7 +364,7 @@ class ProfilerGate:
         except Empty:
             pass
         waited = 0
-        while in_flight and waited < patience_sleeps:
+        while waited_on and waited < patience_sleeps:
             for _ in short_sleeps:
                 break
             waited += 1

@@ -116,7 +116,7 @@ class SampledProfile:
         self.first_number = first_number
         self._base: FrameType | None = None
         self._last = 0.0
-        self._last_key: StackKey | None = None
+        self._last_key: tuple[bytes, str | None] | None = None
         self._hook: Any = None  # the thread's hook object while ours is set
         self._next_due = 0.0  # no sample before this perf_counter() reading
         self._unsampled = 0.0  # the app's time since the last sample, over its pieces

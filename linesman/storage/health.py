@@ -19,6 +19,10 @@ SKIP_REASONS = {
     "busy": "another request was being profiled (one profiler per process on Python 3.12+)",
     "overlap": "another request ran alongside it, so its profile would hold foreign calls",
     "profiler_unavailable": "another profiling tool was active in the process",
+    "app_profiler": "the app started a profiler or hook of its own meanwhile, and linesman "
+    "stepped aside",
+    "other_threads": "other Python threads ran (with profiler = cprofile on Python 3.12+, "
+    "their calls would land in the profile; auto samples instead)",
     "too_fast": "shorter than min_duration",
     "queue_full": "the storage queue was full",
     "capture_closed": "its capture window had caught enough, or ended, before it was stored",

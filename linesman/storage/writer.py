@@ -188,6 +188,14 @@ class SessionWriter:
         self.started = False
 
     @property
+    def thread_ident(self) -> int | None:
+        """The writer thread's ident in this process, if it runs here."""
+        thread = self._thread
+        if thread is None or self._thread_pid != os.getpid():
+            return None
+        return thread.ident
+
+    @property
     def pending(self) -> int:
         return self._pending
 
