@@ -21,6 +21,10 @@ SKIP_REASONS = {
     "profiler_unavailable": "another profiling tool was active in the process",
     "too_fast": "shorter than min_duration",
     "queue_full": "the storage queue was full",
+    "green_thread": "it ran in a green thread (gevent, eventlet), where cProfile "
+    "sees every request's calls: profiler = auto or sampling samples it",
+    "green_untraced": "it ran in a green thread whose switches linesman could not see "
+    "(another tool replaced greenlet's trace function)",
     "capture_closed": "its capture window had caught enough, or ended, before it was stored",
 }
 
