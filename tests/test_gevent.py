@@ -94,7 +94,7 @@ def test_gevent_worker_profiles_each_request_in_its_own_greenlet(tmp_path, monke
         off.append(abs(waiting / seconds - truth["waited"] / truth["total"]))
     off.sort()
     assert off[len(off) // 2] < 0.05, off[-10:]  # the median session: within 5 points
-    assert off[int(len(off) * 0.95)] < 0.15, off[-10:]  # nearly all within 15
+    assert off[int(len(off) * 0.95)] < 0.2, off[-10:]  # nearly all within 20
 
 
 def test_cprofile_is_refused_in_green_threads_and_says_why(tmp_path, monkeypatch):
