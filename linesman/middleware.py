@@ -25,6 +25,7 @@ from linesman.config import Settings, parse_settings
 from linesman.controls import Controls
 from linesman.model.capture import CaptureWindow
 from linesman.profiling.gate import ProfilerGate, RequestProfile, profiling_is_safe
+from linesman.profiling.greenlets import GreenletProfile, GreenThreads
 from linesman.profiling.sampling import SampledProfile
 from linesman.signing import Signer
 from linesman.storage.health import Health
@@ -78,6 +79,7 @@ class ProfilingMiddleware:
         self.backend: Backend = create_backend(self.settings.backend, self.settings.backend_options)
         self.health = Health()
         self.gate = ProfilerGate()
+        self._green: GreenThreads | None = None  # made at the first request in a green thread
         self.controls = Controls(self.settings, self.backend, self.health)
         # Each distinct path is matched against include/exclude_paths once: the
         # answers, for paths up to PATH_VERDICT_LENGTH, at most PATH_VERDICTS of them.
@@ -240,6 +242,9 @@ class ProfilingMiddleware:
         window = self._window_for(environ) if self.controls.captures else None
         selected = self.controls.enabled and self._selected(environ)
         wanted = selected or window is not None
+        green = sys.modules.get("greenlet")  # a plain request pays this lookup, no more
+        if green is not None and green.getcurrent().parent is not None:
+            return self._serve_green(environ, start_response, selected, window)
         if self._samples(environ):
             if not wanted:  # sampling is per thread: an unprofiled request spoils nothing
                 return self.app(environ, start_response)
@@ -265,6 +270,34 @@ class ProfilingMiddleware:
             self.health.count(f"skipped.{skipped}")
         if profile is None:
             return self._serve_tracked(environ, start_response)
+        return self._serve_profiled(environ, start_response, profile, selected, window)
+
+    def _serve_green(
+        self,
+        environ: dict,
+        start_response: Callable,
+        selected: bool,
+        window: CaptureWindow | None,
+    ) -> Iterable[bytes]:
+        """A request in a green thread (gevent, eventlet): sampled in its own greenlet
+        (see linesman.profiling.greenlets); never cProfile, which sees them all."""
+        if not selected and window is None:  # per greenlet: it spoils no other profile
+            return self.app(environ, start_response)
+        green = self._green
+        if green is None:
+            green = self._green = GreenThreads(self.health.problem)
+        if self.settings.profiler == "cprofile":
+            self.health.count("skipped.green_thread")
+            green.warn_once(
+                "green_thread",
+                "requests run in green threads (gevent or eventlet), where cProfile "
+                "cannot tell one request's calls from another's: they are not profiled. "
+                "Set profiler = auto or sampling to sample each in its own greenlet.",
+            )
+            return self.app(environ, start_response)
+        profile = GreenletProfile(
+            self.settings.sample_interval, self.gate.count_in(), LINESMAN_HOOKS, green
+        )
         return self._serve_profiled(environ, start_response, profile, selected, window)
 
     def _window_for(self, environ: dict) -> CaptureWindow | None:

@@ -89,6 +89,7 @@ class SampledProfile:
         "_unsampled",
         "_armed",
         "walk_time",
+        "_suspended",
     )
 
     kind = "sampled"
@@ -122,6 +123,7 @@ class SampledProfile:
         self._unsampled = 0.0  # the app's time since the last sample, over its pieces
         self._armed = 0.0  # the interval the hook was last set with
         self.walk_time = 0.0  # CPU seconds the samples' walks cost this thread
+        self._suspended = False
 
     def call(self, function: Callable[..., Any], *args: Any) -> Any:
         """``function(*args)`` with sampling on; never fails because of it, and
@@ -154,6 +156,38 @@ class SampledProfile:
             self._close_gap()
             self._base = None
             self.cpu_time += _thread_time() - started
+
+    def suspend(self) -> None:
+        """Inside ``call``, the thread goes on with other work for a while (the
+        request's green thread is switched out, see linesman.profiling.greenlets):
+        the hook off, the time since the last sample to the last stack seen."""
+        if self._hook is None:
+            return
+        if sys.getprofile() is self._hook:
+            setstatprofile(None)
+        elif self.lost is None:
+            self.lost = "app_profiler"
+        self._hook = None
+        self._suspended = True
+        self._unsampled += _perf_counter() - self._last
+        self._close_gap()
+
+    def resume(self) -> None:
+        """The work ``suspend`` set aside goes on: the hook on again, the request's
+        clock carried on as across its pieces (the time away is the caller's)."""
+        if not self._suspended:
+            return
+        self._suspended = False
+        if self.lost is not None:
+            return
+        if sys.getprofile() is not None:  # another tool's hook meanwhile
+            self.lost = "profiler_unavailable"
+            return
+        first = FIRST_SAMPLE if self.samples == 0 else self.interval - self._unsampled
+        self._armed = max(FIRST_SAMPLE, first)
+        self._last = _perf_counter()
+        setstatprofile(self._sample, self._armed)  # greenlets.GreenletProfile overrides it
+        self._hook = sys.getprofile()
 
     def _sample(self, frame: FrameType, event: str, arg: Any) -> None:
         began = _perf_counter()

@@ -25,6 +25,10 @@ SKIP_REASONS = {
     "their calls would land in the profile; auto samples instead)",
     "too_fast": "shorter than min_duration",
     "queue_full": "the storage queue was full",
+    "green_thread": "it ran in a green thread (gevent, eventlet), where cProfile "
+    "sees every request's calls: profiler = auto or sampling samples it",
+    "green_untraced": "it ran in a green thread whose switches linesman could not see "
+    "(another tool replaced greenlet's trace function)",
     "capture_closed": "its capture window had caught enough, or ended, before it was stored",
 }
 
