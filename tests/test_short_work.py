@@ -122,6 +122,24 @@ def tiny_session(names: list[str]) -> ProfilingSession:
     )
 
 
+def short_sampled_session() -> ProfilingSession:
+    """A real sampled profile of about 50 microseconds of work: one or two stacks."""
+    from linesman.model.rows import stacks_from_samples
+    from linesman.profiling.sampling import SampledProfile
+
+    profile = SampledProfile()
+    profile.call(spin, 0.00005)
+    labels, stacks = stacks_from_samples(profile.stacks)
+    return ProfilingSession(
+        environ={"REQUEST_METHOD": "GET", "PATH_INFO": "/info/refs"},
+        status=200,
+        stacks=stacks,
+        labels=labels,
+        interval=profile.interval,
+        cpu_time=profile.cpu_time,
+    )
+
+
 @pytest.fixture(scope="module")
 def tiny_site(tmp_path_factory):
     """The demo's UI over a store holding a one- and a two-function profile."""
@@ -130,11 +148,19 @@ def tiny_site(tmp_path_factory):
     store = tmp_path_factory.mktemp("tiny") / "sessions.db"
     with demo_with_sessions(store, ("/json",)) as (port, backend):
         one, two = tiny_session(["handle"]), tiny_session(["handle", "lookup"])
-        backend.add(one)
-        backend.add(two)
+        sampled = short_sampled_session()
+        assert sampled.samples >= 1 and len(sampled.functions) <= 3
+        for session in (one, two, sampled):
+            backend.add(session)
         base = f"http://127.0.0.1:{port}/__profiler__"
         token = login_headers(store)["X-Linesman-Token"]
-        yield {"base": base, "login": f"{base}/?token={token}", "one": one, "two": two}
+        yield {
+            "base": base,
+            "login": f"{base}/?token={token}",
+            "one": one,
+            "two": two,
+            "sampled": sampled,
+        }
 
 
 def graph_text_heights(page) -> list[float]:
@@ -150,12 +176,13 @@ def graph_text_heights(page) -> list[float]:
 
 
 @pytest.mark.server
-@pytest.mark.parametrize("which", ["one", "two"])
+@pytest.mark.parametrize("which", ["one", "two", "sampled"])
 def test_a_one_or_two_function_profile_draws_at_normal_size(tiny_site, page, which):
     session = tiny_site[which]
     page.goto(tiny_site["login"])
     page.goto(f"{tiny_site['base']}/profiles/{session.uuid}")
     heights = graph_text_heights(page)
+    screenshot(page, f"tiny-profile-{which}")
     # Graphviz's 10 pt labels (14 pt title) are about 12-20 px tall at their size;
     # fitted to the 48rem box a one-node graph's were 200 px and more.
     assert heights and max(heights) < 40, heights
@@ -173,7 +200,6 @@ def test_a_one_or_two_function_profile_draws_at_normal_size(tiny_site, page, whi
         bar = bars.nth(number).bounding_box()
         assert 15 <= bar["height"] <= 24, bar
         assert bar["width"] > 200, (texts[number], bar)
-    screenshot(page, f"tiny-profile-{which}")
 
 
 # -- work handed to another thread under cProfile -----------------------------------------
