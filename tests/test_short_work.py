@@ -1,7 +1,8 @@
 """Work shorter than the sampling interval, and work handed to another thread
 (issue 22, items 3, 4 and 6), on the running Python (3.11, 3.12 and 3.13):
 
-* a streamed body of 20 chunks of about 1 ms of CPU each, under a real waitress:
+* a streamed body of 20 chunks of 0.7 ms of CPU each (each under the 1 ms
+  interval), under a real waitress:
   every session holds the chunks' function (the request's sampling clock goes
   on across the pieces of its work);
 * a request of about 50 microseconds holds a stack;
@@ -70,13 +71,13 @@ def test_a_streamed_body_of_short_chunks_is_sampled_in_every_session(short_serve
     assert empty == [], f"{len(empty)} of 30 sessions hold no chunk_work"
     for session in sessions:
         assert session.kind == "sampled"
-        # About 20 ms of CPU at a 1 ms interval: far more than one sample each
+        # 14 ms of CPU at a 1 ms interval: far more than one sample each
         # (a wide margin: the machine is shared).
         assert session.samples >= 5, (session.samples, session.duration)
         chunk = next(f for f in session.functions if f.name == "chunk_work")
-        # The chunks' time as sampled: about their 20 ms (the session's duration
+        # The chunks' time as sampled: about their 14 ms (the session's duration
         # holds the server's writes between chunks too).
-        assert chunk.totaltime > 0.005, chunk
+        assert chunk.totaltime > 0.004, chunk
 
 
 @pytest.mark.server
@@ -230,12 +231,12 @@ def handing_app(environ, start_response):
 def test_a_thread_the_request_joins_holds_no_figure_past_the_request(make_profiled):
     middleware = make_profiled(handing_app, profiler="cprofile")
     client = TestApp(middleware)
-    for _ in range(5):
+    for _ in range(10):
         assert client.get("/handed").text == "done"
     middleware.flush(10)
     backend = middleware.backend
     sessions = [backend.get(row["uuid"]) for row in backend.summaries()]
-    assert len(sessions) == 5
+    assert len(sessions) == 10
     for session in sessions:
         assert session.kind == "deterministic"
         worst = max(max(f.totaltime, f.inlinetime) for f in session.functions)
@@ -246,10 +247,10 @@ def test_a_thread_the_request_joins_holds_no_figure_past_the_request(make_profil
         assert stored.clipped == session.clipped
     threads = [session.threads_recorded for session in sessions]
     if SPLIT:  # the thread's calls are in the request's profile: the session says so
-        assert threads == [1] * 5, threads
+        assert threads == [1] * 10, threads
     else:  # 3.11: cProfile hears the request's thread only
-        assert threads == [0] * 5
-        assert [session.clipped for session in sessions] == [0] * 5
+        assert threads == [0] * 10
+        assert [session.clipped for session in sessions] == [0] * 10
         assert all("thread_work" not in function_names(s) for s in sessions)
 
 
