@@ -404,6 +404,12 @@ async function makeZoomable(svg) {
   svg.removeAttribute("height");
   svg.classList.add("zoomable");
   svg.style.overflow = "hidden"; // set here: the library would write a style attribute, which the CSP refuses
+  // A small graph (a short request's one or two functions) gets a box of its own
+  // height, not the big graph's 70vh: fitted to that, its labels were 40-60 px tall.
+  const drawnHeight = svg.viewBox.baseVal ? svg.viewBox.baseVal.height : 0;
+  if (drawnHeight > 0 && drawnHeight * GRAPH_NATURAL_SCALE + 48 < svg.getBoundingClientRect().height) {
+    svg.style.height = `${Math.max(drawnHeight * GRAPH_NATURAL_SCALE + 48, 160)}px`;
+  }
   const panZoom = window.svgPanZoom(svg, {
     controlIconsEnabled: false, // its icons bring an inline <style>; ours are buttons, reachable by keyboard
     fit: true,
@@ -418,7 +424,7 @@ async function makeZoomable(svg) {
   for (const [text, label, action] of [
     ["+", "Zoom in", () => panZoom.zoomIn()],
     ["−", "Zoom out", () => panZoom.zoomOut()],
-    ["Fit", "Fit the whole graph", () => { panZoom.resize(); panZoom.fit(); panZoom.center(); }],
+    ["Fit", "Fit the whole graph", () => fitNoLarger(panZoom)],
   ]) {
     const button = element("button", "", text);
     button.type = "button";
@@ -427,8 +433,22 @@ async function makeZoomable(svg) {
     controls.append(button);
   }
   svg.before(controls);
-  panZoom.resize(); // the box's size is final only now that the page's CSS applies
+  fitNoLarger(panZoom); // the box's size is final only now that the page's CSS applies
+}
+
+// Fitted to its box, but never drawn larger than its own size (Graphviz's points,
+// 4/3 of a pixel): a one-node graph fitted to the box's width showed its title and
+// labels in huge type.
+const GRAPH_NATURAL_SCALE = 4 / 3;
+function fitNoLarger(panZoom) {
+  panZoom.resize();
   panZoom.fit();
+  const real = panZoom.getSizes().realZoom;
+  if (real > GRAPH_NATURAL_SCALE) {
+    const natural = (panZoom.getZoom() * GRAPH_NATURAL_SCALE) / real;
+    panZoom.setMinZoom(Math.min(0.5, natural)); // the library counts zoom from the fitted size
+    panZoom.zoom(natural);
+  }
   panZoom.center();
 }
 

@@ -49,6 +49,12 @@
   <dt>Response</dt><dd>${fmt_bytes(session.response_size)}</dd>
   % endif
 </dl>
+% if session.threads_recorded:
+<p class="note cut" id="threads" role="status">Another thread's work is in this profile: ${session.threads_recorded} thread${'' if session.threads_recorded == 1 else 's'} the request started ran under it (cProfile records every thread from Python 3.12 on), ${'its' if session.threads_recorded == 1 else 'their'} functions mixed into the request's and ${'its' if session.threads_recorded == 1 else 'their'} time into the functions that were running meanwhile. The sampling engine profiles the request's own thread only.</p>
+% endif
+% if session.clipped:
+<p class="note cut" id="clipped" role="status">Another thread's work was cut: ${session.clipped} function${'' if session.clipped == 1 else 's'} held more time than the request's own ${fmt_ms(session.duration)} (cProfile records the threads a request starts too, from Python 3.12 on), so ${'its figures are' if session.clipped == 1 else 'their figures are'} cut to the request's time.</p>
+% endif
 % endif
 % if merged:
 <% ref = context.get('merge_ref') %>

@@ -15,7 +15,10 @@ if TYPE_CHECKING:
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "SessionFormatError", "to_document", "document_fields"]
 
 SCHEMA = "linesman.session"  # stored in every document: never renamed
-SCHEMA_VERSION = 2  # 2 added the engine's kind, its interval and sampled stacks
+# 2 added the engine's kind, its interval and sampled stacks; 3 added ``clipped``,
+# the functions whose figures held another thread's work and were cut to the
+# request's time (0 in the documents before)
+SCHEMA_VERSION = 3
 
 
 class SessionFormatError(ValueError):
@@ -33,6 +36,7 @@ def to_document(session: ProfilingSession) -> dict[str, Any]:
         "response_size": session.response_size,
         "error": session.error,
         "concurrent": session.concurrent,
+        "clipped": session.clipped,
         "kind": session.kind,
         "interval": session.interval,
         "functions": [
@@ -64,7 +68,7 @@ def to_document(session: ProfilingSession) -> dict[str, Any]:
 
 def document_fields(document: Mapping[str, Any]) -> dict[str, Any]:
     """A document's fields, as ``ProfilingSession.from_rows`` takes them; versions
-    1 and 2 (version 1 had only cProfile's sessions)."""
+    1 to 3 (version 1 had only cProfile's sessions, versions before 3 nothing clipped)."""
     if document.get("schema") != SCHEMA:
         raise SessionFormatError("not a linesman session document")
     version = document.get("version")
@@ -93,6 +97,7 @@ def _fields(document: Mapping[str, Any]) -> dict[str, Any]:
         "response_size": document["response_size"],
         "error": document["error"],
         "concurrent": document["concurrent"],
+        "clipped": int(document.get("clipped", 0)),
     }
     functions = FunctionStats.rows(document["functions"])
     keys = [function.key for function in functions]

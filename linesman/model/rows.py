@@ -18,7 +18,9 @@ __all__ = [
     "function_key",
     "label_of",
     "is_profiler_noise",
+    "is_thread_entry",
     "splice_out",
+    "clip_to",
     "stats_from_profile",
     "stacks_from_samples",
     "rows_from_stacks",
@@ -140,6 +142,12 @@ def is_profiler_noise(label: tuple[str, int, str]) -> bool:
     )
 
 
+def is_thread_entry(function: FunctionStats) -> bool:
+    """The first frame of every thread ``threading`` starts: in a request's
+    profile, a thread that ran under it."""
+    return function.name == "Thread._bootstrap" and function.file.endswith("threading.py")
+
+
 class _Entry(NamedTuple):
     """A ``getstats()`` entry or sub-entry, rebuilt (those cannot be changed)."""
 
@@ -190,6 +198,50 @@ def splice_out(entries: Iterable[Any], hidden: Collection[Any]) -> list[Any]:
             )
         )
     return kept
+
+
+def clip_to(entries: Iterable[Any], limit: float) -> tuple[list[Any], int]:
+    """``getstats()`` with no figure above ``limit`` (the request's own time), and
+    how many functions had one.
+
+    From Python 3.12 on cProfile hears every thread: a thread the request starts
+    and joins is recorded with it, its calls merged into the same functions'
+    figures (``lock.acquire`` at 19.7 ms in a 12.2 ms request). Nothing of the
+    request's own thread can take longer than the request, so a figure that does
+    holds another thread's work: it is cut to the request's time, and the count
+    lets the page say so."""
+    entries = list(entries)
+    if not any(_over(entry, limit) for entry in entries):
+        return entries, 0
+    kept, clipped = [], 0
+    for entry in entries:
+        calls = entry.calls or ()
+        over = entry.totaltime > limit or entry.inlinetime > limit
+        if over or any(_over(sub, limit) for sub in calls):
+            clipped += over
+            entry = _Entry(
+                entry.code,
+                entry.callcount,
+                entry.reccallcount,
+                min(entry.totaltime, limit),
+                min(entry.inlinetime, limit),
+                [
+                    _Entry(
+                        sub.code,
+                        sub.callcount,
+                        sub.reccallcount,
+                        min(sub.totaltime, limit),
+                        min(sub.inlinetime, limit),
+                    )
+                    for sub in calls
+                ],
+            )
+        kept.append(entry)
+    return kept, clipped
+
+
+def _over(entry: Any, limit: float) -> bool:
+    return entry.totaltime > limit or entry.inlinetime > limit
 
 
 def stats_from_profile(entries: Iterable[Any]) -> tuple[list[FunctionStats], list[CallStats]]:

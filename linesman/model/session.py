@@ -36,6 +36,7 @@ from linesman.model.rows import (
     Label,
     StackStats,
     function_key,
+    is_thread_entry,
     rows_from_stacks,
     stats_from_profile,
 )
@@ -66,7 +67,7 @@ METHOD_PATTERN = r"[A-Z]{1,10}"
 FIELDS = (
     "uuid", "timestamp", "method", "path", "query", "headers", "duration", "cpu_time",
     "status", "response_size", "error", "concurrent", "functions", "calls", "stacks",
-    "interval",
+    "interval", "clipped",
 )  # fmt: skip
 
 
@@ -103,6 +104,7 @@ class ProfilingSession:
     calls: list[CallStats]
     stacks: list[StackStats] | None
     interval: float | None
+    clipped: int  # functions whose figures held another thread's work, cut to the request's time
 
     def __init__(
         self,
@@ -120,6 +122,7 @@ class ProfilingSession:
         stacks: Iterable[StackStats] | None = None,
         labels: Mapping[str, Label] | None = None,
         interval: float | None = None,
+        clipped: int = 0,
     ) -> None:
         kept = None if stacks is None else [stack for stack in stacks if stack.frames]
         if kept is not None:
@@ -132,6 +135,7 @@ class ProfilingSession:
             duration=duration, cpu_time=cpu_time, status=status,
             response_size=response_size, error=error, concurrent=concurrent,
             functions=functions, calls=calls, stacks=kept, interval=interval,
+            clipped=clipped,
         )  # fmt: skip
 
     @classmethod
@@ -154,6 +158,7 @@ class ProfilingSession:
         response_size: int = 0,
         error: str | None = None,
         concurrent: bool = False,
+        clipped: int = 0,
     ) -> ProfilingSession:
         """A session from rows already made (a stored document, a ``.prof`` file, a
         merge), every field given here; ``duration`` defaults to the profile's."""
@@ -164,6 +169,7 @@ class ProfilingSession:
             method=method, path=path, query=query, headers=dict(headers or {}), uuid=uuid,
             timestamp=timestamp, duration=duration, cpu_time=cpu_time, status=status,
             response_size=response_size, error=error, concurrent=concurrent,
+            clipped=clipped,
         )  # fmt: skip
         return session
 
@@ -187,6 +193,7 @@ class ProfilingSession:
             cpu_time=float(fields["cpu_time"]),
             response_size=int(fields["response_size"]),
             concurrent=bool(fields["concurrent"]),
+            clipped=int(fields["clipped"]),
             interval=None if fields["interval"] is None else float(fields["interval"]),
         )
         assert set(fields) == set(FIELDS), set(fields) ^ set(FIELDS)
@@ -209,6 +216,13 @@ class ProfilingSession:
     def kind(self) -> str:
         """Which engine made it: ``deterministic`` (cProfile) or ``sampled``."""
         return DETERMINISTIC if self.stacks is None else SAMPLED
+
+    @property
+    def threads_recorded(self) -> int:
+        """How many threads the request started ran under its profile: cProfile
+        hears every thread from Python 3.12 on, so their functions are mixed into
+        the request's (the sampler and 3.11's cProfile hear the request's only)."""
+        return sum(f.callcount for f in self.functions if is_thread_entry(f))
 
     @property
     def samples(self) -> int:
