@@ -25,7 +25,7 @@ from linesman.config import Settings, parse_settings
 from linesman.controls import Controls
 from linesman.model.capture import CaptureWindow
 from linesman.profiling.gate import ProfilerGate, RequestProfile, profiling_is_safe
-from linesman.profiling.greenlets import GreenletProfile, GreenThreads
+from linesman.profiling.greenlets import GreenletProfile, GreenThreads, green_thread
 from linesman.profiling.sampling import SampledProfile
 from linesman.signing import Signer
 from linesman.storage.health import Health
@@ -242,21 +242,27 @@ class ProfilingMiddleware:
         window = self._window_for(environ) if self.controls.captures else None
         selected = self.controls.enabled and self._selected(environ)
         wanted = selected or window is not None
-        green = sys.modules.get("greenlet")  # a plain request pays this lookup, no more
-        if green is not None and green.getcurrent().parent is not None:
+        if green_thread() is not None:
             return self._serve_green(environ, start_response, selected, window)
+        if not wanted:
+            # An unprofiled request spoils a profile only where one cProfile sees every
+            # thread and requests run beside each other (profiler = cprofile on a
+            # threaded 3.12+ server; auto samples there): there it is counted in.
+            if (
+                self.settings.profiler == "cprofile"
+                and self.gate.exclusive
+                and environ.get("wsgi.multithread", True)
+            ):
+                self.gate.enter(False)
+                return self._serve_tracked(environ, start_response)
+            return self.app(environ, start_response)
         if self._samples(environ):
-            if not wanted:  # sampling is per thread: an unprofiled request spoils nothing
-                return self.app(environ, start_response)
             sampled = SampledProfile(
                 self.settings.sample_interval, self.gate.count_in(), LINESMAN_HOOKS
             )
             return self._serve_profiled(environ, start_response, sampled, selected, window)
-        if not wanted and not (self.gate.exclusive and environ.get("wsgi.multithread", True)):
-            # Only where one profiler sees every thread can this request spoil a profile.
-            return self.app(environ, start_response)
         profile: RequestProfile | SampledProfile | None
-        profile, skipped = self.gate.enter(wanted)
+        profile, skipped = self.gate.enter(True)
         if skipped == "busy" and self.settings.profiler == "auto":
             # cProfile is not free for it (linesman's writer is working): sample instead.
             profile = SampledProfile(
@@ -264,8 +270,13 @@ class ProfilingMiddleware:
             )
             profile.concurrent = True
             skipped = None
-        if isinstance(profile, RequestProfile) and self.gate.exclusive and self._other_threads():
-            profile.lost = "other_threads"  # their calls would land in it (auto samples)
+        if (
+            isinstance(profile, RequestProfile)
+            and self.settings.profiler == "cprofile"  # auto sampled these already
+            and self.gate.exclusive
+            and self._other_threads()
+        ):
+            profile.lost = "other_threads"  # their calls would land in it
         if skipped:
             self.health.count(f"skipped.{skipped}")
         if profile is None:

@@ -184,6 +184,9 @@ class ProfiledRequest:
                 "finish", "linesman: could not finish a profile", exc_info=True
             )
         finally:
+            # Sealed: a body closed after it failed must not switch it on again.
+            if self.profile.lost is None:
+                self.profile.lost = "finished"
             # Counted out last: where one profiler sees every thread, a profile that
             # starts now must not record this thread handing the record over.
             gate.leave()
@@ -241,15 +244,22 @@ class ProfiledResponse:
             self._request.finish()
 
 
-class SizedProfiledResponse(ProfiledResponse):
-    """A profiled body whose app iterable has a length, which it keeps: servers
-    set ``Content-Length`` from a one-item body's length (waitress, wsgiref), so a
+class _KeepsLength:
+    """A wrapped body whose app iterable has a length keeps it: servers set
+    ``Content-Length`` from a one-item body's length (waitress, wsgiref), so a
     body that lost it would go out chunked or without its length."""
 
     __slots__ = ()
+    _app_iter: Any
 
     def __len__(self) -> int:
-        return len(self._app_iter)  # type: ignore[arg-type]
+        return len(self._app_iter)
+
+
+class SizedProfiledResponse(_KeepsLength, ProfiledResponse):
+    """A profiled body with its app iterable's length."""
+
+    __slots__ = ()
 
 
 class TrackedResponse:
@@ -286,13 +296,10 @@ class TrackedResponse:
         self._leave()
 
 
-class SizedTrackedResponse(TrackedResponse):
-    """A tracked body that keeps its app iterable's length (see SizedProfiledResponse)."""
+class SizedTrackedResponse(_KeepsLength, TrackedResponse):
+    """A tracked body with its app iterable's length."""
 
     __slots__ = ()
-
-    def __len__(self) -> int:
-        return len(self._app_iter)  # type: ignore[arg-type]
 
 
 def profiled_body(app_iter: Iterable[bytes], request: ProfiledRequest) -> ProfiledResponse:

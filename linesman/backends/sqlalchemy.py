@@ -81,14 +81,36 @@ def _connect_args(url, timeout: float) -> dict[str, Any]:
             # server that stopped answering altogether.
             "read_timeout": seconds + 5,
             "write_timeout": seconds + 5,
-            "init_command": (
-                f"SET SESSION max_statement_time = {timeout:g}, "
-                f"innodb_lock_wait_timeout = {seconds}, lock_wait_timeout = {seconds}"
-            ),
         }
     if backend == "sqlite":
         return {"timeout": timeout}
     return {}
+
+
+def _mysql_deadlines(timeout: float) -> Any:
+    """A connect hook setting the server's own deadlines on MariaDB and MySQL,
+    which name the statement deadline differently (MySQL's covers SELECTs only)."""
+    seconds = max(1, math.ceil(timeout))
+    locks = f"innodb_lock_wait_timeout = {seconds}, lock_wait_timeout = {seconds}"
+    tries = (
+        f"SET SESSION max_statement_time = {timeout:g}, {locks}",  # MariaDB
+        f"SET SESSION max_execution_time = {int(timeout * 1000)}, {locks}",  # MySQL
+        f"SET SESSION {locks}",
+    )
+
+    def set_deadlines(connection: Any, _record: Any) -> None:
+        cursor = connection.cursor()
+        try:
+            for statement in tries:
+                try:
+                    cursor.execute(statement)
+                    return
+                except Exception:  # an unknown variable on this server: the next form
+                    continue
+        finally:
+            cursor.close()
+
+    return set_deadlines
 
 
 class SQLAlchemyBackend(SQLAlchemyControls, Backend):
@@ -128,6 +150,8 @@ class SQLAlchemyBackend(SQLAlchemyControls, Backend):
             self.engine = sa.create_engine(self.url, **options)
         except (ArgumentError, ImportError) as exc:
             raise ConfigError(f"linesman option url = {self.describe()}: {exc}") from None
+        if self.url.get_backend_name() in ("mysql", "mariadb"):
+            sa.event.listen(self.engine, "connect", _mysql_deadlines(self.timeout))
         self.tables = Tables(self.table_prefix)
         self.metadata = self.tables.metadata
         self.sessions = self.tables.sessions

@@ -17,7 +17,6 @@ import os
 import sqlite3
 import threading
 import time
-import weakref
 from collections import OrderedDict
 from collections.abc import Iterable
 
@@ -57,12 +56,11 @@ class _ThreadConnection:
     while its own runs a statement on it crashes the process, so nothing does.
     (``sqlite3.Connection`` itself takes no weak reference.)"""
 
-    __slots__ = ("connection", "generation", "owner", "__weakref__")
+    __slots__ = ("connection", "generation")
 
     def __init__(self, connection: sqlite3.Connection, generation: int) -> None:
         self.connection = connection
         self.generation = generation
-        self.owner = threading.get_ident()
 
     def close(self) -> None:
         try:
@@ -81,11 +79,7 @@ class SqliteBackend(SqliteControls, Backend):
         self.filename = os.fspath(filename)
         self.timeout = backend_option("timeout", timeout, to_seconds)
         self._local = threading.local()
-        # Every open connection, so close() and a replaced file can end them all;
-        # weakly, so a finished thread's connection goes with its thread.
-        self._connections: weakref.WeakSet[_ThreadConnection] = weakref.WeakSet()
-        self._connections_lock = threading.Lock()
-        self._generation = 0  # bumped when the file is reopened: old connections go
+        self._generation = 0  # bumped when the file is reopened or closed: old connections go
         self._identity: tuple[int, int] | None = None  # the file's (device, inode)
 
     def describe(self) -> str:
@@ -98,8 +92,6 @@ class SqliteBackend(SqliteControls, Backend):
         held: _ThreadConnection | None = getattr(self._local, "held", None)
         if held is None or held.generation != self._generation:
             held = _ThreadConnection(self._connect(), self._generation)
-            with self._connections_lock:
-                self._connections.add(held)
             self._local.held = held
         return held.connection
 
@@ -339,12 +331,8 @@ class SqliteBackend(SqliteControls, Backend):
         """Retire every thread's connection: this thread's closes now, every other
         thread's the next time that thread calls or when it ends (see
         _ThreadConnection)."""
-        with self._connections_lock:
-            held, self._connections = list(self._connections), weakref.WeakSet()
-            self._generation += 1
-        me = threading.get_ident()
-        for connection in held:
-            if connection.owner == me:
-                connection.close()
-        if getattr(self._local, "held", None) is not None:
-            self._local.held = None
+        self._generation += 1
+        held = getattr(self._local, "held", None)
+        self._local.held = None
+        if held is not None:
+            held.close()

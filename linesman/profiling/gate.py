@@ -41,6 +41,7 @@ import functools
 import itertools
 import math
 import sys
+import threading
 import time
 from collections.abc import Callable
 from queue import Empty, SimpleQueue
@@ -180,13 +181,21 @@ class RequestProfile:
         if self._check_thread_hook and sys.getprofile() is not None:
             self.lost = "profiler_unavailable"
             return False
+        slot = self._slot
+        if slot is not None:  # held before enabling: an app asking meanwhile finds us
+            slot.holder[0] = self
+            slot.enabling[0] = threading.get_ident()
         try:
             self.profile.enable()
         except ValueError:  # 3.12+: "Another profiling tool is already active"
             self.lost = "profiler_unavailable"
+        finally:
+            if slot is not None:
+                slot.enabling[0] = None
+        if self.lost is not None:  # refused, or asked to step aside while enabling
+            if slot is not None and slot.holder[0] is self:
+                slot.holder[0] = None
             return False
-        if self._slot is not None:
-            self._slot.holder[0] = self
         return True
 
 
@@ -247,11 +256,13 @@ class ProfilerGate:
         if self.exclusive:
             if overlapping or not self._writer_done_soon():
                 return None, "busy"
+            # Counted as profiling before the last look, as it is counted in flight
+            # before the first: the writer never starts between the look and this.
+            self._cprofiling.append(None)
             first_number = next(self._numbers)  # counted afresh after the wait
             if len(self._in_flight) > 1 or self._writer_working[0]:
+                self._cprofiling.pop()
                 return None, "busy"
-        if self.exclusive:
-            self._cprofiling.append(None)
         return RequestProfile(first_number, overlapping, not self.exclusive, self.slot), None
 
     def _writer_done_soon(self) -> bool:

@@ -226,6 +226,11 @@ class SampledProfile:
         self.walk_time += walk
         self._unsampled = 0.0
         self._last = _perf_counter()
+        # Only the walk's own CPU is left out: time the thread waited meanwhile (for
+        # the GIL, under load) it would have waited anyway, so it is the stack's.
+        waited = self._last - began - walk
+        if waited > 0:
+            self._counts[key][1] += waited
         if self._armed != self.interval:  # a piece's first, early sample: now the usual
             self._armed = self.interval
             setstatprofile(self._sample, self.interval)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -34,8 +35,12 @@ class ProfilerSlot:
     lets only one cProfile run where it is one per process)."""
 
     def __init__(self) -> None:
-        # A one-slot list: set and cleared without a call a profiler would record.
+        # One-slot lists: set and cleared without a call a profiler would record.
+        # The holder is set before its cProfile is enabled, so no other thread can
+        # find the slot taken and no holder to ask; while it is being enabled,
+        # its own thread's ask (``enabling``) is not an app's.
         self.holder: list[StepsAside | None] = [None]
+        self.enabling: list[int | None] = [None]
 
     def taken(self) -> bool:
         """Whether any tool holds the profiler slot (linesman's own or the app's)."""
@@ -43,12 +48,13 @@ class ProfilerSlot:
         return monitoring.get_tool(PROFILER_ID) is not None
 
     def wrap(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        holder = self.holder
+        holder, enabling = self.holder, self.enabling
+        get_ident = threading.get_ident
 
         @functools.wraps(original)
         def use_tool_id(tool_id: int, name: str, /) -> Any:
             profile = holder[0]
-            if profile is not None and tool_id == PROFILER_ID:
+            if profile is not None and tool_id == PROFILER_ID and enabling[0] != get_ident():
                 holder[0] = None
                 profile.step_aside()
             return original(tool_id, name)
