@@ -101,7 +101,7 @@ def foreign_functions(session, truth: dict) -> list[str]:
     """The functions in ``session`` that are another request's or another thread's."""
     foreign = []
     for f in session.functions:
-        if f.name.startswith("tick_") and f.name != truth["tick"]:
+        if f.name.startswith(("tick_", "request_")) and f.name not in (truth["tick"], truth["own"]):
             foreign.append(f.key)  # another request's own function
         elif is_thread_entry(f) or any(part in f.file for part in FOREIGN_FILES):
             foreign.append(f.key)
@@ -120,8 +120,8 @@ class WalkLoss(AssertionError):
 
 
 def walk_loss(session, truth: dict) -> float:
-    """Seconds of the app's own time the sampled profile of ``truth_app`` is short."""
-    app = function(session, "truth_app")
+    """Seconds of the app's own time the sampled profile of ``work`` is short."""
+    app = function(session, "work")
     return truth["app_wall"] - app.totaltime if app is not None else 0.0
 
 
@@ -141,12 +141,19 @@ def check_session(session, truth: dict) -> dict[str, float]:
     assert foreign_functions(session, truth) == [], where
     a, b = function(session, "part_a"), function(session, "part_b")
     assert a is not None and b is not None, where
-    sleep, app = function(session, SLEEP), function(session, "truth_app")
+    sleep, app = function(session, SLEEP), function(session, "work")
     assert sleep is not None and app is not None, where
+    own = function(session, truth["own"])
+    assert own is not None, where
+    if session.kind == "sampled":  # every stack of the app's work is this request's
+        keys = {f.key for f in session.functions if f.name in ("work", "part_a", "part_b")}
+        for stack in session.stacks:
+            if keys & set(stack.frames):
+                assert own.key in stack.frames, (where, stack)
     if session.kind == "deterministic":
         tick = function(session, truth["tick"])
         assert tick is not None and tick.callcount == truth_app.TICKS, (where, tick)
-        for name in ("part_a", "part_b", "truth_app", SLEEP):
+        for name in ("part_a", "part_b", "work", truth["own"], SLEEP):
             assert function(session, name).callcount == 1, (where, name)
         assert function(session, "burn").callcount == 2, where
     true_share = truth["a_wall"] / (truth["a_wall"] + truth["b_wall"])
@@ -229,7 +236,8 @@ def test_the_checks_see_another_requests_function_and_a_lost_count():
 
     def session(tick: str, ticks: int) -> ProfilingSession:
         rows = [
-            FunctionStats(here, 1, "truth_app", 1, 0, 0.0, truth["app_wall"]),
+            FunctionStats(f"<request {tick}>", 1, f"request_{tick}", 1, 0, 0.0, truth["app_wall"]),
+            FunctionStats(here, 1, "work", 1, 0, 0.0, truth["app_wall"]),
             FunctionStats(here, 2, "part_a", 1, 0, 0.0, truth["a_wall"]),
             FunctionStats(here, 3, "part_b", 1, 0, 0.0, truth["b_wall"]),
             FunctionStats(here, 4, "burn", 2, 0, 0.0, truth["a_wall"] + truth["b_wall"]),

@@ -2,15 +2,17 @@
 truth in its response, to hold linesman's profiles against.
 
 Each request (``/truth/NAME``, NAME unique per request) runs, inside
-``truth_app``:
+``work`` (timed as a whole: ``app_wall``):
 
 * ``part_a`` then ``part_b``: CPU work of 28 ms and 12 ms of thread CPU time
   (a 70/30 split), each timed by the app in wall time (what both engines
   measure: cProfile's clock and the sampler's are ``perf_counter``) and in
   thread CPU time;
-* a function made for this request alone with ``exec`` (``tick_NAME``), called
-  exactly ``TICKS`` times: a profile holding another request's ``tick_`` holds
-  another request's calls, and cProfile's count of its own must be exact;
+* two functions made for this request alone with ``exec``: ``request_NAME``,
+  inside which all the work below runs (so every sampled stack holds it), and
+  ``tick_NAME``, called exactly ``TICKS`` times; a profile holding another
+  request's ``request_`` or ``tick_`` holds another request's calls, and
+  cProfile's count of its own ``tick_`` must be exact;
 * ``time.sleep(0.02)``, timed in wall time: the wait, and its share of
   ``truth_app``'s wall time.
 
@@ -48,13 +50,18 @@ def part_b() -> int:
     return burn(PART_B_CPU)
 
 
-def make_tick(name: str):
-    """``tick_NAME``, compiled for this request alone (its own code object and
-    file name), so a profile can tell it from every other request's."""
+def make_own(name: str):
+    """``request_NAME`` and ``tick_NAME``, compiled for this request alone (their
+    own code objects and file name), so a profile can tell them from every other
+    request's: all the request's work runs inside ``request_NAME`` (on every
+    sampled stack), and ``tick_NAME`` is the small function counted exactly."""
     namespace: dict = {}
-    code = compile(f"def tick_{name}(x):\n    return x + 1\n", f"<request {name}>", "exec")
-    exec(code, namespace)
-    return namespace[f"tick_{name}"]
+    source = (
+        f"def request_{name}(work, tick):\n    return work(tick)\n\n"
+        f"def tick_{name}(x):\n    return x + 1\n"
+    )
+    exec(compile(source, f"<request {name}>", "exec"), namespace)
+    return namespace[f"request_{name}"], namespace[f"tick_{name}"]
 
 
 def timed(function, *args):
@@ -63,18 +70,15 @@ def timed(function, *args):
     return time.perf_counter() - wall, time.thread_time() - cpu
 
 
-def truth_app(name: str) -> dict:
+def work(tick) -> dict:
     began = time.perf_counter()
     a_wall, a_cpu = timed(part_a)
     b_wall, b_cpu = timed(part_b)
-    tick = make_tick(name)
     value = 0
     for _ in range(TICKS):
         value = tick(value)
     sleep_wall, _ = timed(time.sleep, WAIT)
     return {
-        "name": name,
-        "tick": f"tick_{name}",
         "ticks": value,
         "a_wall": a_wall,
         "b_wall": b_wall,
@@ -83,6 +87,12 @@ def truth_app(name: str) -> dict:
         "sleep_wall": sleep_wall,
         "app_wall": time.perf_counter() - began,
     }
+
+
+def truth_app(name: str) -> dict:
+    own, tick = make_own(name)
+    truth = own(work, tick)
+    return {"name": name, "own": f"request_{name}", "tick": f"tick_{name}", **truth}
 
 
 def truth_route(environ, start_response):
