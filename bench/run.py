@@ -713,13 +713,166 @@ def fill_distinct_paths(backend, count: int) -> None:
         )
 
 
+# -- 6. sustained load: every profiled request stored ---------------------------------------
+SUSTAINED_SERVER = textwrap.dedent("""
+    import logging, sys, time
+    from waitress import serve
+    logging.getLogger("waitress").setLevel(logging.ERROR)
+    from linesman.middleware import ProfilingMiddleware
+
+    def compute(seconds):
+        end = time.thread_time() + seconds
+        while time.thread_time() < end:
+            sum(divmod(n, 7)[0] for n in range(50))
+
+    def waits_then_computes(environ, start_response):
+        time.sleep(0.02)  # as an app waits on its database
+        compute(0.003)
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
+
+    port, store = int(sys.argv[1]), sys.argv[2]
+    serve(ProfilingMiddleware(waits_then_computes, filename=store), host="127.0.0.1",
+          port=port, _quiet=True)
+""")
+
+
+def steady_load(port: int, seconds: float, clients: int) -> int:
+    """``clients`` keep-alive clients for ``seconds``; how many requests were answered."""
+    import http.client
+
+    answered: list[int] = []
+    errors: list[object] = []
+    end = time.monotonic() + seconds
+
+    def client(number: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        done = 0
+        while time.monotonic() < end:
+            connection.request("GET", f"/sustained/{number}")
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                errors.append(response.status)
+            done += 1
+        connection.close()
+        answered.append(done)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} requests failed: {errors[:5]}")
+    return sum(answered)
+
+
+def store_throughput(sessions: list, folder: Path, batch: int, seconds: float = 3.0) -> float:
+    """Sessions per second SqliteBackend.add_many stores, in batches of ``batch``
+    copies of ``sessions`` (fresh ids), on a fresh file, for about ``seconds`` of
+    the store's own time (making the copies is not counted)."""
+    from linesman.backends.sqlite import SqliteBackend
+
+    backend = SqliteBackend(filename=str(folder / f"throughput-{batch}.db"))
+    backend.setup()
+    stored, number, spent = 0, 0, 0.0
+    try:
+        while spent < seconds:
+            copies = []
+            for _ in range(batch):
+                session = sessions[number % len(sessions)]
+                copies.append(session.replace(uuid=str(uuid_module.uuid4())))
+                number += 1
+            began = time.perf_counter()
+            backend.add_many(copies)
+            spent += time.perf_counter() - began
+            stored += len(copies)
+    finally:
+        backend.close()
+    return stored / spent
+
+
+def sustained(seconds: float, store: Path, clients: int = 8) -> None:
+    """8 clients on a route that waits 20 ms then computes 3 ms, under waitress with
+    default settings: the share of requests stored while the load lasted and after,
+    beside what the store itself sustains for sessions of that size."""
+    from linesman.backends.sqlite import SqliteBackend
+
+    section(
+        f"6. Sustained load: waitress (defaults), {clients} clients, {seconds:.0f} s, "
+        f"wait 20 ms + compute 3 ms (Python {platform.python_version()})"
+    )
+    root = Path(__file__).resolve().parent.parent
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
+    )
+    path = store / "sustained.db"
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-c", SUSTAINED_SERVER, str(port), str(path)], env=env
+    )
+    backend = SqliteBackend(filename=str(path))
+    try:
+        wait_for(port)
+        started = time.perf_counter()
+        answered = steady_load(port, seconds, clients)
+        elapsed = time.perf_counter() - started
+        during = backend.count()
+        deadline, last, still = time.monotonic() + 60, -1, time.monotonic()
+        while time.monotonic() < deadline:  # until all are in, or none came for 5 s
+            now = backend.count()
+            if now >= answered:
+                break
+            if now != last:
+                last, still = now, time.monotonic()
+            elif time.monotonic() - still > 5:
+                break
+            time.sleep(0.1)
+        after = backend.count()
+        drained = time.perf_counter() - started - elapsed
+        counters = backend.read_counters()
+        sessions = [backend.get(summary["uuid"]) for summary in backend.list_summaries(0, 20)]
+    finally:
+        server.terminate()
+        server.wait(30)
+        backend.close()
+    skipped = {name: value for name, value in counters.items() if name.startswith("skipped.")}
+    line("requests answered", f"{answered} ({answered / elapsed:.0f}/s)")
+    line("stored when the load ended", f"{during} ({during / answered:.1%})", "target >= 99%",
+         during >= 0.99 * answered)  # fmt: skip
+    line("stored in the end", f"{after} ({after / answered:.1%}, +{drained:.1f} s)",
+         "target >= 99%", after >= 0.99 * answered)  # fmt: skip
+    line("skipped (counters)", json.dumps(skipped) if skipped else "none")
+    size = statistics.median(len(pickle.dumps(session.to_dict())) for session in sessions)
+    kinds = sorted({session.kind for session in sessions})
+    rates = {batch: store_throughput(sessions, store, batch) for batch in (1, 20, 200)}
+    for batch, rate in rates.items():
+        line(f"store: add_many, batches of {batch} ({', '.join(kinds)}, ~{size / 1000:.1f} kB)",
+             f"{rate:.0f} sessions/s", f"load: {answered / elapsed:.0f}/s")  # fmt: skip
+    record(
+        f"sustained.{platform.python_version()}",
+        seconds=elapsed,
+        clients=clients,
+        answered=answered,
+        requests_per_second=answered / elapsed,
+        stored_during=during,
+        stored_after=after,
+        drain_seconds=drained,
+        skipped=skipped,
+        session_kinds=kinds,
+        session_pickled_bytes=size,
+        store_sessions_per_second={str(batch): rate for batch, rate in rates.items()},
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and sizes")
     parser.add_argument(
         "--only",
         nargs="*",
-        choices=["pass", "latency", "shapes", "cpu", "load", "scale"],
+        choices=["pass", "latency", "shapes", "cpu", "load", "scale", "sustained"],
         help="run only these parts",
     )
     parser.add_argument(
@@ -729,7 +882,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--output", default="bench-results.json", help="JSON file to write")
     args = parser.parse_args(argv)
-    parts = set(args.only or ["pass", "latency", "shapes", "cpu", "load", "scale"])
+    parts = set(args.only or ["pass", "latency", "shapes", "cpu", "load", "scale", "sustained"])
     rounds = 5 if args.quick else 15
     print(
         f"linesman benchmarks on Python {platform.python_version()}, "
@@ -750,6 +903,8 @@ def main(argv: list[str] | None = None) -> int:
         if "scale" in parts:
             sizes = [100, 10_000] if args.quick else [100, 10_000, 100_000]
             at_scale(sizes, store, args.postgresql or None)
+        if "sustained" in parts:
+            sustained(15 if args.quick else 60, store)
     Path(args.output).write_text(
         json.dumps({"python": platform.python_version(), "results": RESULTS}, indent=1)
     )
