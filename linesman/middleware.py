@@ -270,13 +270,6 @@ class ProfilingMiddleware:
             )
             profile.concurrent = True
             skipped = None
-        if (
-            isinstance(profile, RequestProfile)
-            and self.settings.profiler == "cprofile"  # auto sampled these already
-            and self.gate.exclusive
-            and self._other_threads()
-        ):
-            profile.lost = "other_threads"  # their calls would land in it
         if skipped:
             self.health.count(f"skipped.{skipped}")
         if profile is None:

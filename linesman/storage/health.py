@@ -21,8 +21,6 @@ SKIP_REASONS = {
     "profiler_unavailable": "another profiling tool was active in the process",
     "app_profiler": "the app started a profiler or hook of its own meanwhile, and linesman "
     "stepped aside",
-    "other_threads": "other Python threads ran (with profiler = cprofile on Python 3.12+, "
-    "their calls would land in the profile; auto samples instead)",
     "too_fast": "shorter than min_duration",
     "queue_full": "the storage queue was full",
     "green_thread": "it ran in a green thread (gevent, eventlet), where cProfile "
