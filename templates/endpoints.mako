@@ -6,6 +6,9 @@
 <script type="module" src="${base}/static/endpoints.js"></script>
 </%def>
 <h1>Endpoints <small>requests grouped by method and path, numbers and ids folded</small></h1>
+% if damaged:
+<p class="note damaged-note" role="status">${"{:,}".format(damaged)} damaged row${'' if damaged == 1 else 's'} left out of these figures: what the store holds for ${'it' if damaged == 1 else 'them'} is not what linesman writes. The list of sessions shows ${'it' if damaged == 1 else 'them'} and why.</p>
+% endif
 % if not endpoints:
 <p class="empty">No profiled requests yet.</p>
 % else:

@@ -21,6 +21,9 @@
 % if line.skipped:
 , <span class="skipped">${f"{line.skipped:,}"} skipped — ${'; '.join(f'{number:,} {reason}: {why}' if why else f'{number:,} {reason}' for reason, number, why in line.reasons)}</span>\
 % endif
+% if line.lost:
+, <span class="lost">${f"{line.lost:,}"} lost — ${'; '.join(f'{number:,} {why}' for number, why in line.lost_reasons)} (the last: ${health.last_lost or 'see the log'})</span>\
+% endif
 .</p>
 % endfor
 </div>
@@ -94,6 +97,10 @@
   % endif
 </form>
 
+% if damaged:
+<% one = damaged == 1 %>
+<p class="note damaged-note" role="status">${damaged} damaged row${'' if one else 's'} on this page: what the store holds for ${'it' if one else 'them'} is not what linesman writes (another tool, a hand edit, or damage to the store), so ${'it is' if one else 'they are'} left out of merged profiles and comparisons, and ${'its' if one else 'their'} damaged values out of the endpoints' figures. Delete ${'it' if one else 'them'} once you have seen why.</p>
+% endif
 % if not sessions:
 <p class="empty">${"No session matches these filters." if query.filters else "No profiled requests yet. Use the app, then reload this page."}</p>
 % else:
@@ -114,16 +121,38 @@
 </tr></thead>
 <tbody>
 % for s in sessions:
-<tr class="${'damaged' if s['uuid'] in damaged else 'failed' if s['failed'] else ''}">
+% if s.get('damaged'):
+<% addressable = is_session_id(s['uuid']) %>
+<tr class="damaged">
+  <td class="pick">
+  % if addressable:
+  <input type="checkbox" name="session_uuids[]" value="${s['uuid']}" aria-label="Select the damaged row ${s['uuid']}">
+  % endif
+  </td>
+  <td class="when">—</td>
+  <td class="method">${s['method']}</td>
+  <td class="path">\
+% if addressable:
+<a href="${base}/profiles/${s['uuid']}">${breakable_path(s['path'] + (('?' + s['query']) if s['query'] else '')) | n}</a>\
+% else:
+${breakable_path(s['path'] + (('?' + s['query']) if s['query'] else '')) | n}\
+% endif
+ <span class="why">damaged: ${s['damaged']}</span></td>
+  <td class="status">—</td>
+  <td class="num duration">—</td>
+  <td class="num cpu">—</td>
+% else:
+<tr class="${'failed' if s['failed'] else ''}">
   <td class="pick"><input type="checkbox" name="session_uuids[]" value="${s['uuid']}" aria-label="Select ${s['method']} ${s['path']}"></td>
   <td class="when"><time datetime="${fmt_iso(s['timestamp'])}">${fmt_time(s['timestamp'])}</time> <span class="ago">${fmt_ago(s['timestamp'], now)}</span></td>
   <td class="method">${s['method']}</td>
-  <td class="path"><a href="${base}/profiles/${s['uuid']}">${breakable_path(s['path'] + (('?' + s['query']) if s['query'] else '')) | n}</a>${' (stored, but cannot be read)' if s['uuid'] in damaged else ''}</td>
+  <td class="path"><a href="${base}/profiles/${s['uuid']}">${breakable_path(s['path'] + (('?' + s['query']) if s['query'] else '')) | n}</a></td>
   <td class="status">${s['status'] if s['status'] is not None else '—'}</td>
   <td class="num duration">${fmt_ms(s['duration'])}</td>
   <td class="num cpu">${fmt_ms(s['cpu_time'])}</td>
+% endif
   <td class="act">
-  % if not read_only:
+  % if not read_only and is_session_id(s['uuid']):
   <button type="submit" class="link quiet" formaction="${base}/delete/${s['uuid']}" data-confirm="Delete this session?" aria-label="Delete ${s['method']} ${s['path']}">Delete</button>
   % endif
   </td>

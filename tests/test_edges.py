@@ -94,7 +94,7 @@ def test_a_zlib_bomb_row_is_refused_quickly_in_show_and_the_ui(tmp_path, make_pr
     err = one_line_error(linesman("show", str(store), session.uuid))
     assert "larger than" in err
     middleware = make_profiled(apps.hello_app, filename=str(store))
-    page = ui_client(middleware).get(f"/__profiler__/profiles/{session.uuid}", status=500)
+    page = ui_client(middleware).get(f"/__profiler__/profiles/{session.uuid}", status=410)
     assert "cannot be read" in page.text
 
 

@@ -356,7 +356,7 @@ def test_the_endpoint_table_keeps_series_not_rows():
         ("GET", "/b", 0.005, False, 200, 124.0),
     ]
     table = EndpointTable(group_rows(rows, DEFAULT_FOLDS))
-    assert set(vars(table)) == {"stats", "span", "series", "moments"}
+    assert set(vars(table)) == {"stats", "span", "series", "moments", "damaged"}
     assert set(table.series) == {"GET /a/{id}"} and table.moments == {"GET /b": 124.0}
     charts = table.charts(table.stats)
     by_endpoint = dict(

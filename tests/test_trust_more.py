@@ -141,7 +141,7 @@ def test_an_undecodable_document_is_flagged_in_the_list(make_profiled):
     middleware.backend.conn.execute(
         "UPDATE sessions SET document = x'00' WHERE uuid = ?", (uuids[1],)
     )
-    client.get(f"/__profiler__/profiles/{uuids[1]}", status=500)
+    client.get(f"/__profiler__/profiles/{uuids[1]}", status=410)
     page = client.get("/__profiler__/")
     assert page.text.count('class="damaged"') == 1
     assert "cannot be read" in page.text

@@ -622,7 +622,7 @@ def test_a_damaged_session_gives_a_clean_error_and_the_list_still_shows(populate
     middleware.backend.conn.execute(
         "UPDATE sessions SET document = x'00ff' WHERE uuid = ?", (uuids["/page/1"],)
     )
-    page = client.get(f"/__profiler__/profiles/{uuids['/page/1']}", status=500)
+    page = client.get(f"/__profiler__/profiles/{uuids['/page/1']}", status=410)
     assert "cannot be read" in page.text and "Traceback" not in page.text
     assert len(rows(client.get("/__profiler__/"))) == 7
 

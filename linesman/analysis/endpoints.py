@@ -13,11 +13,13 @@ import statistics
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from linesman.backends.row_check import sound_endpoint_rows
 from linesman.model.endpoint import DEFAULT_FOLDS, endpoint_of, fold_path
 from linesman.model.merge import percentile
 
 __all__ = [
     "EndpointStats",
+    "EndpointGroups",
     "DurationSeries",
     "group_rows",
     "stats_of_groups",
@@ -53,24 +55,29 @@ class DurationSeries(NamedTuple):
     p95s: list[float | None]
 
 
+class EndpointGroups(dict[str, list[tuple]]):
+    """The rows by endpoint, and how many rows were damaged (left out: a row of
+    wrong types or impossible values must neither break nor skew the figures)."""
+
+    damaged: int = 0
+
+
 def endpoint_stats(
     summaries: Iterable[dict], folds: Iterable[re.Pattern[str]] = DEFAULT_FOLDS
 ) -> list[EndpointStats]:
-    """Per endpoint: count, median, 95th percentile and max duration, errors; slowest first."""
+    """Per endpoint: count, median, 95th percentile and max duration, errors; slowest
+    first. A damaged summary counts for nothing."""
     return stats_of_rows(
-        (
-            (
-                summary["method"],
-                summary["path"],
-                summary["duration"],
-                summary.get("failed"),
-                summary.get("status"),
-                summary.get("timestamp"),
-            )
-            for summary in summaries
-        ),
-        folds,
+        (_row_of(summary) for summary in summaries if not summary.get("damaged")), folds
     )
+
+
+def _row_of(summary: dict) -> tuple:
+    """A summary's endpoint row; one without a time gives none, nor a status."""
+    row = (summary["method"], summary["path"], summary["duration"], summary.get("failed", False))
+    if "timestamp" not in summary:
+        return row
+    return (*row, summary.get("status"), summary["timestamp"])
 
 
 def stats_of_rows(
@@ -83,15 +90,14 @@ def stats_of_rows(
 
 def group_rows(
     rows: Iterable[tuple], folds: Iterable[re.Pattern[str]] = DEFAULT_FOLDS
-) -> dict[str, list[tuple]]:
-    """The rows by endpoint. A row of a store that gives only ``(method, path,
-    duration, failed)`` has no status or time."""
-    rows = list(rows)
-    if rows and len(rows[0]) < 6:
-        rows = [(*row[:4], None, None) for row in rows]
+) -> EndpointGroups:
+    """The sound rows by endpoint (see ``row_check.sound_endpoint_rows``). A row of a
+    store that gives only ``(method, path, duration, failed)`` has no status or time."""
+    sound, damaged = sound_endpoint_rows(rows)
     subs = [pattern.sub for pattern in folds]
-    groups: dict[str, list[tuple]] = {}
-    for row in rows:
+    groups = EndpointGroups()
+    groups.damaged = damaged
+    for row in sound:
         path = row[1]
         for sub in subs:  # fold_path, inline: it runs once per stored session
             path = sub("{id}", path)

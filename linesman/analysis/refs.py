@@ -13,13 +13,20 @@ from typing import TYPE_CHECKING
 from linesman.analysis.compare import one_kind
 from linesman.model.endpoint import endpoint_of
 from linesman.model.merge import merge_sessions
-from linesman.model.session import METHOD_PATTERN, UUID_PATTERN, ProfilingSession
+from linesman.model.session import (
+    METHOD_PATTERN,
+    UUID_PATTERN,
+    ProfilingSession,
+    SessionFormatError,
+)
 
 if TYPE_CHECKING:
     from linesman.backends.base import Backend
 
 
 MERGE_LIMIT = 500  # the newest sessions of an endpoint that a merge adds up
+
+MEDIAN_TRIES = 5  # damaged sessions passed over looking for an endpoint's median one
 
 
 UUID = re.compile(UUID_PATTERN)
@@ -104,12 +111,14 @@ def endpoint_uuids(
     backend: Backend, ref: ProfileRef, folds: Iterable[re.Pattern[str]], limit: int = MERGE_LIMIT
 ) -> list[str]:
     """The ids of the newest ``limit`` stored sessions of the endpoint within the
-    ref's range, newest first (read from the summaries: nothing is decoded)."""
+    ref's range, newest first (read from the summaries: nothing is decoded; a
+    damaged row is left out)."""
     folds = tuple(folds)
     return [
         row["uuid"]
         for row in reversed(backend.summaries())
-        if (ref.since is None or row["timestamp"] >= ref.since)
+        if not row.get("damaged")
+        and (ref.since is None or row["timestamp"] >= ref.since)
         and (ref.until is None or row["timestamp"] < ref.until)
         and endpoint_of(row["method"], row["path"], folds) == ref.endpoint
     ][:limit]
@@ -120,9 +129,19 @@ def endpoint_sessions(
 ) -> list[ProfilingSession]:
     """The newest ``limit`` stored sessions of the endpoint within the ref's range
     (all read at once, without a time bound: for the command line; the UI merges
-    them one at a time within its budget, see linesman.analysis.merging)."""
+    them one at a time within its budget, see linesman.analysis.merging). A
+    session whose document turns out damaged is left out."""
     uuids = endpoint_uuids(backend, ref, folds, limit)
-    return one_kind([session for session in map(backend.get, uuids) if session is not None])
+    sessions = (_readable(backend, uuid) for uuid in uuids)
+    return one_kind([session for session in sessions if session is not None])
+
+
+def _readable(backend: Backend, uuid: str) -> ProfilingSession | None:
+    """The stored session, or None if it is gone or damaged."""
+    try:
+        return backend.get(uuid)
+    except SessionFormatError:
+        return None
 
 
 def resolve(
@@ -147,15 +166,22 @@ def merged_endpoint(ref: ProfileRef, sessions: list[ProfilingSession]) -> Profil
 def median_session(
     backend: Backend, session: ProfilingSession, folds: Iterable[re.Pattern[str]]
 ) -> str:
-    """The id of the session of median duration among this one's endpoint."""
+    """The id of the session of median duration among this one's endpoint (of
+    those that read: a damaged one is passed over, a few at most)."""
     folds = tuple(folds)
     endpoint = endpoint_of(session.method, session.path, folds)
     rows = sorted(
         (
             row
             for row in backend.summaries()
-            if endpoint_of(row["method"], row["path"], folds) == endpoint
+            if not row.get("damaged") and endpoint_of(row["method"], row["path"], folds) == endpoint
         ),
         key=lambda row: row["duration"],
     )
-    return rows[(len(rows) - 1) // 2]["uuid"] if rows else session.uuid
+    for _ in range(MEDIAN_TRIES):
+        if not rows:
+            break
+        median = rows.pop((len(rows) - 1) // 2)["uuid"]
+        if median == session.uuid or _readable(backend, median) is not None:
+            return median
+    return session.uuid

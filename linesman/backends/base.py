@@ -14,11 +14,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from linesman.backends.process_controls import ProcessControls
+from linesman.backends.row_check import SUMMARY_FIELDS, session_problem, summary_of_session
+from linesman.model.codec import encode_session
 from linesman.model.session import capped_text
 
 if TYPE_CHECKING:
     from linesman.model.session import ProfilingSession
-from linesman.backends.process_controls import ProcessControls
 
 __all__ = [
     "Backend",
@@ -29,21 +31,13 @@ __all__ = [
     "SORT_KEYS",
     "SUMMARY_FIELDS",
     "storable_text",
+    "storable_document",
 ]
 
-SessionSummary = dict  # one value per SUMMARY_FIELDS name
-# What a listing shows of a session; stores keep these as columns beside the document.
-SUMMARY_FIELDS = (
-    "uuid",
-    "timestamp",
-    "method",
-    "path",
-    "query",
-    "status",
-    "duration",
-    "cpu_time",
-    "failed",
-)
+# One value per SUMMARY_FIELDS name (what a listing shows of a session; stores keep
+# these as columns beside the document), checked as it is read (see row_check): a
+# row that is not sound has a "damaged" reason beside values of the right types.
+SessionSummary = dict
 SORT_KEYS = ("timestamp", "duration", "path", "status")
 PATH_LENGTH = 700  # a stored path's column: indexable everywhere (MariaDB: 3072 bytes)
 QUERY_LENGTH = 8000  # a stored query's column (MariaDB's TEXT takes 65,535 bytes)
@@ -116,6 +110,18 @@ def storable_text(text: str, limit: int) -> str:
     return capped_text(text.replace("\0", "%00") if "\0" in text else text, limit)
 
 
+def storable_document(session: ProfilingSession) -> bytes:
+    """The session's stored document; SessionRefused for a session whose row would
+    read back as damaged (a NaN or negative time, say) or that does not encode."""
+    problem = session_problem(session)
+    if problem is None:
+        try:
+            return encode_session(session)
+        except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+    raise SessionRefused(f"session {session.uuid!r} cannot be stored: {problem}")
+
+
 class Backend(ProcessControls):
     """Base class of a session store. Subclasses implement the seven methods.
 
@@ -165,17 +171,19 @@ class Backend(ProcessControls):
 
     def summaries(self) -> list[SessionSummary]:
         """Every session's summary, oldest first; stores override it not to decode."""
-        return [session.summary() for session in self.get_all().values()]
+        return [summary_of_session(session) for session in self.get_all().values()]
 
     def endpoint_rows(self) -> list[tuple]:
         """``(method, path, duration, failed, status, timestamp)`` of every session:
         all the endpoints page needs; stores override it to read six columns, not
-        whole rows (the endpoints page also takes the first four alone)."""
+        whole rows (the endpoints page also takes the first four alone). The
+        figures check each (``row_check.sound_endpoint_rows``); a damaged row's
+        duration is None here, so they count it as damaged and leave it out."""
         return [
             (
                 row["method"],
                 row["path"],
-                row["duration"],
+                None if row.get("damaged") else row["duration"],
                 row.get("failed"),
                 row.get("status"),
                 row.get("timestamp"),

@@ -6,7 +6,11 @@ never leaves it torn; processes sharing the file take a lock around each
 read-modify-write and reload what another wrote, so none loses another's
 sessions. The pickle holds only plain dicts, lists, strings and numbers, and
 is read with an unpickler that refuses every class, so a crafted or damaged
-file is a clear error naming the file, never code that runs.
+file is a clear error naming the file, never code that runs. Each document is
+checked as it is read (``row_check``): one of wrong types is a damaged row. A
+change that cannot be written (a session pickle cannot write, such as one
+100,000 lists deep) is undone and refused alone; a stored document that cannot
+be written back is kept as a damaged row, the file as it was set aside.
 """
 
 from __future__ import annotations
@@ -16,14 +20,22 @@ import io
 import logging
 import os
 import pickle
+import shutil
 import tempfile
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from linesman.backends.base import SUMMARY_FIELDS, Backend, BackendError
+from linesman.backends.base import Backend, BackendError, SessionRefused, SessionSummary
+from linesman.backends.row_check import (
+    readable_sessions,
+    session_of_document,
+    session_problem,
+    summary_of_document,
+)
 from linesman.model.session import ProfilingSession
 from linesman.signing import new_secret
 
@@ -50,12 +62,24 @@ def _load_plain(data: bytes) -> Any:
     return _PlainUnpickler(io.BytesIO(data)).load()
 
 
+class _Unpicklable(Exception):
+    """pickle.dump failed on the content itself (not on the disk)."""
+
+
+def _picklable(value: Any) -> bool:
+    try:
+        pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # RecursionError, PicklingError, MemoryError, TypeError...
+        return False
+    return True
+
+
 class PickleBackend(Backend):
     """Sessions in one pickle file (``filename``), rewritten on each change."""
 
     def __init__(self, filename: str = "sessions.dat") -> None:
         self.filename = os.path.abspath(os.fspath(filename))
-        self._documents: dict[str, dict] = {}
+        self._documents: dict[str, Any] = {}  # as stored: checked when read
         self._settings: dict[str, object] = {}
         self._loaded_stamp: tuple | None = None
         self._lock = threading.RLock()
@@ -103,7 +127,21 @@ class PickleBackend(Backend):
             self._documents, self._settings = self._read_file()
             self._loaded_stamp = stamp
 
-    def _write_file(self) -> None:
+    def _write_file(self, incoming: Collection[str] = ()) -> None:
+        """Write the store; ``incoming`` are the ids this change adds. A failure of
+        pickle itself is the content's: an incoming session is refused (the change
+        is undone by ``_changing``), a stored document is kept as a damaged row."""
+        try:
+            self._dump()
+        except _Unpicklable as exc:
+            self._set_aside_unpicklable(exc, incoming)
+            try:
+                self._dump()
+            except _Unpicklable as again:  # the whole, not one document (MemoryError?)
+                raise BackendError(f"cannot write {self.filename}: {again}") from None
+        self._loaded_stamp = self._stamp()
+
+    def _dump(self) -> None:
         content = {
             "format": FORMAT,
             "version": FORMAT_VERSION,
@@ -115,7 +153,10 @@ class PickleBackend(Backend):
             handle, temporary = tempfile.mkstemp(prefix=".linesman-", dir=folder)
             try:
                 with os.fdopen(handle, "wb") as stream:
-                    pickle.dump(content, stream, protocol=pickle.HIGHEST_PROTOCOL)
+                    try:
+                        pickle.dump(content, stream, protocol=pickle.HIGHEST_PROTOCOL)
+                    except Exception as exc:  # RecursionError, PicklingError, MemoryError...
+                        raise _Unpicklable(f"{type(exc).__name__}: {exc}") from None
                     stream.flush()
                     os.fsync(stream.fileno())
                 os.replace(temporary, self.filename)
@@ -124,11 +165,45 @@ class PickleBackend(Backend):
                 raise
         except OSError as exc:
             raise BackendError(f"cannot write {self.filename}: {exc}") from exc
-        self._loaded_stamp = self._stamp()
+
+    def _set_aside_unpicklable(self, exc: _Unpicklable, incoming: Collection[str]) -> None:
+        bad = [uuid for uuid, document in self._documents.items() if not _picklable(document)]
+        refused = [uuid for uuid in bad if uuid in incoming]
+        if refused:
+            raise SessionRefused(
+                f"{self.filename}: session {refused[0]!r} cannot be pickled ({exc})"
+            )
+        settings = [name for name, value in self._settings.items() if not _picklable(value)]
+        if not bad and not settings:
+            raise BackendError(f"cannot write {self.filename}: {exc}")
+        aside = f"{self.filename}.unwritable-{time.strftime('%Y%m%d-%H%M%S')}"
+        try:
+            shutil.copy2(self.filename, aside)
+        except OSError as error:
+            raise BackendError(
+                f"cannot write {self.filename}: it holds {len(bad) + len(settings)} "
+                f"value(s) pickle cannot write back ({exc}), and cannot be copied aside: {error}"
+            ) from None
+        reason = f"its document cannot be written back ({exc}); the file as it was is {aside}"
+        for uuid in bad:
+            self._documents[uuid] = {"uuid": uuid, "damaged": reason}
+        for name in settings:
+            del self._settings[name]
+        log.warning(
+            "linesman: %s holds %d session(s) and %d setting(s) that cannot be written back "
+            "(%s); they are kept as damaged rows, and the file as it was is %s",
+            self.filename,
+            len(bad),
+            len(settings),
+            exc,
+            aside,
+        )
 
     @contextmanager
-    def _changing(self) -> Iterator[None]:
-        """Lock against threads and processes, reload, change, write back."""
+    def _changing(self, incoming: Collection[str] = ()) -> Iterator[None]:
+        """Lock against threads and processes, reload, change, write back. The change
+        is made to copies, so a reader goes on with what it had, and a change that
+        cannot be written is undone (never left to poison every later write)."""
         with self._lock:
             try:
                 lock_file = open(self.filename + ".lock", "a")
@@ -137,17 +212,19 @@ class PickleBackend(Backend):
             with lock_file:
                 fcntl.flock(lock_file, fcntl.LOCK_EX)
                 self._refresh()
-                yield
-                self._write_file()
+                before = self._documents, self._settings
+                self._documents, self._settings = dict(before[0]), dict(before[1])
+                try:
+                    yield
+                    self._write_file(incoming)
+                except BaseException:
+                    self._documents, self._settings = before
+                    raise
 
-    def _reading(self) -> dict[str, dict]:
+    def _reading(self) -> dict[str, Any]:
         with self._lock:
             self._refresh()
             return self._documents
-
-    @staticmethod
-    def _session(document: dict) -> ProfilingSession:
-        return ProfilingSession.from_dict(document)
 
     # -- the documented seven ------------------------------------------------
     def setup(self) -> None:
@@ -164,19 +241,29 @@ class PickleBackend(Backend):
             ) from None
 
     def add(self, session: ProfilingSession) -> None:
+        problem = session_problem(session)
+        if problem is not None:
+            raise SessionRefused(f"session {session.uuid!r} cannot be stored: {problem}")
         document = session.to_dict()
-        with self._changing():
+        with self._changing(incoming=(session.uuid,)):
             self._documents.pop(session.uuid, None)
             self._documents[session.uuid] = document
 
     def get(self, session_uuid: str) -> ProfilingSession | None:
-        document = self._reading().get(str(session_uuid))
-        return None if document is None else self._session(document)
+        """The session, or SessionFormatError if its document is damaged."""
+        uuid = str(session_uuid)
+        documents = self._reading()
+        return session_of_document(uuid, documents[uuid]) if uuid in documents else None
 
     def get_all(self) -> OrderedDict[str, ProfilingSession]:
-        documents = list(self._reading().values())
-        documents.sort(key=lambda document: document.get("timestamp", 0.0))  # stable
-        return OrderedDict((document["uuid"], self._session(document)) for document in documents)
+        """Every session that reads, oldest first (a damaged one is left out, and logged)."""
+        documents = self._reading()
+        pairs = [
+            (row["uuid"], documents[row["uuid"]])
+            for row in self._summaries(documents)
+            if not row.get("damaged")
+        ]
+        return OrderedDict(readable_sessions(self.filename, pairs, session_of_document))
 
     def delete(self, session_uuid: str) -> int:
         return self.delete_many([session_uuid])
@@ -221,8 +308,12 @@ class PickleBackend(Backend):
         with self._changing():
             self._settings["secret"] = bytes(secret).hex()
 
-    def summaries(self) -> list[dict]:
-        documents = sorted(
-            self._reading().values(), key=lambda document: document.get("timestamp", 0.0)
-        )
-        return [{key: document.get(key) for key in SUMMARY_FIELDS} for document in documents]
+    def summaries(self) -> list[SessionSummary]:
+        return self._summaries(self._reading())
+
+    @staticmethod
+    def _summaries(documents: dict[str, Any]) -> list[SessionSummary]:
+        """Oldest first; a damaged document's row (its time is 0) comes first."""
+        rows = [summary_of_document(uuid, document) for uuid, document in documents.items()]
+        rows.sort(key=lambda row: row["timestamp"])  # stable
+        return rows

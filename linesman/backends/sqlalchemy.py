@@ -31,10 +31,16 @@ from linesman.backends.base import (
     SessionQuery,
     SessionRefused,
     SessionSummary,
+    storable_document,
     storable_text,
 )
+from linesman.backends.row_check import (
+    readable_sessions,
+    session_of_data,
+    session_of_row,
+    summaries_of_rows,
+)
 from linesman.model.capture import CaptureWindow
-from linesman.model.codec import decode_session, encode_session
 from linesman.model.session import ProfilingSession
 from linesman.options import (
     ConfigError,
@@ -224,6 +230,7 @@ class SQLAlchemyBackend(SQLAlchemyControls, Backend):
             self._insert(connection, sessions)
 
     def _insert(self, connection: sa.Connection, sessions: list[ProfilingSession]) -> None:
+        documents = [storable_document(session) for session in sessions]  # checked first
         rows = [
             {
                 "uuid": session.uuid,
@@ -235,9 +242,9 @@ class SQLAlchemyBackend(SQLAlchemyControls, Backend):
                 "duration": session.duration,
                 "cpu_time": session.cpu_time,
                 "failed": session.failed,
-                "document": encode_session(session),
+                "document": document,
             }
-            for session in sessions
+            for session, document in zip(sessions, documents, strict=True)
         ]
         connection.execute(
             sa.delete(self.sessions).where(self.sessions.c.uuid.in_([row["uuid"] for row in rows]))
@@ -245,22 +252,27 @@ class SQLAlchemyBackend(SQLAlchemyControls, Backend):
         connection.execute(sa.insert(self.sessions), rows)
 
     def get(self, session_uuid: str) -> ProfilingSession | None:
+        """The session, or SessionFormatError if its row or document is damaged."""
+        columns = self.sessions.c
         with self._transaction() as connection:
-            document = connection.execute(
-                sa.select(self.sessions.c.document).where(
-                    self.sessions.c.uuid == str(session_uuid)[:36]
+            row = connection.execute(
+                sa.select(*(columns[name] for name in SUMMARY_FIELDS), columns.document).where(
+                    columns.uuid == str(session_uuid)[:36]
                 )
-            ).scalar()
-        return None if document is None else decode_session(bytes(document))
+            ).first()
+        return None if row is None else session_of_row(row)
 
     def get_all(self) -> OrderedDict[str, ProfilingSession]:
+        """Every session that reads (a damaged one is left out, and logged)."""
         with self._transaction() as connection:
             rows = connection.execute(
                 sa.select(self.sessions.c.uuid, self.sessions.c.document).order_by(
                     self.sessions.c.timestamp, self.sessions.c.uuid
                 )
             ).all()
-        return OrderedDict((uuid, decode_session(bytes(document))) for uuid, document in rows)
+        return OrderedDict(
+            readable_sessions(self.describe(), rows, lambda _, data: session_of_data(data))
+        )
 
     def delete(self, session_uuid: str) -> int:
         return self.delete_many([session_uuid])
@@ -320,9 +332,7 @@ class SQLAlchemyBackend(SQLAlchemyControls, Backend):
             statement = statement.offset(int(offset))
         with self._transaction() as connection:
             rows = connection.execute(statement).all()
-        return [
-            dict(zip(SUMMARY_FIELDS, row, strict=True)) | {"failed": bool(row[-1])} for row in rows
-        ]
+        return summaries_of_rows(rows)
 
     def summaries(self) -> list[SessionSummary]:
         return self.list_summaries(0, -1, SessionQuery(descending=False))

@@ -21,12 +21,17 @@ from collections import OrderedDict
 from collections.abc import Iterable
 
 from linesman.backends.base import (
-    SUMMARY_FIELDS,
     Backend,
     BackendError,
     SessionQuery,
     SessionRefused,
     SessionSummary,
+)
+from linesman.backends.row_check import (
+    readable_sessions,
+    session_of_data,
+    session_of_row,
+    summaries_of_rows,
 )
 from linesman.backends.sqlite_controls import SqliteControls
 from linesman.backends.sqlite_schema import (
@@ -39,7 +44,6 @@ from linesman.backends.sqlite_schema import (
     where_clause,
 )
 from linesman.model.capture import CaptureWindow
-from linesman.model.codec import decode_session
 from linesman.model.session import ProfilingSession
 from linesman.options import backend_option, to_seconds
 
@@ -200,14 +204,19 @@ class SqliteBackend(SqliteControls, Backend):
             raise BackendError(f"{self.filename}: {exc}") from exc
 
     def get(self, session_uuid: str) -> ProfilingSession | None:
+        """The session, or SessionFormatError if its row or document is damaged."""
         row = self._run(
-            "SELECT document FROM sessions WHERE uuid = ?", (str(session_uuid),)
+            f"SELECT {SUMMARY_COLUMNS}, document FROM sessions WHERE uuid = ?",
+            (str(session_uuid),),
         ).fetchone()
-        return decode_session(row[0]) if row else None
+        return session_of_row(row) if row else None
 
     def get_all(self) -> OrderedDict[str, ProfilingSession]:
+        """Every session that reads (a damaged one is left out, and logged)."""
         rows = self._run(f"SELECT uuid, document FROM sessions ORDER BY {ORDER}")
-        return OrderedDict((uuid, decode_session(document)) for uuid, document in rows)
+        return OrderedDict(
+            readable_sessions(self.filename, rows, lambda _, data: session_of_data(data))
+        )
 
     def delete(self, session_uuid: str) -> int:
         return self._run("DELETE FROM sessions WHERE uuid = ?", (str(session_uuid),)).rowcount
@@ -250,10 +259,7 @@ class SqliteBackend(SqliteControls, Backend):
             f"LIMIT ? OFFSET ?",
             (*parameters, int(limit), int(offset)),
         )
-        summaries = [dict(zip(SUMMARY_FIELDS, row, strict=True)) for row in rows]
-        for summary in summaries:
-            summary["failed"] = bool(summary["failed"])
-        return summaries
+        return summaries_of_rows(rows)
 
     def delete_matching(self, query: SessionQuery) -> int:
         where, parameters = where_clause(query)

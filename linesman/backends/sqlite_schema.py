@@ -12,9 +12,9 @@ from linesman.backends.base import (
     QUERY_LENGTH,
     SUMMARY_FIELDS,
     SessionQuery,
+    storable_document,
     storable_text,
 )
-from linesman.model.codec import encode_session
 from linesman.model.session import ProfilingSession
 
 SCHEMA_VERSION = 1
@@ -64,6 +64,8 @@ INSERT = (
 
 
 def session_row(session: ProfilingSession) -> tuple:
+    """The row of a session; SessionRefused for one that would read back damaged."""
+    document = storable_document(session)
     return (
         session.uuid,
         session.timestamp,
@@ -74,7 +76,7 @@ def session_row(session: ProfilingSession) -> tuple:
         session.duration,
         session.cpu_time,
         int(session.failed),
-        encode_session(session),
+        document,
     )
 
 

@@ -63,7 +63,7 @@ class BatchStore:
             return sum(
                 1
                 for session in sessions
-                if self._store_alone(functools.partial(self.backend.add, session))
+                if self._store_alone(functools.partial(self.backend.add, session), session)
             )
         return len(sessions)
 
@@ -82,7 +82,7 @@ class BatchStore:
         return stored
 
     def _refused(self, session: ProfilingSession, exc: Exception) -> None:
-        self.health.count("lost.refused_by_store")
+        self._lost("refused_by_store", session, exc)
         self.health.problem(
             "refused",
             "linesman: the store refused a session for its content and it was dropped (%s %s): %s",
@@ -90,6 +90,13 @@ class BatchStore:
             session.path[:200].encode("unicode_escape").decode(),
             exc,
         )
+
+    def _lost(self, reason: str, session: ProfilingSession | None, exc: Exception) -> None:
+        """Count a session the store did not take, and say why on the list page (the
+        store's error banner is cleared by the next batch it takes)."""
+        self.health.count(f"lost.{reason}")
+        what = "" if session is None else f"{session.method} {session.path[:200]}: "
+        self.health.last_lost = f"{what}{type(exc).__name__}: {str(exc)[:500]}"
 
     def _store_alone(
         self, store: Callable[[], bool | None], session: ProfilingSession | None = None
@@ -104,8 +111,8 @@ class BatchStore:
             return None
         except BackendError:
             raise
-        except Exception:
-            self.health.count("lost.store_error")
+        except Exception as exc:
+            self._lost("store_error", session, exc)
             self.health.problem(
                 "add", "linesman: the backend failed to store a session", exc_info=True
             )

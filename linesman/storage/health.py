@@ -30,6 +30,13 @@ SKIP_REASONS = {
     "capture_closed": "its capture window had caught enough, or ended, before it was stored",
 }
 
+# Why a profile that was built never reached the store (counted as ``lost.<reason>``).
+LOST_REASONS = {
+    "refused_by_store": "refused by the store for what it held",
+    "store_error": "the store failed on it",
+    "exit": "not stored before the process exited",
+}
+
 # The counters every process sharing a store adds to (see Health.take_unshared).
 SHARED_COUNTERS = ("profiled", "stored", "skipped.")
 
@@ -51,6 +58,7 @@ class Health:
         self.store_error: str | None = None
         self.profiling_off: str | None = None  # why this process cannot profile at all
         self._unkept: OrderedDict[str, str] = OrderedDict()
+        self.last_lost: str | None = None  # why the latest built profile was not stored
 
     def not_kept(self, uuid: str, reason: str) -> None:
         """Remember why a response whose header names ``uuid`` has no profile."""

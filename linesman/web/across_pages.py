@@ -69,6 +69,7 @@ class EndpointTable:
 
     def __init__(self, groups: dict[str, list[tuple]]) -> None:
         self.stats = stats_of_groups(groups)
+        self.damaged = getattr(groups, "damaged", 0)  # rows left out (see group_rows)
         self.span = time_range(groups)
         self.series: dict[str, DurationSeries] = {}
         self.moments: dict[str, float] = {}  # the one session's time, by endpoint
@@ -143,6 +144,7 @@ class AcrossPages(PageBase):
             page=page,
             pages=pages,
             first=start + 1,
+            damaged=table.damaged,
         )
 
     def endpoint_table(self) -> EndpointTable:

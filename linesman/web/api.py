@@ -62,7 +62,11 @@ def _json_body(request: Request) -> Any:
 
 
 def _summary(row: dict) -> dict:
-    return {name: row[name] for name in SUMMARY_FIELDS} | {"failed": bool(row["failed"])}
+    """A listed session; a damaged row's says why (its figures are stand-ins)."""
+    summary = {name: row[name] for name in SUMMARY_FIELDS} | {"failed": bool(row["failed"])}
+    if row.get("damaged"):
+        summary["damaged"] = row["damaged"]
+    return summary
 
 
 class SessionsAPI:

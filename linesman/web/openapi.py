@@ -420,6 +420,11 @@ def openapi_document(base: str) -> dict:
                         "duration": {"type": "number", "minimum": 0},
                         "cpu_time": {"type": "number", "minimum": 0},
                         "failed": {"type": "boolean"},
+                        "damaged": {
+                            "type": "string",
+                            "description": "Only on a row the store holds damaged: why. "
+                            "Its figures are then stand-ins, left out of every figure.",
+                        },
                     },
                 },
                 "Page": {

@@ -11,7 +11,8 @@ from webob import exc as http
 
 from linesman.exporters.formats import export_name
 from linesman.exporters.registry import GraphvizMissing, by_extension
-from linesman.storage.health import SKIP_REASONS
+from linesman.model.session import UUID_PATTERN
+from linesman.storage.health import LOST_REASONS, SKIP_REASONS
 from linesman.web.figures import package_chart
 from linesman.web.formatting import (
     attachment,
@@ -33,20 +34,28 @@ class CounterLine(NamedTuple):
     stored: int
     skipped: int
     reasons: tuple[tuple[str, int, str], ...]  # (reason, number, why)
+    lost: int = 0  # built, but never stored: the store refused or failed on them
+    lost_reasons: tuple[tuple[int, str], ...] = ()  # (number, why)
 
 
 def counter_line(label: str, counts: dict[str, int]) -> CounterLine:
     reasons = []
+    lost = []
     for name, number in sorted(counts.items()):
         if name.startswith("skipped.") and number:
             reason = name.removeprefix("skipped.")
             reasons.append((reason, number, SKIP_REASONS.get(reason, "")))
+        elif name.startswith("lost.") and number:
+            reason = name.removeprefix("lost.")
+            lost.append((number, LOST_REASONS.get(reason, reason)))
     return CounterLine(
         label,
         counts.get("profiled", 0),
         counts.get("stored", 0),
         sum(number for _, number, _ in reasons),
         tuple(reasons),
+        sum(number for number, _ in lost),
+        tuple(lost),
     )
 
 
@@ -66,6 +75,9 @@ class SessionPages(PageBase):
         counters = self.counters()
         deleted = request.GET.get("deleted", "")
         stored = self.backend.count(limit=cap + 1) if query.filters else total
+        for row in summaries:  # a damaged document is known once someone opened it
+            if row["uuid"] in self.damaged and not row.get("damaged"):
+                row["damaged"] = "its document cannot be read"
         return self.render(
             request,
             "list.mako",
@@ -75,7 +87,8 @@ class SessionPages(PageBase):
             page=page,
             pages=f"{pages}+" if capped else str(pages),
             more=more,
-            damaged=self.damaged,
+            damaged=sum(1 for row in summaries if row.get("damaged")),
+            is_session_id=re.compile(UUID_PATTERN).fullmatch,
             query=query,
             params=query_params(query),
             links=ListLinks(request.script_name, query),

@@ -197,12 +197,12 @@ class ProfilerUI(SessionPages, AcrossPages, ChangePages):
             )
         except SessionFormatError as error:
             self.note_damaged(request.path_info)
-            response = self.error_page(
-                request,
-                http.HTTPInternalServerError(
-                    f"This session is stored, but cannot be read: {error}"
-                ),
+            self.controls.health.problem("damaged", "linesman: %s: %s", request.path_info, error)
+            gone = http.HTTPGone(  # 410: the row stays damaged; only deleting it helps
+                f"This session is stored, but damaged: it cannot be read ({error})."
             )
+            gone.title = "Damaged session"
+            response = self.error_page(request, gone)
         except Exception:
             log.exception("linesman: the profiler UI failed on %s", request.path_info)
             response = self.error_page(
