@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
-import shutil
-import subprocess
 import textwrap
 import threading
 import time
@@ -14,7 +11,7 @@ from pathlib import Path
 import pytest
 from support import apps
 from support.databases import middleware_on, server_backend
-from support.require import require
+from support.private_postgres import private_postgresql
 from support.servers import free_port, get, gunicorn_command, running
 from support.waiting import wait_for
 from support.wsgi_client import SESSION_HEADER, call
@@ -185,50 +182,37 @@ def test_four_gunicorn_workers_store_every_session_once(store, tmp_path):
     assert set(stored) == set(answered)
 
 
-def pg_cluster() -> tuple[str, str]:
-    require(shutil.which("pg_ctlcluster") is not None, "pg_ctlcluster (PostgreSQL server)")
-    version = sorted(os.listdir("/etc/postgresql"))[-1]
-    return version, "main"
-
-
-def pg_ctl(action: str) -> None:
-    version, name = pg_cluster()
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", version, name, action],
-        check=True,
-        timeout=120,
-        capture_output=True,
-    )
-
-
 def test_a_postgresql_restart_loses_no_session_and_no_request():
-    store = server_backend("postgresql")
-    store.setup()
-    middleware = middleware_on(store, apps.StreamingApp())
-    bare = call(apps.StreamingApp())
-    answers = []
-    try:
-        for _ in range(5):
+    """On a PostgreSQL server of the test's own, stopped and started again."""
+    from linesman.backends.sqlalchemy import SQLAlchemyBackend
+
+    with private_postgresql() as server:
+        store = SQLAlchemyBackend(url=server.url, table_prefix="t_restart_")
+        store.setup()
+        middleware = middleware_on(store, apps.StreamingApp())
+        bare = call(apps.StreamingApp())
+        answers = []
+        try:
+            for _ in range(5):
+                answers.append(call(middleware).comparable())
+            assert middleware.flush(20)
+            server.stop()
+            for _ in range(20):  # during the outage
+                started = time.perf_counter()
+                answers.append(call(middleware).comparable())
+                assert time.perf_counter() - started < 0.5, "the outage slowed a request"
+            wait_for(lambda: middleware.health.store_error is not None, what="the outage noticed")
+            assert middleware.writer.pending == 20
+        finally:
+            server.start()
+        for _ in range(5):  # after it
             answers.append(call(middleware).comparable())
-        assert middleware.flush(20)
-        pg_ctl("stop")
-        for _ in range(20):  # during the outage
-            started = time.perf_counter()
-            answers.append(call(middleware).comparable())
-            assert time.perf_counter() - started < 0.5, "the outage slowed a request"
-        wait_for(lambda: middleware.health.store_error is not None, what="the outage noticed")
-        assert middleware.writer.pending == 20
-    finally:
-        pg_ctl("start")
-    for _ in range(5):  # after it
-        answers.append(call(middleware).comparable())
-    assert middleware.flush(60), "the sessions made during the outage were not written"
-    assert all(answer == bare.comparable() for answer in answers)
-    assert store.count() == 30
-    assert middleware.health.store_error is None
-    middleware.close()
-    store.drop_tables()
-    store.close()
+        assert middleware.flush(60), "the sessions made during the outage were not written"
+        assert all(answer == bare.comparable() for answer in answers)
+        assert store.count() == 30
+        assert middleware.health.store_error is None
+        middleware.close()
+        store.close()
 
 
 def test_poison_requests_are_stored_made_storable_and_storage_goes_on(store):
