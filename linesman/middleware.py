@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import random
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -30,7 +31,7 @@ from linesman.profiling.sampling import SampledProfile
 from linesman.signing import Signer
 from linesman.storage.health import Health
 from linesman.storage.retention import Retention
-from linesman.storage.writer import SessionWriter, WriterOptions
+from linesman.storage.writer import SessionWriter, WriterOptions, linesman_threads
 from linesman.web.ui import ProfilerUI
 from linesman.wrappers import (
     LINESMAN_HOOKS,
@@ -231,10 +232,13 @@ class ProfilingMiddleware:
         return choice == "sampling"
 
     def _other_threads(self) -> bool:
-        """Whether a Python thread other than this one and linesman's writer exists
+        """Whether a Python thread exists other than this one and linesman's own
         (any thread with a Python frame, started by ``threading`` or not)."""
-        threads = sys._current_frames()
-        return len(threads) - 1 - (self.writer.thread_ident in threads) > 0
+        threads = set(sys._current_frames())
+        threads.discard(threading.get_ident())
+        if threads:
+            threads.difference_update(linesman_threads())
+        return bool(threads)
 
     def _observe(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if not self.writer.started:

@@ -121,7 +121,7 @@ def site(make_profiled):
         apps.spin(0.003 if "/slow/" in environ["PATH_INFO"] else 0.0005)
         return apps.hello_app(environ, start_response)
 
-    middleware = make_profiled(app)
+    middleware = make_profiled(app, profiler="cprofile")  # durations of a whole request each
     client = ui_client(middleware)
     ids = []
     for path in ("/users/1", "/users/2", "/users/3", "/slow/7", "/about"):

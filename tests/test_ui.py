@@ -47,7 +47,8 @@ def profiled(make_profiled):
 def populated(make_profiled):
     """Seven sessions: three API calls (one a POST), three pages, one failure."""
     middleware = make_profiled(
-        lambda e, s: (apps.spin(0.004 if "slow" in e["PATH_INFO"] else 0), apps.hello_app(e, s))[1]
+        lambda e, s: (apps.spin(0.004 if "slow" in e["PATH_INFO"] else 0), apps.hello_app(e, s))[1],
+        profiler="cprofile",  # the figures below are cProfile's, on every Python
     )
     client = make_client(middleware)
     uuids = {}
@@ -673,7 +674,7 @@ def test_a_read_only_ui_shows_profiles_and_changes_nothing(make_profiled, tmp_pa
 def test_the_package_chart_is_drawn_without_chart_packages(make_profiled):
     from support.wsgi_client import call
 
-    middleware = make_profiled(apps.hello_app)
+    middleware = make_profiled(apps.hello_app, profiler="cprofile")  # hello_app's own call
     call(middleware, path="/hello")
     assert middleware.flush(10)
     uuid = middleware.backend.summaries()[0]["uuid"]

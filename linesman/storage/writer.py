@@ -57,6 +57,17 @@ def _after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork)
+
+
+def linesman_threads() -> set[int]:
+    """The idents of linesman's own threads in this process: every writer's, and
+    the start-up reads (threads named ``linesman-...``)."""
+    idents = {writer.thread_ident for writer in list(_WRITERS)}
+    idents.update(
+        thread.ident for thread in threading.enumerate() if thread.name.startswith("linesman-")
+    )
+    idents.discard(None)
+    return idents  # type: ignore[return-value]
 BATCH = 200  # sessions built, and stored per transaction, when several wait
 
 
