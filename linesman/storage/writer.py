@@ -68,6 +68,8 @@ def linesman_threads() -> set[int]:
     )
     idents.discard(None)
     return idents  # type: ignore[return-value]
+
+
 BATCH = 200  # sessions built, and stored per transaction, when several wait
 
 

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import cProfile
+import threading
 
 from linesman import ProfilingSession
 from support.apps import spin
+
+# From 3.12 on cProfile is process-wide: two threads building sessions at once
+# would collide ("Another profiling tool is already active"), so they take turns.
+_PROFILING = threading.Lock()
 
 
 class Parser:
@@ -27,9 +32,10 @@ def real_session(
     path="/items", timestamp=None, status=200, method="GET", query=""
 ) -> ProfilingSession:
     profile = cProfile.Profile()
-    profile.enable()
-    handle("a b c " * 20)
-    profile.disable()
+    with _PROFILING:
+        profile.enable()
+        handle("a b c " * 20)
+        profile.disable()
     environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query}
     return ProfilingSession(
         profile.getstats(),
