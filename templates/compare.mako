@@ -6,7 +6,7 @@
 % if not ref.uuid:
 <a href="${base}/endpoints/merged?${urlencode(merge_params(ref))}">${ref}</a> (${'%d of %d' % (count, named) if count < named else count} session${'' if named == 1 else 's'} merged, figures per request)\
 % else:
-<a href="${base}/profiles/${profile.uuid}">${profile.method} ${profile.path}</a>, ${fmt_time(profile.timestamp)}\
+<a href="${base}/profiles/${profile.uuid}">${profile.method} ${profile.path}</a>, ${fmt_time(profile.started)}\
 % endif
 </%def>
 <h1>${after.method} ${after.path} <small>compared</small></h1>

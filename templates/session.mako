@@ -41,7 +41,7 @@
   % if not imported:
   <dt>CPU time</dt><dd>${fmt_ms(session.cpu_time)}</dd>
   % endif
-  <dt>When</dt><dd><time datetime="${fmt_iso(session.timestamp)}">${fmt_time(session.timestamp)}</time></dd>
+  <dt>When</dt><dd><time datetime="${fmt_iso(session.started)}">${fmt_time(session.started)}</time></dd>
   <dt>Profiler</dt><dd>${profiler_text(session)}</dd>
   <dt>Functions</dt><dd>${len(session.functions)}</dd>
   % if not imported:

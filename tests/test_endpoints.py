@@ -152,7 +152,7 @@ def test_the_merged_profile_page_and_export(site, tmp_path):
         f"median {fmt_ms(durations[1])}, 95th percentile {fmt_ms(durations[2])}"
     )
     assert summary["Response per request"] == f"median {size} bytes, 95th percentile {size} bytes"
-    first = min(session.timestamp for session in stored)
+    first = min(session.started for session in stored)
     assert summary["From"].startswith(fmt_time(first) + " to ")
     assert "Alongside" not in summary and "When" not in summary and "Status" not in summary
     prof = client.get("/__profiler__/endpoints/merged.prof?endpoint=GET+/users/{id}")

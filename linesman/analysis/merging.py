@@ -190,7 +190,7 @@ def compare_refs(
         sides.append(side)
         merges_left -= not ref.uuid
     before, after = sides
-    if before.ref.uuid and after.ref.uuid and before.profile.timestamp > after.profile.timestamp:
+    if before.ref.uuid and after.ref.uuid and before.profile.started > after.profile.started:
         before, after = after, before
     notes = [
         f"{label}: {side.note()}"

@@ -228,7 +228,7 @@ def from_pstats(
                 )
             )
     return ProfilingSession.from_rows(
-        functions=functions, calls=calls, method=method, path=path, timestamp=timestamp
+        functions=functions, calls=calls, method=method, path=path, started=timestamp
     )
 
 

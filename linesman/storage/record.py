@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from linesman.model.rows import clip_to, splice_out, stacks_from_samples
-from linesman.model.session import ProfilingSession
+from linesman.model.session import ProfilingSession, moment
 from linesman.profiling.sampling import SampledProfile
 
 __all__ = ["ProfileRecord", "RecordSizes"]
@@ -73,7 +73,7 @@ class ProfileRecord:
             labels, stacks = stacks_from_samples(sampled)
             session = ProfilingSession(
                 environ=self.environ,
-                timestamp=self.timestamp,
+                timestamp=moment(self.timestamp),
                 stacks=stacks,
                 labels=labels,
                 interval=self.profile.interval,
@@ -85,7 +85,8 @@ class ProfileRecord:
         # From 3.12 on cProfile hears the threads a request starts, too: no figure
         # may say more than the request's own time (clip_to).
         kept, clipped = clip_to(splice_out(entries, self.hidden), self.duration)
-        session = ProfilingSession(kept, self.environ, self.timestamp, clipped=clipped, **summary)
+        when = moment(self.timestamp)
+        session = ProfilingSession(kept, self.environ, when, clipped=clipped, **summary)
         return session, raw
 
 
