@@ -139,14 +139,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def load_profile(backend, text: str):
     """A session by id, or an endpoint's sessions merged (``GET /users/{id}@FROM..TO``)."""
-    from linesman.analysis.endpoints import DEFAULT_FOLDS
     from linesman.analysis.refs import parse_ref, resolve
+    from linesman.model.endpoint import EndpointRule, query_names_in
 
     try:
         ref = parse_ref(text)
     except ValueError as exc:
         raise CommandError(f"{text[:80]!r}: {exc}") from None
-    found = resolve(backend, ref, DEFAULT_FOLDS)
+    # The store's endpoint_query is the app's option: the ref says what it names.
+    found = resolve(backend, ref, EndpointRule(query_names=query_names_in(ref.endpoint)))
     if found is None:
         raise CommandError(f"nothing stored matches {text[:80]!r}")
     return found
