@@ -231,13 +231,16 @@ def test_view_opens_a_prof_file(tmp_path):
         link = process.stdout.readline().decode() + process.stdout.readline().decode()
         token = re.search(r"\?token=([\w-]+)", link).group(1)
         status, _, page = get(port, "/__profiler__/", headers={"X-Linesman-Token": token})
-        assert status == 200 and b"/imported/run.prof" in page
+        # Named by the file, with no method or path it never had.
+        assert status == 200 and b"run.prof" in page and b"/imported/" not in page
+        assert b'<td class="method"></td>' in page and b'<td class="method">GET' not in page
         assert b"Turn off" not in page and b"capture-form" not in page  # read-only
         uuid = re.search(rb"/profiles/([0-9a-f-]{36})", page).group(1).decode()
         status, _, page = get(
             port, f"/__profiler__/profiles/{uuid}", headers={"X-Linesman-Token": token}
         )
         assert status == 200 and b"None" not in page and b"endpoint's median" not in page
+        assert b"run.prof" in page and b"GET" not in page.split(b"</h1>")[0]
 
 
 @pytest.mark.server

@@ -205,6 +205,17 @@ def test_compare_on_the_command_line(site):
     ).stdout
     assert table.splitlines()[0].startswith("GET /users/1:")
     assert "spin" in table.splitlines()[2]
+    # Files short, as docs/cli.rst says and `show` gives them; whole with --full-paths.
+    whole = apps.__file__
+    assert whole not in table and "/site-packages/" not in table
+    assert re.search(r"\bsupport/apps\.py:\d+ spin\b", table.splitlines()[2]), table
+    full = subprocess.run(
+        [sys.executable, "-m", "linesman", "compare", store, ids[0], ids[3], "--full-paths"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    assert f"{whole}:" in full
 
 
 def test_folding_rules_are_configurable(make_profiled):

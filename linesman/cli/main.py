@@ -138,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("b", metavar="B", help="the later one, as A")
     compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    compare.add_argument("--full-paths", action="store_true", help="print files whole, not short")
     compare.add_argument(
         "--limit", type=int, default=20, metavar="N", help="how many functions (20)"
     )
