@@ -20,11 +20,14 @@ from linesman.model.endpoint import (
     EndpointRule,
     endpoint_of,
     fold_path,
+    query_part,
 )
 from linesman.model.merge import percentile
 
 if TYPE_CHECKING:
     from linesman.backends.base import Backend
+
+QUERIES_REMEMBERED = 10_000  # distinct queries whose endpoint part one grouping keeps
 
 __all__ = [
     "EndpointStats",
@@ -125,21 +128,30 @@ def group_summaries(summaries: Iterable[dict], rule: EndpointRule = DEFAULT_RULE
     ``group_rows`` checks them; a damaged one is counted and left out."""
     if not rule.query_names:
         return group_rows((_row_of(summary) for summary in summaries), rule)
-    groups = EndpointGroups()
-    key = rule.key
+    # By the query's part of the endpoint first (many requests share one query, so
+    # each distinct one is read once), then each bucket as group_rows groups rows.
+    buckets: dict[str, list[tuple]] = {}
+    parts: dict[str, str] = {}
+    names = rule.query_names
     for summary in summaries:
-        sound, damaged = sound_endpoint_rows((_row_of(summary),))
-        if damaged or summary.get("damaged"):
-            groups.damaged += 1
-            continue
-        row = sound[0]
         query = summary.get("query")
-        endpoint = key(row[0], row[1], query if type(query) is str else "")
-        found = groups.get(endpoint)
+        query = query if type(query) is str else ""
+        part = parts.get(query)
+        if part is None:
+            part = query_part(query, names)
+            if len(parts) < QUERIES_REMEMBERED:
+                parts[query] = part
+        found = buckets.get(part)
         if found is None:
-            groups[endpoint] = [row]
+            buckets[part] = [_row_of(summary)]
         else:
-            found.append(row)
+            found.append(_row_of(summary))
+    groups = EndpointGroups()
+    for part, rows in buckets.items():
+        grouped = group_rows(rows, rule)
+        groups.damaged += grouped.damaged
+        for endpoint, members in grouped.items():
+            groups[endpoint + part] = members
     return groups
 
 

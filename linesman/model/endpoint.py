@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, quote
+from urllib.parse import quote, unquote_plus
 
 __all__ = [
     "DEFAULT_FOLDS",
@@ -42,6 +42,7 @@ QUERY_VALUE_LENGTH = 64
 # ``%``, non-ASCII) is percent-escaped, so the endpoint stays one word that a
 # reference (``GET /?cmd={x}@FROM..TO``) and a URL carry unchanged.
 _VALUE_SAFE = "-._~:/+,=!*'()$;"
+_PLAIN_VALUE = re.compile(rf"[A-Za-z0-9\-._~:/+,=!*'()$;]{{0,{QUERY_VALUE_LENGTH}}}")
 
 
 def fold_path(path: str, folds: Iterable[re.Pattern[str]] = DEFAULT_FOLDS) -> str:
@@ -57,13 +58,17 @@ def endpoint_of(method: str, path: str, folds: Iterable[re.Pattern[str]] = DEFAU
 def query_part(query: str, names: tuple[str, ...]) -> str:
     """``?name={value}&...`` for each of ``names`` the query has (its first value,
     in the order of ``names``), escaped and cut to QUERY_VALUE_LENGTH; ``""`` if
-    it has none of them."""
+    it has none of them. Read as ``parse_qsl`` reads a query (``&`` between
+    fields, names and values percent- and plus-decoded), a field at a time."""
     if not query or not names:
         return ""
     found: dict[str, str] = {}
-    for name, value in parse_qsl(query, keep_blank_values=True):
+    for field in query.split("&"):
+        name, _, value = field.partition("=")
+        if "%" in name or "+" in name:
+            name = unquote_plus(name)
         if name in names and name not in found:
-            found[name] = value
+            found[name] = unquote_plus(value) if "%" in value or "+" in value else value
             if len(found) == len(names):
                 break
     if not found:
@@ -71,7 +76,11 @@ def query_part(query: str, names: tuple[str, ...]) -> str:
     parts = []
     for name in names:
         if name in found:
-            value = quote(found[name], safe=_VALUE_SAFE)
+            value = found[name]
+            if _PLAIN_VALUE.fullmatch(value):  # most are: "capabilities", "git-upload-pack"
+                parts.append(f"{name}={{{value}}}")
+                continue
+            value = quote(value, safe=_VALUE_SAFE)
             if len(value) > QUERY_VALUE_LENGTH:
                 value = value[: QUERY_VALUE_LENGTH - 1] + "…"
             parts.append(f"{name}={{{value}}}")
