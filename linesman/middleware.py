@@ -372,10 +372,11 @@ class ProfilingMiddleware:
             request.finish(error=exc)
             raise
         if finished_when_returned(result, environ):
+            # Added to what the app sent through write(), if it did.
             if isinstance(result, (list, tuple)):
-                request.response_size = sum(len(chunk) for chunk in result)
+                request.response_size += sum(len(chunk) for chunk in result)
             else:  # the server's file wrapper sends the file: what it will send
-                request.response_size = file_size(result, request.content_length)
+                request.response_size += file_size(result, request.content_length)
             request.finish()
             return result
         return profiled_body(result, request)

@@ -345,3 +345,39 @@ def test_a_read_only_database_delays_sessions_never_responses(tmp_path, caplog):
     read_only.writer.close(timeout=0.1)
     assert read_only.health.counts()["lost.exit"] == 3, "counted as lost when the process ends"
     read_only.close()
+
+
+def _writing_app(chunks, returned, iterated=()):
+    """An app that sends ``chunks`` through start_response's write(), then returns
+    ``returned`` (a list) or iterates ``iterated`` (a generator), as old apps and
+    dulwich's git-upload-pack do."""
+
+    def app(environ, start_response):
+        write = start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        for chunk in chunks:
+            write(chunk)
+        if iterated:
+            return (chunk for chunk in iterated)
+        return returned
+
+    return app
+
+
+@pytest.mark.parametrize(
+    "returned, iterated",
+    [([], ()), ([b"tail"], ()), ([], (b"more", b"body"))],
+    ids=["nothing-returned", "a-list-after", "a-generator-after"],
+)
+def test_bytes_sent_through_write_count_and_pass_unchanged(make_profiled, returned, iterated):
+    chunks = [b"\x00" * 1000, bytes(range(256)), b"", b"last"]
+    app = _writing_app(chunks, returned, iterated)
+    bare = call(app)
+    middleware = make_profiled(app)
+    profiled = call(middleware, **token_environ(middleware))
+    assert profiled.written == chunks, "write() bytes must reach the server as given"
+    assert profiled.comparable() == bare.comparable()
+    session = stored(middleware)[0]
+    expected = sum(map(len, chunks)) + sum(map(len, returned)) + sum(map(len, iterated))
+    assert session.response_size == expected
+    names = {function.name for function in session.functions}
+    assert "write" not in names and "start_response" not in names, names
