@@ -9,7 +9,8 @@ const uPlot = window.uPlot;
 const HEIGHT = 48;
 
 const msText = (value) => `${value.toFixed(value >= 100 ? 0 : 1)} ms`; // as the table's cells say it
-const clock = (seconds) => new Date(seconds * 1000).toISOString().slice(11, 19);
+// A bucket's start and end, to the millisecond where buckets are that short.
+const clock = (seconds, fine) => new Date(seconds * 1000).toISOString().slice(11, fine ? 23 : 19);
 
 function element(tag, className, text) {
   const node = document.createElement(tag);
@@ -30,7 +31,8 @@ function nearestFilled(counts, index) {
 function tipText(starts, one, index) {
   const width = starts.length > 1 ? starts[1] - starts[0] : 0;
   const count = one.counts[index];
-  const when = width ? `${clock(starts[index])}–${clock(starts[index] + width)} UTC` : `${clock(starts[index])} UTC`;
+  const fine = width < 10;
+  const when = `${clock(starts[index], fine)}–${clock(starts[index] + width, fine)} UTC`;
   const lines = [when, `${count} request${count === 1 ? "" : "s"}`];
   if (count === 1) lines.push(`took ${msText(one.medians[index])}`);
   else lines.push(`median ${msText(one.medians[index])}`, `95th percentile ${msText(one.p95s[index])}`);

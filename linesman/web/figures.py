@@ -130,7 +130,8 @@ def package_chart(session: ProfilingSession, packages: tuple[str, ...]) -> list[
     the same colours."""
     import math
 
-    times = [(name, seconds, (name,)) for name, seconds in package_times(session.functions, packages)]
+    found = package_times(session.functions, packages)
+    times: list[tuple[str, float, tuple[str, ...]]] = [(n, s, (n,)) for n, s in found]
     if len(times) > CHART_SLICES:  # the smallest together, so each slice has its colour
         rest = times[CHART_SLICES - 1 :]
         times = times[: CHART_SLICES - 1] + [
@@ -169,9 +170,7 @@ def package_chart(session: ProfilingSession, packages: tuple[str, ...]) -> list[
     return slices
 
 
-def flame_colours(
-    session: ProfilingSession, packages: tuple[str, ...], chart: list[dict]
-) -> dict:
+def flame_colours(session: ProfilingSession, packages: tuple[str, ...], chart: list[dict]) -> dict:
     """Which of the chart's slices each source file falls in, so the flame graph
     colours a bar by its function's package exactly as the chart does:
     ``{"slices": [[name, colour, ink], ...], "files": {file: slice}}``."""
