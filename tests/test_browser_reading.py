@@ -33,7 +33,7 @@ _PROFILING = threading.Lock()
 def app_work() -> int:
     """A request's worth of real third-party and standard-library work: a Mako
     template compiled and rendered, WebOb parsing a request, a JSON round trip, an
-    e-mail parsed and a diff taken. Its call graph has well over 100 functions."""
+    e-mail parsed, a diff taken and the page encoded. Its call graph has well over 100 functions."""
     from mako.template import Template
     from webob import Request
 
@@ -50,7 +50,8 @@ def app_work() -> int:
         "From: a@example.com\nTo: b@example.com\nSubject: order\n\n" + page[:2000]
     )
     diff = list(difflib.unified_diff(page.splitlines()[:150], page.splitlines()[5:155]))
-    return len(document["rows"]) + len(message.get_payload()) + len(diff)
+    encoded = sum(len((page * 8).encode("utf-16")) for _ in range(10))  # a method of str's
+    return len(document["rows"]) + len(message.get_payload()) + len(diff) + encoded
 
 
 def profiled_session(work, path: str, **details) -> ProfilingSession:
