@@ -50,7 +50,7 @@ def app_work() -> int:
         "From: a@example.com\nTo: b@example.com\nSubject: order\n\n" + page[:2000]
     )
     diff = list(difflib.unified_diff(page.splitlines()[:150], page.splitlines()[5:155]))
-    encoded = sum(len((page * 8).encode("utf-16")) for _ in range(10))  # a method of str's
+    encoded = sum(len((page * 40).encode("utf-16")) for _ in range(10))  # a method of str's
     return len(document["rows"]) + len(message.get_payload()) + len(diff) + encoded
 
 
