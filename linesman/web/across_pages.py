@@ -44,7 +44,7 @@ from linesman.model.locations import short_paths
 from linesman.model.rows import BUILTIN_FILE
 from linesman.model.session import METHOD_PATTERN
 from linesman.web.api import json_response
-from linesman.web.figures import comparison_figures, package_chart
+from linesman.web.figures import comparison_figures, flame_colours, package_chart
 from linesman.web.formatting import (
     attachment,
     fmt_calls,
@@ -196,12 +196,14 @@ class AcrossPages(PageBase):
         chosen = self.controls.settings.chart_packages
         with self.heavy.slot() as deadline:  # the page is drawn within the gate too
             merge = self.merged(ref, deadline)
+            chart = package_chart(merge.profile, chosen)
             return self.render(
                 request,
                 "session.mako",
                 cutoff=cutoff,
                 packages="",
-                chart=package_chart(merge.profile, chosen),
+                chart=chart,
+                flame_colours=script_json(flame_colours(merge.profile, chosen, chart)),
                 merged_count=merge.merged,
                 merge_note=merge.note(),
                 requests=merge.requests,
