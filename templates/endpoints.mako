@@ -49,7 +49,7 @@ Every chart runs from <time datetime="${fmt_iso(span[0])}">${fmt_time(span[0])}<
   <td class="num ${'warn' if e.client_errors else ''}">${e.client_errors or ''}</td>
   <td class="num ${'bad' if e.errors else ''}">${e.errors or ''}</td>
   <td class="links"><a href="${base}/endpoints/merged?${urlencode({'endpoint': e.endpoint})}">merged profile</a> ·
-      <a href="${base}/?${urlencode({'path': e.endpoint.split(' ', 1)[1].split('{id}')[0], 'method': e.endpoint.split(' ', 1)[0], 'sort': 'duration'})}">slowest sessions</a></td>
+      <a href="${base}/?${urlencode({'path': e.endpoint.split(' ', 1)[1].split('?')[0].split('{id}')[0], 'method': e.endpoint.split(' ', 1)[0], 'sort': 'duration'})}">slowest sessions</a></td>
 </tr>
 % endfor
 </tbody>
