@@ -30,7 +30,7 @@ __all__ = ["TRIES", "refused_for_now", "retrying"]
 log = logging.getLogger("linesman")
 Result = TypeVar("Result")
 
-TRIES = 4  # the first try and three more: a few lock waits at most, never a loop
+TRIES = 3  # the first try and two more: a lock wait of `timeout` thrice at most
 FIRST_WAIT = 0.02  # seconds; doubled each time, with jitter so racers spread out
 
 _POSTGRESQL_STATES = {
