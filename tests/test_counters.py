@@ -3,6 +3,7 @@ that shares a store, kept in the store and added to by each writer."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sqlite3
@@ -230,3 +231,51 @@ def test_two_gunicorn_workers_add_up_to_what_the_store_holds(tmp_path):
     assert own and all(0 < number < requests for number in own), lines
     if len(own) == 2:  # both workers answered a reload
         assert sum(own) == requests
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
+def test_a_write_refused_for_a_lock_held_too_long_is_tried_again(kind, caplog):
+    """Another connection holds the switch's row past the store's lock timeout:
+    the server refuses the write, the store waits a little and tries again, and
+    once the lock is gone the write lands."""
+    store = server_backend(kind, timeout=1)
+    store.setup()
+    store.set_enabled(True)
+    done: list[object] = []
+    try:
+        settings = store.settings
+        with store.engine.connect() as holder:
+            holding = holder.begin()
+            holder.execute(
+                sa.select(settings.c.value).where(settings.c.name == "enabled").with_for_update()
+            )
+            writer = threading.Thread(target=lambda: done.append(store.set_enabled(False)))
+            with caplog.at_level(logging.WARNING, logger="linesman"):
+                writer.start()
+                try:
+                    wait_for(lambda: "refused a write for now" in caplog.text, timeout=30)
+                finally:
+                    holding.rollback()
+                writer.join(30)
+        assert done == [None]
+        assert store.get_enabled() is False
+        assert "trying again" in caplog.text and "(2 of 3)" in caplog.text
+    finally:
+        store.drop_tables()
+        store.close()
+
+
+def test_an_outage_is_not_retried_by_the_store(caplog):
+    """A server that does not answer is the writer's to wait for (its backlog backs
+    off): the store raises at once rather than trying again itself."""
+    from linesman.backends.base import BackendError
+    from linesman.backends.sqlalchemy import SQLAlchemyBackend
+
+    store = SQLAlchemyBackend(
+        url=f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/x", timeout=1
+    )
+    with caplog.at_level(logging.WARNING, logger="linesman"):
+        with pytest.raises(BackendError):
+            store.add_counters({"stored": 1})
+    assert "refused a write for now" not in caplog.text
+    store.close()

@@ -2,8 +2,10 @@
 
 Every racing write of the SQL store is built so that it cannot deadlock (see
 linesman.backends.sqlalchemy_upsert). What a database may still refuse is a
-lock held too long by someone else (a lock wait timeout), and on a server
-configured for it a serialization failure; a deadlock is kept on the same list
+lock held too long by someone else (a lock wait timeout, or the statement
+deadline, which the backend's ``timeout`` sets to the same length, so a long
+lock wait often ends as that), and on a server configured for it a
+serialization failure; a deadlock is kept on the same list
 as a safety net for servers whose locking we have not measured. In each case
 the whole transaction was rolled back (``engine.begin()`` rolls back on any
 error), so running it again adds nothing twice. Any other error (a server
@@ -37,10 +39,13 @@ _POSTGRESQL_STATES = {
     "40001",  # serialization_failure
     "40P01",  # deadlock_detected
     "55P03",  # lock_not_available (lock_timeout)
+    "57014",  # query_canceled (statement_timeout)
 }
 _MYSQL_CODES = {
     1205,  # ER_LOCK_WAIT_TIMEOUT
     1213,  # ER_LOCK_DEADLOCK
+    1969,  # ER_STATEMENT_TIMEOUT (MariaDB's max_statement_time)
+    3024,  # ER_QUERY_TIMEOUT (MySQL's max_execution_time)
 }
 _SQLITE_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED: the busy timeout ran out
 
