@@ -59,7 +59,9 @@ except ImportError as missing:  # pragma: no cover - depends on the environment
         "the SQLAlchemy backend needs its extra: pip install 'linesman[sql]'"
     ) from missing
 from linesman.backends.sqlalchemy_controls import SQLAlchemyControls
+from linesman.backends.sqlalchemy_retry import retrying
 from linesman.backends.sqlalchemy_schema import Tables, where_clauses
+from linesman.backends.sqlalchemy_upsert import replacing
 
 __all__ = ["SQLAlchemyBackend"]
 
@@ -165,6 +167,7 @@ class SQLAlchemyBackend(SQLAlchemyControls, Backend):
         self.captures_table = self.tables.captures
         self.captured_table = self.tables.captured
         self.counters_table = self.tables.counters
+        self.writer_counters_table = self.tables.writer_counters
         engine_ref = weakref.ref(self.engine)
         # A forked worker must not share the parent's connections.
         os.register_at_fork(after_in_child=lambda: _dispose_in_child(engine_ref))
@@ -246,6 +249,11 @@ class SQLAlchemyBackend(SQLAlchemyControls, Backend):
             }
             for session, document in zip(sessions, documents, strict=True)
         ]
+        rows.sort(key=lambda row: str(row["uuid"]))  # one lock order for every writer
+        upsert = replacing(self.engine.dialect.name, self.sessions)
+        if upsert is not None:  # no delete first: see linesman.backends.sqlalchemy_upsert
+            connection.execute(upsert, rows)
+            return
         connection.execute(
             sa.delete(self.sessions).where(self.sessions.c.uuid.in_([row["uuid"] for row in rows]))
         )
@@ -388,36 +396,46 @@ class SQLAlchemyBackend(SQLAlchemyControls, Backend):
             ]
 
     def add_captured(self, session: ProfilingSession, window_id: str) -> bool:
+        """Tried again whole when the database refuses it for now (a lock wait
+        timed out): a try that stored the session finds it and answers True."""
+        return retrying(
+            self._transaction,
+            lambda connection: self._add_captured(connection, session, window_id),
+            self.describe,
+        )
+
+    def _add_captured(
+        self, connection: sa.Connection, session: ProfilingSession, window_id: str
+    ) -> bool:
         columns = self.captures_table.c
-        with self._transaction() as connection:
-            # The window's row stays locked until the commit: racing processes take turns.
-            found = connection.execute(
-                sa.select(*self._window_columns()).where(columns.id == window_id).with_for_update()
+        # The window's row stays locked until the commit: racing processes take turns.
+        found = connection.execute(
+            sa.select(*self._window_columns()).where(columns.id == window_id).with_for_update()
+        ).first()
+        captured = self.captured_table.c
+        if (
+            found
+            and connection.execute(
+                sa.select(captured.uuid).where(
+                    captured.capture_id == window_id, captured.uuid == session.uuid
+                )
             ).first()
-            captured = self.captured_table.c
-            if (
-                found
-                and connection.execute(
-                    sa.select(captured.uuid).where(
-                        captured.capture_id == window_id, captured.uuid == session.uuid
-                    )
-                ).first()
-            ):
-                return True  # stored by an earlier try
-            now = time.time()
-            window = CaptureWindow.from_stored(*found) if found else None
-            if window is None or not window.is_open(now):
-                return False
-            self._insert(connection, [session])
-            connection.execute(
-                sa.insert(self.captured_table), {"capture_id": window_id, "uuid": session.uuid}
-            )
-            window = window.caught_one(now)
-            connection.execute(
-                sa.update(self.captures_table)
-                .where(columns.id == window_id)
-                .values(caught=window.caught, ended=window.ended)
-            )
+        ):
+            return True  # stored by an earlier try
+        now = time.time()
+        window = CaptureWindow.from_stored(*found) if found else None
+        if window is None or not window.is_open(now):
+            return False
+        self._insert(connection, [session])
+        connection.execute(
+            sa.insert(self.captured_table), {"capture_id": window_id, "uuid": session.uuid}
+        )
+        window = window.caught_one(now)
+        connection.execute(
+            sa.update(self.captures_table)
+            .where(columns.id == window_id)
+            .values(caught=window.caught, ended=window.ended)
+        )
         return True
 
     def drop_tables(self) -> None:

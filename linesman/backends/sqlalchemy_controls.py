@@ -3,13 +3,19 @@ shared by every process and host that uses the database."""
 
 from __future__ import annotations
 
+import os
+import threading
 import time
+import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 
 import sqlalchemy as sa  # imported by linesman.backends.sqlalchemy, which says what is missing
 
 from linesman.backends.base import BackendError
+from linesman.backends.sqlalchemy_retry import retrying
+from linesman.backends.sqlalchemy_upsert import adding, keeping, replacing
 from linesman.model.capture import CaptureWindow
 from linesman.signing import new_secret
 
@@ -21,40 +27,66 @@ class SQLAlchemyControls:
     captures_table: sa.Table
     captured_table: sa.Table
     counters_table: sa.Table
+    writer_counters_table: sa.Table
+    engine: sa.Engine
     _transaction: Callable[[], AbstractContextManager[sa.Connection]]
     describe: Callable[[], str]
 
     shares_counters = True
 
+    def _writer(self) -> tuple[str, threading.Lock]:
+        """This store object's name in the writer counters table, and the lock its
+        threads take turns on its rows with; new in a forked child, which must
+        not add to its parent's rows (nor inherit a lock held at the fork)."""
+        pid = os.getpid()
+        held = self.__dict__.get("_linesman_writer")
+        if held is None or held[0] != pid:
+            held = self.__dict__["_linesman_writer"] = (pid, uuid.uuid4().hex, threading.Lock())
+        return held[1], held[2]
+
     def add_counters(self, counts: Mapping[str, int]) -> None:
-        """Each counter is added to in place; a counter two processes create at
-        once is inserted by one, and the other's second try adds to it."""
-        table = self.counters_table
-        counts = {name: int(value) for name, value in counts.items() if value}
-        for attempt in range(2):
-            try:
-                with self._transaction() as connection:
-                    missing = []
-                    for name, value in sorted(counts.items()):  # one lock order
-                        updated = connection.execute(
-                            sa.update(table)
-                            .where(table.c.name == name)
-                            .values(value=table.c.value + value)
-                        ).rowcount
-                        if not updated:
-                            missing.append({"name": name, "value": value})
-                    if missing:
-                        connection.execute(sa.insert(table), missing)
+        """Add to this writer's own rows of the counters (an upsert of the rows, in
+        the order of their names, in one transaction: the counts land whole or not
+        at all). No other process writes these rows, so no writer ever waits for
+        another's lock: adding cannot deadlock however many processes store at once."""
+        rows = sorted((name, int(value)) for name, value in counts.items() if value)
+        if not rows:
+            return
+        table = self.writer_counters_table
+        writer, own_rows = self._writer()
+        upsert = adding(self.engine.dialect.name, table, "value")
+
+        def add(connection: sa.Connection) -> None:
+            if upsert is not None:  # one statement for the rows, in name order
+                values = [{"writer": writer, "name": name, "value": n} for name, n in rows]
+                connection.execute(upsert, values)
                 return
-            except BackendError:
-                if attempt:
-                    raise
+            for name, value in rows:  # a dialect without an upsert: these rows are ours
+                mine = sa.and_(table.c.writer == writer, table.c.name == name)
+                updated = connection.execute(
+                    sa.update(table).where(mine).values(value=table.c.value + value)
+                ).rowcount
+                if not updated:
+                    connection.execute(
+                        sa.insert(table), {"writer": writer, "name": name, "value": value}
+                    )
+
+        with own_rows:  # this object's threads take turns on its rows
+            retrying(self._transaction, add, self.describe)
 
     def read_counters(self) -> dict[str, int]:
-        table = self.counters_table
+        """Every writer's share summed, with the shared rows stores before this one
+        added to (kept, so an upgrade loses no count)."""
+        shared = self.counters_table
+        shares = self.writer_counters_table
+        totals: Counter[str] = Counter()
         with self._transaction() as connection:
-            rows = connection.execute(sa.select(table.c.name, table.c.value))
-            return {name: int(value) for name, value in rows}
+            for table in (shared, shares):
+                rows = connection.execute(
+                    sa.select(table.c.name, sa.func.sum(table.c.value)).group_by(table.c.name)
+                )
+                totals.update({name: int(value) for name, value in rows})
+        return dict(totals)
 
     def _setting(self, connection: sa.Connection, name: str) -> str | None:
         return connection.execute(
@@ -62,6 +94,12 @@ class SQLAlchemyControls:
         ).scalar()
 
     def _put_setting(self, connection: sa.Connection, name: str, value: str) -> None:
+        """One upsert: an update of a missing row, then its insert, would lock the
+        gap where it goes on MariaDB, and two processes doing so deadlock."""
+        upsert = replacing(self.engine.dialect.name, self.settings)
+        if upsert is not None:
+            connection.execute(upsert, {"name": name, "value": value})
+            return
         updated = connection.execute(
             sa.update(self.settings).where(self.settings.c.name == name).values(value=value)
         ).rowcount
@@ -74,27 +112,44 @@ class SQLAlchemyControls:
         return None if value is None else value == "1"
 
     def set_enabled(self, enabled: bool) -> None:
-        with self._transaction() as connection:
-            self._put_setting(connection, "enabled", "1" if enabled else "0")
+        retrying(
+            self._transaction,
+            lambda connection: self._put_setting(connection, "enabled", "1" if enabled else "0"),
+            self.describe,
+        )
 
     def get_secret(self) -> bytes:
-        for _ in range(2):  # a second try reads what a racing process inserted
-            with self._transaction() as connection:
-                value = self._setting(connection, "secret")
-                if value is not None:
-                    return bytes.fromhex(value)
+        """The store's secret: the first process to need one writes it, and a
+        racing process's insert keeps that row and reads it back."""
+        with self._transaction() as connection:
+            value = self._setting(connection, "secret")
+        if value is not None:
+            return bytes.fromhex(value)
+        insert = keeping(self.engine.dialect.name, self.settings)
+        row = {"name": "secret", "value": new_secret().hex()}
+
+        def create(connection: sa.Connection) -> str | None:
+            if insert is not None:
+                connection.execute(insert, row)
+            elif self._setting(connection, "secret") is None:
+                connection.execute(sa.insert(self.settings), row)
+            return self._setting(connection, "secret")
+
+        for _ in range(2):  # without an upsert, a racer's insert fails ours once
             try:
-                with self._transaction() as connection:
-                    connection.execute(
-                        sa.insert(self.settings), {"name": "secret", "value": new_secret().hex()}
-                    )
+                value = retrying(self._transaction, create, self.describe)
             except BackendError:
                 continue
+            if value is not None:
+                return bytes.fromhex(value)
         raise BackendError(f"{self.describe()}: cannot read or create the store's secret")
 
     def set_secret(self, secret: bytes) -> None:
-        with self._transaction() as connection:
-            self._put_setting(connection, "secret", bytes(secret).hex())
+        retrying(
+            self._transaction,
+            lambda connection: self._put_setting(connection, "secret", bytes(secret).hex()),
+            self.describe,
+        )
 
     # -- capture windows ---------------------------------------------------------
     def _window_columns(self) -> list:

@@ -12,7 +12,7 @@ __all__ = ["Tables", "where_clauses"]
 
 
 class Tables:
-    """The five tables, named ``{prefix}sessions`` and so on."""
+    """The six tables, named ``{prefix}sessions`` and so on."""
 
     def __init__(self, prefix: str) -> None:
         self.metadata = sa.MetaData()
@@ -48,6 +48,16 @@ class Tables:
         self.counters = sa.Table(
             f"{prefix}counters",
             self.metadata,
+            sa.Column("name", sa.String(64), primary_key=True),
+            sa.Column("value", sa.BigInteger, nullable=False),
+        )
+        # Each writer's own share of the counters, summed on read with the table
+        # above (where stores before this one added): no two writers ever touch
+        # one row, so adding never waits for another process, let alone deadlocks.
+        self.writer_counters = sa.Table(
+            f"{prefix}writer_counters",
+            self.metadata,
+            sa.Column("writer", sa.String(36), primary_key=True),
             sa.Column("name", sa.String(64), primary_key=True),
             sa.Column("value", sa.BigInteger, nullable=False),
         )

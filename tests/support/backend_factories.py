@@ -106,3 +106,24 @@ def _same_tables(store):
     return SQLAlchemyBackend(
         url=store.url.render_as_string(hide_password=False), table_prefix=store.table_prefix
     )
+
+
+def opening_of(kind: str, store) -> tuple[str, dict]:
+    """How another process opens the store ``store`` (made by ``FACTORIES[kind]``)
+    on the same data: picklable, for multiprocessing's spawn."""
+    if kind == "sqlite":
+        return "sqlite", {"filename": store.filename}
+    if kind in ("sqlalchemy-sqlite", "postgresql", "mariadb"):
+        url = store.url.render_as_string(hide_password=False)
+        return "sqlalchemy", {"url": url, "table_prefix": store.table_prefix}
+    raise ValueError(f"a {kind} store is not shared between processes")
+
+
+def open_store(opening: tuple[str, dict]):
+    """The store ``opening_of`` describes, opened in this process."""
+    kind, options = opening
+    if kind == "sqlite":
+        return SqliteBackend(**options)
+    from linesman.backends.sqlalchemy import SQLAlchemyBackend
+
+    return SQLAlchemyBackend(**options)
