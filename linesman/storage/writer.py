@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from linesman.backends.base import Backend
 from linesman.model.session import approximate_size
 from linesman.profiling.gate import ProfilerGate
+from linesman.profiling.unseen import run_unseen
 from linesman.storage.backlog import Backlog, Backoff, Waiting
 from linesman.storage.batches import BatchStore
 from linesman.storage.health import Health
@@ -142,7 +143,7 @@ class SessionWriter:
             self._backlog = Backlog(self.options.queue_size, self.options.queue_bytes)
             self._pending, self._queued, self._queued_bytes = 0, 0, 0
             self._stopping = False
-            thread = threading.Thread(target=self._run, name="linesman-writer", daemon=True)
+            thread = threading.Thread(target=self._body, name="linesman-writer", daemon=True)
             self._thread, self._thread_pid = thread, os.getpid()
             self.gate.start_writer_work()  # the thread's start-up is Python code too
             thread.start()
@@ -240,6 +241,31 @@ class SessionWriter:
             reason, "linesman: a profile was dropped: %s. Is the store slow or down?", why
         )
 
+    def _body(self) -> None:
+        """The thread's body: where one profiler sees every thread, the loop runs
+        where it cannot see it (linesman.profiling.unseen), so no request waits
+        for the writer; else, or where that cannot be had, in plain sight."""
+        if self.gate.exclusive and run_unseen(self._run_unseen, self._entered_unseen):
+            return
+        self._run()
+
+    def _entered_unseen(self) -> None:
+        self.gate.writer_unseen = True
+        self.gate.end_writer_work()  # nothing it does from now on lands in a profile
+
+    def _run_unseen(self) -> None:
+        try:
+            self._run()
+        finally:  # back in sight: what the thread does on its way out is seen
+            self.gate.writer_unseen = False
+            self.gate.start_writer_work()
+
+    @property
+    def _batched(self) -> bool:
+        """Whether a stretch of work may take every record waiting (the writer's work
+        lands in no profile), rather than one, so a waiting request waits for no more."""
+        return not self.gate.exclusive or self.gate.writer_unseen
+
     def _run(self) -> None:
         """The writer's loop. Its work started (in the gate's sense) before the
         thread did, and pauses only inside ``gate.wait_for_work_and_quiet``; see
@@ -273,7 +299,8 @@ class SessionWriter:
         wants a profile never waits for more; elsewhere whatever is waiting.
         ``batch`` holds the first record, if any, and is emptied as each record is
         built, so that no raw profile is held while the store is slow."""
-        if not self.gate.exclusive:
+        batched = self._batched
+        if batched:
             while batch and len(batch) < BATCH:
                 try:
                     batch.append(self._queue.get_nowait())
@@ -288,7 +315,7 @@ class SessionWriter:
         batch.reverse()
         while batch:
             self._build_session(batch.pop())
-        finished = self._store_backlog(1 if self.gate.exclusive else None)
+        finished = self._store_backlog(None if batched else 1)
         self._retain()
         if finished:  # flush() returns once retention has seen them too
             self._mark_finished(finished)
