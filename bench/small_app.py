@@ -34,7 +34,7 @@ _STEPS = _make_steps()
 
 
 def _record(number: int) -> dict:
-    return {"id": number, "values": list(range(number, number + 4))}
+    return {"id": number, "values": list(range(number, number + 16))}
 
 
 def _render(record: dict) -> bytes:
@@ -51,5 +51,6 @@ def small_app(environ, start_response):
     for step in _STEPS:
         record = step(record)
     body = _render(record)
-    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    start_response("200 OK", headers)
     return [body]

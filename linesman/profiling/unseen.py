@@ -51,7 +51,7 @@ def run_unseen(work: Callable[[], None], entered: Callable[[], None]) -> bool:
     Meant for a thread's body: it returns only once ``work`` does."""
     if not can_run_unseen():
         return False
-    monitoring = sys.monitoring
+    monitoring = sys.monitoring  # type: ignore[attr-defined]  # 3.12+ (can_run_unseen)
     tool = _claim_tool(monitoring)
     if tool is None:
         return False

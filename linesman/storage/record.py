@@ -16,7 +16,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from linesman.model.rows import clip_to, splice_out, stacks_from_samples
+from linesman.model.request import summarize_environ
+from linesman.model.rows import clip_to, stacks_from_samples, stats_from_profile
 from linesman.model.session import ProfilingSession
 from linesman.profiling.sampling import SampledProfile
 
@@ -39,7 +40,7 @@ class ProfileRecord:
 
     profile: Any  # cProfile.Profile, disabled, or the SampledProfile that ran
     environ: dict
-    uuid: str
+    uuid: str | None  # None: the session makes its own (no response header named it)
     timestamp: float
     duration: float
     cpu_time: float
@@ -55,8 +56,9 @@ class ProfileRecord:
     def to_session(self) -> ProfilingSession:
         return self.build()[0]
 
-    def build(self) -> tuple[ProfilingSession, int]:
-        """The session, and the bytes this record held before it was built."""
+    def build(self, known: dict | None = None) -> tuple[ProfilingSession, int]:
+        """The session, and the bytes this record held before it was built;
+        ``known`` is the writer's memo of code labels (see ``stats_from_profile``)."""
         summary: dict[str, Any] = dict(
             uuid=self.uuid,
             duration=self.duration,
@@ -84,8 +86,16 @@ class ProfileRecord:
         raw += RAW_ENTRY * len(entries) + RAW_PAIR * sum(len(e.calls or ()) for e in entries)
         # From 3.12 on cProfile hears the threads a request starts, too: no figure
         # may say more than the request's own time (clip_to).
-        kept, clipped = clip_to(splice_out(entries, self.hidden), self.duration)
-        session = ProfilingSession(kept, self.environ, self.timestamp, clipped=clipped, **summary)
+        kept, clipped = clip_to(entries, self.duration)
+        functions, calls = stats_from_profile(kept, known, self.hidden)
+        session = ProfilingSession.from_rows(
+            functions=functions,
+            calls=calls,
+            timestamp=self.timestamp,
+            clipped=clipped,
+            **summarize_environ(self.environ),
+            **summary,
+        )
         return session, raw
 
 

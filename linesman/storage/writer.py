@@ -122,6 +122,7 @@ class SessionWriter:
         self._backoff = Backoff(*options.retry_backoff)
         self._retention = RetentionSchedule(options.retention)
         self._batches = BatchStore(backend, health)
+        self._known: dict = {}  # code labels, from one profile to the next (stats_from_profile)
         self._pending = 0
         self._idle = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -334,7 +335,7 @@ class SessionWriter:
         it wait with what still waits in the queue; learn from it what the next
         records are charged. Whether it waits."""
         try:
-            session, raw = record.build()
+            session, raw = record.build(self._known)
         except Exception:
             self.health.problem("build", "linesman: could not build a session", exc_info=True)
             return False
@@ -342,7 +343,8 @@ class SessionWriter:
         self._sizes.learn(record, raw, size)
         elsewhere = self._queued_bytes - record.charge
         if not self._backlog.has_room_for(size, elsewhere, record.charge):
-            self.health.not_kept(record.uuid, "queue_full")
+            if record.uuid is not None:  # named in a response header
+                self.health.not_kept(record.uuid, "queue_full")
             self._refused(
                 "queue_full",
                 "what waits for the store passed the bound "
