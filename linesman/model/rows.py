@@ -202,6 +202,9 @@ def splice_out(entries: Iterable[Any], hidden: Collection[Any]) -> list[Any]:
     return kept
 
 
+_TOTAL, _INLINE = operator.attrgetter("totaltime"), operator.attrgetter("inlinetime")
+
+
 def clip_to(entries: Iterable[Any], limit: float) -> tuple[list[Any], int]:
     """``getstats()`` with no figure above ``limit`` (the request's own time), and
     how many functions had one.
@@ -213,10 +216,10 @@ def clip_to(entries: Iterable[Any], limit: float) -> tuple[list[Any], int]:
     holds another thread's work: it is cut to the request's time, and the count
     lets the page say so."""
     entries = list(entries)
-    for entry in entries:  # a plain loop: most profiles have nothing to clip
-        if entry.totaltime > limit or entry.inlinetime > limit:
-            break
-    else:
+    # Two C loops: most profiles have nothing to clip.
+    if max(map(_TOTAL, entries), default=0.0) <= limit and (
+        max(map(_INLINE, entries), default=0.0) <= limit
+    ):
         return entries, 0
     kept, clipped = [], 0
     for entry in entries:

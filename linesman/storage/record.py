@@ -12,6 +12,7 @@ writer counts each at its real size once it takes it.
 
 from __future__ import annotations
 
+import operator
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ __all__ = ["ProfileRecord", "RecordSizes"]
 RAW_ENTRY, RAW_PAIR = 80, 64
 RAW_STACK, RAW_FRAME = 320, 16
 RAW_BASE = 2000  # the record, its figures, its environ's dict and the profile object
+_CALLS = operator.attrgetter("calls")
 REMEMBERED = 256  # recent records whose sizes make the next charges
 FIRST_STACK_CHARGE = 512  # a raw stack some 20 frames deep, before any was measured
 
@@ -83,7 +85,8 @@ class ProfileRecord:
             )
             return session, raw
         entries = self.profile.getstats()
-        raw += RAW_ENTRY * len(entries) + RAW_PAIR * sum(len(e.calls or ()) for e in entries)
+        pairs = sum(map(len, filter(None, map(_CALLS, entries))))
+        raw += RAW_ENTRY * len(entries) + RAW_PAIR * pairs
         # From 3.12 on cProfile hears the threads a request starts, too: no figure
         # may say more than the request's own time (clip_to).
         kept, clipped = clip_to(entries, self.duration)
