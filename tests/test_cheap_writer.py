@@ -147,3 +147,26 @@ def test_the_gate_keeps_nobody_waiting_for_an_unseen_writer():
     gate.profile_done(profile)
     gate.leave(profile)
     assert gate.quiet_wait == 0.5  # a courtesy, as where cProfile is per thread
+
+
+def test_where_every_free_tool_id_is_taken_the_writer_works_in_sight(make_profiled):
+    """The fallback: the gate's old wait keeps the writer out of profiles, and
+    every profiled request is still stored."""
+    taken = []
+    if can_run_unseen():
+        from linesman.profiling.unseen import TOOL_IDS
+
+        for tool in TOOL_IDS:
+            if sys.monitoring.get_tool(tool) is None:
+                sys.monitoring.use_tool_id(tool, "a tool of the app's")
+                taken.append(tool)
+    try:
+        middleware = make_profiled(apps.hello_app, profiler="cprofile")
+        for _ in range(5):
+            assert call(middleware).chunks == [b"hello"]
+        assert middleware.flush(10)
+        assert middleware.gate.writer_unseen is False
+        assert middleware.backend.count() == 5
+    finally:
+        for tool in taken:
+            sys.monitoring.free_tool_id(tool)

@@ -237,6 +237,11 @@ class ProfilerGate:
     a moment with no cProfile request in flight (sampled ones are its own
     thread's: the writer cannot spoil them) without making a call a profiler
     could record.
+
+    All of that is the fallback. Where the writer runs unseen (assumption 5,
+    ``writer_unseen``) it never says it works, so no request waits for it, and
+    it waits only as it does where cProfile is per thread: for a moment with no
+    request in flight, as a courtesy.
     """
 
     def __init__(self, exclusive: bool | None = None, patience: float = 0.2) -> None:

@@ -309,9 +309,10 @@ class SessionWriter:
                 self._backoff.failed()
 
     def _process(self, batch: list) -> None:
-        """One stretch of work between two quiet moments. Where one profiler sees
-        every thread that is one record built and one stored, so a request that
-        wants a profile never waits for more; elsewhere whatever is waiting.
+        """One stretch of work between two quiet moments: whatever is waiting, after
+        ``GATHER``; where one profiler sees every thread and the writer works in
+        its sight (the fallback of linesman.profiling.unseen), one record built
+        and one stored, so a request that wants a profile never waits for more.
         ``batch`` holds the first record, if any, and is emptied as each record is
         built, so that no raw profile is held while the store is slow."""
         batched = self._batched
