@@ -6,8 +6,9 @@ cProfile, stored as a :class:`ProfilingSession` through a backend, and shown
 under ``/__profiler__``.
 """
 
+from linesman.exporters.original_graph import create_graph, draw_graph
 from linesman.model.session import ProfilingSession
 
-__all__ = ["ProfilingSession", "__version__"]
+__all__ = ["ProfilingSession", "create_graph", "draw_graph", "__version__"]
 
 __version__ = "0.9.0"

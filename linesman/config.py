@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from linesman.model.endpoint import DEFAULT_FOLDS
+from linesman.model.endpoint import DEFAULT_FOLDS, EndpointRule
 from linesman.options import (
     ConfigError,
     to_backend_spec,
@@ -27,6 +27,7 @@ from linesman.options import (
     to_positive_int,
     to_profiler,
     to_profiler_path,
+    to_query_names,
     to_sample_interval,
     to_seconds,
     to_view_budget,
@@ -58,6 +59,7 @@ class Settings:
     queue_bytes: int = 64 << 20
     flush_timeout: float = 5.0
     endpoint_folds: tuple[Any, ...] = ()
+    endpoint_query: tuple[str, ...] = ()  # query parameters whose values name endpoints
     allowed_ips: tuple[str, ...] = ("127.0.0.1", "::1")
     allowed_hosts: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
@@ -74,6 +76,11 @@ class Settings:
     def folds(self) -> tuple[Any, ...]:
         """What makes paths one endpoint: ``endpoint_folds``, or the default folds."""
         return self.endpoint_folds or DEFAULT_FOLDS
+
+    @property
+    def endpoints(self) -> EndpointRule:
+        """What makes requests one endpoint: the folds and ``endpoint_query``."""
+        return EndpointRule(self.folds, self.endpoint_query)
 
 
 # (name, converter): defaults live on Settings, converters here.
@@ -96,6 +103,7 @@ OPTIONS: dict[str, Callable[[Any], Any]] = {
     "queue_bytes": to_bytes,
     "flush_timeout": to_seconds,
     "endpoint_folds": to_patterns,
+    "endpoint_query": to_query_names,
     "allowed_ips": to_words,
     "allowed_hosts": to_words,
     "trusted_proxies": to_words,

@@ -24,6 +24,12 @@ from linesman.backends import create_backend
 from linesman.backends.base import Backend
 from linesman.config import Settings, parse_settings
 from linesman.controls import Controls
+from linesman.exporters.original_graph import (
+    CUTOFF_TIME_UNITS,
+    GRAPH_DIR,
+    prepare_graph,
+    time_per_field,
+)
 from linesman.model.capture import CaptureWindow
 from linesman.profiling.gate import ProfilerGate, RequestProfile, profiling_is_safe
 from linesman.profiling.greenlets import GreenletProfile, GreenThreads, green_thread
@@ -32,7 +38,7 @@ from linesman.signing import Signer
 from linesman.storage.health import Health
 from linesman.storage.retention import Retention
 from linesman.storage.writer import SessionWriter, WriterOptions, linesman_threads
-from linesman.web.ui import ProfilerUI
+from linesman.web.ui import ProfilerUI, asset_folder
 from linesman.wrappers import (
     LINESMAN_HOOKS,
     SESSION_HEADER,
@@ -47,10 +53,26 @@ PATH_VERDICTS = 4096  # paths whose include/exclude answer is kept (then they st
 PATH_VERDICT_LENGTH = 512  # longer paths are matched each time
 STARTUP_WAIT = 1.0  # seconds start-up gives the store; past them the app serves anyway
 
+# The original's module constants, for code that reads them. Its assets are
+# linesman's ``static`` and ``templates`` folders; its flag file is gone (the
+# switch is kept in the store), the name stays.
+MEDIA_DIR = str(asset_folder("static"))
+TEMPLATES_DIR = str(asset_folder("templates"))
+ENABLED_FLAG_FILE = "linesman-enabled"
+
 __all__ = [
     "ProfilingMiddleware",
     "make_linesman_middleware",
+    "profiler_filter_factory",
+    "profiler_filter_app_factory",
+    "prepare_graph",
+    "time_per_field",
     "SESSION_HEADER",
+    "CUTOFF_TIME_UNITS",
+    "GRAPH_DIR",
+    "MEDIA_DIR",
+    "TEMPLATES_DIR",
+    "ENABLED_FLAG_FILE",
 ]
 
 log = logging.getLogger("linesman")
@@ -116,6 +138,11 @@ class ProfilingMiddleware:
             self._observe = self.app  # type: ignore[method-assign]
         if ready:
             self.controls.announce_login()
+
+    @property
+    def _backend(self) -> Backend:
+        """The original's name for ``backend``; its own tests and some apps reach it."""
+        return self.backend
 
     # -- the switch, capture windows and login, as the UI changes them -------------
     @property
@@ -345,15 +372,36 @@ class ProfilingMiddleware:
             request.finish(error=exc)
             raise
         if finished_when_returned(result, environ):
+            # Added to what the app sent through write(), if it did.
             if isinstance(result, (list, tuple)):
-                request.response_size = sum(len(chunk) for chunk in result)
+                request.response_size += sum(len(chunk) for chunk in result)
             else:  # the server's file wrapper sends the file: what it will send
-                request.response_size = file_size(result, request.content_length)
+                request.response_size += file_size(result, request.content_length)
             request.finish()
             return result
         return profiled_body(result, request)
 
 
+# The original's three entry points live here, where it defined and documented
+# them (an ini file may name ``linesman.middleware:profiler_filter_factory``);
+# ``linesman.paste`` gives the same two to ``egg:linesman#profiler``.
 def make_linesman_middleware(app: Callable, **options: Any) -> ProfilingMiddleware:
     """Wrap ``app``; the options are those of the ini file, as strings or values."""
+    return ProfilingMiddleware(app, **options)
+
+
+def profiler_filter_factory(global_conf: dict, **options: Any) -> Callable:
+    """PasteDeploy ``paste.filter_factory`` for ``egg:linesman#profiler``."""
+    parse_settings(options)  # a wrong option fails here, before any app is built
+
+    def linesman_filter(app: Callable) -> ProfilingMiddleware:
+        return ProfilingMiddleware(app, **options)
+
+    return linesman_filter
+
+
+def profiler_filter_app_factory(
+    app: Callable, global_conf: dict, **options: Any
+) -> ProfilingMiddleware:
+    """PasteDeploy ``paste.filter_app_factory`` for ``egg:linesman#profiler``."""
     return ProfilingMiddleware(app, **options)

@@ -57,6 +57,22 @@ def to_words(value: Any) -> tuple[str, ...]:
     return tuple(word for word in re.split(r"[\s,]+", str(value)) if word)
 
 
+QUERY_NAMES = 10  # endpoint_query's parameters, at most
+QUERY_NAME_LENGTH = 100
+
+
+def to_query_names(value: Any) -> tuple[str, ...]:
+    """Query parameter names (endpoint_query), separated by commas or white
+    space, each once, in the order given."""
+    names = tuple(dict.fromkeys(to_words(value)))
+    if len(names) > QUERY_NAMES:
+        raise ValueError(f"name at most {QUERY_NAMES} query parameters")
+    for name in names:
+        if len(name) > QUERY_NAME_LENGTH or not name.isprintable() or "=" in name:
+            raise ValueError(f"{name[:40]!r} is not a query parameter's name")
+    return names
+
+
 def to_patterns(value: Any) -> tuple[Any, ...]:
     """Regular expressions, one per line or separated by white space, matched in
     linear time (see linesman.patterns): paths come from anyone."""

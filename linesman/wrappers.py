@@ -100,6 +100,7 @@ class ProfiledRequest:
         "selected",
         "window",
         "content_length",
+        "server_write",
     )
 
     def __init__(
@@ -125,6 +126,7 @@ class ProfiledRequest:
         self.status: int | None = None
         self.response_size = 0
         self.content_length: int | None = None
+        self.server_write: Callable[[bytes], Any] | None = None
         self.finished = False
         self.header = None
         # Only a client that may open the UI learns that a profiler is mounted, and where.
@@ -145,7 +147,17 @@ class ProfiledRequest:
                 self.content_length = int(value)
         if self.header is not None:
             headers = [*headers, self.header]
-        return self.server_start_response(status, headers, *exc_info)
+        self.server_write = self.server_start_response(status, headers, *exc_info)
+        # The app may send its body through this callable (dulwich's git-upload-pack
+        # does, megabytes of it) rather than return it: those bytes count too.
+        return self.write
+
+    def write(self, data: bytes) -> Any:
+        """The server's ``write()``, counting what it sends; the bytes go on as given."""
+        # Only start_response hands this out, so the server's write() is there.
+        result = self.server_write(data)  # type: ignore[misc]
+        self.response_size += len(data)
+        return result
 
     def finish(self, error: BaseException | None = None) -> None:
         """Hand the profile to the writer, or count why not; never raises."""
@@ -206,7 +218,9 @@ class ProfiledRequest:
 
 
 # linesman's code that the app itself calls, under the profiler: left out of profiles.
-LINESMAN_HOOKS = frozenset({ProfiledRequest.start_response.__code__})
+LINESMAN_HOOKS = frozenset(
+    {ProfiledRequest.start_response.__code__, ProfiledRequest.write.__code__}
+)
 
 
 class ProfiledResponse:

@@ -174,33 +174,138 @@ function drawCrumbs() {
   });
 }
 
+// Each bar takes its function's package's colour, as in the package chart (the
+// server says which slice each file falls in); a comparison colours by change.
+const flamePalette = (() => {
+  const found = document.getElementById("flame-colours");
+  return found ? JSON.parse(found.textContent) : null;
+})();
+const OTHER_COLOUR = ["", "#f3a46b", "#1d232a"]; // a file the chart does not name
+
+function packageOf(fn) {
+  if (!flamePalette || !fn) return null;
+  const at = flamePalette.files[fn.file];
+  return at === undefined ? null : flamePalette.slices[at];
+}
+
+// A bar shows the function's own name first ("iterobjects", not "PackData.iter…"),
+// then what it belongs to, as much as fits: [own name, what it belongs to].
+function nameParts(name) {
+  let found = /^<built-in method (\S+) of (.+?) object(?: at 0x[0-9a-f]+)?>$/.exec(name);
+  if (found) return [found[1], found[2]];
+  found = /^<built-in (?:method|function) (?:(.+)\.)?([^.]+)>$/.exec(name);
+  if (found) return [found[2], found[1] || ""];
+  found = /^<method '([^']+)' of '([^']+)' objects>$/.exec(name);
+  if (found) return [found[1], found[2]];
+  const at = name.lastIndexOf(".");
+  if (at > 0 && at < name.length - 1) return [name.slice(at + 1), name.slice(0, at)];
+  return [name, ""];
+}
+
+function frameLabel(bar, fn, changed) {
+  if (!fn) {
+    bar.textContent = "all";
+    return;
+  }
+  const [own, owner] = nameParts(fn.name);
+  bar.append(element("span", "own", own));
+  if (owner) bar.append(" ", element("span", "owner", `· ${owner}`));
+  if (changed) bar.append(` ${changed}`);
+}
+
+// The bar's full name and figures, on hover and on keyboard focus: a bar's label is
+// often cut, and a title tooltip shows late and never to the keyboard.
+const tipFor = new WeakMap(); // bar -> the lines of its tooltip
+let flameTip = null;
+
+function tipLines(node, fn) {
+  if (!fn) return ["all", `${ms(node.time)} ms, the whole request`];
+  const lines = [fn.name];
+  if (fn.fullWhere) lines.push(fn.fullWhere);
+  lines.push(`${ms(node.time)} ms · ${percent(node.time)} of the request · ${callsLabel(node.calls)}`);
+  const slice = packageOf(fn);
+  if (slice) lines.push(`package: ${slice[0]}`);
+  if (change) {
+    const delta = change[fn.index];
+    const label = data.change_labels[fn.index];
+    lines.push(`own time ${delta >= 0 ? "+" : ""}${ms(delta)} ms${label ? ` (${label})` : ""}`);
+  }
+  return lines;
+}
+
+function showTip(bar, x, y) {
+  const lines = tipFor.get(bar);
+  if (!lines || !flameTip) return;
+  flameTip.replaceChildren(element("strong", "", lines[0]), ...lines.slice(1).map((line) => element("div", "", line)));
+  flameTip.hidden = false;
+  const box = bar.getBoundingClientRect();
+  const left = x === undefined ? box.left : x + 12;
+  const top = y === undefined ? box.bottom + 4 : y + 16;
+  const width = flameTip.offsetWidth;
+  const height = flameTip.offsetHeight;
+  flameTip.style.left = `${Math.max(4, Math.min(left, window.innerWidth - width - 8))}px`;
+  flameTip.style.top = `${top + height > window.innerHeight - 4 ? Math.max(4, box.top - height - 4) : top}px`;
+  bar.setAttribute("aria-describedby", "flame-tip");
+}
+
+function hideTip() {
+  if (flameTip) flameTip.hidden = true;
+}
+
+function wireFlameTip() {
+  const flame = document.getElementById("flame");
+  if (!flame) return;
+  flameTip = element("div", "flame-tip");
+  flameTip.id = "flame-tip";
+  flameTip.setAttribute("role", "tooltip");
+  flameTip.hidden = true;
+  flame.after(flameTip);
+  flame.addEventListener("mousemove", (event) => {
+    const bar = event.target.closest(".frame");
+    if (bar) showTip(bar, event.clientX, event.clientY);
+    else hideTip();
+  });
+  flame.addEventListener("mouseleave", hideTip);
+  flame.addEventListener("focusin", (event) => {
+    const bar = event.target.closest(".frame");
+    if (bar) showTip(bar);
+  });
+  flame.addEventListener("focusout", hideTip);
+  document.addEventListener("keydown", (event) => { if (event.key === "Escape") hideTip(); });
+}
+
 function drawFlame(top) {
   flameTop = top || everything;
   const flame = document.getElementById("flame");
   flame.replaceChildren();
+  hideTip();
   const base = flameTop;
   const levels = flameLevels(base);
   let matched = 0;
   const counted = new Set();
+  flame.classList.toggle("searching", Boolean(flameSearch));
   levels.forEach((level, depth) => {
     for (const { node, start } of level) {
       const fn = node === everything ? null : functions[node.fn];
-      const name = nameOf(node);
       // In a comparison each bar says how its function's own time changed.
       const changed = change && fn ? data.change_labels[fn.index] : "";
-      const bar = element("div", "frame", changed ? `${name} ${changed}` : name);
+      const bar = element("div", "frame");
+      frameLabel(bar, fn, changed);
       bar.style.left = `${100 * start / (base.time || 1e-12)}%`;
       bar.style.width = `${Math.max(0.05, 100 * node.time / (base.time || 1e-12))}%`;
       bar.style.top = `${depth * 20}px`;
-      bar.title = `${name} ${fn ? fn.fullWhere : ""}\n${ms(node.time)} ms, ${percent(node.time)}` +
-        (fn ? `, ${callsLabel(node.calls)}` : "");
+      tipFor.set(bar, tipLines(node, fn));
       if (change && fn) {
         bar.style.background = data.change_colours[fn.index];
         bar.dataset.change = String(change[fn.index]);
         bar.classList.add("compared");
-        bar.title += `\nown time ${change[fn.index] >= 0 ? "+" : ""}${ms(change[fn.index])} ms` +
-          (changed ? ` (${changed})` : "");
+      } else if (fn) {
+        const [name, colour, ink] = packageOf(fn) || OTHER_COLOUR;
+        bar.style.background = colour;
+        bar.style.color = ink;
+        if (name) bar.dataset.package = name;
       }
+      if (fn) bar.dataset.fn = String(fn.index);
       if (flameSearch && fn && (fn.name.toLowerCase().includes(flameSearch)
           || fn.file.toLowerCase().includes(flameSearch))) {
         bar.classList.add("match");
@@ -392,14 +497,17 @@ function wireStats() {
 }
 
 // -- call graph --------------------------------------------------------------------
-// The graph zooms and pans (wheel or pinch, drag, the +/- and reset buttons) and is
-// fitted to its box at first, so a 60-node graph is whole and its labels a zoom away.
+// The graph zooms and pans (wheel or pinch, drag, the +/- and Fit buttons). "Fit"
+// shows it whole where its labels stay readable; a large graph (a real app's 100
+// functions) is fitted to the box's width only down to readable labels, shown from
+// its top, and the rest is a drag away.
 async function makeZoomable(svg) {
   try {
     await import(new URL("./vendor/svg-pan-zoom/svg-pan-zoom.min.js", import.meta.url));
   } catch (error) {
     return; // the graph stays as drawn, scrolled by its box
   }
+  const layout = graphLayout(svg); // read while the SVG is as Graphviz drew it
   svg.removeAttribute("width");
   svg.removeAttribute("height");
   svg.classList.add("zoomable");
@@ -424,7 +532,7 @@ async function makeZoomable(svg) {
   for (const [text, label, action] of [
     ["+", "Zoom in", () => panZoom.zoomIn()],
     ["−", "Zoom out", () => panZoom.zoomOut()],
-    ["Fit", "Fit the whole graph", () => fitNoLarger(panZoom)],
+    ["Fit", "Fit the graph to its box, its labels readable", () => fitReadable(panZoom, layout)],
   ]) {
     const button = element("button", "", text);
     button.type = "button";
@@ -433,23 +541,103 @@ async function makeZoomable(svg) {
     controls.append(button);
   }
   svg.before(controls);
-  fitNoLarger(panZoom); // the box's size is final only now that the page's CSS applies
+  // A node reached by Tab is brought into the box.
+  svg.addEventListener("focusin", (event) => {
+    const node = event.target.closest("g.node");
+    if (!node) return;
+    const box = svg.getBoundingClientRect();
+    const at = node.getBoundingClientRect();
+    if (at.left >= box.left && at.right <= box.right && at.top >= box.top && at.bottom <= box.bottom) return;
+    panZoom.panBy({
+      x: box.left + box.width / 2 - (at.left + at.width / 2),
+      y: box.top + box.height / 2 - (at.top + at.height / 2),
+    });
+  });
+  fitReadable(panZoom, layout); // the box's size is final only now that the page's CSS applies
 }
 
-// Fitted to its box, but never drawn larger than its own size (Graphviz's points,
-// 4/3 of a pixel): a one-node graph fitted to the box's width showed its title and
-// labels in huge type.
+// Never drawn larger than its own size (Graphviz's points, 4/3 of a pixel): a
+// one-node graph fitted to the box's width showed its title and labels in huge
+// type. Never smaller than labels of READABLE_PX where the graph does not fit whole:
+// a real app's graph fitted whole had labels 6 px high.
 const GRAPH_NATURAL_SCALE = 4 / 3;
-function fitNoLarger(panZoom) {
+const READABLE_PX = 11.5;
+
+// What the fit needs from the drawing, in the graph's own units (those of its
+// viewBox): its smallest label's size, and each node's centre, share and callees,
+// to show a graph too large for the box from its top node down its hottest path.
+function graphLayout(svg) {
+  const sizes = [...svg.querySelectorAll("g.node text, g.edge text")]
+    .map((text) => parseFloat(text.getAttribute("font-size")))
+    .filter((size) => size > 0);
+  const graph = svg.querySelector("g.graph");
+  const matrix = graph && graph.transform.baseVal.consolidate();
+  const shift = matrix ? matrix.matrix : { a: 1, d: 1, e: 0, f: 0 };
+  const byId = new Map();
+  for (const node of svg.querySelectorAll("g.node")) {
+    const box = node.getBBox();
+    const share = /([\d.]+)% cumulative/.exec(node.textContent);
+    byId.set(node.querySelector("title")?.textContent, {
+      x: shift.a * (box.x + box.width / 2) + shift.e,
+      y: shift.d * box.y + shift.f,
+      share: share ? parseFloat(share[1]) : 0,
+      callees: [],
+    });
+  }
+  for (const edge of svg.querySelectorAll("g.edge > title")) {
+    const [from, to] = edge.textContent.split("->");
+    if (byId.has(from) && byId.has(to)) byId.get(from).callees.push(byId.get(to));
+  }
+  const placed = [...byId.values()];
+  const top = placed.reduce((best, node) => (!best || node.y < best.y ? node : best), null);
+  return { smallestFont: sizes.length ? Math.min(...sizes) : 10, top };
+}
+
+// The top node and its hottest callees, as far down as ``depth`` and as wide as
+// ``span`` graph units: what a box of that size can show of where the time went.
+function hotPath(top, depth, span) {
+  const path = [top];
+  for (let at = top; at.callees.length;) {
+    at = at.callees.reduce((best, node) => (node.share > best.share ? node : best));
+    const xs = [...path, at].map((node) => node.x);
+    if (path.includes(at) || at.y - top.y > depth || Math.max(...xs) - Math.min(...xs) > span) break;
+    path.push(at);
+  }
+  return path;
+}
+
+function fitReadable(panZoom, layout) {
   panZoom.resize();
   panZoom.fit();
-  const real = panZoom.getSizes().realZoom;
-  if (real > GRAPH_NATURAL_SCALE) {
-    const natural = (panZoom.getZoom() * GRAPH_NATURAL_SCALE) / real;
-    panZoom.setMinZoom(Math.min(0.5, natural)); // the library counts zoom from the fitted size
-    panZoom.zoom(natural);
+  const { width, height, realZoom: whole, viewBox } = panZoom.getSizes();
+  const readable = READABLE_PX / layout.smallestFont;
+  const toWidth = width / viewBox.width;
+  // Whole if that reads; else as wide as the box, but never below readable.
+  let real = whole >= readable ? whole : Math.max(readable, Math.min(toWidth, GRAPH_NATURAL_SCALE));
+  real = Math.min(real, Math.max(GRAPH_NATURAL_SCALE, readable));
+  const zoom = (panZoom.getZoom() * real) / whole; // the library counts zoom from the fitted size
+  panZoom.setMinZoom(Math.min(0.5, zoom));
+  panZoom.setMaxZoom(Math.max(40, zoom * 8));
+  panZoom.zoom(zoom);
+  const drawnWidth = real * viewBox.width;
+  const drawnHeight = real * viewBox.height;
+  let x = (width - drawnWidth) / 2 - real * viewBox.x;
+  if (drawnWidth > width) {
+    // Wider than the box: its top node and hottest path in the middle, no empty
+    // band at a side.
+    let wanted = x;
+    if (layout.top) {
+      const xs = hotPath(layout.top, (height * 0.8) / real, (width * 0.7) / real).map((node) => node.x);
+      wanted = width / 2 - real * ((Math.min(...xs) + Math.max(...xs)) / 2 - viewBox.x);
+    }
+    x = Math.min(0, Math.max(width - drawnWidth, wanted)) - real * viewBox.x;
   }
-  panZoom.center();
+  const y = (drawnHeight > height ? 0 : (height - drawnHeight) / 2) - real * viewBox.y;
+  panZoom.pan({ x, y });
+  const overflow = document.getElementById("graph-overflow");
+  if (overflow) {
+    overflow.hidden = drawnWidth <= width + 1 && drawnHeight <= height + 1;
+  }
 }
 
 // -- picking a function in the call graph marks it in the tree and the table --------
@@ -544,6 +732,7 @@ async function drawGraph() {
 
 if (document.getElementById("tree")) { drawTree(); wireTreeKeys(); }
 wireFlameSearch();
+wireFlameTip();
 drawFlame(null);
 wireFlameKeys();
 if (document.getElementById("stats")) wireStats();

@@ -6,7 +6,7 @@
 % if not ref.uuid:
 <a href="${base}/endpoints/merged?${urlencode(merge_params(ref))}">${ref}</a> (${'%d of %d' % (count, named) if count < named else count} session${'' if named == 1 else 's'} merged, figures per request)\
 % else:
-<a href="${base}/profiles/${profile.uuid}">${profile.method} ${profile.path}</a>, ${fmt_time(profile.timestamp)}\
+<a href="${base}/profiles/${profile.uuid}">${profile.method} ${profile.path}</a>, ${fmt_time(profile.started)}\
 % endif
 </%def>
 <h1>${after.method} ${after.path} <small>compared</small></h1>
@@ -82,6 +82,7 @@
 <section id="graph-section">
   <h2>Call graph, coloured by change</h2>
   <p class="hint">The later profile's functions above 1% of its time, coloured as the flame graph. <button type="button" id="graph-download" disabled>Save as SVG</button></p>
+  <p class="hint" id="graph-overflow" hidden>At a size its labels can be read, the graph is larger than its box: drag it to see the rest, or zoom out with the wheel or the − button.</p>
   <div id="graph" class="graph"><p class="hint">Drawing…</p></div>
 </section>
 

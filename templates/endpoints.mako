@@ -28,7 +28,8 @@ Every chart runs from <time datetime="${fmt_iso(span[0])}">${fmt_time(span[0])}<
 <thead><tr>
   <th scope="col">Endpoint</th>
   <th scope="col" class="trend-head">Over time
-    <span class="key"><span class="swatch-line p95"></span>95th pct <span class="swatch-line median"></span>median <span class="swatch-bar"></span>requests</span></th>
+    <span class="key"><span class="swatch-line p95"></span>95th pct <span class="swatch-line median"></span>median <span class="swatch-bar"></span>requests</span>
+    <span class="key">scale: 0 to the highest, in ms; point at a chart for its figures</span></th>
   <th scope="col" class="num">Sessions</th><th scope="col" class="num">Median</th>
   <th scope="col" class="num">95th percentile</th><th scope="col" class="num">Slowest</th>
   <th scope="col" class="num" title="requests answered with a 4xx status">4xx</th>
@@ -39,8 +40,8 @@ Every chart runs from <time datetime="${fmt_iso(span[0])}">${fmt_time(span[0])}<
 % for index, e in enumerate(endpoints):
 <tr>
   <th scope="row" class="path">${e.endpoint}</th>
-  <td class="trend"><div class="trend-chart" data-chart="${index}" role="img"
-      aria-label="${e.endpoint}: median ${fmt_ms(e.median)}, 95th percentile ${fmt_ms(e.p95)} over ${e.count} request${'' if e.count == 1 else 's'}"></div></td>
+  <td class="trend"><div class="trend-box"><div class="trend-chart" data-chart="${index}" role="img"
+      aria-label="${e.endpoint}: median ${fmt_ms(e.median)}, 95th percentile ${fmt_ms(e.p95)} over ${e.count} request${'' if e.count == 1 else 's'}"></div></div></td>
   <td class="num">${e.count}</td>
   <td class="num">${fmt_ms(e.median)}</td>
   <td class="num">${fmt_ms(e.p95)}</td>
@@ -48,7 +49,7 @@ Every chart runs from <time datetime="${fmt_iso(span[0])}">${fmt_time(span[0])}<
   <td class="num ${'warn' if e.client_errors else ''}">${e.client_errors or ''}</td>
   <td class="num ${'bad' if e.errors else ''}">${e.errors or ''}</td>
   <td class="links"><a href="${base}/endpoints/merged?${urlencode({'endpoint': e.endpoint})}">merged profile</a> ·
-      <a href="${base}/?${urlencode({'path': e.endpoint.split(' ', 1)[1].split('{id}')[0], 'method': e.endpoint.split(' ', 1)[0], 'sort': 'duration'})}">slowest sessions</a></td>
+      <a href="${base}/?${urlencode({'path': e.endpoint.split(' ', 1)[1].split('?')[0].split('{id}')[0], 'method': e.endpoint.split(' ', 1)[0], 'sort': 'duration'})}">slowest sessions</a></td>
 </tr>
 % endfor
 </tbody>

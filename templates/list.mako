@@ -55,15 +55,15 @@
     <input type="hidden" name="${csrf_field}" value="${csrf}">
     <input type="hidden" name="return_to" value="${urlencode(params)}">
     <label>Profile the next <input type="text" name="requests" value="10" size="4" inputmode="numeric"> requests</label>
-    <label>whose path matches <input type="text" name="pattern" placeholder="^/api/orders" size="18"></label>
+    <label>whose path matches <input type="text" name="pattern" placeholder="e.g. ^/api/orders" size="18"></label>
     <label>method <select name="method">
       <option value="">any</option>
       % for m in ("GET", "POST", "PUT", "PATCH", "DELETE"):
       <option>${m}</option>
       % endfor
     </select></label>
-    <label>for at most <input type="text" name="minutes" size="4" inputmode="decimal" placeholder="∞"> minutes</label>
-    <label>only those slower than <input type="text" name="min_ms" size="5" inputmode="decimal" placeholder="0"> ms</label>
+    <label>for at most <input type="text" name="minutes" size="4" inputmode="decimal" placeholder="no limit"> minutes</label>
+    <label>only those slower than <input type="text" name="min_ms" size="6" inputmode="decimal" placeholder="any"> ms</label>
     <button type="submit">Start capturing</button>
   </form>
   <p class="hint">A window profiles the requests it matches even with profiling off, in every process that shares this store, then linesman is back as it was.</p>
@@ -72,15 +72,15 @@
 % endif
 
 <form method="get" action="${base}/" class="filters" id="filters">
-  <label>Path contains <input type="search" name="path" value="${query.path_contains}" placeholder="/api/"></label>
+  <label>Path contains <input type="search" name="path" value="${query.path_contains}" placeholder="e.g. /api/"></label>
   <label>Method <select name="method">
     <option value="">any</option>
     % for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
     <option ${'selected' if query.method == m else ''}>${m}</option>
     % endfor
   </select></label>
-  <label>Status <input type="text" name="status" value="${'' if query.status is None else query.status}" size="4" inputmode="numeric" pattern="[1-5][0-9]{2}" placeholder="200"></label>
-  <label>Slower than <input type="text" name="min_ms" value="${params.get('min_ms', '')}" size="6" inputmode="decimal" placeholder="0"> ms</label>
+  <label>Status <input type="text" name="status" value="${'' if query.status is None else query.status}" size="4" inputmode="numeric" pattern="[1-5][0-9]{2}" placeholder="any"></label>
+  <label>Slower than <input type="text" name="min_ms" value="${params.get('min_ms', '')}" size="6" inputmode="decimal" placeholder="e.g. 100"> ms</label>
   % if query.capture:
   <input type="hidden" name="capture" value="${query.capture}">
   <span class="filter-note">caught by one capture window</span>
@@ -142,12 +142,25 @@ ${breakable_path(s['path'] + (('?' + s['query']) if s['query'] else '')) | n}\
   <td class="num duration">—</td>
   <td class="num cpu">—</td>
 % else:
-<tr class="${'failed' if s['failed'] else ''}">
+<%
+  status = s['status']
+  if s['failed']:
+      trouble = 'server' if status is not None and status >= 500 else 'raised'
+  else:
+      trouble = 'client' if status is not None and 400 <= status < 500 else ''
+  why = {'server': 'server error', 'client': 'client error', 'raised': 'raised'}.get(trouble, '')
+%>
+## An error row is set apart by a mark and words, not by colour only.
+<tr class="${'error-row ' + trouble if trouble else ''}${' failed' if s['failed'] else ''}">
   <td class="pick"><input type="checkbox" name="session_uuids[]" value="${s['uuid']}" aria-label="Select ${s['method']} ${s['path']}"></td>
   <td class="when"><time datetime="${fmt_iso(s['timestamp'])}">${fmt_time(s['timestamp'])}</time> <span class="ago">${fmt_ago(s['timestamp'], now)}</span></td>
   <td class="method">${s['method']}</td>
   <td class="path"><a href="${base}/profiles/${s['uuid']}">${breakable_path(s['path'] + (('?' + s['query']) if s['query'] else '')) | n}</a></td>
-  <td class="status">${s['status'] if s['status'] is not None else '—'}</td>
+  % if trouble:
+  <td class="status"><span class="trouble ${trouble}"><span class="mark" aria-hidden="true">${'!' if trouble == 'client' else '✕'}</span> ${'' if status is None else status} <span class="why">${why}</span></span></td>
+  % else:
+  <td class="status">${status if status is not None else '—'}</td>
+  % endif
   <td class="num duration">${fmt_ms(s['duration'])}</td>
   <td class="num cpu">${fmt_ms(s['cpu_time'])}</td>
 % endif

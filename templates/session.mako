@@ -41,7 +41,7 @@
   % if not imported:
   <dt>CPU time</dt><dd>${fmt_ms(session.cpu_time)}</dd>
   % endif
-  <dt>When</dt><dd><time datetime="${fmt_iso(session.timestamp)}">${fmt_time(session.timestamp)}</time></dd>
+  <dt>When</dt><dd><time datetime="${fmt_iso(session.started)}">${fmt_time(session.started)}</time></dd>
   <dt>Profiler</dt><dd>${profiler_text(session)}</dd>
   <dt>Functions</dt><dd>${len(session.functions)}</dd>
   % if not imported:
@@ -118,7 +118,14 @@
 
 <section id="flame-section">
   <h2>Flame graph</h2>
-  <p class="hint">Each bar is a call path; width is its share of the request's time${' (from the sampled stacks)' if session.kind == 'sampled' else ' (estimated from caller/callee pairs)'}. Click a bar to zoom, click the top bar or the path above to zoom out.</p>
+  <p class="hint">Each bar is a call path; width is its share of the request's time${' (from the sampled stacks)' if session.kind == 'sampled' else ' (estimated from caller/callee pairs)'}, its colour its package's, as in the package chart. Point at a bar (or Tab to it) for its full name and figures; click it to zoom, click the top bar or the path above to zoom out.</p>
+  % if chart:
+  <p class="flame-key"><span class="visually-hidden">Colours by package:</span>
+    % for slice in chart:
+    <span><svg class="swatch" viewBox="0 0 10 10" width="10" height="10" aria-hidden="true"><rect width="10" height="10" fill="${slice['colour']}"/></svg> ${slice['name']}</span>
+    % endfor
+  </p>
+  % endif
   <div class="flame-tools">
     <nav id="flame-crumbs" class="crumbs" aria-label="Flame graph zoom"></nav>
     <input type="search" id="flame-search" placeholder="Highlight a function or file" aria-label="Highlight functions in the flame graph">
@@ -174,7 +181,11 @@
   <h2>Call graph</h2>
   <p class="hint">Functions at or above the cutoff, shaded by cumulative time. Click one (or Tab to it and press Enter) to mark it in the call tree and the statistics. <button type="button" id="graph-download" disabled>Save as SVG</button></p>
   <p class="hint" id="graph-picked" aria-live="polite"></p>
+  <p class="hint" id="graph-overflow" hidden>At a size its labels can be read, the graph is larger than its box: drag it to see the rest, or zoom out with the wheel or the − button.</p>
   <div id="graph" class="graph"><p class="hint">Drawing…</p></div>
 </section>
 
 <script type="application/json" id="profile-data">${figures | n}</script>
+% if chart:
+<script type="application/json" id="flame-colours">${flame_colours | n}</script>
+% endif

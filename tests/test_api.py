@@ -11,6 +11,10 @@ from openapi_spec_validator import validate as validate_spec
 from support import apps
 from support.login import ui_client
 from support.servers import free_port, get, running
+from support.waiting import wait_for
+
+from linesman.storage.health import LOST_REASONS, SKIP_REASONS
+from linesman.web.figures_api import ENDPOINT_FIELDS
 
 LOCAL = {"REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "localhost"}
 
@@ -103,12 +107,115 @@ def test_the_switch(api):
     client.put("/__profiler__/api/state", "{not json", headers=headers, status=400)
 
 
-def test_strangers_get_json_403s(api):
+@pytest.mark.parametrize("route", ["sessions", "endpoints", "counters"])
+def test_strangers_get_json_403s(api, route):
     _, client, _ = api
     response = client.get(
-        "/__profiler__/api/sessions", extra_environ={"REMOTE_ADDR": "10.0.0.9"}, status=403
+        f"/__profiler__/api/{route}", extra_environ={"REMOTE_ADDR": "10.0.0.9"}, status=403
     )
     assert response.content_type == "application/json"
+    assert "endpoint" not in response.text and "profiled" not in response.text
+
+
+@pytest.mark.parametrize("route", ["endpoints", "counters"])
+def test_figures_need_the_login(api, route):
+    middleware, _, _ = api
+    from webtest import TestApp
+
+    stranger = TestApp(middleware, extra_environ=LOCAL)  # loopback, but not logged in
+    assert stranger.get(f"/__profiler__/api/{route}", status=401).content_type == (
+        "application/json"
+    )
+
+
+def _status_app(environ, start_response):
+    """200 on most paths, 404 on /missing/..., 500 on /broken/...; /slow/ spins."""
+    path = environ["PATH_INFO"]
+    if path.startswith("/slow/"):
+        apps.spin(0.06)
+    status = "404 Not Found" if "/missing/" in path else "200 OK"
+    status = "500 Internal Server Error" if "/broken/" in path else status
+    start_response(status, [("Content-Type", "text/plain")])
+    return [b"x"]
+
+
+def test_the_endpoints_table(make_profiled):
+    middleware = make_profiled(_status_app, profiler="cprofile")
+    client = ui_client(middleware)
+    for path in ("/b/1", "/b/2", "/b/3", "/missing/4", "/broken/5", "/slow/6"):
+        client.get(path, status="*")
+    assert middleware.flush(10)
+    answer = client.get("/__profiler__/api/endpoints").json
+    assert (answer["total"], answer["page"], answer["damaged"]) == (4, 1, 0)
+    rows = {row["endpoint"]: row for row in answer["endpoints"]}
+    assert set(rows) == {"GET /b/{id}", "GET /missing/{id}", "GET /broken/{id}", "GET /slow/{id}"}
+    assert answer["endpoints"][0]["endpoint"] == "GET /slow/{id}", "slowest first"
+    assert all(set(row) == {name for name, _, _ in ENDPOINT_FIELDS} for row in rows.values())
+    durations = sorted(s.duration for s in middleware.backend.get_all().values() if "/b/" in s.path)
+    three = rows["GET /b/{id}"]
+    assert three["sessions"] == 3 and three["median"] == durations[1]
+    assert three["max"] == durations[-1] and three["median"] <= three["p95"] <= three["max"]
+    assert (three["client_errors"], three["server_errors"]) == (0, 0)
+    assert (
+        rows["GET /missing/{id}"]["client_errors"],
+        rows["GET /missing/{id}"]["server_errors"],
+    ) == (1, 0)
+    assert (
+        rows["GET /broken/{id}"]["client_errors"],
+        rows["GET /broken/{id}"]["server_errors"],
+    ) == (0, 1)
+    assert rows["GET /slow/{id}"]["median"] >= 0.06
+    # Paged as the page is: the same order, a page at a time.
+    pages = [
+        client.get(f"/__profiler__/api/endpoints?per_page=3&page={n}").json["endpoints"]
+        for n in (1, 2, 3)
+    ]
+    assert [row["endpoint"] for row in pages[0] + pages[1]] == [
+        row["endpoint"] for row in answer["endpoints"]
+    ]
+    assert len(pages[0]) == 3 and pages[2] == []
+    for query in ("per_page=0", "per_page=501", "page=0", "page=x", "per_page=%D9%A5"):
+        error = client.get(f"/__profiler__/api/endpoints?{query}", status=400)
+        assert set(error.json) == {"error"}
+
+
+def test_the_counters_store_wide_and_of_this_process(make_profiled, tmp_path):
+    store = str(tmp_path / "counted.db")
+    first = make_profiled(_status_app, filename=store, min_duration=0.05, profiler="cprofile")
+    second = make_profiled(_status_app, filename=store, min_duration=0.05, profiler="cprofile")
+    for middleware, paths in ((first, ("/slow/1", "/fast")), (second, ("/slow/2", "/slow/3"))):
+        client = ui_client(middleware)
+        for path in paths:
+            client.get(path)
+        assert middleware.flush(10)
+    client = ui_client(first)
+    own = client.get("/__profiler__/api/counters").json["process"]
+    assert (own["profiled"], own["stored"]) == (1, 1)
+    assert own["skipped"]["too_fast"] == 1
+    assert set(own["skipped"]) >= set(SKIP_REASONS) and set(own["lost"]) >= set(LOST_REASONS)
+    assert sum(own["skipped"].values()) == 1 and sum(own["lost"].values()) == 0
+
+    def store_wide():
+        return client.get("/__profiler__/api/counters").json["store"]
+
+    # Each writer adds its counts to the store's on its next round.
+    wait_for(lambda: (store_wide()["profiled"], store_wide()["stored"]) == (3, 3), 10, "shared")
+    assert store_wide()["skipped"]["too_fast"] == 1
+    assert first.backend.count() == 3
+
+
+def test_the_counters_of_a_store_that_keeps_none(make_profiled, tmp_path):
+    middleware = make_profiled(
+        apps.hello_app,
+        backend="linesman.backends.pickle:PickleBackend",
+        filename=str(tmp_path / "sessions.pickle"),
+    )
+    client = ui_client(middleware)
+    client.get("/a")
+    assert middleware.flush(10)
+    answer = client.get("/__profiler__/api/counters").json
+    assert answer["store"] is None
+    assert (answer["process"]["profiled"], answer["process"]["stored"]) == (1, 1)
 
 
 def test_the_openapi_document_is_valid_and_matches_the_routes(api):
@@ -123,7 +230,14 @@ def test_the_openapi_document_is_valid_and_matches_the_routes(api):
         "/compare",
         "/captures",
         "/captures/{id}/stop",
+        "/endpoints",
+        "/counters",
     }
+    # Built from the fields the API fills and the reasons it counts.
+    schemas = document["components"]["schemas"]
+    assert schemas["Endpoint"]["required"] == [name for name, _, _ in ENDPOINT_FIELDS]
+    skipped = schemas["Counters"]["properties"]["process"]["properties"]["skipped"]
+    assert set(skipped["required"]) == set(SKIP_REASONS)
     assert set(document["paths"]["/sessions/{uuid}"]) == {"parameters", "get", "delete"}
     assert set(document["paths"]["/state"]) == {"get", "put"}
 

@@ -231,13 +231,16 @@ def test_view_opens_a_prof_file(tmp_path):
         link = process.stdout.readline().decode() + process.stdout.readline().decode()
         token = re.search(r"\?token=([\w-]+)", link).group(1)
         status, _, page = get(port, "/__profiler__/", headers={"X-Linesman-Token": token})
-        assert status == 200 and b"/imported/run.prof" in page
+        # Named by the file, with no method or path it never had.
+        assert status == 200 and b"run.prof" in page and b"/imported/" not in page
+        assert b'<td class="method"></td>' in page and b'<td class="method">GET' not in page
         assert b"Turn off" not in page and b"capture-form" not in page  # read-only
         uuid = re.search(rb"/profiles/([0-9a-f-]{36})", page).group(1).decode()
         status, _, page = get(
             port, f"/__profiler__/profiles/{uuid}", headers={"X-Linesman-Token": token}
         )
         assert status == 200 and b"None" not in page and b"endpoint's median" not in page
+        assert b"run.prof" in page and b"GET" not in page.split(b"</h1>")[0]
 
 
 @pytest.mark.server
@@ -270,3 +273,34 @@ def test_progress_shows_a_bar_on_a_terminal(tmp_path):
     text = output.decode(errors="replace")
     assert os.waitstatus_to_exitcode(status) == 0
     assert "importing [" in text and "3/3" in text
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("xdg", ["absolute", "relative", "unset"])
+def test_the_demo_keeps_its_store_in_the_users_cache_folder(tmp_path, monkeypatch, xdg):
+    import tempfile
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    expected = home / ".cache" / "linesman" / "demo.db"
+    if xdg == "absolute":
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+        expected = tmp_path / "cache" / "linesman" / "demo.db"
+    elif xdg == "relative":  # the XDG spec: a relative one is ignored
+        monkeypatch.setenv("XDG_CACHE_HOME", "cache")
+    else:
+        monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    shared = Path(tempfile.gettempdir()) / "linesman-demo.db"
+    shared_before = shared.stat().st_mtime_ns if shared.exists() else None
+    port = free_port()
+    with running(["-m", "linesman", "demo", "--port", str(port)], port) as process:
+        assert get(port, "/")[0] == 200
+        banner = b"".join(process.stdout.readline() for _ in range(4)).decode()
+    assert f"sessions stored in {expected}" in banner, banner
+    assert expected.is_file()
+    assert expected.parent.stat().st_mode & 0o777 == 0o700, "only this user's"
+    assert (shared.stat().st_mtime_ns if shared.exists() else None) == shared_before
+    monkeypatch.setenv("COLUMNS", "1000")  # argparse would break the long path
+    help_text = " ".join(linesman("demo", "--help").stdout.split())
+    assert f"({expected}: yours, kept between runs)" in help_text, help_text

@@ -280,9 +280,9 @@ def test_a_file_wrapper_response_records_what_was_sent(make_profiled, tmp_path):
 def test_the_original_call_with_a_datetime_still_works():
     naive = datetime(2026, 11, 30, 12, 0, 0)
     session = ProfilingSession([], {"PATH_INFO": "/x"}, naive)
-    assert session.timestamp == naive.timestamp()
+    assert session.timestamp is naive and session.started == naive.timestamp()
     aware = datetime.fromisoformat("2026-11-30T12:00:00+00:00")
-    assert ProfilingSession([], {}, aware).timestamp == aware.timestamp()
+    assert ProfilingSession([], {}, aware).started == aware.timestamp()
 
 
 def test_export_of_a_non_latin1_path_names_the_file_in_rfc_6266_form(make_profiled):

@@ -152,7 +152,7 @@ def test_the_merged_profile_page_and_export(site, tmp_path):
         f"median {fmt_ms(durations[1])}, 95th percentile {fmt_ms(durations[2])}"
     )
     assert summary["Response per request"] == f"median {size} bytes, 95th percentile {size} bytes"
-    first = min(session.timestamp for session in stored)
+    first = min(session.started for session in stored)
     assert summary["From"].startswith(fmt_time(first) + " to ")
     assert "Alongside" not in summary and "When" not in summary and "Status" not in summary
     prof = client.get("/__profiler__/endpoints/merged.prof?endpoint=GET+/users/{id}")
@@ -205,6 +205,17 @@ def test_compare_on_the_command_line(site):
     ).stdout
     assert table.splitlines()[0].startswith("GET /users/1:")
     assert "spin" in table.splitlines()[2]
+    # Files short, as docs/cli.rst says and `show` gives them; whole with --full-paths.
+    whole = apps.__file__
+    assert whole not in table and "/site-packages/" not in table
+    assert re.search(r"\bsupport/apps\.py:\d+ spin\b", table.splitlines()[2]), table
+    full = subprocess.run(
+        [sys.executable, "-m", "linesman", "compare", store, ids[0], ids[3], "--full-paths"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    assert f"{whole}:" in full
 
 
 def test_folding_rules_are_configurable(make_profiled):
@@ -347,7 +358,7 @@ def test_errors_are_split_into_4xx_and_5xx(make_profiled):
 def test_the_endpoint_table_keeps_series_not_rows():
     """Charts come from each endpoint's series (several sessions) or its one moment
     (a single session); the store's rows are not held while the table is cached."""
-    from linesman.analysis.endpoints import DEFAULT_FOLDS, group_rows
+    from linesman.analysis.endpoints import DEFAULT_RULE, group_rows
     from linesman.web.across_pages import EndpointTable
 
     rows = [
@@ -355,7 +366,7 @@ def test_the_endpoint_table_keeps_series_not_rows():
         ("GET", "/a/2", 0.030, False, 200, 148.0),
         ("GET", "/b", 0.005, False, 200, 124.0),
     ]
-    table = EndpointTable(group_rows(rows, DEFAULT_FOLDS))
+    table = EndpointTable(group_rows(rows, DEFAULT_RULE))
     assert set(vars(table)) == {"stats", "span", "series", "moments", "damaged"}
     assert set(table.series) == {"GET /a/{id}"} and table.moments == {"GET /b": 124.0}
     charts = table.charts(table.stats)

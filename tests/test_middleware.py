@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from datetime import datetime
 from wsgiref.validate import validator
 
 import pytest
@@ -106,7 +107,10 @@ def test_session_records_what_the_request_was(make_profiled):
     assert session.status == 200
     assert session.response_size == 5
     assert 0 < session.cpu_time <= session.duration + 0.01
-    assert abs(session.timestamp - time.time()) < 60
+    assert abs(session.started - time.time()) < 60
+    # The original's middleware gave a datetime, and its backends use it.
+    assert isinstance(session.timestamp, datetime)
+    assert session.timestamp.timestamp() == pytest.approx(session.started, abs=1e-6)
     header_uuid = outcome.header(SESSION_HEADER).split(";")[0]
     assert header_uuid == session.uuid
     assert uuid.UUID(header_uuid).version == 4
@@ -287,7 +291,7 @@ def test_an_unknown_option_is_a_start_up_error_naming_it(tmp_path):
     "backend, message",
     [
         ("nosuch.module:Backend", "cannot import nosuch"),
-        ("linesman.backends.sqlite:Nope", "has no class Nope"),
+        ("linesman.backends.sqlite:Nope", "has no class or function Nope"),
         ("not a spec", "module.path:Name"),
     ],
 )
@@ -341,3 +345,39 @@ def test_a_read_only_database_delays_sessions_never_responses(tmp_path, caplog):
     read_only.writer.close(timeout=0.1)
     assert read_only.health.counts()["lost.exit"] == 3, "counted as lost when the process ends"
     read_only.close()
+
+
+def _writing_app(chunks, returned, iterated=()):
+    """An app that sends ``chunks`` through start_response's write(), then returns
+    ``returned`` (a list) or iterates ``iterated`` (a generator), as old apps and
+    dulwich's git-upload-pack do."""
+
+    def app(environ, start_response):
+        write = start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        for chunk in chunks:
+            write(chunk)
+        if iterated:
+            return (chunk for chunk in iterated)
+        return returned
+
+    return app
+
+
+@pytest.mark.parametrize(
+    "returned, iterated",
+    [([], ()), ([b"tail"], ()), ([], (b"more", b"body"))],
+    ids=["nothing-returned", "a-list-after", "a-generator-after"],
+)
+def test_bytes_sent_through_write_count_and_pass_unchanged(make_profiled, returned, iterated):
+    chunks = [b"\x00" * 1000, bytes(range(256)), b"", b"last"]
+    app = _writing_app(chunks, returned, iterated)
+    bare = call(app)
+    middleware = make_profiled(app)
+    profiled = call(middleware, **token_environ(middleware))
+    assert profiled.written == chunks, "write() bytes must reach the server as given"
+    assert profiled.comparable() == bare.comparable()
+    session = stored(middleware)[0]
+    expected = sum(map(len, chunks)) + sum(map(len, returned)) + sum(map(len, iterated))
+    assert session.response_size == expected
+    names = {function.name for function in session.functions}
+    assert "write" not in names and "start_response" not in names, names

@@ -74,7 +74,7 @@ def test_request_summary_keeps_no_credentials():
     session = ProfilingSession([], ENVIRON, timestamp=1700000000.5)
     assert session.method == "POST"
     assert session.path == "/app/café"
-    assert session.timestamp == 1700000000.5
+    assert session.timestamp == session.started == 1700000000.5
     assert session.query == "q=1&api_key=***&password=***&page=2&authToken=***&empty="
     assert session.headers == {"HTTP_HOST": "localhost:8080", "HTTP_USER_AGENT": "pytest"}
     assert "secret" not in json.dumps(session.to_dict())

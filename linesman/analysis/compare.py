@@ -22,7 +22,7 @@ def one_kind(sessions: list[ProfilingSession]) -> list[ProfilingSession]:
     kinds = [session.kind for session in sessions]
     if len(set(kinds)) < 2:
         return sessions
-    newest = max(sessions, key=lambda session: session.timestamp).kind
+    newest = max(sessions, key=lambda session: session.started).kind
     chosen = max(set(kinds), key=lambda kind: (kinds.count(kind), kind == newest))
     return [session for session in sessions if session.kind == chosen]
 

@@ -1,33 +1,49 @@
 """Requests grouped by endpoint, and each endpoint's figures.
 
 An endpoint is a method and a path with its variable parts folded
-(``/users/123/orders/9f1c...`` is ``/users/{id}/orders/{id}``). Its sessions'
-figures add up to one merged profile (``linesman.model.merge``), and two
-profiles compare function by function (``linesman.analysis.compare``).
+(``/users/123/orders/9f1c...`` is ``/users/{id}/orders/{id}``), and the values of
+the query parameters ``endpoint_query`` names (see ``linesman.model.endpoint``).
+Its sessions' figures add up to one merged profile (``linesman.model.merge``),
+and two profiles compare function by function (``linesman.analysis.compare``).
 """
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from linesman.backends.row_check import sound_endpoint_rows
-from linesman.model.endpoint import DEFAULT_FOLDS, endpoint_of, fold_path
+from linesman.model.endpoint import (
+    DEFAULT_FOLDS,
+    DEFAULT_RULE,
+    EndpointRule,
+    endpoint_of,
+    fold_path,
+    query_part,
+)
 from linesman.model.merge import percentile
+
+if TYPE_CHECKING:
+    from linesman.backends.base import Backend
+
+QUERIES_REMEMBERED = 10_000  # distinct queries whose endpoint part one grouping keeps
 
 __all__ = [
     "EndpointStats",
     "EndpointGroups",
     "DurationSeries",
     "group_rows",
+    "group_summaries",
+    "endpoint_groups",
     "stats_of_groups",
     "time_range",
     "duration_series",
     "endpoint_stats",
     "stats_of_rows",
     "DEFAULT_FOLDS",
+    "DEFAULT_RULE",
+    "EndpointRule",
     "fold_path",
     "endpoint_of",
 ]
@@ -63,38 +79,34 @@ class EndpointGroups(dict[str, list[tuple]]):
 
 
 def endpoint_stats(
-    summaries: Iterable[dict], folds: Iterable[re.Pattern[str]] = DEFAULT_FOLDS
+    summaries: Iterable[dict], rule: EndpointRule = DEFAULT_RULE
 ) -> list[EndpointStats]:
     """Per endpoint: count, median, 95th percentile and max duration, errors; slowest
     first. A damaged summary counts for nothing."""
-    return stats_of_rows(
-        (_row_of(summary) for summary in summaries if not summary.get("damaged")), folds
-    )
+    return stats_of_groups(group_summaries(summaries, rule))
 
 
-def _row_of(summary: dict) -> tuple:
-    """A summary's endpoint row; one without a time gives none, nor a status."""
-    row = (summary["method"], summary["path"], summary["duration"], summary.get("failed", False))
-    if "timestamp" not in summary:
-        return row
-    return (*row, summary.get("status"), summary["timestamp"])
-
-
-def stats_of_rows(
-    rows: Iterable[tuple], folds: Iterable[re.Pattern[str]] = DEFAULT_FOLDS
-) -> list[EndpointStats]:
+def stats_of_rows(rows: Iterable[tuple], rule: EndpointRule = DEFAULT_RULE) -> list[EndpointStats]:
     """endpoint_stats from ``(method, path, duration, failed, status, timestamp)``
     rows, as ``Backend.endpoint_rows`` gives them."""
-    return stats_of_groups(group_rows(rows, folds))
+    return stats_of_groups(group_rows(rows, rule))
 
 
-def group_rows(
-    rows: Iterable[tuple], folds: Iterable[re.Pattern[str]] = DEFAULT_FOLDS
-) -> EndpointGroups:
+def endpoint_groups(backend: Backend, rule: EndpointRule = DEFAULT_RULE) -> EndpointGroups:
+    """The store's sessions by endpoint. The six columns of ``endpoint_rows`` name
+    an endpoint unless the rule reads the query (``endpoint_query``): then the
+    summaries, which keep it, are read instead."""
+    if rule.query_names:
+        return group_summaries(backend.summaries(), rule)
+    return group_rows(backend.endpoint_rows(), rule)
+
+
+def group_rows(rows: Iterable[tuple], rule: EndpointRule = DEFAULT_RULE) -> EndpointGroups:
     """The sound rows by endpoint (see ``row_check.sound_endpoint_rows``). A row of a
-    store that gives only ``(method, path, duration, failed)`` has no status or time."""
+    store that gives only ``(method, path, duration, failed)`` has no status or time.
+    The rows carry no query: the rule's ``query_names`` play no part here."""
     sound, damaged = sound_endpoint_rows(rows)
-    subs = [pattern.sub for pattern in folds]
+    subs = [pattern.sub for pattern in rule.folds]
     groups = EndpointGroups()
     groups.damaged = damaged
     for row in sound:
@@ -108,6 +120,49 @@ def group_rows(
         else:
             found.append(row)
     return groups
+
+
+def group_summaries(summaries: Iterable[dict], rule: EndpointRule = DEFAULT_RULE) -> EndpointGroups:
+    """Summaries by endpoint, the query read where the rule names parameters, as
+    ``(method, path, duration, failed, status, timestamp)`` rows checked as
+    ``group_rows`` checks them; a damaged one is counted and left out."""
+    if not rule.query_names:
+        return group_rows((_row_of(summary) for summary in summaries), rule)
+    # By the query's part of the endpoint first (many requests share one query, so
+    # each distinct one is read once), then each bucket as group_rows groups rows.
+    buckets: dict[str, list[tuple]] = {}
+    parts: dict[str, str] = {}
+    names = rule.query_names
+    for summary in summaries:
+        query = summary.get("query")
+        query = query if type(query) is str else ""
+        part = parts.get(query)
+        if part is None:
+            part = query_part(query, names)
+            if len(parts) < QUERIES_REMEMBERED:
+                parts[query] = part
+        found = buckets.get(part)
+        if found is None:
+            buckets[part] = [_row_of(summary)]
+        else:
+            found.append(_row_of(summary))
+    groups = EndpointGroups()
+    for part, rows in buckets.items():
+        grouped = group_rows(rows, rule)
+        groups.damaged += grouped.damaged
+        for endpoint, members in grouped.items():
+            groups[endpoint + part] = members
+    return groups
+
+
+def _row_of(summary: dict) -> tuple:
+    """A summary's endpoint row; one without a time gives none, nor a status. A
+    damaged summary's duration is None: the check counts it as damaged."""
+    duration = None if summary.get("damaged") else summary["duration"]
+    row = (summary["method"], summary["path"], duration, summary.get("failed", False))
+    if "timestamp" not in summary:
+        return row
+    return (*row, summary.get("status"), summary["timestamp"])
 
 
 def _is_client_error(status: int | None) -> bool:

@@ -14,14 +14,14 @@ the older sessions.
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from linesman.analysis.compare import Comparison, compare_sessions
 from linesman.analysis.refs import MERGE_LIMIT, ProfileRef, endpoint_uuids
+from linesman.model.endpoint import EndpointRule
 from linesman.model.merge import RequestFigures, SessionSum, request_figures
 from linesman.model.session import SAMPLED, ProfilingSession, SessionFormatError
 
@@ -93,7 +93,7 @@ class RefProfile:
 def merge_endpoint(
     backend: Backend,
     ref: ProfileRef,
-    folds: Iterable[re.Pattern[str]],
+    rule: EndpointRule,
     limit: int = MERGE_LIMIT,
     deadline: Deadline | None = None,
 ) -> RefProfile | None:
@@ -102,7 +102,7 @@ def merge_endpoint(
     samples do not add up, so only the sessions of the engine most of those read
     used are merged (the newest's on a tie), as ``one_kind`` chooses."""
     deadline = deadline or Deadline(None)
-    uuids = endpoint_uuids(backend, ref, folds, limit)
+    uuids = endpoint_uuids(backend, ref, rule, limit)
     sums: dict[str, SessionSum] = {}
     newest_kind = ""
     cut = False
@@ -142,14 +142,14 @@ def merge_endpoint(
 def resolve_within(
     backend: Backend,
     ref: ProfileRef,
-    folds: Iterable[re.Pattern[str]],
+    rule: EndpointRule,
     limit: int = MERGE_LIMIT,
     deadline: Deadline | None = None,
 ) -> RefProfile | None:
     """The profile a ref names: its one session, or its endpoint's merged within
     ``deadline``; None if nothing stored matches."""
     if not ref.uuid:
-        return merge_endpoint(backend, ref, folds, limit, deadline)
+        return merge_endpoint(backend, ref, rule, limit, deadline)
     session = backend.get(ref.uuid)
     if session is None:
         return None
@@ -172,7 +172,7 @@ class Compared:
 def compare_refs(
     backend: Backend,
     refs: list[ProfileRef],
-    folds: Iterable[re.Pattern[str]],
+    rule: EndpointRule,
     limit: int = MERGE_LIMIT,
     deadline: Deadline | None = None,
 ) -> Compared:
@@ -180,17 +180,16 @@ def compare_refs(
     nothing. Merged sides share the deadline: the first gets half the time left,
     the second the rest. Of two sessions, the earlier is "before"."""
     deadline = deadline or Deadline(None)
-    folds = tuple(folds)
     merges_left = sum(1 for ref in refs if not ref.uuid)
     sides = []
     for name, ref in zip("ab", refs, strict=True):
-        side = resolve_within(backend, ref, folds, limit, deadline.share(merges_left))
+        side = resolve_within(backend, ref, rule, limit, deadline.share(merges_left))
         if side is None:
             raise NothingStored(name)
         sides.append(side)
         merges_left -= not ref.uuid
     before, after = sides
-    if before.ref.uuid and after.ref.uuid and before.profile.timestamp > after.profile.timestamp:
+    if before.ref.uuid and after.ref.uuid and before.profile.started > after.profile.started:
         before, after = after, before
     notes = [
         f"{label}: {side.note()}"

@@ -5,13 +5,12 @@ sessions it stands for in a store."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from linesman.analysis.compare import one_kind
-from linesman.model.endpoint import endpoint_of
+from linesman.model.endpoint import EndpointRule
 from linesman.model.merge import merge_sessions
 from linesman.model.session import (
     METHOD_PATTERN,
@@ -108,30 +107,30 @@ def parse_ref(text: str) -> ProfileRef:
 
 
 def endpoint_uuids(
-    backend: Backend, ref: ProfileRef, folds: Iterable[re.Pattern[str]], limit: int = MERGE_LIMIT
+    backend: Backend, ref: ProfileRef, rule: EndpointRule, limit: int = MERGE_LIMIT
 ) -> list[str]:
     """The ids of the newest ``limit`` stored sessions of the endpoint within the
     ref's range, newest first (read from the summaries: nothing is decoded; a
     damaged row is left out)."""
-    folds = tuple(folds)
+    key = rule.key
     return [
         row["uuid"]
         for row in reversed(backend.summaries())
         if not row.get("damaged")
         and (ref.since is None or row["timestamp"] >= ref.since)
         and (ref.until is None or row["timestamp"] < ref.until)
-        and endpoint_of(row["method"], row["path"], folds) == ref.endpoint
+        and key(row["method"], row["path"], row.get("query") or "") == ref.endpoint
     ][:limit]
 
 
 def endpoint_sessions(
-    backend: Backend, ref: ProfileRef, folds: Iterable[re.Pattern[str]], limit: int = MERGE_LIMIT
+    backend: Backend, ref: ProfileRef, rule: EndpointRule, limit: int = MERGE_LIMIT
 ) -> list[ProfilingSession]:
     """The newest ``limit`` stored sessions of the endpoint within the ref's range
     (all read at once, without a time bound: for the command line; the UI merges
     them one at a time within its budget, see linesman.analysis.merging). A
     session whose document turns out damaged is left out."""
-    uuids = endpoint_uuids(backend, ref, folds, limit)
+    uuids = endpoint_uuids(backend, ref, rule, limit)
     sessions = (_readable(backend, uuid) for uuid in uuids)
     return one_kind([session for session in sessions if session is not None])
 
@@ -145,13 +144,13 @@ def _readable(backend: Backend, uuid: str) -> ProfilingSession | None:
 
 
 def resolve(
-    backend: Backend, ref: ProfileRef, folds: Iterable[re.Pattern[str]], limit: int = MERGE_LIMIT
+    backend: Backend, ref: ProfileRef, rule: EndpointRule, limit: int = MERGE_LIMIT
 ) -> tuple[ProfilingSession, int] | None:
     """The profile a ref names and how many sessions it adds up; None if none."""
     if ref.uuid:
         session = backend.get(ref.uuid)
         return None if session is None else (session, 1)
-    sessions = endpoint_sessions(backend, ref, folds, limit)
+    sessions = endpoint_sessions(backend, ref, rule, limit)
     if not sessions:
         return None
     return merged_endpoint(ref, sessions), len(sessions)
@@ -163,18 +162,17 @@ def merged_endpoint(ref: ProfileRef, sessions: list[ProfilingSession]) -> Profil
     return merge_sessions(sessions, method, path, uuid=str(ref))
 
 
-def median_session(
-    backend: Backend, session: ProfilingSession, folds: Iterable[re.Pattern[str]]
-) -> str:
+def median_session(backend: Backend, session: ProfilingSession, rule: EndpointRule) -> str:
     """The id of the session of median duration among this one's endpoint (of
     those that read: a damaged one is passed over, a few at most)."""
-    folds = tuple(folds)
-    endpoint = endpoint_of(session.method, session.path, folds)
+    key = rule.key
+    endpoint = key(session.method, session.path, session.query)
     rows = sorted(
         (
             row
             for row in backend.summaries()
-            if not row.get("damaged") and endpoint_of(row["method"], row["path"], folds) == endpoint
+            if not row.get("damaged")
+            and key(row["method"], row["path"], row.get("query") or "") == endpoint
         ),
         key=lambda row: row["duration"],
     )

@@ -1,14 +1,17 @@
 """Finding and building the backend named in the configuration.
 
-``backend = module.path:ClassName`` is imported here, and the options that
-are not linesman's own are checked against the class's constructor, so an
-option the backend does not take is a start-up error that names it.
+``backend = module.path:ClassName`` (or ``module.path:function``, a factory
+that returns a backend, as the original allowed) is imported here, and the
+options that are not linesman's own are checked against the class's
+constructor or the factory's signature, so an option the backend does not take
+is a start-up error that names it.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 from linesman.backends.base import Backend, BackendError
@@ -18,30 +21,51 @@ __all__ = [
     "Backend",
     "BackendError",
     "load_backend_class",
+    "load_backend_factory",
     "create_backend",
     "open_store",
     "store_options",
 ]
 
 
-def load_backend_class(spec: str) -> type:
-    module_name, _, class_name = spec.partition(":")
+def load_backend_factory(spec: str) -> Callable[..., Any]:
+    """The class or function ``module.path:name`` names."""
+    module_name, _, name = spec.rpartition(":")
+    if not module_name or not name:
+        raise ConfigError(
+            f"linesman option backend = {spec!r}: give module.path:ClassName "
+            "(or module.path:function)"
+        )
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ConfigError(
             f"linesman option backend = {spec!r}: cannot import {module_name}: {exc}"
         ) from None
-    backend_class = getattr(module, class_name, None)
-    if not isinstance(backend_class, type):
+    factory = getattr(module, name, None)
+    if not callable(factory):
         raise ConfigError(
-            f"linesman option backend = {spec!r}: {module_name} has no class {class_name}"
+            f"linesman option backend = {spec!r}: {module_name} has no class or function {name}"
         )
+    return factory
+
+
+def load_backend_class(spec: str) -> type:
+    """The class ``module.path:ClassName`` names (a factory function is refused)."""
+    backend_class = load_backend_factory(spec)
+    if not isinstance(backend_class, type):
+        module_name, _, name = spec.rpartition(":")
+        raise ConfigError(f"linesman option backend = {spec!r}: {module_name} has no class {name}")
     return backend_class
 
 
-def _check_options(backend_class: type, options: dict[str, Any]) -> None:
-    parameters = inspect.signature(backend_class).parameters.values()
+def _check_options(factory: Callable[..., Any], options: dict[str, Any]) -> None:
+    if getattr(factory, "__init__", None) is Backend.__init__:
+        # A subclass that keeps the base's catch-all (*args, **kwargs), as the
+        # original's did, takes no option: one given is a mistake worth naming.
+        parameters: Any = ()
+    else:
+        parameters = inspect.signature(factory).parameters.values()
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
         return
     accepted = {
@@ -53,19 +77,29 @@ def _check_options(backend_class: type, options: dict[str, Any]) -> None:
         if name not in accepted:
             raise ConfigError(
                 f"unknown linesman option {name!r}: it is not one of "
-                f"linesman's and {backend_class.__name__} does not take it "
+                f"linesman's and {_name(factory)} does not take it "
                 f"(it takes: {', '.join(sorted(accepted)) or 'nothing'})"
             )
 
 
+def _name(factory: Callable[..., Any]) -> str:
+    return getattr(factory, "__qualname__", None) or repr(factory)
+
+
 def create_backend(spec: str, options: dict[str, Any]) -> Backend:
     """The backend instance, not yet set up (setup may touch a broken store)."""
-    backend_class = load_backend_class(spec)
-    _check_options(backend_class, options)
+    factory = load_backend_factory(spec)
+    _check_options(factory, options)
     try:
-        return backend_class(**options)
+        backend = factory(**options)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"linesman backend {backend_class.__name__}: {exc}") from None
+        raise ConfigError(f"linesman backend {_name(factory)}: {exc}") from None
+    if not isinstance(backend, Backend):
+        raise ConfigError(
+            f"linesman option backend = {spec!r}: {_name(factory)} returned "
+            f"{type(backend).__name__}, not a linesman.backends.base.Backend"
+        )
+    return backend
 
 
 PICKLE_EXTENSIONS = (".dat", ".pickle", ".pkl")

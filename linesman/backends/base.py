@@ -131,6 +131,10 @@ class Backend(ProcessControls):
     store raises; the writer keeps the sessions and retries, the UI shows the
     trouble. Everything beyond the seven has a default built on them."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Takes anything, as the original's did, so a subclass may pass its own
+        options up through ``super().__init__``; the base keeps none of them."""
+
     # -- the documented seven ------------------------------------------------
     def setup(self) -> None:
         """Prepare the store (create tables, open files); called once at start-up,

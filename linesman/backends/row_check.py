@@ -267,7 +267,8 @@ def _sound_fields(names: Sequence[str], values: Sequence[Any]) -> tuple | None:
 def session_problem(session: ProfilingSession) -> str | None:
     """Why a session's own fields would make a damaged row, or None if they would not."""
     try:
-        values = [getattr(session, name) for name in SUMMARY_FIELDS[:-1]]
+        summary = session.summary()  # the row's own fields, "timestamp" in seconds
+        values = [summary[name] for name in SUMMARY_FIELDS[:-1]]
         error = session.error
     except Exception as exc:  # an attribute missing: not a session as linesman makes them
         return f"{type(exc).__name__}: {exc}"

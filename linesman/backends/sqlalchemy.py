@@ -234,7 +234,7 @@ class SQLAlchemyBackend(SQLAlchemyControls, Backend):
         rows = [
             {
                 "uuid": session.uuid,
-                "timestamp": session.timestamp,
+                "timestamp": session.started,
                 "method": storable_text(session.method, 16),
                 "path": storable_text(session.path, PATH_LENGTH),
                 "query": storable_text(session.query, QUERY_LENGTH),

@@ -68,7 +68,7 @@ def session_row(session: ProfilingSession) -> tuple:
     document = storable_document(session)
     return (
         session.uuid,
-        session.timestamp,
+        session.started,
         storable_text(session.method, 16),
         storable_text(session.path, PATH_LENGTH),
         storable_text(session.query, QUERY_LENGTH),

@@ -32,12 +32,14 @@ def import_files(backend, files: Sequence[str]) -> list[str]:
 
 
 def guess_request(file_name: str) -> tuple[str, str]:
-    """werkzeug names its files ``GET.items.42ms.1700000000.prof``; others keep their name."""
+    """werkzeug names its files ``GET.items.42ms.1700000000.prof``: the request they
+    profiled. Any other file is named by itself, with no method (``cProfile -o
+    x.prof`` profiled no request, so it gets none it never had)."""
     match = re.fullmatch(r"([A-Z]+)\.(.*?)\.\d+ms\.\d+\.prof", file_name)
     if match:
         path = "/" + match.group(2).replace(".", "/")
         return match.group(1), "/" if path == "/root" else path
-    return "GET", f"/imported/{file_name}"
+    return "", file_name
 
 
 def cmd_import(args: argparse.Namespace) -> int:

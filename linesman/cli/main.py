@@ -12,13 +12,12 @@ import argparse
 import logging
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 
 from linesman import __version__
 from linesman.cli.changing import cmd_capture, cmd_import, cmd_prune, cmd_rotate
 from linesman.cli.reading import SORTS, cmd_compare, cmd_export, cmd_list, cmd_show
-from linesman.cli.serving import cmd_demo, cmd_serve, cmd_url, cmd_view
+from linesman.cli.serving import cmd_demo, cmd_serve, cmd_url, cmd_view, demo_store
 from linesman.cli.terminal import CommandError, terminal_text
 from linesman.exporters.registry import FORMATS
 
@@ -55,8 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--store",
-        default=os.path.join(tempfile.gettempdir(), "linesman-demo.db"),
-        help="SQLite file for the sessions (%(default)s)",
+        default=None,
+        help=f"SQLite file for the sessions ({demo_store()}: yours, kept between runs)",
     )
 
     serve = command("serve", "serve a PasteDeploy ini file with waitress", cmd_serve)
@@ -138,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("b", metavar="B", help="the later one, as A")
     compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    compare.add_argument("--full-paths", action="store_true", help="print files whole, not short")
     compare.add_argument(
         "--limit", type=int, default=20, metavar="N", help="how many functions (20)"
     )

@@ -68,7 +68,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     total = profile_total(session) or 1e-12
     sampled = session.kind == "sampled"
     engine = f"sampled, {session.samples} samples" if sampled else "cProfile"
-    request = f"{session.method} {session.path}{'?' + session.query if session.query else ''}"
+    request = f"{request_name(session)}{'?' + session.query if session.query else ''}"
     status = "—" if session.status is None else session.status
     print(
         f"{terminal_text(request)}  "
@@ -139,14 +139,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def load_profile(backend, text: str):
     """A session by id, or an endpoint's sessions merged (``GET /users/{id}@FROM..TO``)."""
-    from linesman.analysis.endpoints import DEFAULT_FOLDS
     from linesman.analysis.refs import parse_ref, resolve
+    from linesman.model.endpoint import EndpointRule, query_names_in
 
     try:
         ref = parse_ref(text)
     except ValueError as exc:
         raise CommandError(f"{text[:80]!r}: {exc}") from None
-    found = resolve(backend, ref, DEFAULT_FOLDS)
+    # The store's endpoint_query is the app's option: the ref says what it names.
+    found = resolve(backend, ref, EndpointRule(query_names=query_names_in(ref.endpoint)))
     if found is None:
         raise CommandError(f"nothing stored matches {text[:80]!r}")
     return found
@@ -154,6 +155,8 @@ def load_profile(backend, text: str):
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from linesman.analysis.compare import compare_sessions
+    from linesman.model.locations import short_paths
+    from linesman.model.rows import BUILTIN_FILE
 
     backend = open_store(args.store, read_only=True)
     (before, before_count), (after, after_count) = (
@@ -167,18 +170,31 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return 0
     print(
         terminal_text(
-            f"{before.method} {before.path}: "
+            f"{request_name(before)}: "
             f"{report['duration_before'] * 1000:.1f} ms -> "
-            f"{after.method} {after.path}: {report['duration_after'] * 1000:.1f} ms "
+            f"{request_name(after)}: {report['duration_after'] * 1000:.1f} ms "
             f"({report['duration_change'] * 1000:+.1f} ms)"
         )
     )
+    rows = report["functions"][: args.limit]
+    # Files short, as ``show`` and the pages give them; --full-paths, whole.
+    short = {} if args.full_paths else short_paths(row["file"] for row in rows)
     print(f"{'own change':>12} {'cum change':>12} {'calls':>13}  function")
-    for row in report["functions"][: args.limit]:
+    for row in rows:
         calls = f"{row['calls_before']}->{row['calls_after']}"
         note = "" if row["status"] == "changed" else f" ({row['status']})"
+        where = (
+            row["name"]
+            if row["file"] == BUILTIN_FILE
+            else f"{short.get(row['file'], row['file'])}:{row['line']} {row['name']}"
+        )
         print(
             f"{row['tottime_change'] * 1000:>+10.3f}ms {row['cumtime_change'] * 1000:>+10.3f}ms "
-            f"{calls:>13}  {terminal_text(row['function'])}{note}"
+            f"{calls:>13}  {terminal_text(where)}{note}"
         )
     return 0
+
+
+def request_name(session) -> str:
+    """``GET /path``, or a file's name alone (an imported ``.prof`` has no method)."""
+    return f"{session.method} {session.path}" if session.method else session.path

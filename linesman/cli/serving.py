@@ -7,6 +7,7 @@ import argparse
 import os
 import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Sequence
 from importlib import resources
@@ -53,11 +54,40 @@ def serve_app(app, host: str, port: int, banner: Sequence[str]) -> int:
     return 0
 
 
+def user_cache_folder() -> Path:
+    """This user's cache folder, as the platform names it: ``XDG_CACHE_HOME`` (when
+    absolute, as the XDG spec asks) or ``~/.cache``; ``%LOCALAPPDATA%`` on Windows,
+    ``~/Library/Caches`` on macOS."""
+    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
+        return Path(os.environ["LOCALAPPDATA"])
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches"
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    return Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"
+
+
+def demo_store() -> Path:
+    """Where the demo keeps its sessions unless told: in this user's cache folder,
+    never a temporary folder every user of the machine shares (another user's demo
+    store would be read, or would refuse this one)."""
+    return user_cache_folder() / "linesman" / "demo.db"
+
+
 # -- commands ----------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
     from paste.deploy import loadapp
 
     ini = resources.files("linesman.demo") / "demo.ini"
+    if args.store is None:
+        default = demo_store()
+        try:  # only this user may read it: the store holds the access token's secret
+            default.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CommandError(
+                f"cannot make {default.parent} for the demo's store ({exc.strerror}); "
+                "name one with --store"
+            ) from None
+        args.store = str(default)
     store = os.path.abspath(args.store)
     with resources.as_file(ini) as ini_path:
         app = loadapp(f"config:{ini_path}", global_conf={"store": store, "engine": args.profiler})

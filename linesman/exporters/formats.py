@@ -197,7 +197,8 @@ def to_json(session: ProfilingSession) -> str:
 def export_name(session: ProfilingSession, extension: str) -> str:
     """A download file name: the request's method and path, then the id."""
     slug = "".join(c if c.isalnum() else "-" for c in session.path.strip("/"))[:40].strip("-")
-    return f"{session.method.lower()}-{slug or 'root'}-{session.uuid[:8]}.{extension}"
+    parts = (session.method.lower(), slug or "root", session.uuid[:8])  # a file's: no method
+    return "-".join(part for part in parts if part) + f".{extension}"
 
 
 def from_pstats(
@@ -228,7 +229,7 @@ def from_pstats(
                 )
             )
     return ProfilingSession.from_rows(
-        functions=functions, calls=calls, method=method, path=path, timestamp=timestamp
+        functions=functions, calls=calls, method=method, path=path, started=timestamp
     )
 
 

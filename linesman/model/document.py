@@ -95,7 +95,7 @@ def document_fields(document: Mapping[str, Any]) -> dict[str, Any]:
 def _fields(document: Mapping[str, Any]) -> dict[str, Any]:
     fields = {
         "uuid": str(document["uuid"]),
-        "timestamp": document["timestamp"],
+        "started": float(document["timestamp"]),
         "method": str(document["method"]),
         "path": str(document["path"]),
         "query": str(document["query"]),

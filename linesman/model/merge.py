@@ -11,7 +11,7 @@ import statistics
 from typing import Any, NamedTuple
 
 from linesman.model.rows import CallStats, FunctionStats, StackStats
-from linesman.model.session import SAMPLED, ProfilingSession
+from linesman.model.session import SAMPLED, ProfilingSession, moment
 
 __all__ = ["merge_sessions", "request_figures", "RequestFigures", "SessionSum", "percentile"]
 
@@ -53,7 +53,7 @@ def request_figures(sessions: list[ProfilingSession]) -> RequestFigures:
     return _figures(
         [session.duration for session in sessions],
         [session.response_size for session in sessions],
-        [session.timestamp for session in sessions],
+        [session.started for session in sessions],
     )
 
 
@@ -82,7 +82,7 @@ class SessionSum:
         self._only = session if self.count == 1 else None
         self._durations.append(session.duration)
         self._sizes.append(session.response_size)
-        self._times.append(session.timestamp)
+        self._times.append(session.started)
         self._cpu_time += session.cpu_time
         if self.by_stacks:
             self._add_stacks(session)
@@ -119,14 +119,14 @@ class SessionSum:
 
     def total(self, method: str, path: str, uuid: str | None = None) -> ProfilingSession:
         """The sum as one profile, named ``method path``."""
-        timestamp = max(self._times, default=None)
+        started = max(self._times, default=None)
         duration, size = sum(self._durations), sum(self._sizes)
         if self.by_stacks:
             intervals = set(self._intervals)
             return ProfilingSession(
                 environ={"REQUEST_METHOD": method, "PATH_INFO": path},
                 uuid=uuid,
-                timestamp=timestamp,
+                timestamp=None if started is None else moment(started),
                 duration=duration,
                 cpu_time=self._cpu_time,
                 response_size=size,
@@ -154,7 +154,7 @@ class SessionSum:
             method=method,
             path=path,
             uuid=uuid,
-            timestamp=timestamp,
+            started=started,
             duration=duration,
             cpu_time=self._cpu_time,
             response_size=size,

@@ -65,18 +65,36 @@ METHOD_PATTERN = r"[A-Z]{1,10}"
 
 # A session's fields, all given at once by every constructor.
 FIELDS = (
-    "uuid", "timestamp", "method", "path", "query", "headers", "duration", "cpu_time",
+    "uuid", "started", "method", "path", "query", "headers", "duration", "cpu_time",
     "status", "response_size", "error", "concurrent", "functions", "calls", "stacks",
     "interval", "clipped",
 )  # fmt: skip
 
 
-def _seconds(timestamp: float | datetime | None) -> float:
-    if timestamp is None:
-        return time.time()
-    if isinstance(timestamp, datetime):  # the original passed datetimes; naive is local
-        return timestamp.timestamp()
-    return float(timestamp)
+def started_from(timestamp: Any) -> float:
+    """Seconds since the epoch of a timestamp given in "any format", as the
+    original allowed: a number is taken as such, a ``datetime`` (naive is local
+    time) or anything else with a ``timestamp()`` method is asked, and what
+    cannot say when (None, a text, an object of the caller's own) is now."""
+    if isinstance(timestamp, (int, float)) and not isinstance(timestamp, bool):
+        return float(timestamp)
+    to_seconds = getattr(timestamp, "timestamp", None)
+    if callable(to_seconds):
+        try:
+            return float(to_seconds())
+        except (TypeError, ValueError, OverflowError, OSError):
+            pass
+    return time.time()
+
+
+def moment(started: float) -> datetime:
+    """The ``datetime`` the original's middleware gave every session (local
+    time, naive, as ``datetime.now()``), for a start in seconds; one no clock
+    can show (a damaged row's) is the epoch."""
+    try:
+        return datetime.fromtimestamp(started)
+    except (OverflowError, OSError, ValueError):
+        return datetime.fromtimestamp(0)
 
 
 class ProfilingSession:
@@ -86,10 +104,17 @@ class ProfilingSession:
     constructor: ``stats`` is cProfile's ``getstats()``. A sampled profile gives
     ``stacks`` (with the ``labels`` of the functions on them) and its
     ``interval`` instead.
+
+    ``timestamp`` is kept as it was given, in any format, as the original kept
+    it: the middleware gives a ``datetime``, and a backend written for the
+    original may call ``session.timestamp.timetuple()``. ``started`` is the same
+    moment in seconds since the epoch, what pages, sorting and stores use; a
+    session made from stored rows gets ``timestamp = datetime.fromtimestamp(started)``.
     """
 
     uuid: str
-    timestamp: float
+    timestamp: Any
+    started: float
     method: str
     path: str
     query: str
@@ -110,7 +135,7 @@ class ProfilingSession:
         self,
         stats: Iterable[Any] = (),
         environ: Mapping[str, Any] | None = None,
-        timestamp: float | datetime | None = None,
+        timestamp: Any = None,
         *,
         uuid: str | None = None,
         duration: float | None = None,
@@ -131,12 +156,13 @@ class ProfilingSession:
             functions, calls = stats_from_profile(stats)
             interval = None
         self._assign(
-            **summarize_environ(environ or {}), uuid=uuid, timestamp=timestamp,
+            **summarize_environ(environ or {}), uuid=uuid, started=started_from(timestamp),
             duration=duration, cpu_time=cpu_time, status=status,
             response_size=response_size, error=error, concurrent=concurrent,
             functions=functions, calls=calls, stacks=kept, interval=interval,
             clipped=clipped,
         )  # fmt: skip
+        self.__dict__["timestamp"] = timestamp
 
     @classmethod
     def from_rows(
@@ -151,7 +177,7 @@ class ProfilingSession:
         query: str = "",
         headers: Mapping[str, str] | None = None,
         uuid: str | None = None,
-        timestamp: float | datetime | None = None,
+        started: float | None = None,
         duration: float | None = None,
         cpu_time: float = 0.0,
         status: int | None = None,
@@ -159,18 +185,22 @@ class ProfilingSession:
         error: str | None = None,
         concurrent: bool = False,
         clipped: int = 0,
+        timestamp: Any = None,
     ) -> ProfilingSession:
         """A session from rows already made (a stored document, a ``.prof`` file, a
-        merge), every field given here; ``duration`` defaults to the profile's."""
+        merge), every field given here; ``duration`` defaults to the profile's,
+        ``started`` to now and ``timestamp`` to ``started`` as a ``datetime``."""
         session = cls.__new__(cls)
         session._assign(
             functions=list(functions), calls=list(calls),
             stacks=None if stacks is None else list(stacks), interval=interval,
             method=method, path=path, query=query, headers=dict(headers or {}), uuid=uuid,
-            timestamp=timestamp, duration=duration, cpu_time=cpu_time, status=status,
+            started=time.time() if started is None else started, duration=duration,
+            cpu_time=cpu_time, status=status,
             response_size=response_size, error=error, concurrent=concurrent,
             clipped=clipped,
         )  # fmt: skip
+        session.__dict__["timestamp"] = moment(session.started) if timestamp is None else timestamp
         return session
 
     @classmethod
@@ -188,7 +218,7 @@ class ProfilingSession:
             )  # fmt: skip
         fields.update(
             uuid=fields["uuid"] or str(uuid_module.uuid4()),
-            timestamp=_seconds(fields["timestamp"]),
+            started=float(fields["started"]),
             duration=float(fields["duration"]),
             cpu_time=float(fields["cpu_time"]),
             response_size=int(fields["response_size"]),
@@ -206,11 +236,16 @@ class ProfilingSession:
         raise AttributeError("a ProfilingSession does not change")
 
     def replace(self, **changes: Any) -> ProfilingSession:
-        """A copy with these fields changed (its derived views made anew)."""
-        unknown = set(changes) - set(FIELDS)
+        """A copy with these fields changed (its derived views made anew); the
+        ``timestamp`` as given is kept unless ``started`` or it changes."""
+        unknown = set(changes) - set(FIELDS) - {"timestamp"}
         if unknown:
             raise TypeError(f"not a session field: {', '.join(sorted(unknown))}")
-        return type(self).from_rows(**{name: getattr(self, name) for name in FIELDS} | changes)
+        kept = {} if "started" in changes else {"timestamp": self.timestamp}
+        fields = {name: getattr(self, name) for name in FIELDS} | kept | changes
+        if "timestamp" in changes and "started" not in changes:
+            fields["started"] = started_from(changes["timestamp"])
+        return type(self).from_rows(**fields)
 
     @property
     def kind(self) -> str:
@@ -277,7 +312,7 @@ class ProfilingSession:
         """What a listing shows; backends keep these beside the document."""
         return {
             "uuid": self.uuid,
-            "timestamp": self.timestamp,
+            "timestamp": self.started,
             "method": self.method,
             "path": self.path,
             "query": self.query,

@@ -19,7 +19,7 @@ from typing import Any
 
 from linesman.model.request import summarize_environ
 from linesman.model.rows import clip_to, stacks_from_samples, stats_from_profile
-from linesman.model.session import ProfilingSession
+from linesman.model.session import ProfilingSession, moment
 from linesman.profiling.sampling import SampledProfile
 
 __all__ = ["ProfileRecord", "RecordSizes"]
@@ -77,7 +77,7 @@ class ProfileRecord:
             labels, stacks = stacks_from_samples(sampled)
             session = ProfilingSession(
                 environ=self.environ,
-                timestamp=self.timestamp,
+                timestamp=moment(self.timestamp),
                 stacks=stacks,
                 labels=labels,
                 interval=self.profile.interval,
@@ -94,7 +94,8 @@ class ProfileRecord:
         session = ProfilingSession.from_rows(
             functions=functions,
             calls=calls,
-            timestamp=self.timestamp,
+            started=self.timestamp,
+            timestamp=moment(self.timestamp),
             clipped=clipped,
             **summarize_environ(self.environ),
             **summary,

@@ -16,9 +16,10 @@ from webob import exc as http
 from linesman.analysis.compare import FunctionChange
 from linesman.analysis.endpoints import (
     DurationSeries,
+    EndpointRule,
     EndpointStats,
     duration_series,
-    group_rows,
+    endpoint_groups,
     stats_of_groups,
     time_range,
 )
@@ -43,7 +44,7 @@ from linesman.model.locations import short_paths
 from linesman.model.rows import BUILTIN_FILE
 from linesman.model.session import METHOD_PATTERN
 from linesman.web.api import json_response
-from linesman.web.figures import comparison_figures, package_chart
+from linesman.web.figures import comparison_figures, flame_colours, package_chart
 from linesman.web.formatting import (
     attachment,
     fmt_calls,
@@ -120,8 +121,8 @@ class AcrossPages(PageBase):
     MERGE_LIMIT = MERGE_LIMIT
 
     @property
-    def folds(self) -> tuple:
-        return self.controls.settings.folds
+    def endpoint_rule(self) -> EndpointRule:
+        return self.controls.settings.endpoints
 
     def endpoints_page(self, request: Request) -> Response:
         """Endpoints by 95th percentile, ENDPOINTS_PER_PAGE to a page: a store of
@@ -155,7 +156,7 @@ class AcrossPages(PageBase):
         with self._endpoints_lock:
             if self._endpoints is not None and self._endpoints[0] == fingerprint:
                 return self._endpoints[1]
-        table = EndpointTable(group_rows(self.backend.endpoint_rows(), self.folds))
+        table = EndpointTable(endpoint_groups(self.backend, self.endpoint_rule))
         with self._endpoints_lock:
             self._endpoints = (fingerprint, table)
         return table
@@ -181,7 +182,7 @@ class AcrossPages(PageBase):
 
     def merged(self, ref: ProfileRef, deadline: Deadline) -> RefProfile:
         """The ref's newest sessions added up, as many as ``deadline`` allows."""
-        found = merge_endpoint(self.backend, ref, self.folds, self.MERGE_LIMIT, deadline)
+        found = merge_endpoint(self.backend, ref, self.endpoint_rule, self.MERGE_LIMIT, deadline)
         if found is None:
             raise http.HTTPNotFound(
                 "No stored session belongs to that endpoint"
@@ -195,12 +196,14 @@ class AcrossPages(PageBase):
         chosen = self.controls.settings.chart_packages
         with self.heavy.slot() as deadline:  # the page is drawn within the gate too
             merge = self.merged(ref, deadline)
+            chart = package_chart(merge.profile, chosen)
             return self.render(
                 request,
                 "session.mako",
                 cutoff=cutoff,
                 packages="",
-                chart=package_chart(merge.profile, chosen),
+                chart=chart,
+                flame_colours=script_json(flame_colours(merge.profile, chosen, chart)),
                 merged_count=merge.merged,
                 merge_note=merge.note(),
                 requests=merge.requests,
@@ -229,7 +232,7 @@ class AcrossPages(PageBase):
     def versus_median(self, request: Request, session_uuid: str) -> Response:
         """This session against the median one of its endpoint."""
         session = self.load(session_uuid)
-        median = median_session(self.backend, session, self.folds)
+        median = median_session(self.backend, session, self.endpoint_rule)
         return http.HTTPSeeOther(
             location=f"{request.script_name}/compare?" + urlencode({"a": median, "b": session_uuid})
         )
@@ -248,7 +251,9 @@ class AcrossPages(PageBase):
 
     def comparison(self, refs: list[ProfileRef], deadline: Deadline) -> dict:
         try:
-            compared = compare_refs(self.backend, refs, self.folds, self.MERGE_LIMIT, deadline)
+            compared = compare_refs(
+                self.backend, refs, self.endpoint_rule, self.MERGE_LIMIT, deadline
+            )
         except NothingStored as missing:
             raise http.HTTPNotFound(
                 f"Nothing stored matches {missing.args[0]}=: no such "

@@ -20,6 +20,7 @@ from linesman.model.capture import (
     CaptureError,
     parse_capture,
 )
+from linesman.web.json_answers import json_error, json_response
 from linesman.web.openapi import openapi_document
 from linesman.web.params import MAX_PER_PAGE, parse_list_query
 
@@ -29,23 +30,6 @@ if TYPE_CHECKING:
     from linesman.web.cache import PageCache
 
 __all__ = ["SessionsAPI", "json_response", "json_error"]
-
-
-def json_response(value: Any, status: int = 200) -> Response:
-    return Response(
-        json.dumps(value, allow_nan=False),
-        status=status,
-        content_type="application/json",
-        charset="utf-8",
-    )
-
-
-def json_error(error: http.HTTPException) -> Response:
-    response = json_response({"error": str(error.detail or error.title)}, error.code)
-    for name in ("Allow", "WWW-Authenticate"):
-        if name in error.headers:
-            response.headers[name] = error.headers[name]
-    return response
 
 
 def _json_body(request: Request) -> Any:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from linesman.analysis.compare import Comparison
 from linesman.exporters.dot import change_shade, percent_text, to_dot
-from linesman.model.callgraph import package_times, profile_total
-from linesman.model.locations import short_paths
+from linesman.model.callgraph import package_of, package_times, profile_total
+from linesman.model.locations import package_groups, short_paths
 from linesman.model.session import ProfilingSession
 from linesman.model.tree import session_tree
 
@@ -110,29 +110,40 @@ def comparison_figures(after: ProfilingSession, report: Comparison) -> dict:
     return figures
 
 
+# The package chart's colours, and the flame graph's by package: each with the ink
+# (white or the page's dark text) that reads on it at 4.5:1 or better.
+PACKAGE_COLOURS = (
+    ("#1f6feb", "#ffffff"),
+    ("#d29922", "#1d232a"),
+    ("#2da44e", "#1d232a"),
+    ("#cf222e", "#ffffff"),
+    ("#8250df", "#ffffff"),
+    ("#0a7ea4", "#ffffff"),
+    ("#bf3989", "#ffffff"),
+    ("#6e7781", "#ffffff"),
+)
+
+
 def package_chart(session: ProfilingSession, packages: tuple[str, ...]) -> list[dict]:
-    """Pie slices of own time per package, as SVG path data."""
+    """Pie slices of own time per package, as SVG path data; each slice names the
+    packages it holds (the last, "N more", several), so the flame graph can take
+    the same colours."""
     import math
 
-    times = package_times(session.functions, packages)
+    found = package_times(session.functions, packages)
+    times: list[tuple[str, float, tuple[str, ...]]] = [(n, s, (n,)) for n, s in found]
     if len(times) > CHART_SLICES:  # the smallest together, so each slice has its colour
         rest = times[CHART_SLICES - 1 :]
         times = times[: CHART_SLICES - 1] + [
-            (f"{len(rest)} more", sum(seconds for _, seconds in rest))
+            (
+                f"{len(rest)} more",
+                sum(seconds for _, seconds, _ in rest),
+                tuple(name for name, _, _ in rest),
+            )
         ]
-    total = sum(seconds for _, seconds in times) or 1.0
+    total = sum(seconds for _, seconds, _ in times) or 1.0
     slices, angle = [], -math.pi / 2
-    colours = [
-        "#1f6feb",
-        "#d29922",
-        "#2da44e",
-        "#cf222e",
-        "#8250df",
-        "#0a7ea4",
-        "#bf3989",
-        "#6e7781",
-    ]
-    for number, (name, seconds) in enumerate(times):
+    for number, (name, seconds, members) in enumerate(times):
         share = seconds / total
         end = angle + share * 2 * math.pi
         large = 1 if share > 0.5 else 0
@@ -143,14 +154,35 @@ def package_chart(session: ProfilingSession, packages: tuple[str, ...]) -> list[
             if share < 0.9999
             else "M50,5 A45,45 0 1 1 49.999,5 Z"
         )
+        colour, ink = PACKAGE_COLOURS[number % len(PACKAGE_COLOURS)]
         slices.append(
             {
                 "name": name,
                 "time": seconds,
                 "share": share,
                 "path": path,
-                "colour": colours[number % len(colours)],
+                "colour": colour,
+                "ink": ink,
+                "members": members,
             }
         )
         angle = end
     return slices
+
+
+def flame_colours(session: ProfilingSession, packages: tuple[str, ...], chart: list[dict]) -> dict:
+    """Which of the chart's slices each source file falls in, so the flame graph
+    colours a bar by its function's package exactly as the chart does:
+    ``{"slices": [[name, colour, ink], ...], "files": {file: slice}}``."""
+    slice_of = {member: number for number, one in enumerate(chart) for member in one["members"]}
+    files = {f.file for f in session.functions}
+    groups = {} if packages else package_groups(files)
+    found = {}
+    for file in files:
+        group = (package_of(file, packages) or "other") if packages else groups.get(file, "other")
+        if group in slice_of:
+            found[file] = slice_of[group]
+    return {
+        "slices": [[one["name"], one["colour"], one["ink"]] for one in chart],
+        "files": found,
+    }

@@ -11,10 +11,118 @@ from linesman.model.capture import (
     MAX_CAPTURE_MINUTES,
     MAX_CAPTURE_REQUESTS,
 )
-from linesman.web.params import LIST_PARAMETERS, PATH_FILTER_LENGTH
+from linesman.storage.health import LOST_REASONS, SKIP_REASONS
+from linesman.web.figures_api import COUNTER_FIELDS, ENDPOINT_FIELDS, ENDPOINTS_PER_PAGE
+from linesman.web.params import LIST_PARAMETERS, MAX_PER_PAGE, PATH_FILTER_LENGTH
 
 if TYPE_CHECKING:
     pass
+
+
+def _figures_paths(error: dict, refused: dict) -> dict:
+    """``/endpoints`` and ``/counters`` (see linesman.web.figures_api)."""
+
+    def answer(description: str, schema: str) -> dict:
+        return {
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+        }
+
+    return {
+        "/endpoints": {
+            "get": {
+                "summary": "A page of the endpoints table, slowest (95th percentile) first, "
+                "as the endpoints page shows it",
+                "parameters": [
+                    {
+                        "name": "page",
+                        "in": "query",
+                        "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,5}$"},
+                    },
+                    {
+                        "name": "per_page",
+                        "in": "query",
+                        "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,2}$"},
+                        "description": f"At most {MAX_PER_PAGE}; {ENDPOINTS_PER_PAGE} if not given",
+                    },
+                ],
+                "responses": {
+                    "200": answer("Endpoints", "Endpoints"),
+                    "400": error,
+                    "503": error,
+                    **refused,
+                },
+            }
+        },
+        "/counters": {
+            "get": {
+                "summary": "What was profiled, stored and skipped (by reason): summed over "
+                "every process sharing the store, and this process's own",
+                "responses": {"200": answer("Counters", "Counters"), "503": error, **refused},
+            }
+        },
+    }
+
+
+def _figures_schemas() -> dict:
+    """The schemas of ``/endpoints`` and ``/counters``, from the fields the API fills."""
+    count = {"type": "integer", "minimum": 0}
+
+    def by_reason(reasons: dict[str, str]) -> dict:
+        return {
+            "type": "object",
+            "required": list(reasons),
+            "properties": {name: {**count, "description": why} for name, why in reasons.items()},
+            "additionalProperties": count,
+        }
+
+    kinds = {
+        "skipped": by_reason(SKIP_REASONS),
+        "lost": by_reason(LOST_REASONS),
+    }
+    counter_set = {
+        "type": "object",
+        "required": [name for name, _ in COUNTER_FIELDS],
+        "properties": {
+            name: {**kinds.get(name, count), "description": what} for name, what in COUNTER_FIELDS
+        },
+    }
+    return {
+        "Endpoint": {
+            "type": "object",
+            "required": [name for name, _, _ in ENDPOINT_FIELDS],
+            "properties": {
+                name: {"type": kind, "minimum": 0, "description": what}
+                if kind != "string"
+                else {"type": kind, "description": what}
+                for name, kind, what in ENDPOINT_FIELDS
+            },
+        },
+        "Endpoints": {
+            "type": "object",
+            "required": ["total", "page", "per_page", "damaged", "endpoints"],
+            "properties": {
+                "total": count,
+                "page": {"type": "integer", "minimum": 1},
+                "per_page": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
+                "damaged": {**count, "description": "Stored rows left out as damaged"},
+                "endpoints": {"type": "array", "items": {"$ref": "#/components/schemas/Endpoint"}},
+            },
+        },
+        "Counters": {
+            "type": "object",
+            "required": ["store", "process"],
+            "properties": {
+                "store": {
+                    **counter_set,
+                    "nullable": True,
+                    "description": "Summed over every process that shares the store; "
+                    "null where the store keeps no shared counters",
+                },
+                "process": {**counter_set, "description": "This process's own, since it started"},
+            },
+        },
+    }
 
 
 def openapi_document(base: str) -> dict:
@@ -276,12 +384,14 @@ def openapi_document(base: str) -> dict:
                     },
                 },
             },
+            **_figures_paths(error, refused),
         },
         "components": {
             "securitySchemes": {
                 "token": {"type": "apiKey", "in": "header", "name": "X-Linesman-Token"}
             },
             "schemas": {
+                **_figures_schemas(),
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": string}},
                 "State": {
                     "type": "object",

@@ -13,10 +13,11 @@ from linesman.exporters.formats import export_name
 from linesman.exporters.registry import GraphvizMissing, by_extension
 from linesman.model.session import UUID_PATTERN
 from linesman.storage.health import LOST_REASONS, SKIP_REASONS
-from linesman.web.figures import package_chart
+from linesman.web.figures import flame_colours, package_chart
 from linesman.web.formatting import (
     attachment,
     fmt_count,
+    script_json,
 )
 from linesman.web.page_base import PageBase
 from linesman.web.params import (
@@ -128,7 +129,13 @@ class SessionPages(PageBase):
         chosen = packages or self.controls.settings.chart_packages
         chart = package_chart(session, chosen)  # by where files live, unless narrowed
         return self.render(
-            request, "session.mako", cutoff=cutoff, packages=" ".join(packages), chart=chart, **view
+            request,
+            "session.mako",
+            cutoff=cutoff,
+            packages=" ".join(packages),
+            chart=chart,
+            flame_colours=script_json(flame_colours(session, chosen, chart)),
+            **view,
         )
 
     def export(self, request: Request, session_uuid: str, kind: str) -> Response:

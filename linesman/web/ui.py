@@ -47,6 +47,7 @@ from linesman.web.across_pages import AcrossPages
 from linesman.web.api import SessionsAPI
 from linesman.web.cache import PageCache
 from linesman.web.change_pages import ChangePages
+from linesman.web.figures_api import FiguresAPI
 from linesman.web.formatting import COUNT_CAP
 from linesman.web.heavy import HeavyViews
 from linesman.web.params import parse_cutoff
@@ -104,6 +105,7 @@ class ProfilerUI(SessionPages, AcrossPages, ChangePages):
         self.damaged: set[str] = set()  # ids whose documents did not decode, for the list
         session = rf"/profiles/(?P<session_uuid>{UUID_PATTERN})"
         api = SessionsAPI(controls, self.cache, self.load)
+        figures = FiguresAPI(controls, self.endpoint_table)
         api_session = rf"/api/sessions/(?P<session_uuid>{UUID_PATTERN})"
         self.routes: list[tuple[str, re.Pattern[str], Callable[..., Response]]] = [
             ("GET", re.compile(r"/?"), self.list_page),
@@ -139,6 +141,8 @@ class ProfilerUI(SessionPages, AcrossPages, ChangePages):
             ("GET", re.compile(r"/api/state"), api.state),
             ("PUT", re.compile(r"/api/state"), api.set_state),
             ("GET", re.compile(r"/api/openapi\.json"), api.openapi),
+            ("GET", re.compile(r"/api/endpoints"), figures.endpoints),
+            ("GET", re.compile(r"/api/counters"), figures.counters),
             ("GET", re.compile(r"/api/compare"), self.compare_json),
             ("GET", re.compile(r"/endpoints"), self.endpoints_page),
             ("GET", re.compile(r"/endpoints/merged"), self.merged_page),

@@ -28,7 +28,7 @@ class SevenOnlyBackend(Backend):
         return self.sessions.get(session_uuid)
 
     def get_all(self):
-        return OrderedDict(sorted(self.sessions.items(), key=lambda item: item[1].timestamp))
+        return OrderedDict(sorted(self.sessions.items(), key=lambda item: item[1].started))
 
     def delete(self, session_uuid):
         return 1 if self.sessions.pop(session_uuid, None) is not None else 0
