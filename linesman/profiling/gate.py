@@ -239,9 +239,9 @@ class ProfilerGate:
     could record.
 
     All of that is the fallback. Where the writer runs unseen (assumption 5,
-    ``writer_unseen``) it never says it works, so no request waits for it, and
-    it waits only as it does where cProfile is per thread: for a moment with no
-    request in flight, as a courtesy.
+    ``writer_unseen``) it never says it works, so no request waits for it; it
+    still waits for a moment with no cProfile request in flight (at most
+    ``quiet_wait``), whose timings its work on the same GIL would swell.
     """
 
     def __init__(self, exclusive: bool | None = None, patience: float = 0.2) -> None:
@@ -374,12 +374,13 @@ class ProfilerGate:
         # profile runs (a sampled request is not spoiled by it: under load a moment
         # with no request at all may never come); elsewhere, as a courtesy, for a
         # moment with no request in flight.
-        # A writer no profiler sees (assumption 5) keeps the courtesy only, and
-        # never says it works: it holds no request back.
+        # A writer no profiler sees (assumption 5) never says it works, so it holds
+        # no request back; it still waits for the cProfile requests in flight, whose
+        # timings its work on the same GIL would swell.
         unseen = self.writer_unseen
         writer_working, waited_on, short_sleeps = (
             self._writer_working,
-            self._cprofiling if self.exclusive and not unseen else self._in_flight,
+            self._cprofiling if self.exclusive else self._in_flight,
             self._short_sleeps,
         )
         patience_sleeps = int(self.quiet_wait / QUIET_POLL)

@@ -78,16 +78,6 @@ BATCH = 200  # sessions built, and stored per transaction, when several wait
 GATHER = 0.02
 
 
-def let_others_run() -> None:
-    """Let go of the GIL between two pieces of the writer's work. A request thread
-    that wants it (a server back from its socket with the next request) takes it
-    now: without this it waits for the writer's next blocking call, or for the
-    interpreter's switch interval (5 ms), which made a 0.6 ms request wait up to
-    a millisecond for the session of the one before. A zero sleep lets go
-    without waiting when no one wants it (see docs/benchmarks.rst)."""
-    time.sleep(0)
-
-
 @dataclass(frozen=True)
 class WriterOptions:
     """How much may wait for the store, how long exit waits for it, and how often
@@ -333,7 +323,6 @@ class SessionWriter:
         batch.reverse()
         while batch:
             self._build_session(batch.pop())
-            let_others_run()
         finished = self._store_backlog(None if batched else 1)
         self._retain()
         if finished:  # flush() returns once retention has seen them too
@@ -385,7 +374,6 @@ class SessionWriter:
             and not self._stopping
         ):
             batch = self._backlog.first(size)
-            let_others_run()
             try:
                 self._set_up()
                 self._store_batch(batch)
