@@ -872,7 +872,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         nargs="*",
-        choices=["pass", "latency", "shapes", "cpu", "load", "scale", "sustained"],
+        choices=["pass", "latency", "shapes", "cpu", "load", "scale", "sustained", "small"],
         help="run only these parts",
     )
     parser.add_argument(
@@ -882,7 +882,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--output", default="bench-results.json", help="JSON file to write")
     args = parser.parse_args(argv)
-    parts = set(args.only or ["pass", "latency", "shapes", "cpu", "load", "scale", "sustained"])
+    parts = set(
+        args.only or ["pass", "latency", "shapes", "cpu", "load", "scale", "sustained", "small"]
+    )
     rounds = 5 if args.quick else 15
     print(
         f"linesman benchmarks on Python {platform.python_version()}, "
@@ -905,6 +907,10 @@ def main(argv: list[str] | None = None) -> int:
             at_scale(sizes, store, args.postgresql or None)
         if "sustained" in parts:
             sustained(15 if args.quick else 60, store)
+        if "small" in parts:
+            from bench.small import small_requests
+
+            small_requests(rounds, 50 if args.quick else 100, store, line, record, section)
     Path(args.output).write_text(
         json.dumps({"python": platform.python_version(), "results": RESULTS}, indent=1)
     )

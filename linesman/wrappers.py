@@ -37,6 +37,20 @@ _KEPT_ENVIRON = (
 )
 
 
+_TEXT = {str}
+
+
+def kept_environ(environ: dict) -> dict[str, str]:
+    """What a record keeps of the environ: the few values a session reads, each
+    bounded (a 120 KB query must not wait 120 KB in the queue). The usual case,
+    short texts, is a few C loops; anything else is copied value by value."""
+    kept = {key: environ[key] for key in _KEPT_ENVIRON if key in environ}
+    values = kept.values()
+    if set(map(type, values)) <= _TEXT and max(map(len, values), default=0) <= _KEPT_CHARS:
+        return kept
+    return {key: str(value)[:_KEPT_CHARS] for key, value in kept.items()}
+
+
 def finished_when_returned(result: Any, environ: dict) -> bool:
     """A list, or the server's file wrapper: no app code runs after the call."""
     if type(result) in (list, tuple):
@@ -103,11 +117,10 @@ class ProfiledRequest:
         self.selected = selected  # by the switch and the options, not only by a window
         self.window = window
         self.server_start_response = start_response
-        # Bounded copies: a 120 KB query must not wait 120 KB in the queue.
-        self.environ = {
-            key: str(environ[key])[:_KEPT_CHARS] for key in _KEPT_ENVIRON if key in environ
-        }
-        self.uuid = str(uuid_module.uuid4())
+        self.environ = kept_environ(environ)
+        # Made here only for the header that names it; else the session makes its own
+        # in the writer (a uuid4 costs as much as the rest of this together).
+        self.uuid: str | None = None
         self.timestamp = time.time()
         self.started = time.perf_counter()
         self.status: int | None = None
@@ -117,10 +130,10 @@ class ProfiledRequest:
         self.finished = False
         self.header = None
         # Only a client that may open the UI learns that a profiler is mounted, and where.
-        if (
-            middleware.settings.response_header
-            and middleware.ui.access.check(environ, refresh=False).allowed
+        if middleware.settings.response_header and middleware.ui.access.allows_session_header(
+            environ
         ):
+            self.uuid = str(uuid_module.uuid4())
             url = f"{environ.get('SCRIPT_NAME', '')}{middleware.profiler_path}/profiles/{self.uuid}"
             self.header = (SESSION_HEADER, f"{self.uuid}; url={url}")
 
@@ -167,7 +180,7 @@ class ProfiledRequest:
                     reason = "too_fast"
             if reason is not None:
                 middleware.health.count(f"skipped.{reason}")
-                if self.header is not None:
+                if self.uuid is not None:  # named in the response header
                     middleware.health.not_kept(self.uuid, reason)
                 return
             middleware.health.count("profiled")
@@ -189,7 +202,7 @@ class ProfiledRequest:
                     LINESMAN_HOOKS,
                 )
             )
-            if not queued and self.header is not None:
+            if not queued and self.uuid is not None:
                 middleware.health.not_kept(self.uuid, "queue_full")
         except Exception:
             middleware.health.problem(

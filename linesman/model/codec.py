@@ -3,11 +3,19 @@
 Documents are JSON (never pickle: a store must not be able to run code),
 compressed with zlib since profiles repeat file names heavily. JSON writes
 floats with their shortest exact repr, so figures come back unchanged.
+
+Encoding runs once per stored session, in the writer beside the app's
+requests: orjson writes a small session's JSON in a tenth of the time of the
+standard library's, and zlib's fastest level compresses it in a quarter of the
+time of its default for a document a sixth larger (a session of 110 functions:
+12 KB of JSON, 2.6 KB stored, against 2.3 KB at level 6).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import operator
 import zlib
 
 import orjson
@@ -17,13 +25,42 @@ from linesman.model.session import ProfilingSession, SessionFormatError
 
 __all__ = ["encode_session", "decode_session"]
 
-_ZLIB_LEVEL = 6
+_ZLIB_LEVEL = 1
 MAX_DOCUMENT_BYTES = 64 << 20  # a 50,000-function session is about 20 MB of JSON
+_FIGURES = tuple(map(operator.itemgetter, (3, 4, 5, 6)))  # of a function row
+_CALL_FIGURES = tuple(map(operator.itemgetter, (2, 3, 4, 5)))  # of a pair row
 
 
 def encode_session(session: ProfilingSession) -> bytes:
-    text = json.dumps(session.to_dict(), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return zlib.compress(text.encode("utf-8"), _ZLIB_LEVEL)
+    document = session.to_dict()
+    if _finite(document):
+        text = orjson.dumps(document)
+    else:  # orjson would write a NaN as null: the standard library refuses it
+        text = json.dumps(
+            document, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        ).encode("utf-8")
+    return zlib.compress(text, _ZLIB_LEVEL)
+
+
+def _finite(document: dict) -> bool:
+    """Whether every figure of the document is a finite number, in a few C loops:
+    a sum is finite only if each term is (or, past 1e308, says no wrongly, and the
+    strict encoder then decides). Anything that is not a number is left to the
+    encoders, as are the summary's figures (checked before a session is stored)."""
+    try:
+        total = math.fsum(
+            sum(map(figure, rows))
+            for rows, figures in (
+                (document["functions"], _FIGURES),
+                (document["calls"], _CALL_FIGURES),
+            )
+            for figure in figures
+        )
+        total += sum(stack[2] for stack in document["stacks"] or ())
+        total += document["interval"] or 0.0
+    except (TypeError, OverflowError):
+        return False
+    return math.isfinite(total)
 
 
 def _inflate(data: bytes) -> bytes:

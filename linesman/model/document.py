@@ -4,6 +4,8 @@ name functions by their index in that list, so a path is written once."""
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +27,17 @@ class SessionFormatError(ValueError):
     """A stored session document that this version cannot read."""
 
 
+_KEY = operator.attrgetter("key")
+_STORED = operator.itemgetter(slice(0, 7))  # a function row as stored: all but its key
+_CALLER, _CALLEE = operator.attrgetter("caller"), operator.attrgetter("callee")
+_PAIR_FIGURES = operator.itemgetter(slice(2, 6))
+
+
 def to_document(session: ProfilingSession) -> dict[str, Any]:
-    index = {function.key: number for number, function in enumerate(session.functions)}
+    """The session's document. Rows are written by C loops (``map``): the writer
+    makes one per stored session, beside the app's requests."""
+    functions = session.functions
+    index = dict(zip(map(_KEY, functions), itertools.count(), strict=False))
     stacks = session.stacks
     return {
         "schema": SCHEMA,
@@ -39,31 +50,29 @@ def to_document(session: ProfilingSession) -> dict[str, Any]:
         "clipped": session.clipped,
         "kind": session.kind,
         "interval": session.interval,
-        "functions": [
-            [f.file, f.line, f.name, f.callcount, f.reccallcount, f.inlinetime, f.totaltime]
-            for f in session.functions
-        ],
+        "functions": list(map(list, map(_STORED, functions))),
         # A sampled session's pairs are derived from its stacks when read.
-        "calls": []
-        if stacks is not None
-        else [
-            [
-                index[c.caller],
-                index[c.callee],
-                c.callcount,
-                c.reccallcount,
-                c.inlinetime,
-                c.totaltime,
-            ]
-            for c in session.calls
-            if c.caller in index and c.callee in index
-        ],
+        "calls": [] if stacks is not None else _pair_rows(session.calls, index),
         "stacks": None
         if stacks is None
         else [
             [[index[key] for key in stack.frames], stack.samples, stack.time] for stack in stacks
         ],
     }
+
+
+def _pair_rows(calls: list[CallStats], index: dict[str, int]) -> list[list]:
+    """``[caller, callee, calls, recursive calls, own, cumulative]`` of each pair
+    whose two functions are rows (by their numbers there)."""
+    callers = list(map(index.get, map(_CALLER, calls)))
+    callees = list(map(index.get, map(_CALLEE, calls)))
+    if None in callers or None in callees:
+        known = [a is not None and b is not None for a, b in zip(callers, callees, strict=True)]
+        calls = list(itertools.compress(calls, known))
+        callers = list(itertools.compress(callers, known))
+        callees = list(itertools.compress(callees, known))
+    pairs = zip(callers, callees, strict=True)
+    return list(map(list, map(operator.add, pairs, map(_PAIR_FIGURES, calls))))
 
 
 def document_fields(document: Mapping[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,8 @@ engine's raw output becomes them. Immutable tuples: a big app's profile holds
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -200,6 +202,9 @@ def splice_out(entries: Iterable[Any], hidden: Collection[Any]) -> list[Any]:
     return kept
 
 
+_TOTAL, _INLINE = operator.attrgetter("totaltime"), operator.attrgetter("inlinetime")
+
+
 def clip_to(entries: Iterable[Any], limit: float) -> tuple[list[Any], int]:
     """``getstats()`` with no figure above ``limit`` (the request's own time), and
     how many functions had one.
@@ -211,7 +216,10 @@ def clip_to(entries: Iterable[Any], limit: float) -> tuple[list[Any], int]:
     holds another thread's work: it is cut to the request's time, and the count
     lets the page say so."""
     entries = list(entries)
-    if not any(_over(entry, limit) for entry in entries):
+    # Two C loops: most profiles have nothing to clip.
+    if max(map(_TOTAL, entries), default=0.0) <= limit and (
+        max(map(_INLINE, entries), default=0.0) <= limit
+    ):
         return entries, 0
     kept, clipped = [], 0
     for entry in entries:
@@ -244,33 +252,151 @@ def _over(entry: Any, limit: float) -> bool:
     return entry.totaltime > limit or entry.inlinetime > limit
 
 
-def stats_from_profile(entries: Iterable[Any]) -> tuple[list[FunctionStats], list[CallStats]]:
-    """``Profile.getstats()`` -> function and call rows, profiler noise removed."""
-    functions: list[FunctionStats] = []
-    calls: list[CallStats] = []
-    for entry in entries:
-        label = label_of(entry.code)
-        if is_profiler_noise(label):
-            continue
-        function = FunctionStats(
-            *label, entry.callcount, entry.reccallcount, entry.inlinetime, entry.totaltime
+KNOWN_CODES = 20_000  # code objects whose labels a writer remembers (then it starts over)
+_CODE = operator.attrgetter("code")
+_CALLS = operator.attrgetter("calls")
+_FIGURES = operator.attrgetter("callcount", "reccallcount", "inlinetime", "totaltime")
+_LABEL, _KEY_ALONE, _KEY = (operator.itemgetter(n) for n in (1, 2, 3))
+
+
+def _remember(known: dict[Any, tuple], code: Any) -> tuple:
+    """The memo's entry for a code (or a C function's text), made and kept:
+    ``(code, (file, line, name), (key,), key)``, or ``(code, None, None, None)``
+    for the profiler's own calls."""
+    if code.__class__ is str:  # getstats() makes these afresh: known by their text
+        hit = known.get(code)
+        if hit is None:
+            hit = known[code] = _known(code)
+        return hit
+    hit = known[id(code)] = _known(code)
+    return hit
+
+
+def _known(code: Any) -> tuple:
+    label = label_of(code)
+    if is_profiler_noise(label):
+        return (code, None, None, None)
+    key = function_key(*label)
+    return (code, label, (key,), key)
+
+
+def _labels(codes: list[Any], known: dict[Any, tuple]) -> list[tuple]:
+    """The memo's entries for these codes, in C but for the codes not met before.
+    A code is known by its id, and the memo holds the code, so that while it is
+    remembered no other object has that id (code objects compare by content, and
+    two equal ones may come from two files)."""
+    hits: list[Any] = list(map(known.get, map(id, codes)))
+    if None in hits:
+        for number, hit in enumerate(hits):
+            if hit is None:
+                hits[number] = _remember(known, codes[number])
+    return hits
+
+
+def stats_from_profile(
+    entries: Iterable[Any],
+    known: dict[Any, tuple] | None = None,
+    hidden: Collection[Any] = (),
+) -> tuple[list[FunctionStats], list[CallStats]]:
+    """``Profile.getstats()`` -> function and call rows, profiler noise removed,
+    and the functions in ``hidden`` spliced out as :func:`splice_out` does.
+
+    ``known`` is a memo a writer keeps from one profile to the next: an app runs
+    the same functions request after request, and making each label and key
+    again was most of a small session's cost. The rows are made by C loops
+    (``map``, ``operator``): a profiled request's session is built beside the
+    app's next requests, on the same GIL, and a Python loop per row cost more
+    than the request's profile itself (see docs/benchmarks.rst)."""
+    if known is None:
+        known = {}
+    elif len(known) > KNOWN_CODES:
+        known.clear()
+    entries = list(entries)
+    hits = _labels(list(map(_CODE, entries)), known)
+    labels = list(map(_LABEL, hits))
+    if None in labels:  # the profiler's own calls (always one: switching it off)
+        entries = list(itertools.compress(entries, labels))
+        hits = list(itertools.compress(hits, labels))
+        labels = list(itertools.compress(labels, labels))
+    new, add, again = tuple.__new__, operator.add, itertools.repeat
+    functions = list(
+        map(
+            new,
+            again(FunctionStats),
+            map(add, map(add, labels, map(_FIGURES, entries)), map(_KEY_ALONE, hits)),
         )
-        functions.append(function)
-        for sub in entry.calls or ():
-            sub_label = label_of(sub.code)
-            if is_profiler_noise(sub_label):
-                continue
-            calls.append(
-                CallStats(
-                    function.key,
-                    function_key(*sub_label),
-                    sub.callcount,
-                    sub.reccallcount,
-                    sub.inlinetime,
-                    sub.totaltime,
-                )
-            )
+    )
+    callers: list[str] = []
+    subs: list[Any] = []
+    for key, called in zip(map(_KEY, hits), map(_CALLS, entries), strict=True):
+        if called:
+            subs += called
+            callers += again(key, len(called))
+    calls: list[CallStats] = []
+    if subs:
+        callees = list(map(_KEY, _labels(list(map(_CODE, subs)), known)))
+        if None in callees:
+            subs = list(itertools.compress(subs, callees))
+            callers = list(itertools.compress(callers, callees))
+            callees = list(itertools.compress(callees, callees))
+        pairs = zip(callers, callees, strict=True)
+        calls = list(map(new, again(CallStats), map(add, pairs, map(_FIGURES, subs))))
+    if hidden:
+        keys = set(map(_KEY, _labels(list(hidden), known)))
+        keys.discard(None)
+        if not keys.isdisjoint(map(_ROW_KEY, functions)):
+            return _spliced(functions, calls, keys)
     return functions, calls
+
+
+_ROW_KEY = operator.attrgetter("key")
+_CALLER, _CALLEE = operator.attrgetter("caller"), operator.attrgetter("callee")
+
+
+def _spliced(
+    functions: list[FunctionStats], calls: list[CallStats], hidden: set[str]
+) -> tuple[list[FunctionStats], list[CallStats]]:
+    """The rows without the functions keyed in ``hidden``: each caller of theirs
+    calls their callees instead, in proportion to how much it called them, in
+    the order and with the figures :func:`splice_out` gives (the pairs of one
+    caller are together, as a profile's are). Only the rows near them are
+    touched: a session has them whenever the app calls ``start_response``."""
+    removed = [function for function in functions if function.key in hidden]
+    total = sum(function.totaltime for function in removed) or 1.0
+    from_hidden = list(map(hidden.__contains__, map(_CALLER, calls)))
+    into_hidden = list(map(hidden.__contains__, map(_CALLEE, calls)))
+    theirs = list(itertools.compress(calls, from_hidden))
+    keep = list(map(operator.not_, map(operator.or_, from_hidden, into_hidden)))
+    # Where each caller's pairs end, and how much of the hidden time it called.
+    ends: dict[int, list] = {}
+    for number in itertools.compress(range(len(calls)), into_hidden):
+        caller = calls[number].caller
+        if caller in hidden:
+            continue
+        end = number
+        while end < len(calls) and calls[end].caller == caller:
+            end += 1
+        ends.setdefault(end, [caller, 0.0])[1] += calls[number].totaltime
+    spliced: list[CallStats] = []
+    start = 0
+    for end in sorted(ends):
+        caller, into = ends[end]
+        share = into / total
+        spliced += itertools.compress(calls[start:end], keep[start:end])
+        spliced += [
+            CallStats(
+                caller,
+                pair.callee,
+                pair.callcount,
+                pair.reccallcount,
+                pair.inlinetime * share,
+                pair.totaltime * share,
+            )
+            for pair in theirs
+        ]
+        start = end
+    spliced += itertools.compress(calls[start:], keep[start:])
+    return [function for function in functions if function.key not in hidden], spliced
 
 
 def stacks_from_samples(raw: Mapping[Any, list]) -> tuple[dict[str, Label], list[StackStats]]:

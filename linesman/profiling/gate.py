@@ -29,6 +29,13 @@ What this rests on in CPython (each checked by a test in tests/test_profiler.py)
 4. A thread switch happens only at a call or a backward jump, so nothing runs
    between the writer's last look at ``_in_flight`` and its taking the gate.
 
+5. No monitoring event reaches a thread while it runs a ``sys.monitoring``
+   callback, for any tool: linesman's writer runs its loop inside one
+   (:mod:`linesman.profiling.unseen`), so on 3.12+ it lands in no profile and
+   neither waits for requests nor makes them wait. Where that cannot be had,
+   the writer stops and starts its work as 1 to 4 allow, and a request that
+   wants cProfile while it works waits for it (``patience``).
+
 A free-threaded build (``python3.13t`` with the GIL off) breaks 1 and 4:
 :func:`profiling_is_safe` says so, and the middleware then profiles nothing
 and says why in its log and its UI.
@@ -230,6 +237,11 @@ class ProfilerGate:
     a moment with no cProfile request in flight (sampled ones are its own
     thread's: the writer cannot spoil them) without making a call a profiler
     could record.
+
+    All of that is the fallback. Where the writer runs unseen (assumption 5,
+    ``writer_unseen``) it never says it works, so no request waits for it; it
+    still waits for a moment with no cProfile request in flight (at most
+    ``quiet_wait``), whose timings its work on the same GIL would swell.
     """
 
     def __init__(self, exclusive: bool | None = None, patience: float = 0.2) -> None:
@@ -242,6 +254,8 @@ class ProfilerGate:
         # spoiled by the writer's work, so only these make it wait.
         self._cprofiling: list[None] = []
         self._writer_working = [False]  # a one-slot list: set and cleared without a call (2)
+        # The writer runs where no profiler sees it (assumption 5): it keeps nobody waiting.
+        self.writer_unseen = False
         self._writer_started_at = _NOT_YET
         self._numbers = itertools.count()
         self._short_sleeps = iter(functools.partial(time.sleep, QUIET_POLL), _NEVER)
@@ -324,7 +338,7 @@ class ProfilerGate:
         profiler sees every thread, for the cProfile requests in flight to end,
         which spares their profiles (1 s); elsewhere for no request in flight, a
         courtesy (0.5 s), short enough that under steady load storage keeps up."""
-        return 1.0 if self.exclusive else 0.5
+        return 1.0 if self.exclusive and not self.writer_unseen else 0.5
 
     @property
     def writer_working(self) -> bool:
@@ -360,6 +374,10 @@ class ProfilerGate:
         # profile runs (a sampled request is not spoiled by it: under load a moment
         # with no request at all may never come); elsewhere, as a courtesy, for a
         # moment with no request in flight.
+        # A writer no profiler sees (assumption 5) never says it works, so it holds
+        # no request back; it still waits for the cProfile requests in flight, whose
+        # timings its work on the same GIL would swell.
+        unseen = self.writer_unseen
         writer_working, waited_on, short_sleeps = (
             self._writer_working,
             self._cprofiling if self.exclusive else self._in_flight,
@@ -367,8 +385,9 @@ class ProfilerGate:
         )
         patience_sleeps = int(self.quiet_wait / QUIET_POLL)
         item = None
-        self._writer_started_at = _NOT_YET
-        writer_working[0] = False
+        if not unseen:
+            self._writer_started_at = _NOT_YET
+            writer_working[0] = False
         try:
             for item in waiting:  # noqa: B007 (the loop binds the item returned below)
                 break
@@ -379,6 +398,8 @@ class ProfilerGate:
             for _ in short_sleeps:
                 break
             waited += 1
+        if unseen:
+            return item
         # No call and no backward jump between the last look and here: no thread
         # switch either (assumption 4).
         writer_working[0] = True

@@ -12,11 +12,13 @@ writer counts each at its real size once it takes it.
 
 from __future__ import annotations
 
+import operator
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from linesman.model.rows import clip_to, splice_out, stacks_from_samples
+from linesman.model.request import summarize_environ
+from linesman.model.rows import clip_to, stacks_from_samples, stats_from_profile
 from linesman.model.session import ProfilingSession, moment
 from linesman.profiling.sampling import SampledProfile
 
@@ -29,6 +31,7 @@ __all__ = ["ProfileRecord", "RecordSizes"]
 RAW_ENTRY, RAW_PAIR = 80, 64
 RAW_STACK, RAW_FRAME = 320, 16
 RAW_BASE = 2000  # the record, its figures, its environ's dict and the profile object
+_CALLS = operator.attrgetter("calls")
 REMEMBERED = 256  # recent records whose sizes make the next charges
 FIRST_STACK_CHARGE = 512  # a raw stack some 20 frames deep, before any was measured
 
@@ -39,7 +42,7 @@ class ProfileRecord:
 
     profile: Any  # cProfile.Profile, disabled, or the SampledProfile that ran
     environ: dict
-    uuid: str
+    uuid: str | None  # None: the session makes its own (no response header named it)
     timestamp: float
     duration: float
     cpu_time: float
@@ -55,8 +58,9 @@ class ProfileRecord:
     def to_session(self) -> ProfilingSession:
         return self.build()[0]
 
-    def build(self) -> tuple[ProfilingSession, int]:
-        """The session, and the bytes this record held before it was built."""
+    def build(self, known: dict | None = None) -> tuple[ProfilingSession, int]:
+        """The session, and the bytes this record held before it was built;
+        ``known`` is the writer's memo of code labels (see ``stats_from_profile``)."""
         summary: dict[str, Any] = dict(
             uuid=self.uuid,
             duration=self.duration,
@@ -81,12 +85,21 @@ class ProfileRecord:
             )
             return session, raw
         entries = self.profile.getstats()
-        raw += RAW_ENTRY * len(entries) + RAW_PAIR * sum(len(e.calls or ()) for e in entries)
+        pairs = sum(map(len, filter(None, map(_CALLS, entries))))
+        raw += RAW_ENTRY * len(entries) + RAW_PAIR * pairs
         # From 3.12 on cProfile hears the threads a request starts, too: no figure
         # may say more than the request's own time (clip_to).
-        kept, clipped = clip_to(splice_out(entries, self.hidden), self.duration)
-        when = moment(self.timestamp)
-        session = ProfilingSession(kept, self.environ, when, clipped=clipped, **summary)
+        kept, clipped = clip_to(entries, self.duration)
+        functions, calls = stats_from_profile(kept, known, self.hidden)
+        session = ProfilingSession.from_rows(
+            functions=functions,
+            calls=calls,
+            started=self.timestamp,
+            timestamp=moment(self.timestamp),
+            clipped=clipped,
+            **summarize_environ(self.environ),
+            **summary,
+        )
         return session, raw
 
 
