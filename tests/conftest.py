@@ -1,5 +1,5 @@
-"""Shared fixtures: a middleware on a real SQLite file, the profiler check, and a
-real headless Chromium."""
+"""Shared fixtures: a middleware on a real SQLite file, the profiler check, the
+writer threads a test leaves running closed, and a real headless Chromium."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from support.require import require
 
 from linesman.middleware import ProfilingMiddleware
+from linesman.storage import writer as writer_module
 
 
 def active_profilers() -> list[str]:
@@ -31,6 +32,38 @@ def no_profiler_left_active():
     yield
     left = active_profilers()
     assert left == [], f"the test left a profiler active: {left}"
+
+
+def _writers() -> set:
+    return set(writer_module._WRITERS)
+
+
+def _close_writers_made_since(before: set) -> None:
+    """Stop the threads of writers made since ``before`` that still run here.
+
+    A middleware the test never closed keeps its writer's thread, which wakes
+    twice a second to read the switch for as long as the process lives: dozens
+    of them load the GIL late in the suite and skew the timing tests there. A
+    writer made earlier (a module's fixture) is left to its owner."""
+    for writer in _writers() - before:
+        if writer.thread_ident is not None:
+            writer.close(timeout=1.0)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def close_module_writers():
+    """The writer threads a module's own fixtures started and left running."""
+    before = _writers()
+    yield
+    _close_writers_made_since(before)
+
+
+@pytest.fixture(autouse=True)
+def close_test_writers():
+    """The writer threads a test started and left running (see above)."""
+    before = _writers()
+    yield
+    _close_writers_made_since(before)
 
 
 @pytest.fixture

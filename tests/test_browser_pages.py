@@ -1,7 +1,11 @@
 """The pages people look at all day, in real headless Chromium, on a real Django
 project served by waitress and on the demo: at 1400 and 390 pixels wide, with
-screenshots in test-artifacts/, checked by axe-core for serious and critical
-accessibility violations, and never wider than the window."""
+screenshots in test-artifacts/, never wider than the window, and checked by
+axe-core for serious and critical accessibility violations: the lists at both
+widths (the narrow list is a layout of its own, its table turned into rows of
+boxes), the other pages at the first (what axe checks there, names, roles,
+contrast, is the same markup and styles at both widths, and axe takes a quarter
+of these tests' time on a large page)."""
 
 from __future__ import annotations
 
@@ -88,7 +92,8 @@ def settle(page) -> None:
 
 
 def check_page(tab: Tab, url: str, name: str) -> None:
-    """Open a page; screenshot it; it passes axe and never scrolls sideways."""
+    """Open a page; screenshot it; it never scrolls sideways and passes axe (a
+    list at every width, another page at the first)."""
     page = tab.page
     page.goto(url)
     settle(page)
@@ -98,7 +103,8 @@ def check_page(tab: Tab, url: str, name: str) -> None:
         "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
     )
     assert wide <= window, f"{name} at {tab.width} px is {wide} px wide: a sideways scroll bar"
-    assert axe_violations(page) == [], f"{name} at {tab.width} px"
+    if tab.width == WIDTHS[0] or name.endswith("-list"):
+        assert axe_violations(page) == [], f"{name} at {tab.width} px"
 
 
 def uuid_of(page, path: str) -> str:

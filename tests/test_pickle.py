@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import pickle
 import subprocess
@@ -10,6 +9,7 @@ import sys
 import textwrap
 
 import pytest
+from support.processes import start_together
 from support.sessions import real_session
 
 from linesman.backends.base import BackendError
@@ -121,10 +121,7 @@ def test_a_failed_write_keeps_the_previous_file_whole(tmp_path):
 
 def test_two_processes_on_one_file_lose_nothing(tmp_path):
     filename = str(tmp_path / "sessions.dat")
-    context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=add_sessions, args=(filename, 15)) for _ in range(3)]
-    for worker in workers:
-        worker.start()
+    workers = start_together(3, add_sessions, (filename, 15))
     for worker in workers:
         worker.join(120)
     assert [worker.exitcode for worker in workers] == [0, 0, 0]

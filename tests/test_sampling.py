@@ -385,6 +385,20 @@ def django_admin_session(tmp_path, profiler: str) -> ProfilingSession:
         backend.close()
 
 
+@pytest.fixture(scope="module")
+def django_admin():
+    """The Django admin page's session for an engine, profiled once for the module:
+    the tests only read it (a session is frozen), and each costs a Django start-up."""
+    made: dict[str, ProfilingSession] = {}
+
+    def session_of(profiler: str, folder) -> ProfilingSession:
+        if profiler not in made:
+            made[profiler] = django_admin_session(folder, profiler)
+        return made[profiler]
+
+    return session_of
+
+
 def tree_nodes(tree):
     todo = list(tree)
     while todo:
@@ -394,10 +408,12 @@ def tree_nodes(tree):
 
 
 @pytest.mark.parametrize("profiler", ["cprofile", "sampling"])
-def test_the_django_admin_tree_shows_get_response_at_its_real_width(tmp_path, profiler):
+def test_the_django_admin_tree_shows_get_response_at_its_real_width(
+    django_admin, tmp_path, profiler
+):
     """Django's middleware chain re-enters ``inner``: the tree (and the flame graph
     drawn from it) must still give ``BaseHandler._get_response`` its real time."""
-    session = django_admin_session(tmp_path, profiler)
+    session = django_admin(profiler, tmp_path)
     assert session.kind == ("sampled" if profiler == "sampling" else "deterministic")
     total = profile_total(session)
     response = next(f for f in session.functions if f.name == "BaseHandler._get_response")
@@ -438,13 +454,13 @@ def test_linesmans_start_response_never_appears_in_a_profile(make_profiled, engi
         assert session.graph.has_edge(app_key, server.key)
 
 
-def test_the_django_admin_page_groups_its_own_time_by_package(tmp_path):
+def test_the_django_admin_page_groups_its_own_time_by_package(django_admin, tmp_path):
     """Without chart_packages the chart groups by where each file lives: Django's
     admin page is mostly django, the standard library and the built-ins, and
     its largest slice is never "other"."""
     from linesman.web.figures import package_chart
 
-    session = django_admin_session(tmp_path, "cprofile")
+    session = django_admin("cprofile", tmp_path)
     chart = package_chart(session, ())
     names = [slice_["name"] for slice_ in chart]
     assert names[0] != "other" and "other" not in names, names

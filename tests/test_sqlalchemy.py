@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import textwrap
 import threading
 import time
@@ -12,6 +11,7 @@ import pytest
 from support import apps
 from support.databases import middleware_on, server_backend
 from support.private_postgres import private_postgresql
+from support.processes import start_together
 from support.servers import free_port, get, gunicorn_command, running
 from support.waiting import wait_for
 from support.wsgi_client import SESSION_HEADER, call
@@ -40,10 +40,7 @@ def set_up(url: str, prefix: str) -> None:
 
 def test_setup_from_many_processes_at_once(store):
     url = store.url.render_as_string(hide_password=False)
-    context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=set_up, args=(url, store.table_prefix)) for _ in range(4)]
-    for worker in workers:
-        worker.start()
+    workers = start_together(4, set_up, (url, store.table_prefix))
     for worker in workers:
         worker.join(60)
     assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]

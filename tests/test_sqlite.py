@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 
 import pytest
+from support.processes import start_together
 from support.sessions import real_session
 
 from linesman.backends.base import BackendError
@@ -73,10 +73,7 @@ def test_eight_threads_lose_nothing(tmp_path):
 def test_four_processes_lose_nothing(tmp_path):
     filename = str(tmp_path / "s.db")
     SqliteBackend(filename=filename).setup()
-    context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=add_sessions, args=(filename, 50)) for _ in range(4)]
-    for worker in workers:
-        worker.start()
+    workers = start_together(4, add_sessions, (filename, 50))
     for worker in workers:
         worker.join(60)
     assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]

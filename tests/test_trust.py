@@ -28,7 +28,13 @@ LOCAL = {"REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "localhost"}
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def test_a_sqlite_file_locked_for_30_s_delays_storage_not_requests(tmp_path):
+# Past every deadline linesman has: the writer's first store call waits out SQLite's
+# busy timeout (5 s) and fails, the retry after the backoff waits it out again, and
+# the lock still holds; a request never waits for either.
+LOCK_SECONDS = 12
+
+
+def test_a_sqlite_file_locked_past_its_busy_timeout_delays_storage_not_requests(tmp_path):
     store = tmp_path / "s.db"
     middleware = ProfilingMiddleware(apps.StreamingApp(), filename=str(store))
     bare = call(apps.StreamingApp()).comparable()
@@ -41,10 +47,11 @@ def test_a_sqlite_file_locked_for_30_s_delays_storage_not_requests(tmp_path):
             connection = sqlite3.connect(sys.argv[1], isolation_level=None)
             connection.execute("BEGIN EXCLUSIVE")
             print("locked", flush=True)
-            time.sleep(30)
+            time.sleep(float(sys.argv[2]))
             connection.execute("COMMIT")
         """),
             str(store),
+            str(LOCK_SECONDS),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -53,14 +60,15 @@ def test_a_sqlite_file_locked_for_30_s_delays_storage_not_requests(tmp_path):
     slowest = 0.0
     started = time.monotonic()
     requests = 0
-    while locker.poll() is None and time.monotonic() - started < 40:
+    while locker.poll() is None and time.monotonic() - started < LOCK_SECONDS + 10:
         begun = time.perf_counter()
         assert call(middleware).comparable() == bare
         slowest = max(slowest, time.perf_counter() - begun)
         requests += 1
-        time.sleep(0.5)
+        time.sleep(0.1)  # a request every tenth of a second, all through the lock
     assert locker.wait(60) == 0
     assert requests >= 40
+    assert middleware.backend.timeout * 2 < LOCK_SECONDS
     assert slowest < 0.25, f"a request took {slowest:.3f} s while the file was locked"
     assert middleware.flush(60), "writes did not resume after the lock"
     counts = middleware.health.counts()

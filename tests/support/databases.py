@@ -17,14 +17,21 @@ URLS = {
 }
 
 
+_REACHED: set[str] = set()  # servers a connection has worked with in this run
+
+
 def reachable(url: str) -> str | None:
-    """None if a connection works, else why not."""
+    """None if a connection works (once in a run: a server that answered is not
+    asked again before each test's tables), else why not."""
+    if url in _REACHED:
+        return None
     import sqlalchemy as sa
 
     engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
     try:
         with engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
+        _REACHED.add(url)
         return None
     except Exception as exc:  # any reason the server cannot be used
         return str(exc).splitlines()[0]
