@@ -121,6 +121,7 @@ class ProfilingMiddleware:
                     settings.max_age,
                     keep_slowest=settings.keep_slowest,
                     folds=settings.folds,
+                    query_names=settings.endpoint_query,
                 ),
             ),
             gate=self.gate,

@@ -181,3 +181,29 @@ def test_the_command_line_compares_query_endpoints(stored_before, tmp_path):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["sessions_after"] == 2 and report["sessions_before"] == 1
+
+
+@pytest.mark.parametrize("endpoint_query, slow_kept", [("cmd", True), ("", False)])
+def test_retention_spares_each_query_endpoints_slowest(make_profiled, endpoint_query, slow_kept):
+    """keep_slowest counts endpoints as the endpoints page does: with
+    endpoint_query = cmd, one slow ?cmd=getbundle is not pushed out by many
+    ?cmd=capabilities on the same path, one of them slower still."""
+    spins = {"cmd=getbundle": 0.005, "cmd=capabilities&slow=1": 0.02}
+
+    def app(environ, start_response):
+        apps.spin(spins.get(environ["QUERY_STRING"], 0.0002))
+        return apps.hello_app(environ, start_response)
+
+    middleware = make_profiled(
+        app, max_sessions="5", keep_slowest="1", endpoint_query=endpoint_query
+    )
+    client = ui_client(middleware)
+    client.get("/?cmd=getbundle")
+    client.get("/?cmd=capabilities&slow=1")
+    assert middleware.flush(10)
+    for _ in range(12):
+        client.get("/?cmd=capabilities")
+        assert middleware.flush(10)
+    queries = [row["query"] for row in middleware.backend.summaries()]
+    assert len(queries) == 5
+    assert ("cmd=getbundle" in queries) is slow_kept

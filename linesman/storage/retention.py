@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from linesman.model.endpoint import DEFAULT_FOLDS, endpoint_of
+from linesman.model.endpoint import DEFAULT_FOLDS, EndpointRule
 
 if TYPE_CHECKING:
     from linesman.backends.base import Backend
@@ -32,6 +32,7 @@ class Retention:
     interval: float = 10.0  # seconds between checks at most
     keep_slowest: int | None = None  # max_sessions spares each endpoint's N slowest
     folds: tuple = DEFAULT_FOLDS  # what makes paths one endpoint
+    query_names: tuple = ()  # endpoint_query: query parameters that name endpoints
 
     def every(self) -> int:
         """Inserts between two checks: a tenth of the limit, so it overshoots little."""
@@ -73,7 +74,11 @@ def apply_retention(backend: Backend, retention: Retention) -> int:
         removed += backend.prune_older(time.time() - retention.max_age)
     if retention.max_sessions is not None and retention.keep_slowest:
         removed += prune_keeping_slowest(
-            backend, retention.max_sessions, retention.keep_slowest, retention.folds
+            backend,
+            retention.max_sessions,
+            retention.keep_slowest,
+            retention.folds,
+            retention.query_names,
         )
     elif retention.max_sessions is not None:
         removed += backend.prune(retention.max_sessions)
@@ -81,13 +86,18 @@ def apply_retention(backend: Backend, retention: Retention) -> int:
 
 
 def slowest_per_endpoint(
-    summaries: Iterable[dict], count: int, folds: Iterable[re.Pattern[str]] = DEFAULT_FOLDS
+    summaries: Iterable[dict],
+    count: int,
+    folds: Iterable[re.Pattern[str]] = DEFAULT_FOLDS,
+    query_names: Iterable[str] = (),
 ) -> set[str]:
-    """The ids of each endpoint's ``count`` slowest sessions."""
-    folds = tuple(folds)
+    """The ids of each endpoint's ``count`` slowest sessions (endpoints as the
+    endpoints page names them, ``endpoint_query`` included)."""
+    rule = EndpointRule(tuple(folds), tuple(query_names))
     groups: dict[str, list[dict]] = {}
     for row in summaries:
-        groups.setdefault(endpoint_of(row["method"], row["path"], folds), []).append(row)
+        key = rule.key(row["method"], row["path"], row.get("query") or "")
+        groups.setdefault(key, []).append(row)
     kept: set[str] = set()
     for rows in groups.values():
         rows.sort(key=lambda row: row["duration"], reverse=True)
@@ -96,7 +106,11 @@ def slowest_per_endpoint(
 
 
 def prune_keeping_slowest(
-    backend: Backend, keep: int, slowest: int, folds: Iterable[re.Pattern[str]] = DEFAULT_FOLDS
+    backend: Backend,
+    keep: int,
+    slowest: int,
+    folds: Iterable[re.Pattern[str]] = DEFAULT_FOLDS,
+    query_names: Iterable[str] = (),
 ) -> int:
     """Remove the oldest sessions beyond ``keep``, sparing each endpoint's
     ``slowest`` slowest, so a rare slow request is not pushed out by many fast
@@ -105,6 +119,6 @@ def prune_keeping_slowest(
     excess = len(rows) - keep
     if excess <= 0:
         return 0
-    spared = slowest_per_endpoint(rows, slowest, folds)
+    spared = slowest_per_endpoint(rows, slowest, folds, query_names)
     doomed = [row["uuid"] for row in rows if row["uuid"] not in spared][:excess]
     return backend.delete_many(doomed) if doomed else 0
