@@ -14,7 +14,7 @@ import re
 import threading
 
 import pytest
-from conftest import ARTIFACTS
+from conftest import ARTIFACTS, screenshot
 from support.accessibility import axe_violations
 from support.browser import settled_transform
 from support.servers import demo_with_sessions, login_headers
@@ -107,11 +107,6 @@ def tab(browser, site):
     assert problems == [], f"the page logged errors: {problems}"
 
 
-def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"reading-{name}.png"), full_page=True)
-
-
 def graph_label_sizes(page) -> list[float]:
     """Every call-graph label's rendered font size, in CSS pixels."""
     return page.locator("#graph svg text").evaluate_all(
@@ -141,7 +136,7 @@ def test_fit_keeps_a_large_call_graphs_labels_readable(site, tab):
     top = top.bounding_box()
     assert box["x"] <= top["x"] and top["x"] + top["width"] <= box["x"] + box["width"]
     assert box["y"] <= top["y"] and top["y"] + top["height"] <= box["y"] + box["height"]
-    shot(page, "graph-large")
+    screenshot(page, "reading-graph-large")
     page.locator("#graph-section").screenshot(path=str(ARTIFACTS / "reading-graph-large-box.png"))
     # Zoomed out the labels shrink; Fit brings them back.
     for _ in range(3):
@@ -238,7 +233,7 @@ def test_the_flame_graph_is_coloured_by_package_and_names_functions_first(site, 
     assert f"package: {bar.get_attribute('data-package')}" in lines
     tip_box, window = tip.bounding_box(), page.viewport_size
     assert tip_box["x"] >= 0 and tip_box["x"] + tip_box["width"] <= window["width"]
-    shot(page, "flame-hover")
+    screenshot(page, "reading-flame-hover")
     page.mouse.move(0, 0)
     tip.wait_for(state="hidden")
     # By keyboard too: the first bar, focused, says its figures.
@@ -306,7 +301,7 @@ def test_the_endpoint_charts_have_a_scale_and_values_on_hover(site, tab):
     assert re.search(r"\d\d:\d\d:\d\d(\.\d{3})?–\d\d:\d\d:\d\d(\.\d{3})? UTC", text), text
     took = milliseconds(re.search(r"took ([\d.]+ ms)", text).group(1))
     assert abs(took - milliseconds(lone.locator("td.num").nth(1).inner_text())) <= 0.11
-    shot(page, "endpoints-hover")
+    screenshot(page, "reading-endpoints-hover")
     page.mouse.move(0, 0)
     tip.wait_for(state="hidden")
     # The dot of a lone session is large enough to see.
@@ -351,5 +346,5 @@ def test_list_placeholders_read_as_examples_and_error_rows_stand_out(site, tab):
     )
     assert "error-row" not in (fine.get_attribute("class") or "")
     assert fine.locator("td.status").inner_text().strip() == "200"
-    shot(page, "list")
+    screenshot(page, "reading-list")
     assert axe_violations(page) == []

@@ -18,10 +18,10 @@ from linesman.model.callgraph import index_of
 
 GRAPH_NODES = 300  # the most functions a drawn call graph shows: more is a blur, and slow
 
-__all__ = ["GRAPH_NODES", "to_dot", "render_svg", "change_shade", "percent_text"]
+__all__ = ["GRAPH_NODES", "to_dot", "render_svg", "change_shade", "percent_text", "dot_quote"]
 
 
-def _dot_quote(text: str) -> str:
+def dot_quote(text: str) -> str:
     """A DOT quoted string: never an HTML label, never a way out of the quotes."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
@@ -94,7 +94,7 @@ def to_dot(
         graph_name="callgraph",
         graph_type="digraph",
         rankdir="TB",
-        label=_dot_quote(title),
+        label=dot_quote(title),
         labelloc="t",
         fontname="Helvetica",
     )
@@ -123,9 +123,9 @@ def to_dot(
         dot.add_node(
             pydot.Node(
                 ids[node],
-                label=_dot_quote(label),
-                fillcolor=_dot_quote(fill),
-                tooltip=_dot_quote(node),
+                label=dot_quote(label),
+                fillcolor=dot_quote(fill),
+                tooltip=dot_quote(node),
             )
         )
     for caller, callee, data in shown.edges(data=True):
@@ -133,7 +133,7 @@ def to_dot(
             pydot.Edge(
                 ids[caller],
                 ids[callee],
-                label=_dot_quote("" if sampled else f"{data['callcount']}×"),
+                label=dot_quote("" if sampled else f"{data['callcount']}×"),
                 penwidth=f"{1 + 3 * data['totaltime'] / total:.2f}",
             )
         )

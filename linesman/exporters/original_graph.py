@@ -23,6 +23,7 @@ from typing import Any
 
 import networkx as nx
 
+from linesman.exporters.dot import dot_quote
 from linesman.model.callgraph import package_of
 from linesman.model.callindex import call_figures, node_figures
 from linesman.model.rows import stats_from_profile
@@ -58,20 +59,15 @@ def create_graph(stats: Iterable[Any]) -> nx.DiGraph:
     return graph
 
 
-def _quoted(value: Any) -> str:
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{text}"'
-
-
 def _attributes(data: dict) -> str:
-    return ", ".join(f"{name}={_quoted(value)}" for name, value in sorted(data.items()))
+    return ", ".join(f"{name}={dot_quote(str(value))}" for name, value in sorted(data.items()))
 
 
 def graph_dot(graph: nx.DiGraph) -> str:
     """The graph in DOT, every node and edge with its attributes; nodes get
     plain ids (a function's key holds colons, which DOT reads as ports)."""
     ids = {node: f"n{number}" for number, node in enumerate(graph)}
-    lines = [f"digraph {_quoted(graph.graph.get('name', 'G'))} {{"]
+    lines = [f"digraph {dot_quote(str(graph.graph.get('name', 'G')))} {{"]
     for node, data in graph.nodes(data=True):
         lines.append(f"  {ids[node]} [{_attributes({'label': node, **data})}];")
     for caller, callee, data in graph.edges(data=True):

@@ -108,11 +108,10 @@ class EndpointRule:
 
     def key(self, method: str, path: str, query: str = "") -> str:
         """The endpoint of one request, as the endpoints page lists it."""
-        for pattern in self.folds:
-            path = pattern.sub("{id}", path)
+        endpoint = endpoint_of(method, path, self.folds)
         if self.query_names and query:
-            return f"{method} {path}{query_part(query, self.query_names)}"
-        return f"{method} {path}"
+            return endpoint + query_part(query, self.query_names)
+        return endpoint
 
 
 DEFAULT_RULE = EndpointRule()
